@@ -43,4 +43,3 @@ func (s String) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() +
 
 // MarshalText implements encoding.TextMarshaler.
 func (s String) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
