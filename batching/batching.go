@@ -1,0 +1,661 @@
+// Package batching groups push events whose content is equal into MIMC
+// p2p/more or p2t/more calls, and fans the results of each call back to the
+// events it carries.
+//
+// It is pure logic: no I/O, no goroutines, no timers. One goroutine owns a
+// Batcher (Add, Expired, UntilNext, Flush, Open); any goroutine may resolve
+// emitted calls (Call.Resolve) and read Pending.
+//
+// The shape follows Benthos's batch policy: Add reports what is ready,
+// UntilNext tells the owner when to call Expired, Flush empties everything.
+package batching
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync/atomic"
+	"time"
+)
+
+// Store is the isStore flag of an event: absent, false and true are three
+// different contents.
+type Store uint8
+
+// The three values of Store.
+const (
+	StoreUnset Store = iota
+	StoreFalse
+	StoreTrue
+)
+
+// Kinds of calls.
+const (
+	KindP2P = "p2p"
+	KindP2T = "p2t"
+)
+
+// Content is what makes two events mergeable: events with equal Content go
+// into the same call.
+type Content struct {
+	Kind         string // "p2p" or "p2t"
+	FromAccount  string
+	FromResource string
+	Msg, MsgType string
+	BizType      string
+	IsStore      Store
+}
+
+// Event is one input record to deliver. The caller allocates it and must not
+// copy it or change it while it is pending.
+type Event struct {
+	Content    Content
+	Recipients []string // p2p accounts, or p2t topic ids as decimal strings; a repeat counts once
+	Data       any      // opaque, owned by the caller; batching never looks at it
+
+	unique    []string
+	results   []Result
+	remaining atomic.Int32 // unique recipients without a result yet
+	attempts  atomic.Int32
+}
+
+// Unique returns the de-duplicated recipients in order of first appearance.
+// It may share memory with Recipients. It is set by Add.
+func (e *Event) Unique() []string { return e.unique }
+
+// Results returns the results of the event's recipients: Results()[i] is the
+// result of Unique()[i]. It is complete once Resolve has returned the event.
+func (e *Event) Results() []Result { return e.results }
+
+// Attempts returns the largest Result.Attempts over the event's recipients,
+// that is the most attempts any of the calls that carried it took.
+func (e *Event) Attempts() int { return int(e.attempts.Load()) }
+
+func (e *Event) noteAttempts(n int) {
+	if n > 1<<30 {
+		n = 1 << 30
+	}
+	for {
+		cur := e.attempts.Load()
+		if int32(n) <= cur || e.attempts.CompareAndSwap(cur, int32(n)) {
+			return
+		}
+	}
+}
+
+// Result is the outcome for one recipient of a call.
+type Result struct {
+	PacketID string // set on success
+	Err      error  // set on failure
+	Attempts int
+}
+
+// Call is one MIMC request: one content to up to MaxRecipients recipients.
+type Call struct {
+	Content    *Content  // shared by every call of the content; do not mutate
+	Recipients []string  // unique within the call, at most MaxRecipients
+	FirstAt    time.Time // time of the call's first event (linger starts there)
+
+	b    *Batcher
+	g    *group // while open
+	body int    // estimated request body size
+	// fan-back: recipient i belongs to evs[i], at index meta[i].idx of its Unique().
+	evs  []*Event
+	meta []slot
+
+	prev, next *Call // linger list, while open
+	resolved   atomic.Bool
+
+	rec1  [1]string
+	ev1   [1]*Event
+	meta1 [1]slot
+}
+
+type slot struct {
+	hash uint64 // of the recipient, to find repeats without comparing strings
+	idx  int32  // index in the event's Unique()
+}
+
+// Resolve records the results of the call's recipients: results[i] is the
+// result of Recipients[i]. A single result applies to every recipient (a
+// whole-call failure). Any other count is a programming error: every
+// recipient then fails with an error saying so, so that no event is left
+// pending.
+//
+// Resolve returns the events that this call completed (it gave them their
+// last outstanding result); over the life of an event, exactly one Resolve
+// returns it. The returned slice belongs to the call and is never changed
+// again. Only the first Resolve of a call counts; later ones return nil.
+//
+// Resolve is safe to call concurrently with Resolve on other calls and with
+// the Batcher owner's methods.
+func (c *Call) Resolve(results ...Result) []*Event {
+	if !c.resolved.CompareAndSwap(false, true) {
+		return nil
+	}
+	n := len(c.evs)
+	if len(results) != n && len(results) != 1 {
+		results = []Result{{Err: fmt.Errorf("batching: %d results for a call of %d recipients", len(results), n)}}
+	}
+	one := len(results) != n
+	done := 0
+	for i := 0; i < n; i++ {
+		r := &results[0]
+		if !one {
+			r = &results[i]
+		}
+		ev := c.evs[i]
+		c.evs[i] = nil
+		ev.results[c.meta[i].idx] = *r
+		if r.Attempts > 0 {
+			ev.noteAttempts(r.Attempts)
+		}
+		if ev.remaining.Add(-1) == 0 {
+			c.evs[done] = ev
+			done++
+		}
+	}
+	if done > 0 {
+		c.b.pending.Add(-int64(done))
+	}
+	return c.evs[:done:done]
+}
+
+// Config configures a Batcher. Zero values take the defaults.
+type Config struct {
+	MaxRecipients    int              // per call, default 100
+	Linger           time.Duration    // since the call's first event, default 50ms
+	MaxBodyBytes     int              // safe request body size, default 512 KiB
+	MaxPendingEvents int              // events added and not yet complete, default 10000
+	Now              func() time.Time // default time.Now
+}
+
+// Defaults.
+const (
+	DefaultMaxRecipients    = 100
+	DefaultLinger           = 50 * time.Millisecond
+	DefaultMaxBodyBytes     = 512 << 10
+	DefaultMaxPendingEvents = 10000
+)
+
+// Validate reports the first invalid field of c. Zero values are valid: they
+// stand for the defaults.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxRecipients < 0:
+		return fmt.Errorf("batching: MaxRecipients must not be negative, got %d", c.MaxRecipients)
+	case c.Linger < 0:
+		return fmt.Errorf("batching: Linger must not be negative, got %s", c.Linger)
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("batching: MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes)
+	case c.MaxPendingEvents < 0:
+		return fmt.Errorf("batching: MaxPendingEvents must not be negative, got %d", c.MaxPendingEvents)
+	case c.MaxRecipients > 1<<20:
+		return fmt.Errorf("batching: MaxRecipients must be at most %d, got %d", 1<<20, c.MaxRecipients)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxRecipients == 0 {
+		c.MaxRecipients = DefaultMaxRecipients
+	}
+	if c.Linger == 0 {
+		c.Linger = DefaultLinger
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxPendingEvents == 0 {
+		c.MaxPendingEvents = DefaultMaxPendingEvents
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// ErrFull is returned by Add when MaxPendingEvents events are pending.
+var ErrFull = errors.New("batching: pending event limit reached")
+
+// Batcher groups events into calls. Its methods other than Pending must be
+// called from one goroutine.
+type Batcher struct {
+	cfg     Config
+	pending atomic.Int64
+
+	seed   maphash.Seed
+	hash   func(*Content) uint64 // content hash; a hook so tests can force collisions
+	groups map[uint64]*group     // open contents by hash, chained on collision
+	peak   int                   // most groups at once since the map was made
+
+	head, tail *Call // open calls, oldest first (FirstAt never decreases along the list)
+	open       int
+	last       time.Time // latest FirstAt given, so FirstAt never goes back
+
+	// scratch for Add, reused
+	hashes []uint64
+	table  []int32
+	resBuf []Result
+}
+
+// group is the state of one content while it has open calls.
+type group struct {
+	content  Content
+	hash     uint64
+	next     *group // next group with the same hash
+	overhead int    // estimated body of a call with no recipient
+	minCost  int    // smallest possible cost of one recipient
+	p2t      bool
+	calls    []*Call // open calls, oldest first
+	callsBuf [2]*Call
+	first    Call // the first call of the group, allocated with it
+	used     bool // first is taken
+}
+
+// New returns a Batcher, or an error naming the first invalid field of cfg.
+func New(cfg Config) (*Batcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Batcher{
+		cfg:    cfg.withDefaults(),
+		seed:   maphash.MakeSeed(),
+		groups: make(map[uint64]*group),
+	}
+	b.hash = b.hashContent
+	return b, nil
+}
+
+// Pending reports the events added and not yet complete. It is safe to call
+// from any goroutine.
+func (b *Batcher) Pending() int { return int(b.pending.Load()) }
+
+// Open reports the calls not yet emitted.
+func (b *Batcher) Open() int { return b.open }
+
+// Add adds ev and appends to dst the calls that became ready (full by
+// recipient count or by body size), returning dst. An event with more unique
+// recipients than MaxRecipients spans several calls; so does an event one of
+// whose recipients is already in the content's open call.
+//
+// Add returns ErrFull, without adding ev, when Pending() >= MaxPendingEvents.
+// An event with no recipient, of an unknown kind, or still pending from an
+// earlier Add is an error.
+func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
+	switch {
+	case ev == nil:
+		return dst, errors.New("batching: nil event")
+	case len(ev.Recipients) == 0:
+		return dst, errors.New("batching: event has no recipient")
+	case ev.Content.Kind != KindP2P && ev.Content.Kind != KindP2T:
+		return dst, fmt.Errorf("batching: unknown kind %q", ev.Content.Kind)
+	case len(ev.Recipients) > 1<<30:
+		return dst, errors.New("batching: too many recipients")
+	case ev.remaining.Load() > 0:
+		return dst, errors.New("batching: event is already pending")
+	}
+	if b.Pending() >= b.cfg.MaxPendingEvents {
+		return dst, ErrFull
+	}
+
+	unique, hashes := b.dedupe(ev.Recipients)
+	ev.unique = unique
+	ev.results = b.takeResults(len(unique))
+	ev.attempts.Store(0)
+	ev.remaining.Store(int32(len(unique)))
+	b.pending.Add(1)
+
+	g := b.group(&ev.Content)
+	var now time.Time
+	haveNow := false
+	for i, r := range unique {
+		h := hashes[i]
+		cost := recipientCost(g.p2t, r)
+		var c *Call
+		for j := 0; j < len(g.calls); {
+			cand := g.calls[j]
+			if cand.holds(h, r) {
+				j++
+				continue
+			}
+			if cand.body+cost > b.cfg.MaxBodyBytes {
+				// Check before appending: this call cannot take r, so it
+				// goes now; a lone recipient still gets a call of its own.
+				dst = b.emit(cand, dst)
+				continue
+			}
+			c = cand
+			break
+		}
+		if c == nil {
+			if !haveNow {
+				now, haveNow = b.now(), true
+			}
+			c = b.newCall(g, now)
+		}
+		c.add(ev, int32(i), r, h, cost, b.cfg.MaxRecipients)
+		if len(c.Recipients) >= b.cfg.MaxRecipients || c.body+g.minCost > b.cfg.MaxBodyBytes {
+			dst = b.emit(c, dst)
+		}
+	}
+	if len(g.calls) == 0 {
+		b.drop(g)
+	}
+	return dst, nil
+}
+
+// Expired emits the calls whose linger has passed at cfg.Now(), appending
+// them to dst.
+func (b *Batcher) Expired(dst []*Call) []*Call {
+	if b.head == nil {
+		return dst
+	}
+	now := b.cfg.Now()
+	for b.head != nil && !now.Before(b.head.FirstAt.Add(b.cfg.Linger)) {
+		g := b.head.g
+		dst = b.emit(b.head, dst)
+		if len(g.calls) == 0 {
+			b.drop(g)
+		}
+	}
+	return dst
+}
+
+// UntilNext reports how long until the earliest linger deadline of an open
+// call (zero or less: Expired has work now); ok is false when no call is open.
+func (b *Batcher) UntilNext() (d time.Duration, ok bool) {
+	if b.head == nil {
+		return 0, false
+	}
+	d = b.head.FirstAt.Add(b.cfg.Linger).Sub(b.cfg.Now())
+	if d < 0 {
+		d = 0
+	}
+	return d, true
+}
+
+// Flush emits every open call, oldest first, appending them to dst.
+func (b *Batcher) Flush(dst []*Call) []*Call {
+	for b.head != nil {
+		dst = b.emit(b.head, dst)
+	}
+	if b.peak > 1024 {
+		// Maps never shrink: start afresh after a large burst of contents.
+		b.groups = make(map[uint64]*group)
+	} else {
+		clear(b.groups)
+	}
+	b.peak = 0
+	return dst
+}
+
+// now returns cfg.Now(), but never earlier than a time it returned before,
+// so that the linger list stays in deadline order.
+func (b *Batcher) now() time.Time {
+	t := b.cfg.Now()
+	if t.Before(b.last) {
+		return b.last
+	}
+	b.last = t
+	return t
+}
+
+func (b *Batcher) hashContent(c *Content) uint64 {
+	var h maphash.Hash
+	h.SetSeed(b.seed)
+	var n [8]byte
+	for _, s := range [...]string{c.Kind, c.FromAccount, c.FromResource, c.Msg, c.MsgType, c.BizType} {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		_, _ = h.Write(n[:])
+		_, _ = h.WriteString(s)
+	}
+	_ = h.WriteByte(byte(c.IsStore))
+	return h.Sum64()
+}
+
+// group finds the open group of content c or makes one.
+func (b *Batcher) group(c *Content) *group {
+	h := b.hash(c)
+	head := b.groups[h]
+	for g := head; g != nil; g = g.next {
+		if g.content == *c {
+			return g
+		}
+	}
+	g := &group{content: *c, hash: h, next: head, p2t: c.Kind == KindP2T}
+	g.calls = g.callsBuf[:0]
+	g.overhead = bodyOverhead + escapedLen(c.FromAccount) + escapedLen(c.FromResource) +
+		escapedLen(c.BizType) + escapedLen(c.MsgType) + escapedLen(c.Msg)
+	g.minCost = 3 // `"",`
+	if g.p2t {
+		g.minCost = 2 // `0,`
+	}
+	b.groups[h] = g
+	if len(b.groups) > b.peak {
+		b.peak = len(b.groups)
+	}
+	return g
+}
+
+// drop forgets g, which has no open call left.
+func (b *Batcher) drop(g *group) {
+	g.calls = nil
+	if b.groups[g.hash] == g {
+		if g.next == nil {
+			delete(b.groups, g.hash)
+		} else {
+			b.groups[g.hash] = g.next
+		}
+		g.next = nil
+		return
+	}
+	for p := b.groups[g.hash]; p != nil; p = p.next {
+		if p.next == g {
+			p.next = g.next
+			g.next = nil
+			return
+		}
+	}
+}
+
+func (b *Batcher) newCall(g *group, now time.Time) *Call {
+	var c *Call
+	if !g.used {
+		g.used = true
+		c = &g.first
+	} else {
+		c = new(Call)
+	}
+	c.Content = &g.content
+	c.FirstAt = now
+	c.b = b
+	c.g = g
+	c.body = g.overhead
+	c.Recipients = c.rec1[:0]
+	c.evs = c.ev1[:0]
+	c.meta = c.meta1[:0]
+	g.calls = append(g.calls, c)
+	c.prev = b.tail
+	if b.tail != nil {
+		b.tail.next = c
+	} else {
+		b.head = c
+	}
+	b.tail = c
+	b.open++
+	return c
+}
+
+// emit removes c from the open calls and appends it to dst. The caller drops
+// c's group if it has no open call left.
+func (b *Batcher) emit(c *Call, dst []*Call) []*Call {
+	g := c.g
+	for j, o := range g.calls {
+		if o == c {
+			copy(g.calls[j:], g.calls[j+1:])
+			g.calls[len(g.calls)-1] = nil
+			g.calls = g.calls[:len(g.calls)-1]
+			break
+		}
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		b.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		b.tail = c.prev
+	}
+	c.prev, c.next, c.g = nil, nil, nil
+	b.open--
+	return append(dst, c)
+}
+
+func (c *Call) holds(h uint64, r string) bool {
+	for i := range c.meta {
+		if c.meta[i].hash == h && c.Recipients[i] == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Call) add(ev *Event, idx int32, r string, h uint64, cost, maxRecipients int) {
+	if len(c.Recipients) == cap(c.Recipients) {
+		c.Recipients = grow(c.Recipients, maxRecipients)
+		c.evs = grow(c.evs, maxRecipients)
+		c.meta = grow(c.meta, maxRecipients)
+	}
+	c.Recipients = append(c.Recipients, r)
+	c.evs = append(c.evs, ev)
+	c.meta = append(c.meta, slot{hash: h, idx: idx})
+	c.body += cost
+}
+
+// grow returns s with room for at least one more element, growing fourfold
+// up to limit (a call never holds more than limit recipients).
+func grow[T any](s []T, limit int) []T {
+	n := 4 * cap(s)
+	if n < 4 {
+		n = 4
+	}
+	if n > limit {
+		n = limit
+	}
+	if n <= len(s) {
+		n = len(s) + 1
+	}
+	ns := make([]T, len(s), n)
+	copy(ns, s)
+	return ns
+}
+
+// takeResults returns a zeroed []Result of length n, carved from a shared
+// chunk for small events so that adding an event rarely allocates.
+func (b *Batcher) takeResults(n int) []Result {
+	const chunk = 512
+	if n > chunk/8 {
+		return make([]Result, n)
+	}
+	if len(b.resBuf) < n {
+		b.resBuf = make([]Result, chunk)
+	}
+	r := b.resBuf[:n:n]
+	b.resBuf = b.resBuf[n:]
+	return r
+}
+
+// dedupe returns the recipients without repeats, in order of first
+// appearance, and their hashes (valid until the next call). When rs has no
+// repeat, unique is rs itself.
+func (b *Batcher) dedupe(rs []string) (unique []string, hashes []uint64) {
+	n := len(rs)
+	if cap(b.hashes) < n {
+		b.hashes = make([]uint64, n)
+	}
+	hs := b.hashes[:n]
+	for i, r := range rs {
+		hs[i] = maphash.String(b.seed, r)
+	}
+	if n == 1 {
+		return rs, hs
+	}
+	dup := -1
+	if n <= 16 {
+		for i := 1; i < n && dup < 0; i++ {
+			for j := 0; j < i; j++ {
+				if hs[j] == hs[i] && rs[j] == rs[i] {
+					dup = i
+					break
+				}
+			}
+		}
+		if dup < 0 {
+			return rs, hs
+		}
+		unique = make([]string, 0, n-1)
+		unique = append(unique, rs[:dup]...)
+		k := dup
+		for i := dup + 1; i < n; i++ {
+			seen := false
+			for j := 0; j < k; j++ {
+				if hs[j] == hs[i] && unique[j] == rs[i] {
+					seen = true
+					break
+				}
+			}
+			if !seen {
+				unique = append(unique, rs[i])
+				hs[k] = hs[i]
+				k++
+			}
+		}
+		return unique, hs[:k]
+	}
+	// Larger events: an open-addressing set of indexes into the output.
+	size := 32
+	for size < 2*n {
+		size <<= 1
+	}
+	if cap(b.table) < size {
+		b.table = make([]int32, size)
+	}
+	table := b.table[:size]
+	clear(table)
+	mask := uint64(size - 1)
+	k := 0
+	for i := 0; i < n; i++ {
+		h, r := hs[i], rs[i]
+		p := h & mask
+		seen := false
+		for table[p] != 0 {
+			j := table[p] - 1
+			if hs[j] == h && (unique == nil && rs[j] == r || unique != nil && unique[j] == r) {
+				seen = true
+				break
+			}
+			p = (p + 1) & mask
+		}
+		if seen {
+			if unique == nil {
+				unique = make([]string, k, n-1)
+				copy(unique, rs[:k])
+			}
+			continue
+		}
+		if unique != nil {
+			unique = append(unique, r)
+		}
+		hs[k] = h
+		table[p] = int32(k + 1)
+		k++
+	}
+	if unique == nil {
+		return rs, hs
+	}
+	return unique, hs[:k]
+}
