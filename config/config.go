@@ -1,0 +1,273 @@
+// Package config holds the bridge's settings: defaults, environment variables,
+// command-line flags, validation and redacted printing.
+//
+// Every setting has one row in a single table (see Settings). The environment
+// variable is MIMC_BRIDGE_<NAME>, the flag is --<name> in lower case with
+// hyphens, and the flag wins over the environment. An environment variable set
+// to the empty string counts as unset.
+//
+// Usage from a command that has flags of its own:
+//
+//	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+//	keep := fs.Bool("keep", false, "keep running")
+//	ld := config.Register(fs, os.LookupEnv)
+//	if err := fs.Parse(args); err != nil { ... }
+//	cfg, err := ld.Config()          // parse errors (bad numbers, durations, secret file)
+//	if err == nil { err = cfg.Validate(true) } // ranges, required settings, files
+//
+// Load does the same for a command without extra flags.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/secret"
+)
+
+// EnvPrefix starts the environment variable of every setting.
+const EnvPrefix = "MIMC_BRIDGE_"
+
+// Config is the effective set of settings.
+type Config struct {
+	KafkaBrokers       []string
+	KafkaTopics        []string
+	KafkaGroupID       string
+	ResultsTopic       string
+	KafkaTLS           bool
+	KafkaTLSCAFile     string
+	KafkaSASLMechanism string // "", "plain", "scram-sha-256" or "scram-sha-512" (lower case)
+	KafkaSASLUsername  string
+	KafkaSASLPassword  secret.String
+
+	MIMCURL           string
+	MIMCAppID         string
+	MIMCAppKey        string
+	MIMCAppSecret     secret.String
+	MIMCAppSecretFile string // when set, Load reads the secret from this file into MIMCAppSecret
+
+	FromResource string
+
+	BatchMaxRecipients int
+	BatchLinger        time.Duration
+	MaxPendingEvents   int
+	MaxConcurrentCalls int
+	RateP2P, RateP2T   float64 // recipients per second; 0 is no limit
+	HTTPTimeout        time.Duration
+	RetryMaxElapsed    time.Duration
+	MaxMsgBytes        int
+	HTTPAddr           string // empty disables the HTTP server
+	LogLevel           string // debug, info, warn, error
+	LogFormat          string // json, console
+
+	MaxEventRecipients int           // an event with more unique recipients is rejected
+	RetryHTTPStatuses  string        // HTTP statuses retried: a list of N, N-M and N- items
+	RetryCodes         string        // MIMC envelope codes retried: same syntax
+	ShutdownTimeout    time.Duration // graceful shutdown deadline
+
+	// secretFromFile is the file MIMCAppSecret was read from, if any.
+	secretFromFile string
+}
+
+// Default returns the settings with every default applied.
+func Default() Config {
+	var c Config
+	for _, s := range table {
+		if s.def != "" {
+			if err := s.parse(&c, s.def); err != nil {
+				panic("config: bad default for " + s.name + ": " + err.Error())
+			}
+		}
+	}
+	return c
+}
+
+// Error is a bad setting. Its message names the environment variable and the
+// flag and never contains a secret value.
+type Error struct {
+	Name string // the setting's NAME, e.g. "BATCH_LINGER"
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	return EnvPrefix + e.Name + " (--" + flagName(e.Name) + "): " + e.Msg
+}
+
+func settingErr(name, format string, args ...any) *Error {
+	return &Error{Name: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+func flagName(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// Setting describes one row of the settings table.
+type Setting struct {
+	Name    string // e.g. "KAFKA_BROKERS"
+	Env     string // e.g. "MIMC_BRIDGE_KAFKA_BROKERS"
+	Flag    string // e.g. "kafka-brokers" (used as --kafka-brokers)
+	Default string // as written in the environment; "" when there is none
+	Help    string
+	Secret  bool
+}
+
+// Settings returns the table of settings in the documented order.
+func Settings() []Setting {
+	out := make([]Setting, len(table))
+	for i, s := range table {
+		out[i] = Setting{Name: s.name, Env: EnvPrefix + s.name, Flag: flagName(s.name),
+			Default: s.def, Help: s.help, Secret: s.secret}
+	}
+	return out
+}
+
+// MarkdownTable renders Settings as a Markdown table for the README.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| NAME | flag | default | meaning |\n|---|---|---|---|\n")
+	for _, s := range Settings() {
+		def := "`" + s.Default + "`"
+		if s.Default == "" {
+			def = "(none)"
+		}
+		fmt.Fprintf(&b, "| %s | `--%s` | %s | %s |\n", s.Name, s.Flag, def, strings.ReplaceAll(s.Help, "|", "\\|"))
+	}
+	return b.String()
+}
+
+// Print writes the effective settings, one NAME=value line per setting in the
+// order of the table. Secrets print as [REDACTED] (empty when unset).
+func (c Config) Print(w io.Writer) {
+	var b strings.Builder
+	for _, s := range table {
+		b.WriteString(s.name)
+		b.WriteByte('=')
+		b.WriteString(s.format(&c))
+		b.WriteByte('\n')
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+// Loader reads the settings from the environment and from the flags it
+// registered on a FlagSet.
+type Loader struct {
+	getenv func(string) (string, bool)
+	flags  []flagValue // parallel to table
+}
+
+// Register adds a flag for every setting to fs and returns a Loader. Call
+// Loader.Config after fs.Parse. A nil getenv means os.LookupEnv. The flags
+// only record their text, so fs.Parse never fails (nor prints) because of a
+// setting's value: Config reports bad values, without secrets.
+func Register(fs *flag.FlagSet, getenv func(string) (string, bool)) *Loader {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	l := &Loader{getenv: getenv, flags: make([]flagValue, len(table))}
+	for i, s := range table {
+		l.flags[i].isBool = s.isBool
+		help := s.help + " (env " + EnvPrefix + s.name + ")"
+		fs.Var(&l.flags[i], flagName(s.name), help)
+	}
+	return l
+}
+
+// Config returns the effective settings: defaults, then the environment, then
+// the flags. It reads MIMC_APP_SECRET_FILE. On error (every bad setting,
+// joined) the returned Config still holds everything that parsed, bad settings
+// keeping their defaults, so that it can be printed. Config does not check
+// ranges and required settings: call Validate.
+func (l *Loader) Config() (Config, error) {
+	c := Default()
+	var errs []error
+	explicit := make(map[string]bool)
+	for i, s := range table {
+		v, ok := l.flags[i].v, l.flags[i].set
+		if !ok {
+			v, ok = l.getenv(EnvPrefix + s.name)
+			ok = ok && v != ""
+		}
+		if !ok {
+			continue
+		}
+		explicit[s.name] = true
+		if err := s.parse(&c, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if explicit["MIMC_APP_SECRET_FILE"] && c.MIMCAppSecretFile != "" {
+		if explicit["MIMC_APP_SECRET"] {
+			errs = append(errs, settingErr("MIMC_APP_SECRET_FILE", "set together with %sMIMC_APP_SECRET: set only one", EnvPrefix))
+		} else if err := c.ReadSecretFile(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// Load parses args (the flags after the command word) with a FlagSet of its
+// own and returns the settings and the remaining positional arguments. A nil
+// getenv means os.LookupEnv. Like Loader.Config it does not call Validate.
+func Load(args []string, getenv func(string) (string, bool)) (Config, []string, error) {
+	fs := flag.NewFlagSet("mimc-bridge", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	ld := Register(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return Default(), nil, err
+	}
+	c, err := ld.Config()
+	return c, fs.Args(), err
+}
+
+// ReadSecretFile reads MIMCAppSecretFile (without its trailing newline) into
+// MIMCAppSecret. Load calls it. Its errors name the setting and never show the
+// file's content.
+func (c *Config) ReadSecretFile() error {
+	if c.MIMCAppSecretFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(c.MIMCAppSecretFile)
+	if err != nil {
+		return settingErr("MIMC_APP_SECRET_FILE", "cannot read the secret file: %s", pathErrText(err))
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		return settingErr("MIMC_APP_SECRET_FILE", "the secret file %q is empty", c.MIMCAppSecretFile)
+	}
+	c.MIMCAppSecret = secret.New(v)
+	c.secretFromFile = c.MIMCAppSecretFile
+	return nil
+}
+
+// pathErrText describes a file error without anything read from the file.
+func pathErrText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s %q: %v", pe.Op, pe.Path, pe.Err)
+	}
+	return err.Error()
+}
+
+// flagValue records a flag's text; parsing happens in Loader.Config.
+type flagValue struct {
+	v      string
+	set    bool
+	isBool bool
+}
+
+func (f *flagValue) String() string {
+	if f == nil {
+		return ""
+	}
+	return "" // defaults are in the help text; secrets must never show
+}
+
+func (f *flagValue) Set(v string) error { f.v, f.set = v, true; return nil }
+
+// IsBoolFlag lets a boolean setting be given as a bare --kafka-tls.
+func (f *flagValue) IsBoolFlag() bool { return f != nil && f.isBool }

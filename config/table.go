@@ -1,0 +1,209 @@
+package config
+
+import (
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mimc-bridge/mimc-bridge/secret"
+)
+
+// setting is one row of the table: the only place a setting is described.
+type setting struct {
+	name   string
+	def    string // default, in environment syntax
+	help   string
+	secret bool
+	isBool bool
+	parse  func(c *Config, v string) error // v is never echoed for a secret
+	format func(c *Config) string          // for Print; secrets redacted
+}
+
+// table lists the settings in the documented order.
+var table = []setting{
+	listSetting("KAFKA_BROKERS", "", "comma-separated host:port of the Kafka brokers (required for run)", func(c *Config) *[]string { return &c.KafkaBrokers }),
+	listSetting("KAFKA_TOPICS", "mimc.push", "comma-separated input topics", func(c *Config) *[]string { return &c.KafkaTopics }),
+	stringSetting("KAFKA_GROUP_ID", "mimc-bridge", "consumer group", func(c *Config) *string { return &c.KafkaGroupID }),
+	stringSetting("RESULTS_TOPIC", "mimc.push.results", "outcome topic", func(c *Config) *string { return &c.ResultsTopic }),
+	boolSetting("KAFKA_TLS", "false", "TLS to the brokers", func(c *Config) *bool { return &c.KafkaTLS }),
+	stringSetting("KAFKA_TLS_CA_FILE", "", "PEM file of the CAs that sign the brokers' certificates (default: the system's); needs KAFKA_TLS", func(c *Config) *string { return &c.KafkaTLSCAFile }),
+	lowerSetting("KAFKA_SASL_MECHANISM", "", "SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: no SASL)", func(c *Config) *string { return &c.KafkaSASLMechanism }),
+	stringSetting("KAFKA_SASL_USERNAME", "", "SASL user name", func(c *Config) *string { return &c.KafkaSASLUsername }),
+	secretSetting("KAFKA_SASL_PASSWORD", "SASL password (secret)", func(c *Config) *secret.String { return &c.KafkaSASLPassword }),
+	urlSetting("MIMC_URL", "https://mimc.chat.xiaomi.net", "base URL of the MIMC API", func(c *Config) *string { return &c.MIMCURL }),
+	stringSetting("MIMC_APP_ID", "", "MIMC app id (required for run)", func(c *Config) *string { return &c.MIMCAppID }),
+	stringSetting("MIMC_APP_KEY", "", "MIMC app key (required for run)", func(c *Config) *string { return &c.MIMCAppKey }),
+	secretSetting("MIMC_APP_SECRET", "MIMC app secret (secret; required for run unless MIMC_APP_SECRET_FILE is set)", func(c *Config) *secret.String { return &c.MIMCAppSecret }),
+	stringSetting("MIMC_APP_SECRET_FILE", "", "file holding the MIMC app secret (a trailing newline is ignored); not together with MIMC_APP_SECRET", func(c *Config) *string { return &c.MIMCAppSecretFile }),
+	stringSetting("FROM_RESOURCE", "mimc-bridge", "fromResource when an event has none", func(c *Config) *string { return &c.FromResource }),
+	intSetting("BATCH_MAX_RECIPIENTS", "100", "largest toAccounts/topicIds list per call (1 to 1000)", func(c *Config) *int { return &c.BatchMaxRecipients }),
+	durationSetting("BATCH_LINGER", "50ms", "longest wait for more recipients of the same message (0: no wait)", func(c *Config) *time.Duration { return &c.BatchLinger }),
+	intSetting("MAX_PENDING_EVENTS", "10000", "events held in memory before fetching pauses", func(c *Config) *int { return &c.MaxPendingEvents }),
+	intSetting("MAX_CONCURRENT_CALLS", "16", "MIMC calls in flight", func(c *Config) *int { return &c.MaxConcurrentCalls }),
+	floatSetting("RATE_P2P", "0", "p2p recipients per second sent to MIMC (0: no limit)", func(c *Config) *float64 { return &c.RateP2P }),
+	floatSetting("RATE_P2T", "0", "p2t recipients per second sent to MIMC (0: no limit)", func(c *Config) *float64 { return &c.RateP2T }),
+	durationSetting("HTTP_TIMEOUT", "10s", "timeout of one MIMC call", func(c *Config) *time.Duration { return &c.HTTPTimeout }),
+	durationSetting("RETRY_MAX_ELAPSED", "2m", "how long a call is retried before its recipients fail", func(c *Config) *time.Duration { return &c.RetryMaxElapsed }),
+	intSetting("MAX_MSG_BYTES", "10240", "largest msg after base64 decoding, in bytes", func(c *Config) *int { return &c.MaxMsgBytes }),
+	stringSetting("HTTP_ADDR", ":8080", "listen address of /metrics, /healthz and /readyz (empty: no HTTP server)", func(c *Config) *string { return &c.HTTPAddr }),
+	lowerSetting("LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
+	lowerSetting("LOG_FORMAT", "json", "log format: json or console", func(c *Config) *string { return &c.LogFormat }),
+	intSetting("MAX_EVENT_RECIPIENTS", "10000", "an event with more unique recipients is rejected", func(c *Config) *int { return &c.MaxEventRecipients }),
+	stringSetting("RETRY_HTTP_STATUSES", "429,500,502-599", "HTTP statuses that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *string { return &c.RetryHTTPStatuses }),
+	stringSetting("RETRY_CODES", "429,500-", "MIMC envelope codes that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *string { return &c.RetryCodes }),
+	durationSetting("SHUTDOWN_TIMEOUT", "30s", "graceful shutdown deadline", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+}
+
+// quote shows a (non-secret) bad value, shortened.
+func quote(v string) string {
+	const max = 64
+	if len(v) > max {
+		i := max
+		for i > 0 && !utf8.RuneStart(v[i]) {
+			i--
+		}
+		v = v[:i] + "…"
+	}
+	return strconv.Quote(v)
+}
+
+func stringSetting(name, def, help string, field func(*Config) *string) setting {
+	return setting{name: name, def: def, help: help,
+		parse:  func(c *Config, v string) error { *field(c) = strings.TrimSpace(v); return nil },
+		format: func(c *Config) string { return *field(c) },
+	}
+}
+
+// urlSetting is a string setting printed without a password in the URL.
+func urlSetting(name, def, help string, field func(*Config) *string) setting {
+	s := stringSetting(name, def, help, field)
+	s.format = func(c *Config) string {
+		if u, err := url.Parse(*field(c)); err == nil && u.User != nil {
+			return u.Redacted()
+		}
+		return *field(c)
+	}
+	return s
+}
+
+// lowerSetting is a string setting normalised to lower case.
+func lowerSetting(name, def, help string, field func(*Config) *string) setting {
+	s := stringSetting(name, def, help, field)
+	s.parse = func(c *Config, v string) error { *field(c) = strings.ToLower(strings.TrimSpace(v)); return nil }
+	return s
+}
+
+func secretSetting(name, help string, field func(*Config) *secret.String) setting {
+	return setting{name: name, help: help, secret: true,
+		parse:  func(c *Config, v string) error { *field(c) = secret.New(v); return nil },
+		format: func(c *Config) string { return field(c).String() },
+	}
+}
+
+func listSetting(name, def, help string, field func(*Config) *[]string) setting {
+	return setting{name: name, def: def, help: help,
+		parse:  func(c *Config, v string) error { *field(c) = splitList(v); return nil },
+		format: func(c *Config) string { return strings.Join(*field(c), ",") },
+	}
+}
+
+// splitList splits a comma-separated list, trimming spaces and dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func boolSetting(name, def, help string, field func(*Config) *bool) setting {
+	return setting{name: name, def: def, help: help, isBool: true,
+		parse: func(c *Config, v string) error {
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "1", "t", "true", "yes", "on":
+				*field(c) = true
+			case "0", "f", "false", "no", "off":
+				*field(c) = false
+			default:
+				return settingErr(name, "must be true or false, got %s", quote(v))
+			}
+			return nil
+		},
+		format: func(c *Config) string { return strconv.FormatBool(*field(c)) },
+	}
+}
+
+func intSetting(name, def, help string, field func(*Config) *int) setting {
+	return setting{name: name, def: def, help: help,
+		parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return settingErr(name, "must be a whole number, got %s", quote(v))
+			}
+			*field(c) = n
+			return nil
+		},
+		format: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func floatSetting(name, def, help string, field func(*Config) *float64) setting {
+	return setting{name: name, def: def, help: help,
+		parse: func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				return settingErr(name, "must be a number, got %s", quote(v))
+			}
+			*field(c) = f
+			return nil
+		},
+		format: func(c *Config) string { return strconv.FormatFloat(*field(c), 'g', -1, 64) },
+	}
+}
+
+func durationSetting(name, def, help string, field func(*Config) *time.Duration) setting {
+	return setting{name: name, def: def, help: help,
+		parse: func(c *Config, v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return settingErr(name, "must be a duration such as 50ms, 10s or 2m, got %s", quote(v))
+			}
+			*field(c) = d
+			return nil
+		},
+		format: func(c *Config) string { return (*field(c)).String() },
+	}
+}
+
+// Format of a whole-number range list: RETRY_* settings.
+func checkRangeList(name, v string, lo, hi int) error {
+	if strings.TrimSpace(v) == "" {
+		return nil // nothing is retried
+	}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		from, to, isRange := strings.Cut(item, "-")
+		a, err := strconv.Atoi(from)
+		if err != nil || from == "" || from[0] == '+' {
+			return settingErr(name, "%s is not N, N-M or N- (a comma-separated list of those), in %s", quote(item), quote(v))
+		}
+		b := a
+		if isRange && to != "" {
+			if b, err = strconv.Atoi(to); err != nil || to[0] == '+' {
+				return settingErr(name, "%s is not N, N-M or N- (a comma-separated list of those), in %s", quote(item), quote(v))
+			}
+		}
+		if a < lo || b > hi {
+			return settingErr(name, "%s is outside %d-%d", quote(item), lo, hi)
+		}
+		if b < a {
+			return settingErr(name, "%s: the range ends before it starts", quote(item))
+		}
+	}
+	return nil
+}

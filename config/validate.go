@@ -1,0 +1,215 @@
+package config
+
+import (
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Validate checks every setting and returns all problems joined, each an
+// *Error naming its setting. With forRun it also requires what the bridge
+// needs to run: KAFKA_BROKERS, MIMC_APP_ID, MIMC_APP_KEY and MIMC_APP_SECRET
+// (or MIMC_APP_SECRET_FILE). It reads KAFKA_TLS_CA_FILE, and
+// MIMC_APP_SECRET_FILE when Load has not read it.
+func (c Config) Validate(forRun bool) error {
+	var errs []error
+	add := func(name, format string, args ...any) {
+		errs = append(errs, settingErr(name, format, args...))
+	}
+	required := func(name, v string) {
+		if forRun && v == "" {
+			add(name, "required")
+		}
+	}
+
+	// Kafka.
+	if forRun && len(c.KafkaBrokers) == 0 {
+		add("KAFKA_BROKERS", "required: comma-separated host:port")
+	}
+	for _, b := range c.KafkaBrokers {
+		if msg := checkHostPort(b, false); msg != "" {
+			add("KAFKA_BROKERS", "%s: %s", quote(b), msg)
+		}
+	}
+	if len(c.KafkaTopics) == 0 {
+		add("KAFKA_TOPICS", "at least one topic is required")
+	}
+	for _, t := range c.KafkaTopics {
+		if msg := checkTopic(t); msg != "" {
+			add("KAFKA_TOPICS", "%s: %s", quote(t), msg)
+		}
+	}
+	if c.KafkaGroupID == "" {
+		add("KAFKA_GROUP_ID", "must not be empty")
+	}
+	if msg := checkTopic(c.ResultsTopic); msg != "" {
+		add("RESULTS_TOPIC", "%s: %s", quote(c.ResultsTopic), msg)
+	} else if slices.Contains(c.KafkaTopics, c.ResultsTopic) {
+		add("RESULTS_TOPIC", "%s is also an input topic (KAFKA_TOPICS)", quote(c.ResultsTopic))
+	}
+	if c.KafkaTLSCAFile != "" {
+		if !c.KafkaTLS {
+			add("KAFKA_TLS_CA_FILE", "set while %sKAFKA_TLS is off", EnvPrefix)
+		}
+		if b, err := os.ReadFile(c.KafkaTLSCAFile); err != nil {
+			add("KAFKA_TLS_CA_FILE", "cannot read the CA file: %s", pathErrText(err))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			add("KAFKA_TLS_CA_FILE", "%s holds no PEM certificate", quote(c.KafkaTLSCAFile))
+		}
+	}
+	switch c.KafkaSASLMechanism {
+	case "":
+		if c.KafkaSASLUsername != "" || !c.KafkaSASLPassword.IsZero() {
+			add("KAFKA_SASL_MECHANISM", "required when KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set: plain, scram-sha-256 or scram-sha-512")
+		}
+	case "plain", "scram-sha-256", "scram-sha-512":
+		if c.KafkaSASLUsername == "" {
+			add("KAFKA_SASL_USERNAME", "required with KAFKA_SASL_MECHANISM %s", c.KafkaSASLMechanism)
+		}
+		if c.KafkaSASLPassword.IsZero() {
+			add("KAFKA_SASL_PASSWORD", "required with KAFKA_SASL_MECHANISM %s", c.KafkaSASLMechanism)
+		}
+	default:
+		add("KAFKA_SASL_MECHANISM", "must be plain, scram-sha-256 or scram-sha-512, got %s", quote(c.KafkaSASLMechanism))
+	}
+
+	// MIMC.
+	if msg := checkURL(c.MIMCURL); msg != "" {
+		add("MIMC_URL", "%s", msg)
+	}
+	required("MIMC_APP_ID", c.MIMCAppID)
+	required("MIMC_APP_KEY", c.MIMCAppKey)
+	switch {
+	case c.MIMCAppSecretFile != "" && c.secretFromFile != c.MIMCAppSecretFile:
+		if !c.MIMCAppSecret.IsZero() {
+			add("MIMC_APP_SECRET_FILE", "set together with %sMIMC_APP_SECRET: set only one", EnvPrefix)
+		} else if err := c.ReadSecretFile(); err != nil { // c is a copy
+			errs = append(errs, err)
+		}
+	case c.MIMCAppSecretFile == "" && forRun && c.MIMCAppSecret.IsZero():
+		add("MIMC_APP_SECRET", "required (or %sMIMC_APP_SECRET_FILE)", EnvPrefix)
+	}
+	if c.FromResource == "" {
+		add("FROM_RESOURCE", "must not be empty")
+	}
+
+	// Batching, limits, timing.
+	intRange := func(name string, v, lo, hi int) {
+		if v < lo || v > hi {
+			if hi == maxInt {
+				add(name, "must be at least %d, got %d", lo, v)
+			} else {
+				add(name, "must be between %d and %d, got %d", lo, hi, v)
+			}
+		}
+	}
+	intRange("BATCH_MAX_RECIPIENTS", c.BatchMaxRecipients, 1, 1000)
+	intRange("MAX_PENDING_EVENTS", c.MaxPendingEvents, 1, maxInt)
+	intRange("MAX_CONCURRENT_CALLS", c.MaxConcurrentCalls, 1, 10000)
+	intRange("MAX_MSG_BYTES", c.MaxMsgBytes, 1, maxInt)
+	intRange("MAX_EVENT_RECIPIENTS", c.MaxEventRecipients, 1, maxInt)
+	if c.BatchLinger < 0 {
+		add("BATCH_LINGER", "must not be negative, got %s", c.BatchLinger)
+	}
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			add(name, "must be positive, got %s", d)
+		}
+	}
+	positive("HTTP_TIMEOUT", c.HTTPTimeout)
+	positive("RETRY_MAX_ELAPSED", c.RetryMaxElapsed)
+	positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
+	if !(c.RateP2P >= 0) { // also NaN
+		add("RATE_P2P", "must not be negative (0: no limit), got %g", c.RateP2P)
+	}
+	if !(c.RateP2T >= 0) {
+		add("RATE_P2T", "must not be negative (0: no limit), got %g", c.RateP2T)
+	}
+	if err := checkRangeList("RETRY_HTTP_STATUSES", c.RetryHTTPStatuses, 100, 599); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkRangeList("RETRY_CODES", c.RetryCodes, 0, maxInt); err != nil {
+		errs = append(errs, err)
+	}
+
+	// Operations.
+	if c.HTTPAddr != "" {
+		if msg := checkHostPort(c.HTTPAddr, true); msg != "" {
+			add("HTTP_ADDR", "%s: %s", quote(c.HTTPAddr), msg)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("LOG_LEVEL", "must be debug, info, warn or error, got %s", quote(c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		add("LOG_FORMAT", "must be json or console, got %s", quote(c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// checkHostPort returns why hp is not host:port, or "". A listen address may
+// leave the host empty and use port 0.
+func checkHostPort(hp string, listen bool) string {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "must be host:port"
+	}
+	if host == "" && !listen {
+		return "the host is missing"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !listen) {
+		return "the port must be a number from 1 to 65535"
+	}
+	return ""
+}
+
+// checkTopic returns why t is not a legal Kafka topic name, or "".
+func checkTopic(t string) string {
+	if t == "" {
+		return "must not be empty"
+	}
+	if len(t) > 249 || t == "." || t == ".." {
+		return "not a legal Kafka topic name"
+	}
+	for i := 0; i < len(t); i++ {
+		switch ch := t[i]; {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '.', ch == '_', ch == '-':
+		default:
+			return "a topic name has only letters, digits, '.', '_' and '-'"
+		}
+	}
+	return ""
+}
+
+// checkURL returns why u is not a usable MIMC base URL, or "". It never shows
+// a password embedded in the URL.
+func checkURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "not a valid URL"
+	}
+	shown := quote(u.Redacted())
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an http:// or https:// URL, got " + shown
+	case u.Host == "" || u.Hostname() == "":
+		return "the host is missing in " + shown
+	case u.User != nil:
+		return "must not carry credentials (use MIMC_APP_* settings), got " + shown
+	case u.RawQuery != "" || u.Fragment != "":
+		return "must not have a query or fragment, got " + shown
+	}
+	return ""
+}
