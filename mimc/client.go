@@ -1,0 +1,509 @@
+// Package mimc is a client of the MIMC server push API
+// (/api/push/p2p/, /api/push/p2p/more, /api/push/p2t/, /api/push/p2t/more).
+//
+// A Client sends one Call per Push: it picks the endpoint from the number of
+// recipients, retries what is retryable with exponential backoff and jitter,
+// honours Retry-After, bounds the calls in flight and the recipients per
+// second, and maps the i-th packetId of the answer to the i-th recipient.
+// MIMC has no idempotency key: a retried call can deliver twice.
+package mimc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/mimc-bridge/mimc-bridge/secret"
+)
+
+// The endpoints, relative to Config.BaseURL.
+const (
+	EndpointP2P     = "/api/push/p2p/"
+	EndpointP2PMore = "/api/push/p2p/more"
+	EndpointP2T     = "/api/push/p2t/"
+	EndpointP2TMore = "/api/push/p2t/more"
+)
+
+// Call is one push: one message from one sender to the recipients of its kind.
+type Call struct {
+	Kind         Kind
+	FromAccount  string
+	FromResource string
+	Msg, MsgType string
+	BizType      string   // sent only when non-empty
+	IsStore      *bool    // sent only when non-nil
+	ToAccounts   []string // P2P recipients
+	TopicIDs     []int64  // P2T recipients (int64 numbers on the wire)
+}
+
+// Recipients is the number of recipients of the call's kind.
+func (c Call) Recipients() int {
+	switch c.Kind {
+	case P2P:
+		return len(c.ToAccounts)
+	case P2T:
+		return len(c.TopicIDs)
+	}
+	return len(c.ToAccounts) + len(c.TopicIDs)
+}
+
+// Endpoint is the path the call goes to, or "" when it cannot be sent.
+func (c Call) Endpoint() string {
+	ep, _, err := c.route()
+	if err != nil {
+		return ""
+	}
+	return ep
+}
+
+func (c *Call) route() (endpoint string, many bool, err error) {
+	switch c.Kind {
+	case P2P:
+		if len(c.TopicIDs) > 0 {
+			return "", false, fmt.Errorf("%w: a p2p call has topic ids", ErrInvalidCall)
+		}
+		switch len(c.ToAccounts) {
+		case 0:
+			return "", false, fmt.Errorf("%w: a p2p call without accounts", ErrInvalidCall)
+		case 1:
+			return EndpointP2P, false, nil
+		}
+		return EndpointP2PMore, true, nil
+	case P2T:
+		if len(c.ToAccounts) > 0 {
+			return "", false, fmt.Errorf("%w: a p2t call has accounts", ErrInvalidCall)
+		}
+		switch len(c.TopicIDs) {
+		case 0:
+			return "", false, fmt.Errorf("%w: a p2t call without topic ids", ErrInvalidCall)
+		case 1:
+			return EndpointP2T, false, nil
+		}
+		return EndpointP2TMore, true, nil
+	}
+	return "", false, fmt.Errorf("%w: unknown kind %q", ErrInvalidCall, string(c.Kind))
+}
+
+// Result is the answer to a successful call.
+type Result struct {
+	PacketIDs []string // PacketIDs[i] belongs to the i-th recipient of the call
+	Attempts  int
+	Endpoint  string // e.g. "/api/push/p2p/more"
+}
+
+// Client sends calls to MIMC. It is safe for concurrent use.
+type Client struct {
+	cfg      Config
+	log      *zap.Logger
+	baseURL  string
+	http     *http.Client
+	ownsHTTP bool
+	sem      chan struct{}
+	limP2P   *rate.Limiter
+	limP2T   *rate.Limiter
+}
+
+// New validates cfg (filling its defaults) and returns a client. A nil log
+// logs nothing.
+func New(cfg Config, log *zap.Logger) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &Client{
+		cfg:     cfg,
+		log:     log.Named("mimc"),
+		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
+		http:    cfg.HTTPClient,
+		sem:     make(chan struct{}, cfg.MaxConcurrentCalls),
+		limP2P:  newLimiter(cfg.RateP2P),
+		limP2T:  newLimiter(cfg.RateP2T),
+	}
+	if c.http == nil {
+		c.http = newHTTPClient(cfg.MaxConcurrentCalls)
+		c.ownsHTTP = true
+	}
+	return c, nil
+}
+
+func newHTTPClient(maxConcurrent int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = max(100, 2*maxConcurrent)
+	t.MaxIdleConnsPerHost = max(maxConcurrent, 2)
+	t.IdleConnTimeout = 90 * time.Second
+	t.ForceAttemptHTTP2 = true
+	// No Client.Timeout: each attempt has its own context deadline.
+	return &http.Client{Transport: t}
+}
+
+// newLimiter counts recipients per second. The burst is one second's worth
+// (at least 1); Push waits for larger calls in burst-sized chunks.
+func newLimiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return nil
+	}
+	burst := int(math.Min(math.Ceil(perSecond), math.MaxInt32))
+	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
+}
+
+// Close closes the idle connections of the client's own HTTP client (a
+// Config.HTTPClient is left alone).
+func (c *Client) Close() {
+	if c.ownsHTTP {
+		c.http.CloseIdleConnections()
+	}
+}
+
+// String describes the client without any credential.
+func (c *Client) String() string { return "mimc.Client(" + c.baseURL + ")" }
+
+// GoString is String, so %#v shows no field either.
+func (c *Client) GoString() string { return c.String() }
+
+// Config returns the effective configuration (defaults filled).
+func (c *Client) Config() Config { return c.cfg }
+
+func (c *Client) limiter(k Kind) *rate.Limiter {
+	if k == P2P {
+		return c.limP2P
+	}
+	return c.limP2T
+}
+
+// Push sends call and returns its packet ids, or an *Error. Invalid calls
+// fail at once with ErrInvalidCall and no attempt.
+func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
+	endpoint, many, err := call.route()
+	if err != nil {
+		return Result{}, &Error{Endpoint: endpoint, Err: err}
+	}
+	if call.FromAccount == "" {
+		return Result{Endpoint: endpoint}, &Error{Endpoint: endpoint, Err: fmt.Errorf("%w: empty fromAccount", ErrInvalidCall)}
+	}
+	buf := getBuffer()
+	writeBody(buf, &c.cfg.Credentials, &call, many)
+	body := newSharedBody(buf)
+	defer body.release()
+
+	p := pusher{c: c, ctx: ctx, endpoint: endpoint, url: c.baseURL + endpoint,
+		many: many, kind: call.Kind, n: call.Recipients(), body: body}
+	b := &retryBackOff{
+		exp: backoff.ExponentialBackOff{
+			InitialInterval:     c.cfg.RetryInitialInterval,
+			RandomizationFactor: backoff.DefaultRandomizationFactor,
+			Multiplier:          backoff.DefaultMultiplier,
+			MaxInterval:         c.cfg.RetryMaxInterval,
+			MaxElapsedTime:      c.cfg.RetryMaxElapsed,
+			Stop:                backoff.Stop,
+			Clock:               backoff.SystemClock,
+		},
+	}
+	b.deadline, _ = ctx.Deadline()
+	p.backoff = b
+	err = backoff.RetryNotify(p.op, backoff.WithContext(b, ctx), p.notify)
+	res := Result{Attempts: p.attempts, Endpoint: endpoint}
+	if err == nil {
+		res.PacketIDs = p.ids
+		return res, nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return res, e
+	}
+	// The context ended while waiting for the next attempt.
+	e = &Error{Endpoint: endpoint, Attempts: p.attempts, Err: err}
+	if last := p.last; last != nil {
+		e.HTTPStatus, e.Code, e.Message, e.Retryable = last.HTTPStatus, last.Code, last.Message, last.Retryable
+		if last.Err != nil {
+			e.Err = fmt.Errorf("%w (last attempt: %v)", err, last.Err)
+		}
+	}
+	return res, e
+}
+
+// pusher is the state of one Push across its attempts.
+type pusher struct {
+	c        *Client
+	ctx      context.Context
+	endpoint string
+	url      string
+	many     bool
+	kind     Kind
+	n        int
+	body     *sharedBody
+	backoff  *retryBackOff
+
+	attempts int
+	ids      []string
+	last     *Error
+}
+
+func (p *pusher) op() error {
+	if err := p.ctx.Err(); err != nil {
+		return backoff.Permanent(p.fail(&Error{Message: "context done before the attempt", Err: err}))
+	}
+	if err := waitRecipients(p.ctx, p.c.limiter(p.kind), p.n); err != nil {
+		return backoff.Permanent(p.fail(&Error{Message: "waiting for the rate limit", Err: err}))
+	}
+	select {
+	case p.c.sem <- struct{}{}:
+	case <-p.ctx.Done():
+		return backoff.Permanent(p.fail(&Error{Message: "waiting for a free call slot", Err: p.ctx.Err()}))
+	}
+	p.attempts++
+	start := time.Now()
+	ids, e := p.attempt()
+	<-p.c.sem
+	if obs := p.c.cfg.Observer; obs != nil {
+		var err error
+		status, code := 0, 0
+		if e != nil {
+			err, status, code = e, e.HTTPStatus, e.Code
+		} else {
+			status, code = http.StatusOK, CodeOK
+		}
+		obs.Attempt(p.endpoint, status, code, p.n, err, time.Since(start))
+	}
+	if e == nil {
+		p.ids = ids
+		return nil
+	}
+	p.fail(e)
+	if !e.Retryable {
+		return backoff.Permanent(e)
+	}
+	return e
+}
+
+func (p *pusher) fail(e *Error) *Error {
+	e.Endpoint = p.endpoint
+	e.Attempts = p.attempts
+	e.Message = p.c.scrub(e.Message)
+	p.last = e
+	return e
+}
+
+func (p *pusher) notify(err error, wait time.Duration) {
+	fields := []zap.Field{
+		zap.String("endpoint", p.endpoint),
+		zap.Int("attempt", p.attempts),
+		zap.Duration("wait", wait),
+		zap.Int("recipients", p.n),
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		fields = append(fields, zap.Int("http_status", e.HTTPStatus), zap.Int("code", e.Code))
+	}
+	fields = append(fields, zap.Error(err))
+	p.c.log.Warn("mimc call failed, retrying", fields...)
+	if obs := p.c.cfg.Observer; obs != nil {
+		obs.Retry(p.endpoint)
+	}
+}
+
+// drainCap bounds what is read from a body that is not used, so a
+// connection is reused without reading an unbounded answer.
+const drainCap = 64 << 10
+
+// maxMessage bounds an envelope message kept in an error.
+const maxMessage = 512
+
+// attempt makes one HTTP request and classifies its outcome.
+func (p *pusher) attempt() ([]string, *Error) {
+	cfg := &p.c.cfg
+	actx, cancel := context.WithTimeout(p.ctx, cfg.HTTPTimeout)
+	defer cancel()
+	rb := p.body.reader()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, p.url, rb)
+	if err != nil {
+		_ = rb.Close()
+		return nil, &Error{Message: "building the request", Err: err}
+	}
+	req.ContentLength = int64(rb.Len())
+	req.GetBody = func() (io.ReadCloser, error) { return p.body.reader(), nil }
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "mimc-bridge")
+
+	resp, err := p.c.http.Do(req)
+	if err != nil {
+		if cerr := p.ctx.Err(); cerr != nil {
+			return nil, &Error{Message: "request abandoned", Err: err}
+		}
+		if isCertError(err) {
+			return nil, &Error{Message: "tls certificate", Err: err}
+		}
+		msg := "request failed"
+		if actx.Err() != nil {
+			msg = "no answer within " + cfg.HTTPTimeout.String()
+		}
+		return nil, &Error{Message: msg, Err: err, Retryable: true}
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	_, rerr := buf.ReadFrom(io.LimitReader(resp.Body, cfg.MaxResponseBytes+1))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainCap))
+	_ = resp.Body.Close()
+	status := resp.StatusCode
+	if rerr != nil {
+		if cerr := p.ctx.Err(); cerr != nil {
+			return nil, &Error{HTTPStatus: status, Message: "reading the answer abandoned", Err: rerr}
+		}
+		return nil, &Error{HTTPStatus: status, Message: "reading the answer", Err: rerr, Retryable: true}
+	}
+	tooLarge := int64(buf.Len()) > cfg.MaxResponseBytes
+
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			p.backoff.retryAfter = d
+		}
+	}
+	if cfg.RetryHTTPStatuses.Contains(status) || status < 200 || status > 299 {
+		e := &Error{HTTPStatus: status, Retryable: cfg.RetryHTTPStatuses.Contains(status), Err: ErrRejected}
+		if e.Retryable {
+			e.Err = ErrUnavailable
+		}
+		if !tooLarge {
+			// Best effort: an error page may still be an envelope.
+			if code, msg, _, derr := decodeAnswer(buf.Bytes(), p.many); derr == nil {
+				e.Code, e.Message = code, truncate(msg)
+			}
+		}
+		if e.Message == "" {
+			e.Message = strings.ToLower(http.StatusText(status))
+		}
+		return nil, e
+	}
+	if tooLarge {
+		return nil, &Error{HTTPStatus: status,
+			Err: fmt.Errorf("%w: more than %d bytes", ErrAnswerTooLarge, cfg.MaxResponseBytes)}
+	}
+	code, msg, ids, derr := decodeAnswer(buf.Bytes(), p.many)
+	if derr != nil {
+		return nil, &Error{HTTPStatus: status, Code: code, Err: derr}
+	}
+	if code != CodeOK {
+		e := &Error{HTTPStatus: status, Code: code, Message: truncate(msg), Err: ErrRejected}
+		if cfg.RetryCodes.Contains(code) {
+			e.Retryable, e.Err = true, ErrUnavailable
+		}
+		return nil, e
+	}
+	if len(ids) != p.n {
+		return nil, &Error{HTTPStatus: status, Code: code,
+			Err: fmt.Errorf("%w: %d recipients but %d packetIds", ErrProtocol, p.n, len(ids))}
+	}
+	return ids, nil
+}
+
+func isCertError(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) || errors.As(err, &verify)
+}
+
+func truncate(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	return s[:maxMessage] + "…"
+}
+
+// scrub removes the app secret from a text that came from the server.
+func (c *Client) scrub(s string) string {
+	if sec := c.cfg.Credentials.AppSecret.Reveal(); sec != "" && strings.Contains(s, sec) {
+		return strings.ReplaceAll(s, sec, secret.Redacted)
+	}
+	return s
+}
+
+// maxRetryAfter bounds a Retry-After so a broken header cannot overflow.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After header: whole seconds or an HTTP date.
+func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		if n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		d := t.Sub(now)
+		return min(max(d, 0), maxRetryAfter), true
+	}
+	return 0, false
+}
+
+// retryBackOff is exponential backoff with jitter that also waits at least
+// a Retry-After (capped by the remaining budget), and stops at once when the
+// next wait would outlast the context's deadline.
+type retryBackOff struct {
+	exp        backoff.ExponentialBackOff
+	deadline   time.Time
+	retryAfter time.Duration // from the last attempt, used once
+}
+
+func (b *retryBackOff) Reset() {
+	b.exp.Reset()
+	b.retryAfter = 0
+}
+
+func (b *retryBackOff) NextBackOff() time.Duration {
+	d := b.exp.NextBackOff()
+	ra := b.retryAfter
+	b.retryAfter = 0
+	if d == backoff.Stop {
+		return backoff.Stop
+	}
+	if ra > d {
+		if rem := b.exp.MaxElapsedTime - b.exp.GetElapsedTime(); ra > rem {
+			ra = rem
+		}
+		d = max(d, ra)
+	}
+	if !b.deadline.IsZero() && time.Until(b.deadline) <= d {
+		return backoff.Stop
+	}
+	return d
+}
+
+// waitRecipients takes n tokens from lim, in burst-sized chunks so that a
+// call larger than the burst still goes out.
+func waitRecipients(ctx context.Context, lim *rate.Limiter, n int) error {
+	if lim == nil {
+		return nil
+	}
+	burst := lim.Burst()
+	for n > 0 {
+		k := min(n, burst)
+		if err := lim.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}

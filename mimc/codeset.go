@@ -1,0 +1,120 @@
+package mimc
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// CodeSet is a set of integer codes (HTTP statuses or envelope codes) written
+// as ranges: "429,500,502-599", where "N-" has no upper end. The zero value is
+// empty.
+type CodeSet struct {
+	ranges []codeRange
+}
+
+type codeRange struct{ lo, hi int }
+
+// ParseCodeSet parses a comma-separated list of codes and ranges ("429",
+// "500-599", "500-"). Spaces around items are ignored; an empty string is the
+// empty set.
+func ParseCodeSet(s string) (CodeSet, error) {
+	var set CodeSet
+	if strings.TrimSpace(s) == "" {
+		return set, nil
+	}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return CodeSet{}, fmt.Errorf("code set %q: empty item", s)
+		}
+		r, err := parseCodeRange(item)
+		if err != nil {
+			return CodeSet{}, fmt.Errorf("code set %q: item %q: %w", s, item, err)
+		}
+		set.ranges = append(set.ranges, r)
+	}
+	return set, nil
+}
+
+// MustParseCodeSet is ParseCodeSet for constants; it panics on a bad set.
+func MustParseCodeSet(s string) CodeSet {
+	set, err := ParseCodeSet(s)
+	if err != nil {
+		panic(err)
+	}
+	return set
+}
+
+func parseCodeRange(item string) (codeRange, error) {
+	lo, hi, isRange := strings.Cut(item, "-")
+	lo, hi = strings.TrimSpace(lo), strings.TrimSpace(hi)
+	if lo == "" {
+		return codeRange{}, errors.New("missing lower bound")
+	}
+	l, err := strconv.Atoi(lo)
+	if err != nil || l < 0 {
+		return codeRange{}, fmt.Errorf("%q is not a non-negative integer", lo)
+	}
+	if !isRange {
+		return codeRange{l, l}, nil
+	}
+	if hi == "" {
+		return codeRange{l, math.MaxInt}, nil
+	}
+	h, err := strconv.Atoi(hi)
+	if err != nil || h < 0 {
+		return codeRange{}, fmt.Errorf("%q is not a non-negative integer", hi)
+	}
+	if h < l {
+		return codeRange{}, fmt.Errorf("upper bound %d is below lower bound %d", h, l)
+	}
+	return codeRange{l, h}, nil
+}
+
+// Contains reports whether code is in the set.
+func (s CodeSet) Contains(code int) bool {
+	for _, r := range s.ranges {
+		if code >= r.lo && code <= r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// IsZero reports whether the set is empty.
+func (s CodeSet) IsZero() bool { return len(s.ranges) == 0 }
+
+// String gives the set back in the form ParseCodeSet reads.
+func (s CodeSet) String() string {
+	var b strings.Builder
+	for i, r := range s.ranges {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(r.lo))
+		switch {
+		case r.hi == math.MaxInt:
+			b.WriteByte('-')
+		case r.hi != r.lo:
+			b.WriteByte('-')
+			b.WriteString(strconv.Itoa(r.hi))
+		}
+	}
+	return b.String()
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s CodeSet) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *CodeSet) UnmarshalText(b []byte) error {
+	set, err := ParseCodeSet(string(b))
+	if err != nil {
+		return err
+	}
+	*s = set
+	return nil
+}
