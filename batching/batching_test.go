@@ -1,0 +1,725 @@
+package batching
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.t }
+func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newTestBatcher(t *testing.T, cfg Config) (*Batcher, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
+	cfg.Now = clk.Now
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, clk
+}
+
+func p2p(msg string, rs ...string) *Event {
+	return &Event{Content: Content{Kind: KindP2P, FromAccount: "shop", Msg: msg}, Recipients: rs}
+}
+
+func p2t(msg string, rs ...string) *Event {
+	return &Event{Content: Content{Kind: KindP2T, FromAccount: "shop", Msg: msg}, Recipients: rs}
+}
+
+func mustAdd(t *testing.T, b *Batcher, ev *Event, dst []*Call) []*Call {
+	t.Helper()
+	dst, err := b.Add(ev, dst)
+	if err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+	return dst
+}
+
+func recipientsOf(calls []*Call) [][]string {
+	out := make([][]string, len(calls))
+	for i, c := range calls {
+		out[i] = c.Recipients
+	}
+	return out
+}
+
+func wantCalls(t *testing.T, calls []*Call, want ...[]string) {
+	t.Helper()
+	got := recipientsOf(calls)
+	if len(want) == 0 {
+		want = [][]string{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("calls = %q, want %q", got, want)
+	}
+}
+
+func ok(rs ...string) []Result {
+	out := make([]Result, len(rs))
+	for i, r := range rs {
+		out[i] = Result{PacketID: "pk-" + r, Attempts: 1}
+	}
+	return out
+}
+
+func TestBatcher(t *testing.T) {
+	tests := []struct {
+		scenario string
+		function func(*testing.T)
+	}{
+		{"events with equal content merge into one call", testMerge},
+		{"events with different content never merge", testDifferentContent},
+		{"isStore unset, false and true are three contents", testIsStore},
+		{"contents whose hashes collide still never merge", testHashCollision},
+		{"a recipient repeated inside one event counts once", testRepeatInEvent},
+		{"a recipient already in the open call goes into the next call", testRepeatAcrossEvents},
+		{"a recipient goes into the first open call that neither holds it nor is full", testFirstFit},
+		{"a call goes out from Add as soon as it holds MaxRecipients", testMaxRecipients},
+		{"an event with more recipients than MaxRecipients spans several calls", testLargeEvent},
+		{"a call goes out before a recipient would push its body past MaxBodyBytes", testBodySize},
+		{"a recipient that cannot fit in an empty call goes out alone", testLoneRecipient},
+		{"p2t topic ids count as JSON numbers in the body", testP2TBody},
+		{"the body estimate counts the escaped msg", testBodyOverhead},
+		{"linger emits a call once its deadline has passed and not before", testLinger},
+		{"a new call's linger starts at its own first event", testLingerPerCall},
+		{"UntilNext reports the earliest deadline and nothing when no call is open", testUntilNext},
+		{"a clock that goes back does not reorder deadlines", testClockBack},
+		{"Flush emits every open call and forgets every content", testFlush},
+		{"Add refuses events at MaxPendingEvents and accepts again after completion", testFull},
+		{"Add refuses an event with no recipient, an unknown kind or one still pending", testAddErrors},
+		{"Resolve returns an event once, with its last recipient", testResolveOnce},
+		{"a single result applies to every recipient of the call", testResolveOne},
+		{"a wrong number of results fails every recipient", testResolveWrongCount},
+		{"a second Resolve of a call changes nothing", testResolveTwice},
+		{"Attempts is the most any call of the event took", testAttempts},
+		{"an event completes exactly once when calls resolve concurrently", testConcurrentResolve},
+		{"memory does not grow with the number of flushed contents", testBoundedMemory},
+		{"expired and full calls free their content", testContentFreed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, tt.function)
+	}
+}
+
+func testMerge(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	var calls []*Call
+	calls = mustAdd(t, b, p2p("hi", "alice"), calls)
+	calls = mustAdd(t, b, p2p("hi", "bob", "carol"), calls)
+	calls = mustAdd(t, b, p2p("hi", "dave"), calls)
+	wantCalls(t, calls)
+	if b.Open() != 1 {
+		t.Fatalf("Open() = %d, want 1", b.Open())
+	}
+	calls = b.Flush(calls)
+	wantCalls(t, calls, []string{"alice", "bob", "carol", "dave"})
+}
+
+func testDifferentContent(t *testing.T) {
+	base := Content{Kind: KindP2P, FromAccount: "a", FromResource: "r", Msg: "m", MsgType: "t", BizType: "z", IsStore: StoreTrue}
+	variants := []func(*Content){
+		func(c *Content) { c.Kind = KindP2T },
+		func(c *Content) { c.FromAccount = "b" },
+		func(c *Content) { c.FromResource = "s" },
+		func(c *Content) { c.Msg = "n" },
+		func(c *Content) { c.MsgType = "u" },
+		func(c *Content) { c.BizType = "y" },
+		func(c *Content) { c.IsStore = StoreFalse },
+		// Moving bytes between fields must not make equal hashes likely.
+		func(c *Content) { c.FromAccount, c.FromResource = "ar", "" },
+	}
+	b, _ := newTestBatcher(t, Config{})
+	mustAdd(t, b, &Event{Content: base, Recipients: []string{"1"}}, nil)
+	for _, v := range variants {
+		c := base
+		v(&c)
+		mustAdd(t, b, &Event{Content: c, Recipients: []string{"1"}}, nil)
+	}
+	calls := b.Flush(nil)
+	if len(calls) != len(variants)+1 {
+		t.Fatalf("got %d calls, want %d", len(calls), len(variants)+1)
+	}
+	if *calls[0].Content != base {
+		t.Fatalf("first call content = %+v, want %+v", *calls[0].Content, base)
+	}
+}
+
+func testIsStore(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	for _, s := range []Store{StoreUnset, StoreFalse, StoreTrue, StoreTrue} {
+		ev := p2p("hi", "alice")
+		ev.Content.IsStore = s
+		mustAdd(t, b, ev, nil)
+	}
+	calls := b.Flush(nil)
+	// The second StoreTrue event repeats alice, so it needs a call of its own too.
+	if len(calls) != 4 {
+		t.Fatalf("got %d calls, want 4", len(calls))
+	}
+	for i, want := range []Store{StoreUnset, StoreFalse, StoreTrue, StoreTrue} {
+		if calls[i].Content.IsStore != want {
+			t.Fatalf("call %d isStore = %d, want %d", i, calls[i].Content.IsStore, want)
+		}
+	}
+	if calls[2].Content != calls[3].Content {
+		t.Fatalf("calls of one content must share its *Content")
+	}
+}
+
+func testHashCollision(t *testing.T) {
+	b, clk := newTestBatcher(t, Config{})
+	b.hash = func(*Content) uint64 { return 42 }
+	var calls []*Call
+	calls = mustAdd(t, b, p2p("one", "alice"), calls)
+	clk.Advance(10 * time.Millisecond)
+	calls = mustAdd(t, b, p2p("two", "bob"), calls)
+	clk.Advance(10 * time.Millisecond)
+	calls = mustAdd(t, b, p2p("three", "carol"), calls)
+	calls = mustAdd(t, b, p2p("two", "dave"), calls)
+	calls = mustAdd(t, b, p2p("one", "erin"), calls)
+	wantCalls(t, calls)
+	if len(b.groups) != 1 {
+		t.Fatalf("len(groups) = %d, want 1 chained entry", len(b.groups))
+	}
+	// The oldest content expires first: it is the tail of the chain.
+	clk.Advance(30 * time.Millisecond)
+	calls = b.Expired(calls)
+	wantCalls(t, calls, []string{"alice", "erin"})
+	if calls[0].Content.Msg != "one" {
+		t.Fatalf("msg = %q, want one", calls[0].Content.Msg)
+	}
+	// A content in the middle of the chain can still be found and dropped.
+	calls = mustAdd(t, b, p2p("three", "frank"), calls[:0])
+	calls = mustAdd(t, b, p2p("two", "gina"), calls)
+	clk.Advance(10 * time.Millisecond)
+	calls = b.Expired(calls)
+	wantCalls(t, calls, []string{"bob", "dave", "gina"})
+	calls = b.Flush(calls[:0])
+	wantCalls(t, calls, []string{"carol", "frank"})
+	if len(b.groups) != 0 {
+		t.Fatalf("len(groups) = %d after Flush, want 0", len(b.groups))
+	}
+}
+
+func testRepeatInEvent(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	ev := p2p("hi", "alice", "bob", "alice", "alice", "carol", "bob")
+	mustAdd(t, b, ev, nil)
+	if want := []string{"alice", "bob", "carol"}; !reflect.DeepEqual(ev.Unique(), want) {
+		t.Fatalf("Unique() = %q, want %q", ev.Unique(), want)
+	}
+	calls := b.Flush(nil)
+	wantCalls(t, calls, []string{"alice", "bob", "carol"})
+	// A large event takes the other path through de-duplication.
+	var rs, want []string
+	for i := range 100 {
+		rs = append(rs, fmt.Sprint(i%40), fmt.Sprint(i%40))
+		if i < 40 {
+			want = append(want, fmt.Sprint(i))
+		}
+	}
+	big := p2p("big", rs...)
+	mustAdd(t, b, big, nil)
+	if !reflect.DeepEqual(big.Unique(), want) {
+		t.Fatalf("Unique() = %q, want %q", big.Unique(), want)
+	}
+	if len(big.Results()) != len(want) {
+		t.Fatalf("len(Results()) = %d, want %d", len(big.Results()), len(want))
+	}
+}
+
+func testRepeatAcrossEvents(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	mustAdd(t, b, p2p("hi", "alice", "bob"), nil)
+	mustAdd(t, b, p2p("hi", "alice", "carol"), nil)
+	mustAdd(t, b, p2p("hi", "alice"), nil)
+	calls := b.Flush(nil)
+	wantCalls(t, calls, []string{"alice", "bob", "carol"}, []string{"alice"}, []string{"alice"})
+}
+
+func testFirstFit(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 3})
+	var calls []*Call
+	calls = mustAdd(t, b, p2p("hi", "a", "b"), calls) // call 1: a b
+	calls = mustAdd(t, b, p2p("hi", "a"), calls)      // call 2: a
+	calls = mustAdd(t, b, p2p("hi", "a", "c"), calls) // call 3: a; c fills call 1
+	wantCalls(t, calls, []string{"a", "b", "c"})
+	calls = mustAdd(t, b, p2p("hi", "d", "b"), calls[:0]) // d and b fill call 2
+	wantCalls(t, calls, []string{"a", "d", "b"})
+	calls = b.Flush(calls[:0])
+	wantCalls(t, calls, []string{"a"})
+}
+
+func testMaxRecipients(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 3})
+	calls := mustAdd(t, b, p2p("hi", "a", "b"), nil)
+	wantCalls(t, calls)
+	calls = mustAdd(t, b, p2p("hi", "c"), calls)
+	wantCalls(t, calls, []string{"a", "b", "c"})
+	if b.Open() != 0 || len(b.groups) != 0 {
+		t.Fatalf("Open() = %d, groups = %d, want 0 and 0", b.Open(), len(b.groups))
+	}
+	if _, ok := b.UntilNext(); ok {
+		t.Fatalf("UntilNext reports an open call after the only call filled")
+	}
+}
+
+func testLargeEvent(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 2})
+	ev := p2p("hi", "a", "b", "c", "d", "e")
+	calls := mustAdd(t, b, ev, nil)
+	wantCalls(t, calls, []string{"a", "b"}, []string{"c", "d"})
+	calls = b.Flush(calls)
+	wantCalls(t, calls, []string{"a", "b"}, []string{"c", "d"}, []string{"e"})
+	var done []*Event
+	for i := len(calls) - 1; i >= 0; i-- {
+		done = append(done, calls[i].Resolve(ok(calls[i].Recipients...)...)...)
+	}
+	if len(done) != 1 || done[0] != ev {
+		t.Fatalf("completed %v, want the event once", done)
+	}
+	for i, r := range ev.Results() {
+		if want := "pk-" + ev.Unique()[i]; r.PacketID != want {
+			t.Fatalf("Results()[%d] = %+v, want packet %s", i, r, want)
+		}
+	}
+}
+
+func testBodySize(t *testing.T) {
+	overhead := bodyOverhead + len(`"shop"`) + len(`""`)*3 + len(`"hi"`)
+	// Room for exactly two 5-letter accounts: `"aaaaa",` is 8 bytes.
+	b, _ := newTestBatcher(t, Config{MaxBodyBytes: overhead + 16 + 7})
+	var calls []*Call
+	calls = mustAdd(t, b, p2p("hi", "aaaaa", "bbbbb"), calls)
+	wantCalls(t, calls)
+	calls = mustAdd(t, b, p2p("hi", "ccccc"), calls)
+	wantCalls(t, calls, []string{"aaaaa", "bbbbb"})
+	// A shorter recipient still fits the open call.
+	calls = mustAdd(t, b, p2p("hi", "d"), calls[:0])
+	wantCalls(t, calls)
+	calls = b.Flush(calls)
+	wantCalls(t, calls, []string{"ccccc", "d"})
+	for _, c := range calls {
+		if c.body > b.cfg.MaxBodyBytes {
+			t.Fatalf("body %d > %d", c.body, b.cfg.MaxBodyBytes)
+		}
+	}
+}
+
+func testLoneRecipient(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxBodyBytes: 300})
+	huge := strings.Repeat("x", 400)
+	var calls []*Call
+	calls = mustAdd(t, b, p2p("hi", "a"), calls)
+	calls = mustAdd(t, b, p2p("hi", huge, "b"), calls)
+	// The open call goes first, the huge recipient goes out alone at once.
+	wantCalls(t, calls, []string{"a"}, []string{huge})
+	calls = b.Flush(calls[:0])
+	wantCalls(t, calls, []string{"b"})
+}
+
+func testP2TBody(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	mustAdd(t, b, p2t("hi", "123456789012345678"), nil)
+	calls := b.Flush(nil)
+	want := bodyOverhead + len(`"shop"`) + len(`""`)*3 + len(`"hi"`) + len("123456789012345678,")
+	if calls[0].body != want {
+		t.Fatalf("body = %d, want %d", calls[0].body, want)
+	}
+	if got := recipientCost(true, "12a"); got != len(`"12a",`) {
+		t.Fatalf("non-numeric topic id costs %d, want %d", got, len(`"12a",`))
+	}
+	if got := recipientCost(false, "123"); got != len(`"123",`) {
+		t.Fatalf("p2p account costs %d, want %d", got, len(`"123",`))
+	}
+}
+
+func testBodyOverhead(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	ev := p2p("<b>\"x\"\n\x01é\u2028")
+	ev.Recipients = []string{"a&b"}
+	ev.Content.BizType = "biz"
+	mustAdd(t, b, ev, nil)
+	calls := b.Flush(nil)
+	js := func(s string) int {
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out)
+	}
+	want := bodyOverhead + js("shop") + js("") + js("biz") + js("") + js(ev.Content.Msg) + js("a&b") + 1
+	if calls[0].body != want {
+		t.Fatalf("body = %d, want %d", calls[0].body, want)
+	}
+}
+
+func TestEscapedLenMatchesEncodingJSON(t *testing.T) {
+	cases := []string{
+		"", "plain", `"quoted"`, `back\slash`, "\b\f\n\r\t", "\x00\x01\x1f\x7f",
+		"<script>&amp;</script>", "héllo wörld", "日本語", "emoji 😀", "\u2028\u2029",
+		"bad \xff utf8", "\xc3", "\xed\xa0\x80 surrogate", strings.Repeat("<&>", 100),
+	}
+	for c := range 256 {
+		cases = append(cases, string(rune(c)), string([]byte{byte(c)}))
+	}
+	for _, s := range cases {
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := escapedLen(s); got != len(out) {
+			t.Errorf("escapedLen(%q) = %d, want %d (%s)", s, got, len(out), out)
+		}
+	}
+}
+
+func testLinger(t *testing.T) {
+	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	mustAdd(t, b, p2p("hi", "a"), nil)
+	clk.Advance(49 * time.Millisecond)
+	if calls := b.Expired(nil); len(calls) != 0 {
+		t.Fatalf("Expired before the deadline emitted %q", recipientsOf(calls))
+	}
+	mustAdd(t, b, p2p("hi", "b"), nil)
+	clk.Advance(time.Millisecond)
+	calls := b.Expired(nil)
+	wantCalls(t, calls, []string{"a", "b"})
+	if b.Open() != 0 || len(b.groups) != 0 {
+		t.Fatalf("Open() = %d, groups = %d after Expired, want 0 and 0", b.Open(), len(b.groups))
+	}
+}
+
+func testLingerPerCall(t *testing.T) {
+	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	mustAdd(t, b, p2p("hi", "a"), nil)
+	clk.Advance(30 * time.Millisecond)
+	mustAdd(t, b, p2p("hi", "a"), nil) // second call, its own linger
+	mustAdd(t, b, p2p("other", "b"), nil)
+	clk.Advance(20 * time.Millisecond)
+	calls := b.Expired(nil)
+	wantCalls(t, calls, []string{"a"})
+	if d, ok := b.UntilNext(); !ok || d != 30*time.Millisecond {
+		t.Fatalf("UntilNext() = %v, %v, want 30ms, true", d, ok)
+	}
+	clk.Advance(30 * time.Millisecond)
+	calls = b.Expired(nil)
+	wantCalls(t, calls, []string{"a"}, []string{"b"})
+	if !calls[0].FirstAt.Equal(calls[1].FirstAt) {
+		t.Fatalf("FirstAt differ: %v and %v", calls[0].FirstAt, calls[1].FirstAt)
+	}
+}
+
+func testUntilNext(t *testing.T) {
+	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	if d, ok := b.UntilNext(); ok || d != 0 {
+		t.Fatalf("UntilNext() = %v, %v on an empty batcher, want 0, false", d, ok)
+	}
+	mustAdd(t, b, p2p("one", "a"), nil)
+	clk.Advance(20 * time.Millisecond)
+	mustAdd(t, b, p2p("two", "a"), nil)
+	if d, ok := b.UntilNext(); !ok || d != 30*time.Millisecond {
+		t.Fatalf("UntilNext() = %v, %v, want 30ms, true", d, ok)
+	}
+	clk.Advance(time.Second)
+	if d, ok := b.UntilNext(); !ok || d != 0 {
+		t.Fatalf("UntilNext() = %v, %v past the deadline, want 0, true", d, ok)
+	}
+	b.Flush(nil)
+	if _, ok := b.UntilNext(); ok {
+		t.Fatalf("UntilNext reports an open call after Flush")
+	}
+}
+
+func testClockBack(t *testing.T) {
+	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	mustAdd(t, b, p2p("one", "a"), nil)
+	first := clk.Now()
+	clk.Advance(-time.Second)
+	mustAdd(t, b, p2p("two", "a"), nil)
+	calls := b.Flush(nil)
+	if !calls[1].FirstAt.Equal(first) {
+		t.Fatalf("FirstAt went back to %v, want %v", calls[1].FirstAt, first)
+	}
+}
+
+func testFlush(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	mustAdd(t, b, p2p("one", "a", "b"), nil)
+	mustAdd(t, b, p2p("one", "a"), nil)
+	mustAdd(t, b, p2t("two", "1"), nil)
+	calls := b.Flush(nil)
+	wantCalls(t, calls, []string{"a", "b"}, []string{"a"}, []string{"1"})
+	if b.Open() != 0 || len(b.groups) != 0 {
+		t.Fatalf("Open() = %d, groups = %d, want 0 and 0", b.Open(), len(b.groups))
+	}
+	if calls := b.Flush(nil); len(calls) != 0 {
+		t.Fatalf("second Flush emitted %d calls", len(calls))
+	}
+}
+
+func testFull(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxPendingEvents: 2})
+	mustAdd(t, b, p2p("hi", "a"), nil)
+	mustAdd(t, b, p2p("hi", "b"), nil)
+	third := p2p("hi", "c")
+	if _, err := b.Add(third, nil); !errors.Is(err, ErrFull) {
+		t.Fatalf("Add at the limit: err = %v, want ErrFull", err)
+	}
+	calls := b.Flush(nil)
+	wantCalls(t, calls, []string{"a", "b"})
+	if b.Pending() != 2 {
+		t.Fatalf("Pending() = %d, want 2", b.Pending())
+	}
+	calls[0].Resolve(ok("a", "b")...)
+	if b.Pending() != 0 {
+		t.Fatalf("Pending() = %d after Resolve, want 0", b.Pending())
+	}
+	mustAdd(t, b, third, nil)
+}
+
+func testAddErrors(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	if _, err := b.Add(p2p("hi"), nil); err == nil {
+		t.Fatalf("Add accepted an event with no recipient")
+	}
+	bad := p2p("hi", "a")
+	bad.Content.Kind = "p2x"
+	if _, err := b.Add(bad, nil); err == nil {
+		t.Fatalf("Add accepted kind p2x")
+	}
+	ev := p2p("hi", "a")
+	mustAdd(t, b, ev, nil)
+	if _, err := b.Add(ev, nil); err == nil {
+		t.Fatalf("Add accepted an event that is still pending")
+	}
+	if b.Pending() != 1 || b.Open() != 1 {
+		t.Fatalf("Pending() = %d, Open() = %d, want 1 and 1", b.Pending(), b.Open())
+	}
+	// Once complete, the same Event may be added again.
+	b.Flush(nil)[0].Resolve(ok("a")...)
+	mustAdd(t, b, ev, nil)
+}
+
+func testResolveOnce(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 2})
+	e1 := p2p("hi", "a", "b", "c")
+	e2 := p2p("hi", "c", "d")
+	var calls []*Call
+	calls = mustAdd(t, b, e1, calls)
+	calls = mustAdd(t, b, e2, calls)
+	calls = b.Flush(calls)
+	wantCalls(t, calls, []string{"a", "b"}, []string{"c", "d"}, []string{"c"})
+	if done := calls[2].Resolve(ok("c")...); len(done) != 0 {
+		t.Fatalf("third call completed %d events, want 0", len(done))
+	}
+	if done := calls[0].Resolve(ok("a", "b")...); len(done) != 0 {
+		t.Fatalf("first call completed %d events, want 0", len(done))
+	}
+	if done := calls[1].Resolve(ok("c", "d")...); !reflect.DeepEqual(done, []*Event{e1, e2}) {
+		t.Fatalf("second call completed %v, want e1 and e2", done)
+	}
+	if b.Pending() != 0 {
+		t.Fatalf("Pending() = %d, want 0", b.Pending())
+	}
+}
+
+func testResolveOne(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	e1, e2 := p2p("hi", "a", "b"), p2p("hi", "c")
+	mustAdd(t, b, e1, nil)
+	mustAdd(t, b, e2, nil)
+	boom := errors.New("boom")
+	done := b.Flush(nil)[0].Resolve(Result{Err: boom, Attempts: 3})
+	if len(done) != 2 {
+		t.Fatalf("completed %d events, want 2", len(done))
+	}
+	for _, ev := range []*Event{e1, e2} {
+		for _, r := range ev.Results() {
+			if !errors.Is(r.Err, boom) || r.Attempts != 3 {
+				t.Fatalf("result %+v, want boom after 3 attempts", r)
+			}
+		}
+	}
+}
+
+func testResolveWrongCount(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	ev := p2p("hi", "a", "b", "c")
+	mustAdd(t, b, ev, nil)
+	done := b.Flush(nil)[0].Resolve(ok("a", "b")...)
+	if len(done) != 1 {
+		t.Fatalf("completed %d events, want 1", len(done))
+	}
+	for _, r := range ev.Results() {
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "2 results for a call of 3") {
+			t.Fatalf("result %+v, want an error about the count", r)
+		}
+	}
+}
+
+func testResolveTwice(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{})
+	ev := p2p("hi", "a")
+	mustAdd(t, b, ev, nil)
+	c := b.Flush(nil)[0]
+	if done := c.Resolve(ok("a")...); len(done) != 1 {
+		t.Fatalf("first Resolve completed %d events, want 1", len(done))
+	}
+	if done := c.Resolve(Result{Err: errors.New("late")}); done != nil {
+		t.Fatalf("second Resolve completed %v", done)
+	}
+	if ev.Results()[0].PacketID != "pk-a" || b.Pending() != 0 {
+		t.Fatalf("second Resolve changed the result to %+v or Pending() to %d", ev.Results()[0], b.Pending())
+	}
+}
+
+func testAttempts(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 1})
+	ev := p2p("hi", "a", "b", "c")
+	calls := mustAdd(t, b, ev, nil)
+	calls[0].Resolve(Result{PacketID: "1", Attempts: 2})
+	calls[1].Resolve(Result{PacketID: "2", Attempts: 5})
+	calls[2].Resolve(Result{PacketID: "3", Attempts: 1})
+	if ev.Attempts() != 5 {
+		t.Fatalf("Attempts() = %d, want 5", ev.Attempts())
+	}
+}
+
+func testConcurrentResolve(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 3, MaxPendingEvents: 1 << 20})
+	const events = 2000
+	work := make(chan *Call, 64)
+	completed := make(chan *Event, events)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for c := range work {
+				for _, ev := range c.Resolve(ok(c.Recipients...)...) {
+					completed <- ev
+				}
+				_ = b.Pending()
+			}
+		})
+	}
+	evs := make([]*Event, events)
+	var calls []*Call
+	for i := range evs {
+		evs[i] = p2p(fmt.Sprint("m", i%7), fmt.Sprint(i%5), fmt.Sprint(i%11), fmt.Sprint(i%13))
+		calls = mustAdd(t, b, evs[i], calls[:0])
+		for _, c := range calls {
+			work <- c
+		}
+	}
+	for _, c := range b.Flush(calls[:0]) {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	close(completed)
+	seen := map[*Event]int{}
+	for ev := range completed {
+		seen[ev]++
+	}
+	for i, ev := range evs {
+		if seen[ev] != 1 {
+			t.Fatalf("event %d completed %d times", i, seen[ev])
+		}
+		for j, r := range ev.Results() {
+			if r.PacketID != "pk-"+ev.Unique()[j] {
+				t.Fatalf("event %d result %d = %+v", i, j, r)
+			}
+		}
+	}
+	if b.Pending() != 0 {
+		t.Fatalf("Pending() = %d, want 0", b.Pending())
+	}
+}
+
+func testBoundedMemory(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxPendingEvents: 1 << 20})
+	var calls []*Call
+	for i := range 100_000 {
+		calls = mustAdd(t, b, p2p(fmt.Sprint("msg ", i), "alice"), calls)
+		if i%10_000 == 9_999 {
+			calls = b.Flush(calls)
+		}
+	}
+	calls = b.Flush(calls)
+	if len(calls) != 100_000 {
+		t.Fatalf("got %d calls, want 100000", len(calls))
+	}
+	if len(b.groups) != 0 || b.Open() != 0 || b.head != nil || b.tail != nil {
+		t.Fatalf("state left after Flush: %d groups, %d open", len(b.groups), b.Open())
+	}
+	for _, c := range calls {
+		c.Resolve(Result{PacketID: "p"})
+	}
+	if b.Pending() != 0 {
+		t.Fatalf("Pending() = %d, want 0", b.Pending())
+	}
+}
+
+func testContentFreed(t *testing.T) {
+	b, clk := newTestBatcher(t, Config{MaxRecipients: 2})
+	for i := range 1000 {
+		mustAdd(t, b, p2p(fmt.Sprint("full ", i), "a", "b"), nil)
+		mustAdd(t, b, p2p(fmt.Sprint("linger ", i), "a"), nil)
+	}
+	if len(b.groups) != 1000 {
+		t.Fatalf("len(groups) = %d, want 1000 lingering contents", len(b.groups))
+	}
+	clk.Advance(time.Second)
+	if calls := b.Expired(nil); len(calls) != 1000 {
+		t.Fatalf("Expired emitted %d calls, want 1000", len(calls))
+	}
+	if len(b.groups) != 0 {
+		t.Fatalf("len(groups) = %d after Expired, want 0", len(b.groups))
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	tests := []struct {
+		scenario string
+		cfg      Config
+		field    string
+	}{
+		{"a negative MaxRecipients is refused", Config{MaxRecipients: -1}, "MaxRecipients"},
+		{"a negative Linger is refused", Config{Linger: -time.Millisecond}, "Linger"},
+		{"a negative MaxBodyBytes is refused", Config{MaxBodyBytes: -1}, "MaxBodyBytes"},
+		{"a negative MaxPendingEvents is refused", Config{MaxPendingEvents: -1}, "MaxPendingEvents"},
+		{"zero values take the defaults", Config{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			b, err := New(tt.cfg)
+			if tt.field == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := Config{MaxRecipients: 100, Linger: 50 * time.Millisecond, MaxBodyBytes: 512 << 10, MaxPendingEvents: 10000}
+				got := b.cfg
+				if got.Now == nil {
+					t.Fatalf("Now is nil")
+				}
+				got.Now = nil
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("config = %+v, want %+v", got, want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("New: err = %v, want one naming %s", err, tt.field)
+			}
+		})
+	}
+}
