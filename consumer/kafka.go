@@ -1,0 +1,194 @@
+package consumer
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/mimc-bridge/mimc-bridge/secret"
+)
+
+// Conn holds how to reach the brokers: addresses, TLS and SASL. One Conn
+// serves the consumer group, the partition readers and the outcome writer so
+// they can never disagree.
+type Conn struct {
+	Brokers []string
+	TLS     *tls.Config
+	SASL    sasl.Mechanism
+	// Mechanism and Username are kept for error messages; the password lives
+	// only inside SASL.
+	Mechanism string
+	Username  string
+}
+
+// ConnConfig is what NewConn needs from the settings.
+type ConnConfig struct {
+	Brokers       []string
+	TLS           bool
+	TLSCAFile     string
+	SASLMechanism string // "", plain, scram-sha-256, scram-sha-512
+	SASLUsername  string
+	SASLPassword  secret.String
+}
+
+// NewConn builds the TLS and SASL parts of a Conn.
+func NewConn(cfg ConnConfig) (Conn, error) {
+	c := Conn{Brokers: cfg.Brokers, Mechanism: strings.ToLower(cfg.SASLMechanism), Username: cfg.SASLUsername}
+	if cfg.TLS || cfg.TLSCAFile != "" {
+		c.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.TLSCAFile != "" {
+			pem, err := os.ReadFile(cfg.TLSCAFile)
+			if err != nil {
+				return Conn{}, fmt.Errorf("reading KAFKA_TLS_CA_FILE: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return Conn{}, fmt.Errorf("KAFKA_TLS_CA_FILE %s holds no PEM certificate", cfg.TLSCAFile)
+			}
+			c.TLS.RootCAs = pool
+		}
+	}
+	switch c.Mechanism {
+	case "":
+	case "plain":
+		c.SASL = plain.Mechanism{Username: cfg.SASLUsername, Password: cfg.SASLPassword.Reveal()}
+	case "scram-sha-256", "scram-sha-512":
+		algo := scram.SHA256
+		if c.Mechanism == "scram-sha-512" {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, cfg.SASLUsername, cfg.SASLPassword.Reveal())
+		if err != nil {
+			// The library's message does not carry the password, but wrap
+			// only its kind to be sure.
+			return Conn{}, fmt.Errorf("setting up SASL %s for user %q: invalid credentials", c.Mechanism, cfg.SASLUsername)
+		}
+		c.SASL = m
+	default:
+		return Conn{}, fmt.Errorf("unknown KAFKA_SASL_MECHANISM %q", cfg.SASLMechanism)
+	}
+	return c, nil
+}
+
+// Dialer returns a kafka-go dialer for the group and the readers.
+func (c Conn) Dialer() *kafka.Dialer {
+	return &kafka.Dialer{
+		Timeout:       10 * time.Second,
+		DualStack:     true,
+		TLS:           c.TLS,
+		SASLMechanism: c.SASL,
+		ClientID:      "mimc-bridge",
+	}
+}
+
+// Transport returns a kafka-go transport for the writer and admin calls.
+func (c Conn) Transport() *kafka.Transport {
+	return &kafka.Transport{
+		DialTimeout: 10 * time.Second,
+		TLS:         c.TLS,
+		SASL:        c.SASL,
+		ClientID:    "mimc-bridge",
+		IdleTimeout: 60 * time.Second,
+	}
+}
+
+// Probe checks at start-up that the brokers can be reached with this TLS and
+// SASL set-up and that the topics exist, so that a wrong setting fails at
+// once with one message naming the cause: kafka-go alone reports most of these
+// as a bare "unexpected EOF" and retries forever.
+func (c Conn) Probe(ctx context.Context, topics ...string) error {
+	if len(c.Brokers) == 0 {
+		return errors.New("no Kafka broker given (KAFKA_BROKERS)")
+	}
+	d := c.Dialer()
+	var conn *kafka.Conn
+	var errs []string
+	for _, b := range c.Brokers {
+		cc, err := d.DialContext(ctx, "tcp", b)
+		if err == nil {
+			conn = cc
+			break
+		}
+		errs = append(errs, c.explain(b, err))
+	}
+	if conn == nil {
+		return fmt.Errorf("cannot use the Kafka brokers: %s", strings.Join(errs, "; "))
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	// The SASL handshake happens on dial; a first real request proves the
+	// session works (a TLS listener spoken to in plain text answers nothing).
+	parts, err := conn.ReadPartitions()
+	if err != nil {
+		return fmt.Errorf("cannot use the Kafka brokers: %s", c.explain(conn.RemoteAddr().String(), err))
+	}
+	have := make(map[string]bool)
+	for _, p := range parts {
+		have[p.Topic] = true
+	}
+	var missing []string
+	for _, t := range topics {
+		if !have[t] {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("Kafka topic(s) %s do not exist on %s: create them first (the bridge does not create topics)",
+			strings.Join(missing, ", "), strings.Join(c.Brokers, ","))
+	}
+	return nil
+}
+
+// explain turns a dial or first-request error into a sentence that names the
+// likely cause.
+func (c Conn) explain(broker string, err error) string {
+	var (
+		recErr  tls.RecordHeaderError
+		certErr *tls.CertificateVerificationError
+		unkAuth x509.UnknownAuthorityError
+		hostErr x509.HostnameError
+		kerr    kafka.Error
+		opErr   *net.OpError
+	)
+	switch {
+	case errors.As(err, &kerr) && (kerr == kafka.SASLAuthenticationFailed || kerr == kafka.IllegalSASLState):
+		return fmt.Sprintf("broker %s: SASL authentication failed for user %q with mechanism %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", broker, c.Username, c.Mechanism)
+	case errors.As(err, &kerr) && kerr == kafka.UnsupportedSASLMechanism:
+		return fmt.Sprintf("broker %s does not accept SASL mechanism %s (KAFKA_SASL_MECHANISM)", broker, c.Mechanism)
+	case errors.As(err, &recErr):
+		return fmt.Sprintf("broker %s does not speak TLS (KAFKA_TLS is on): %v", broker, err)
+	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr):
+		return fmt.Sprintf("TLS handshake with broker %s failed: the broker's certificate is not trusted (KAFKA_TLS_CA_FILE): %v", broker, err)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		hint := "does it expect TLS (KAFKA_TLS) or SASL (KAFKA_SASL_MECHANISM)?"
+		if c.TLS != nil && c.SASL == nil {
+			hint = "does it expect SASL (KAFKA_SASL_MECHANISM)?"
+		} else if c.TLS != nil {
+			hint = "check KAFKA_SASL_MECHANISM and the credentials"
+		} else if c.SASL != nil {
+			hint = "does it expect TLS (KAFKA_TLS), or refuse these SASL credentials?"
+		}
+		return fmt.Sprintf("broker %s closed the connection during the first request: %s", broker, hint)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return fmt.Sprintf("cannot reach broker %s: %v", broker, opErr.Err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Sprintf("broker %s did not answer in time: %v", broker, err)
+	default:
+		return fmt.Sprintf("broker %s: %v", broker, err)
+	}
+}

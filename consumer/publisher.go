@@ -1,0 +1,155 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// Message is one outcome record to publish.
+type Message struct {
+	Key   []byte
+	Value []byte
+}
+
+// ShrinkFunc returns a smaller value for msgs[i] after the broker refused it
+// as too large for the n-th time; it should reach a form that always fits by
+// the second call. Without one a too-large record is replaced by a stub.
+type ShrinkFunc func(i, n int) []byte
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	Conn  Conn
+	Topic string
+	// BatchTimeout bounds how long the writer waits to fill a batch; the
+	// kafka-go default of 1s stalls synchronous writes.
+	BatchTimeout time.Duration
+	// RetryMaxInterval caps the wait between write attempts.
+	RetryMaxInterval time.Duration
+	// OnError is called for every failed attempt (metrics).
+	OnError func(err error)
+}
+
+// Publisher writes outcome records to the results topic with acks=all and
+// retries what failed until it is written or the context ends: an outcome
+// is never dropped, because its offset must not be committed without it.
+type Publisher struct {
+	cfg PublisherConfig
+	w   *kafka.Writer
+	log *zap.Logger
+}
+
+// NewPublisher returns a Publisher; Close releases its connections.
+func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
+	if cfg.Topic == "" {
+		return nil, errors.New("cannot create a publisher with an empty topic")
+	}
+	if len(cfg.Conn.Brokers) == 0 {
+		return nil, errors.New("cannot create a publisher without brokers")
+	}
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 2 * time.Millisecond
+	}
+	if cfg.RetryMaxInterval <= 0 {
+		cfg.RetryMaxInterval = 5 * time.Second
+	}
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Conn.Brokers...),
+		Topic:        cfg.Topic,
+		Balancer:     kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: cfg.BatchTimeout,
+		BatchSize:    10000,
+		BatchBytes:   16 << 20,
+		// The publisher retries itself, so that it can change what it
+		// sends (a too-large record) and log each attempt.
+		MaxAttempts:  1,
+		WriteTimeout: 10 * time.Second,
+		Transport:    cfg.Conn.Transport(),
+	}
+	return &Publisher{cfg: cfg, w: w, log: log}, nil
+}
+
+// Publish writes every message, retrying failures with backoff until all are
+// acknowledged or ctx ends. A nil error means every message is written.
+func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFunc) error {
+	pending := make([]kafka.Message, len(msgs))
+	idx := make([]int, len(msgs)) // pending[i] is msgs[idx[i]]
+	for i, m := range msgs {
+		pending[i] = kafka.Message{Key: m.Key, Value: m.Value}
+		idx[i] = i
+	}
+	shrinks := make(map[int]int)
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 50 * time.Millisecond
+	b.MaxInterval = p.cfg.RetryMaxInterval
+	b.MaxElapsedTime = 0 // never give up: the commit waits for these records
+	for attempt := 1; ; attempt++ {
+		err := p.w.WriteMessages(ctx, pending...)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("publishing %d outcomes: %w", len(pending), ctx.Err())
+		}
+		if p.cfg.OnError != nil {
+			p.cfg.OnError(err)
+		}
+		var werrs kafka.WriteErrors
+		if errors.As(err, &werrs) && len(werrs) == len(pending) {
+			n := 0
+			for i, e := range werrs {
+				if e == nil {
+					continue
+				}
+				m := pending[i]
+				if isTooLarge(e) {
+					shrinks[idx[i]]++
+					m.Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
+				}
+				pending[n], idx[n] = m, idx[i]
+				n++
+			}
+			pending, idx = pending[:n], idx[:n]
+			if n == 0 {
+				return nil
+			}
+		} else if isTooLarge(err) {
+			for i := range pending {
+				shrinks[idx[i]]++
+				pending[i].Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
+			}
+		}
+		wait := b.NextBackOff()
+		p.log.Warn("writing outcomes failed, retrying",
+			zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(pending)),
+			zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("publishing %d outcomes: %w", len(pending), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Publisher) shrink(f ShrinkFunc, i, n int) []byte {
+	if f != nil {
+		return f(i, n)
+	}
+	return []byte(`{"status":"failed","error":"outcome too large for the results topic"}`)
+}
+
+func isTooLarge(err error) bool {
+	var tooLarge kafka.MessageTooLargeError
+	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, &tooLarge) || errors.Is(err, kafka.RecordListTooLarge)
+}
+
+// Close flushes and closes the writer.
+func (p *Publisher) Close() error { return p.w.Close() }

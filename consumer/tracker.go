@@ -1,0 +1,150 @@
+package consumer
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// TopicPartition names one partition of one topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int
+}
+
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) }
+
+// Tracker follows, per partition, which fetched records have their outcome
+// acknowledged, and tells the highest offset that may be committed: the one
+// below which every fetched record is done. It is what makes a crash repeat a
+// push rather than drop one.
+//
+// Records of a partition are added in offset order by one fetcher; Done may be
+// called in any order from any goroutine.
+type Tracker struct {
+	mu    sync.Mutex
+	parts map[TopicPartition]*partitionTrack
+}
+
+type partitionTrack struct {
+	// offsets[head:] are the records not yet released, in fetch order, and
+	// done[i] tells whether offsets[i] has its outcome acknowledged. The
+	// slices are compacted when the head passes half of them so memory stays
+	// proportional to the records in flight.
+	offsets []int64
+	done    []bool
+	head    int
+	// next is the offset to commit: every record below it is done. -1 means
+	// nothing was released yet in this generation.
+	next      int64
+	committed int64
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker() *Tracker {
+	return &Tracker{parts: make(map[TopicPartition]*partitionTrack)}
+}
+
+// Add records that offset of tp was fetched and is now in flight.
+func (t *Tracker) Add(tp TopicPartition, offset int64) {
+	t.mu.Lock()
+	p := t.part(tp)
+	p.offsets = append(p.offsets, offset)
+	p.done = append(p.done, false)
+	t.mu.Unlock()
+}
+
+func (t *Tracker) part(tp TopicPartition) *partitionTrack {
+	p := t.parts[tp]
+	if p == nil {
+		p = &partitionTrack{next: -1, committed: -1}
+		t.parts[tp] = p
+	}
+	return p
+}
+
+// Done marks offset of tp as acknowledged. It reports false when the offset
+// was never added (a bug in the caller, or a record of an ended generation).
+func (t *Tracker) Done(tp TopicPartition, offset int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[tp]
+	if p == nil {
+		return false
+	}
+	live := p.offsets[p.head:]
+	i := sort.Search(len(live), func(i int) bool { return live[i] >= offset })
+	if i == len(live) || live[i] != offset {
+		return false
+	}
+	p.done[p.head+i] = true
+	for p.head < len(p.offsets) && p.done[p.head] {
+		p.next = p.offsets[p.head] + 1
+		p.head++
+	}
+	if p.head > 0 && p.head*2 >= len(p.offsets) {
+		n := copy(p.offsets, p.offsets[p.head:])
+		copy(p.done, p.done[p.head:])
+		p.offsets, p.done = p.offsets[:n], p.done[:n]
+		p.head = 0
+	}
+	return true
+}
+
+// Committable returns, per partition, the offset to commit where it moved past
+// the last value passed to Committed.
+func (t *Tracker) Committable() map[TopicPartition]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out map[TopicPartition]int64
+	for tp, p := range t.parts {
+		if p.next > p.committed {
+			if out == nil {
+				out = make(map[TopicPartition]int64)
+			}
+			out[tp] = p.next
+		}
+	}
+	return out
+}
+
+// Committed records that offsets were committed, so Committable stops
+// offering them.
+func (t *Tracker) Committed(offsets map[TopicPartition]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for tp, off := range offsets {
+		p := t.part(tp)
+		if off > p.committed {
+			p.committed = off
+		}
+	}
+}
+
+// InFlight returns how many records of tp are fetched and not yet done.
+func (t *Tracker) InFlight(tp TopicPartition) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[tp]
+	if p == nil {
+		return 0
+	}
+	n := 0
+	for _, d := range p.done[p.head:] {
+		if !d {
+			n++
+		}
+	}
+	return n
+}
+
+// Oldest returns the lowest offset of tp still in flight, if any.
+func (t *Tracker) Oldest(tp TopicPartition) (int64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[tp]
+	if p == nil || p.head == len(p.offsets) {
+		return 0, false
+	}
+	return p.offsets[p.head], true
+}

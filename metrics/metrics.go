@@ -1,0 +1,95 @@
+// Package metrics holds the bridge's Prometheus collectors. Label values come
+// from closed sets (endpoints, codes, statuses, topics, partitions), never
+// from event content or credentials.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the bridge's collectors, registered on one registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	EventsConsumed  *prometheus.CounterVec // topic
+	EventsRejected  *prometheus.CounterVec // topic
+	Calls           *prometheus.CounterVec // endpoint, code
+	Recipients      *prometheus.CounterVec // endpoint, code
+	CallDuration    *prometheus.HistogramVec
+	Retries         *prometheus.CounterVec // endpoint
+	Outcomes        *prometheus.CounterVec // status
+	OutcomeErrors   prometheus.Counter
+	PendingEvents   prometheus.Gauge
+	Lag             *prometheus.GaugeVec // topic, partition
+	Committed       *prometheus.GaugeVec // topic, partition
+	Commits         prometheus.Counter
+	CommitErrors    prometheus.Counter
+	GroupErrors     prometheus.Counter
+	Generations     prometheus.Counter
+	AssignedParts   prometheus.Gauge
+	OldestPending   prometheus.Gauge
+	Stalled         prometheus.Gauge
+	RecipientsCall  prometheus.Histogram
+	BatchesInFlight prometheus.Gauge
+}
+
+// New creates and registers every collector on a fresh registry, together
+// with the Go runtime and process collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{Registry: r}
+	m.EventsConsumed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_events_consumed_total", Help: "Input records fetched, by topic."}, []string{"topic"})
+	m.EventsRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_events_rejected_total", Help: "Input records rejected as invalid, by topic."}, []string{"topic"})
+	m.Calls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_calls_total", Help: "MIMC HTTP attempts, by endpoint and answer code (envelope code, HTTP status, or \"error\" when no answer)."}, []string{"endpoint", "code"})
+	m.Recipients = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_recipients_total", Help: "Recipients named in MIMC HTTP attempts, by endpoint and answer code."}, []string{"endpoint", "code"})
+	m.CallDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mimc_bridge_mimc_call_duration_seconds", Help: "Duration of one MIMC HTTP attempt.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, []string{"endpoint"})
+	m.Retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_retries_total", Help: "MIMC attempts that were retried, by endpoint."}, []string{"endpoint"})
+	m.Outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_outcomes_total", Help: "Outcomes acknowledged by the results topic, by status."}, []string{"status"})
+	m.OutcomeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_outcome_write_errors_total", Help: "Failed attempts to write outcomes (they are retried)."})
+	m.PendingEvents = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_pending_events", Help: "Events fetched whose outcome is not yet acknowledged."})
+	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_partition_lag", Help: "End offset minus committed offset, per assigned partition."}, []string{"topic", "partition"})
+	m.Committed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_committed_offset", Help: "Last committed offset, per assigned partition."}, []string{"topic", "partition"})
+	m.Commits = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_commits_total", Help: "Successful offset commits."})
+	m.CommitErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_commit_errors_total", Help: "Failed offset commits."})
+	m.GroupErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_group_errors_total", Help: "Errors joining or syncing the consumer group."})
+	m.Generations = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_generations_total", Help: "Consumer group generations this process took part in (rebalances)."})
+	m.AssignedParts = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_assigned_partitions", Help: "Partitions assigned to this process."})
+	m.OldestPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_oldest_pending_seconds", Help: "Age of the oldest event fetched and not yet acknowledged."})
+	m.Stalled = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_stalled", Help: "1 when work has not progressed for longer than the stall threshold."})
+	m.RecipientsCall = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mimc_bridge_recipients_per_call", Help: "Recipients per MIMC call.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}})
+	m.BatchesInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_mimc_calls_in_flight", Help: "MIMC calls being sent or retried."})
+	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.Calls, m.Recipients, m.CallDuration, m.Retries,
+		m.Outcomes, m.OutcomeErrors, m.PendingEvents, m.Lag, m.Committed, m.Commits, m.CommitErrors, m.GroupErrors,
+		m.Generations, m.AssignedParts, m.OldestPending, m.Stalled, m.RecipientsCall, m.BatchesInFlight} {
+		f(c)
+	}
+	return m
+}
+
+// Attempt implements mimc.Observer.
+func (m *Metrics) Attempt(endpoint string, httpStatus, code int, recipients int, err error, elapsed time.Duration) {
+	label := "error"
+	switch {
+	case code != 0:
+		label = strconv.Itoa(code)
+	case httpStatus != 0:
+		label = "http_" + strconv.Itoa(httpStatus)
+	case err == nil:
+		label = "200"
+	}
+	m.Calls.WithLabelValues(endpoint, label).Inc()
+	m.Recipients.WithLabelValues(endpoint, label).Add(float64(recipients))
+	m.CallDuration.WithLabelValues(endpoint).Observe(elapsed.Seconds())
+}
+
+// Retry implements mimc.Observer.
+func (m *Metrics) Retry(endpoint string) { m.Retries.WithLabelValues(endpoint).Inc() }
+
+// PartitionLabel formats a partition number for a label.
+func PartitionLabel(p int) string { return strconv.Itoa(p) }
