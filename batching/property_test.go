@@ -1,0 +1,395 @@
+package batching
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// source yields the choices of a random stream: from a seeded generator in
+// the property test, from the fuzz bytes in FuzzBatcher.
+type source interface {
+	// intn returns a number in [0, n); ok is false once the stream has ended.
+	intn(n int) int
+	done() bool
+}
+
+type randSource struct {
+	r    *rand.Rand
+	left int
+}
+
+func (s *randSource) intn(n int) int { s.left--; return s.r.IntN(n) }
+func (s *randSource) done() bool     { return s.left <= 0 }
+
+type byteSource struct{ b []byte }
+
+func (s *byteSource) intn(n int) int {
+	if len(s.b) == 0 {
+		return 0
+	}
+	v := int(s.b[0])
+	s.b = s.b[1:]
+	if n > 256 && len(s.b) > 0 {
+		v = v<<8 | int(s.b[0])
+		s.b = s.b[1:]
+	}
+	return v % n
+}
+func (s *byteSource) done() bool { return len(s.b) == 0 }
+
+var (
+	streamContents = func() []Content {
+		base := Content{Kind: KindP2P, FromAccount: "shop", FromResource: "srv1", Msg: "Your order shipped", BizType: "ORDER"}
+		cs := []Content{base}
+		c := base
+		c.IsStore = StoreTrue
+		cs = append(cs, c)
+		c.IsStore = StoreFalse
+		cs = append(cs, c)
+		c = base
+		c.Msg = "<b>\"escaped\"</b>\n\x01\xff\u2028 é"
+		cs = append(cs, c)
+		c = base
+		c.Kind = KindP2T
+		cs = append(cs, c)
+		c.FromResource = ""
+		cs = append(cs, c)
+		return cs
+	}()
+	p2pPool = []string{"a", "b", "c", "d", "e", "f", "alice", "bob", "<&>", "é", "\x01\"q\"", "a-rather-long-account-name-0123456789"}
+	p2tPool = []string{"1", "22", "333", "4444", "55555", "12345678901234567890", "7", "8", "9"}
+)
+
+type streamPair struct {
+	ev  *Event
+	idx int32
+}
+
+type stream struct {
+	t       testing.TB
+	src     source
+	b       *Batcher
+	clk     *fakeClock
+	cfg     Config
+	events  []*Event
+	open    []*Call               // emitted, not yet resolved
+	placed  map[streamPair]int    // (event, unique index) → calls that carried it
+	want    map[streamPair]Result // result given by Resolve
+	done    map[*Event]int        // times Resolve returned the event
+	pending int
+	lastExp time.Time
+}
+
+func runStream(t testing.TB, src source) {
+	s := &stream{
+		t:      t,
+		src:    src,
+		clk:    &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
+		placed: map[streamPair]int{},
+		want:   map[streamPair]Result{},
+		done:   map[*Event]int{},
+	}
+	s.cfg = Config{
+		MaxRecipients:    1 + src.intn(8),
+		Linger:           10 * time.Millisecond,
+		MaxPendingEvents: 1 + src.intn(40),
+		Now:              s.clk.Now,
+	}
+	if src.intn(2) == 0 {
+		s.cfg.MaxBodyBytes = 280 + src.intn(160)
+	}
+	b, err := New(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.b = b
+	s.cfg = b.cfg
+	if src.intn(4) == 0 {
+		// Few hashes: every content shares its hash with others.
+		b.hash = func(c *Content) uint64 { return uint64(len(c.FromResource) % 2) }
+	}
+
+	for !src.done() {
+		switch op := src.intn(16); {
+		case op < 8:
+			s.add()
+		case op < 10:
+			s.clk.Advance(time.Duration(src.intn(4)) * 5 * time.Millisecond)
+		case op < 12:
+			s.expired()
+		case op < 13:
+			s.emitted(b.Flush(nil), "Flush")
+			s.checkEmpty()
+		case op < 15:
+			s.resolveSome(false)
+		default:
+			s.untilNext()
+		}
+	}
+	s.emitted(b.Flush(nil), "Flush")
+	s.checkEmpty()
+	s.resolveSome(true)
+	s.checkFinal()
+}
+
+func (s *stream) add() {
+	c := streamContents[s.src.intn(len(streamContents))]
+	pool := p2pPool
+	if c.Kind == KindP2T {
+		pool = p2tPool
+	}
+	n := 1 + s.src.intn(3*s.cfg.MaxRecipients)
+	rs := make([]string, n)
+	for i := range rs {
+		rs[i] = pool[s.src.intn(len(pool))]
+	}
+	ev := &Event{Content: c, Recipients: rs}
+	before := s.b.Open()
+	calls, err := s.b.Add(ev, nil)
+	if errors.Is(err, ErrFull) {
+		if s.pending < s.cfg.MaxPendingEvents {
+			s.t.Fatalf("ErrFull with %d pending, limit %d", s.pending, s.cfg.MaxPendingEvents)
+		}
+		if len(calls) != 0 || s.b.Open() != before {
+			s.t.Fatalf("a refused event changed the batcher")
+		}
+		return
+	}
+	if err != nil {
+		s.t.Fatalf("Add: %v", err)
+	}
+	if s.pending >= s.cfg.MaxPendingEvents {
+		s.t.Fatalf("Add accepted an event with %d pending, limit %d", s.pending, s.cfg.MaxPendingEvents)
+	}
+	s.pending++
+	s.events = append(s.events, ev)
+	var want []string
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if !seen[r] {
+			seen[r] = true
+			want = append(want, r)
+		}
+	}
+	if fmt.Sprint(want) != fmt.Sprint(ev.Unique()) || len(ev.Results()) != len(want) {
+		s.t.Fatalf("Unique() = %q, want %q", ev.Unique(), want)
+	}
+	s.emitted(calls, "Add")
+}
+
+func (s *stream) expired() {
+	now := s.clk.Now()
+	calls := s.b.Expired(nil)
+	for _, c := range calls {
+		if now.Before(c.FirstAt.Add(s.cfg.Linger)) {
+			s.t.Fatalf("Expired emitted a call before its deadline")
+		}
+	}
+	s.emitted(calls, "Expired")
+	if d, ok := s.b.UntilNext(); ok && d <= 0 {
+		s.t.Fatalf("after Expired a call is still due (UntilNext = %v)", d)
+	}
+}
+
+func (s *stream) untilNext() {
+	d, ok := s.b.UntilNext()
+	if ok != (s.b.Open() > 0) {
+		s.t.Fatalf("UntilNext ok = %v with %d open calls", ok, s.b.Open())
+	}
+	if d < 0 || d > s.cfg.Linger {
+		s.t.Fatalf("UntilNext = %v, linger %v", d, s.cfg.Linger)
+	}
+}
+
+func jsonLen(t testing.TB, s string) int {
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(b)
+}
+
+// emitted checks calls that the batcher just gave out.
+func (s *stream) emitted(calls []*Call, by string) {
+	for _, c := range calls {
+		n := len(c.Recipients)
+		if n == 0 || n > s.cfg.MaxRecipients {
+			s.t.Fatalf("%s: call of %d recipients, max %d", by, n, s.cfg.MaxRecipients)
+		}
+		if len(c.evs) != n || len(c.meta) != n {
+			s.t.Fatalf("%s: call fan-back has %d/%d entries for %d recipients", by, len(c.evs), len(c.meta), n)
+		}
+		ct := c.Content
+		body := bodyOverhead + jsonLen(s.t, ct.FromAccount) + jsonLen(s.t, ct.FromResource) +
+			jsonLen(s.t, ct.BizType) + jsonLen(s.t, ct.MsgType) + jsonLen(s.t, ct.Msg)
+		seen := map[string]bool{}
+		for i, r := range c.Recipients {
+			if seen[r] {
+				s.t.Fatalf("%s: call names %q twice: %q", by, r, c.Recipients)
+			}
+			seen[r] = true
+			ev := c.evs[i]
+			if ev.Content != *ct {
+				s.t.Fatalf("%s: call of %+v carries an event of %+v", by, *ct, ev.Content)
+			}
+			idx := c.meta[i].idx
+			if ev.Unique()[idx] != r {
+				s.t.Fatalf("%s: recipient %q fans back to %q", by, r, ev.Unique()[idx])
+			}
+			p := streamPair{ev, idx}
+			s.placed[p]++
+			if s.placed[p] != 1 {
+				s.t.Fatalf("%s: recipient %q of an event is in %d calls", by, r, s.placed[p])
+			}
+			if ct.Kind == KindP2T {
+				body += len(r) + 1
+			} else {
+				body += jsonLen(s.t, r) + 1
+			}
+		}
+		if body != c.body {
+			s.t.Fatalf("%s: body estimate %d, want %d", by, c.body, body)
+		}
+		if n > 1 && body > s.cfg.MaxBodyBytes {
+			s.t.Fatalf("%s: call of %d recipients has a body of %d, max %d", by, n, body, s.cfg.MaxBodyBytes)
+		}
+		s.open = append(s.open, c)
+	}
+}
+
+func (s *stream) checkEmpty() {
+	if s.b.Open() != 0 || len(s.b.groups) != 0 || s.b.head != nil || s.b.tail != nil {
+		s.t.Fatalf("after Flush: %d open, %d groups", s.b.Open(), len(s.b.groups))
+	}
+	if _, ok := s.b.UntilNext(); ok {
+		s.t.Fatalf("after Flush UntilNext reports an open call")
+	}
+}
+
+// resolveSome resolves some of the emitted calls (all of them if all), in
+// random order, some with per-recipient results, some with one result.
+func (s *stream) resolveSome(all bool) {
+	for len(s.open) > 0 {
+		if !all && s.src.intn(3) == 0 {
+			return
+		}
+		i := s.src.intn(len(s.open))
+		c := s.open[i]
+		s.open[i] = s.open[len(s.open)-1]
+		s.open = s.open[:len(s.open)-1]
+
+		type fan struct {
+			ev  *Event
+			idx int32
+		}
+		fans := make([]fan, len(c.Recipients))
+		for j := range fans {
+			fans[j] = fan{c.evs[j], c.meta[j].idx}
+		}
+		var results []Result
+		switch s.src.intn(3) {
+		case 0:
+			results = []Result{{Err: errors.New("whole call"), Attempts: 1 + s.src.intn(4)}}
+		default:
+			for j := range c.Recipients {
+				r := Result{PacketID: fmt.Sprint("pk", j), Attempts: 1 + s.src.intn(4)}
+				if s.src.intn(5) == 0 {
+					r = Result{Err: fmt.Errorf("recipient %d", j), Attempts: r.Attempts}
+				}
+				results = append(results, r)
+			}
+		}
+		for j, f := range fans {
+			r := results[0]
+			if len(results) > 1 {
+				r = results[j]
+			}
+			s.want[streamPair{f.ev, f.idx}] = r
+		}
+		for _, ev := range c.Resolve(results...) {
+			s.done[ev]++
+			s.pending--
+			if s.done[ev] != 1 {
+				s.t.Fatalf("an event completed %d times", s.done[ev])
+			}
+			for idx := range ev.Unique() {
+				if _, ok := s.want[streamPair{ev, int32(idx)}]; !ok {
+					s.t.Fatalf("an event completed before its recipient %d had a result", idx)
+				}
+			}
+		}
+		if s.b.Pending() != s.pending {
+			s.t.Fatalf("Pending() = %d, want %d", s.b.Pending(), s.pending)
+		}
+	}
+}
+
+func (s *stream) checkFinal() {
+	if s.b.Pending() != 0 || s.pending != 0 {
+		s.t.Fatalf("Pending() = %d after every call resolved", s.b.Pending())
+	}
+	for _, ev := range s.events {
+		if s.done[ev] != 1 {
+			s.t.Fatalf("an event completed %d times", s.done[ev])
+		}
+		most := 0
+		for idx, r := range ev.Results() {
+			p := streamPair{ev, int32(idx)}
+			if s.placed[p] != 1 {
+				s.t.Fatalf("recipient %q of an event was in %d calls", ev.Unique()[idx], s.placed[p])
+			}
+			want := s.want[p]
+			if r.PacketID != want.PacketID || r.Err != want.Err || r.Attempts != want.Attempts {
+				s.t.Fatalf("result %+v, want %+v", r, want)
+			}
+			most = max(most, r.Attempts)
+		}
+		if ev.Attempts() != most {
+			s.t.Fatalf("Attempts() = %d, want %d", ev.Attempts(), most)
+		}
+	}
+}
+
+func TestRandomStreams(t *testing.T) {
+	iterations := 2000
+	if testing.Short() {
+		iterations = 200
+	}
+	for seed := range iterations {
+		ok := t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			runStream(t, &randSource{r: rand.New(rand.NewPCG(uint64(seed), 1)), left: 2000})
+		})
+		if !ok {
+			break
+		}
+	}
+}
+
+func FuzzBatcher(f *testing.F) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, n := range []int{0, 1, 16, 64, 256, 1024} {
+		seed := make([]byte, n)
+		for i := range seed {
+			seed[i] = byte(r.Uint32())
+		}
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		runStream(t, &byteSource{b: data})
+	})
+}
+
+func FuzzEscapedLen(f *testing.F) {
+	for _, s := range []string{"", "plain", "<&>", "\x00\xff", "é\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := escapedLen(s), jsonLen(t, s); got != want {
+			t.Fatalf("escapedLen(%q) = %d, want %d", s, got, want)
+		}
+	})
+}
