@@ -1,0 +1,605 @@
+package event
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+// Field indexes of the input object.
+const (
+	fID = iota
+	fKind
+	fFromAccount
+	fFromResource
+	fToAccount
+	fToAccounts
+	fTopicID
+	fTopicIDs
+	fMsg
+	fMsgType
+	fBizType
+	fIsStore
+	numFields
+)
+
+var fieldNames = [numFields]string{"id", "kind", "fromAccount", "fromResource", "toAccount", "toAccounts",
+	"topicId", "topicIds", "msg", "msgType", "bizType", "isStore"}
+
+func fieldIndex(key string) int {
+	switch key {
+	case "id":
+		return fID
+	case "kind":
+		return fKind
+	case "fromAccount":
+		return fFromAccount
+	case "fromResource":
+		return fFromResource
+	case "toAccount":
+		return fToAccount
+	case "toAccounts":
+		return fToAccounts
+	case "topicId":
+		return fTopicID
+	case "topicIds":
+		return fTopicIDs
+	case "msg":
+		return fMsg
+	case "msgType":
+		return fMsgType
+	case "bizType":
+		return fBizType
+	case "isStore":
+		return fIsStore
+	}
+	return -1
+}
+
+// span is a raw JSON value value[s:e]; e == 0 means absent.
+type span struct{ s, e int }
+
+// decoder holds the state of one Decode.
+type decoder struct {
+	value  []byte
+	whole  string // string(value) when string fields share one allocation
+	fields [numFields]span
+}
+
+// Decode validates value, the JSON of an input record, and returns the
+// normalized event. On failure the error is a *RejectError.
+func Decode(value []byte, src Source, lim Limits) (Event, error) {
+	lim = lim.withDefaults()
+	var ev Event
+	reason, id := decode(&ev, value, lim)
+	if reason != "" {
+		if id == "" {
+			id = src.DefaultID()
+		}
+		return Event{}, &RejectError{ID: id, Reason: reason}
+	}
+	if ev.ID == "" {
+		ev.ID = src.DefaultID()
+	}
+	return ev, nil
+}
+
+// decode fills ev; on failure it returns the reason and the id read so far.
+func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
+	if !utf8.Valid(value) {
+		return "value is not valid UTF-8", ""
+	}
+	if !json.Valid(value) {
+		return "invalid JSON: " + syntaxError(value), ""
+	}
+	d := decoder{value: value}
+	i := skipWS(value, 0)
+	if value[i] != '{' {
+		return "invalid JSON: the value must be an object, not " + jsonKind(value[i]), ""
+	}
+	if r := d.scanObject(i); r != "" {
+		return r, ""
+	}
+	d.shareStrings()
+
+	// id first: a rejected event keeps its id when the id itself is valid.
+	if sp, ok := d.get(fID); ok {
+		s, r := d.str(fID, sp)
+		if r != "" {
+			return r, ""
+		}
+		if len(s) > lim.MaxIDBytes {
+			return "id: longer than " + strconv.Itoa(lim.MaxIDBytes) + " bytes", ""
+		}
+		ev.ID = s
+	}
+	id = ev.ID
+	fail := func(r string) (string, string) { return r, id }
+
+	var r string
+	if ev.FromAccount, r = d.optStr(fFromAccount); r != "" {
+		return fail(r)
+	}
+	if ev.FromAccount == "" {
+		return fail("fromAccount: required")
+	}
+	if ev.FromResource, r = d.optStr(fFromResource); r != "" {
+		return fail(r)
+	}
+	if ev.FromResource == "" {
+		ev.FromResource = lim.DefaultFromResource
+	}
+	if ev.BizType, r = d.optStr(fBizType); r != "" {
+		return fail(r)
+	}
+	if sp, ok := d.get(fIsStore); ok {
+		switch string(value[sp.s:sp.e]) {
+		case "true":
+			ev.IsStore = &trueVal
+		case "false":
+			ev.IsStore = &falseVal
+		default:
+			return fail("isStore: must be true or false")
+		}
+	}
+	if r = d.recipients(ev, lim); r != "" {
+		return fail(r)
+	}
+	if r = d.message(ev, lim); r != "" {
+		return fail(r)
+	}
+	return "", id
+}
+
+var trueVal, falseVal = true, false
+
+// syntaxError describes why value is not JSON.
+func syntaxError(value []byte) string {
+	err := json.Unmarshal(value, new(json.RawMessage))
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return se.Error() + " at byte " + strconv.FormatInt(se.Offset, 10)
+	}
+	if err == nil {
+		return "not JSON"
+	}
+	return err.Error()
+}
+
+func jsonKind(c byte) string {
+	switch c {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// scanObject records the spans of the known fields of the object at value[i],
+// which is valid JSON.
+func (d *decoder) scanObject(i int) string {
+	b := d.value
+	i = skipWS(b, i+1)
+	if b[i] == '}' {
+		return ""
+	}
+	for i < len(b) {
+		end, esc := stringEnd(b, i)
+		raw := b[i+1 : end-1]
+		var key string
+		idx := -1
+		if !esc {
+			idx = fieldIndex(string(raw)) // no allocation
+		} else if err := json.Unmarshal(b[i:end], &key); err == nil {
+			idx = fieldIndex(key)
+		}
+		i = skipWS(b, end)
+		i = skipWS(b, i+1) // ':'
+		vend := skipValue(b, i)
+		if idx >= 0 {
+			if d.fields[idx].e != 0 {
+				return "duplicate field " + fieldNames[idx]
+			}
+			d.fields[idx] = span{i, vend}
+		}
+		i = skipWS(b, vend)
+		if i >= len(b) || b[i] == '}' {
+			break
+		}
+		i = skipWS(b, i+1) // ','
+	}
+	return ""
+}
+
+// shareStrings makes the string fields substrings of one copy of the value
+// when the known fields are most of it, saving an allocation per string
+// without keeping large unknown fields alive.
+func (d *decoder) shareStrings() {
+	known := 0
+	for _, sp := range d.fields {
+		known += sp.e - sp.s
+	}
+	if 2*known >= len(d.value) {
+		d.whole = string(d.value)
+	}
+}
+
+// get returns the span of field f when it is present and not null.
+func (d *decoder) get(f int) (span, bool) {
+	sp := d.fields[f]
+	if sp.e == 0 || d.value[sp.s] == 'n' {
+		return sp, false
+	}
+	return sp, true
+}
+
+// optStr returns field f as a string, "" when absent.
+func (d *decoder) optStr(f int) (string, string) {
+	sp, ok := d.get(f)
+	if !ok {
+		return "", ""
+	}
+	return d.str(f, sp)
+}
+
+// str returns the JSON string at sp, or a reason naming field f.
+func (d *decoder) str(f int, sp span) (string, string) {
+	if d.value[sp.s] != '"' {
+		return "", fieldNames[f] + ": must be a string"
+	}
+	return d.stringAt(sp.s, sp.e), ""
+}
+
+// stringAt returns the JSON string literal value[s:e].
+func (d *decoder) stringAt(s, e int) string {
+	raw := d.value[s+1 : e-1]
+	for _, c := range raw {
+		if c == '\\' {
+			var out string
+			_ = json.Unmarshal(d.value[s:e], &out) // valid JSON: cannot fail
+			return out
+		}
+	}
+	if d.whole != "" {
+		return d.whole[s+1 : e-1]
+	}
+	return string(raw)
+}
+
+// recipients reads the one recipient field and the kind.
+func (d *decoder) recipients(ev *Event, lim Limits) string {
+	var given []string
+	field := -1
+	for _, f := range [...]int{fToAccount, fToAccounts, fTopicID, fTopicIDs} {
+		if _, ok := d.get(f); ok {
+			given = append(given, fieldNames[f])
+			field = f
+		}
+	}
+	switch len(given) {
+	case 0:
+		return "no recipient: one of toAccount, toAccounts, topicId, topicIds is required"
+	case 1:
+	default:
+		return "more than one recipient field: " + strings.Join(given[:len(given)-1], ", ") + " and " +
+			given[len(given)-1] + " (give exactly one of toAccount, toAccounts, topicId, topicIds)"
+	}
+	ev.Kind = P2P
+	if field == fTopicID || field == fTopicIDs {
+		ev.Kind = P2T
+	}
+	kind, r := d.optStr(fKind)
+	if r != "" {
+		return r
+	}
+	switch kind {
+	case "", ev.Kind:
+	case P2P, P2T:
+		return "kind: " + strconv.Quote(kind) + " disagrees with " + fieldNames[field] + " (" + ev.Kind + ")"
+	default:
+		return `kind: must be "p2p" or "p2t", got ` + quote(kind)
+	}
+
+	sp := d.fields[field]
+	switch field {
+	case fToAccount:
+		s, r := d.str(field, sp)
+		if r != "" {
+			return r
+		}
+		if s == "" {
+			return "toAccount: must not be empty"
+		}
+		ev.ToAccounts = []string{s}
+	case fToAccounts:
+		if r := d.accounts(ev, sp); r != "" {
+			return r
+		}
+	case fTopicID:
+		id, r := d.topicID(sp)
+		if r != "" {
+			return "topicId: " + r
+		}
+		ev.TopicIDs = []int64{id}
+	case fTopicIDs:
+		if r := d.topicIDs(ev, sp); r != "" {
+			return r
+		}
+	}
+	if n := ev.Recipients(); n > lim.MaxRecipients {
+		return "too many recipients: " + strconv.Itoa(n) + " unique, the limit is " + strconv.Itoa(lim.MaxRecipients)
+	}
+	return ""
+}
+
+func (d *decoder) accounts(ev *Event, sp span) string {
+	const notList = "toAccounts: must be a list of strings"
+	b := d.value
+	if b[sp.s] != '[' {
+		return notList
+	}
+	i := skipWS(b, sp.s+1)
+	if b[i] == ']' {
+		return "toAccounts: must not be empty"
+	}
+	out := make([]string, 0, 4)
+	for {
+		if b[i] != '"' {
+			return notList
+		}
+		end, _ := stringEnd(b, i)
+		s := d.stringAt(i, end)
+		if s == "" {
+			return "toAccounts[" + strconv.Itoa(len(out)) + "]: must not be empty"
+		}
+		out = append(out, s)
+		i = skipWS(b, end)
+		if b[i] == ']' {
+			break
+		}
+		i = skipWS(b, i+1)
+	}
+	ev.ToAccounts = dedupe(out)
+	return ""
+}
+
+func (d *decoder) topicIDs(ev *Event, sp span) string {
+	b := d.value
+	if b[sp.s] != '[' {
+		return "topicIds: must be a list of topic ids"
+	}
+	i := skipWS(b, sp.s+1)
+	if b[i] == ']' {
+		return "topicIds: must not be empty"
+	}
+	out := make([]int64, 0, 4)
+	for {
+		end := skipValue(b, i)
+		id, r := d.topicID(span{i, end})
+		if r != "" {
+			return "topicIds[" + strconv.Itoa(len(out)) + "]: " + r
+		}
+		out = append(out, id)
+		i = skipWS(b, end)
+		if b[i] == ']' {
+			break
+		}
+		i = skipWS(b, i+1)
+	}
+	ev.TopicIDs = dedupe(out)
+	return ""
+}
+
+// topicID reads a topic id: a JSON integer or a decimal string, > 0.
+func (d *decoder) topicID(sp span) (int64, string) {
+	b := d.value
+	var digits []byte
+	switch c := b[sp.s]; {
+	case c == '"':
+		digits = b[sp.s+1 : sp.e-1]
+		if bytes.IndexByte(digits, '\\') >= 0 {
+			digits = []byte(d.stringAt(sp.s, sp.e))
+		}
+		if len(digits) == 0 {
+			return 0, "must be a whole number, got \"\""
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		digits = b[sp.s:sp.e]
+	default:
+		return 0, "must be a number or a decimal string"
+	}
+	neg := digits[0] == '-'
+	n := uint64(0)
+	for i, c := range digits {
+		if neg && i == 0 {
+			continue
+		}
+		if c < '0' || c > '9' {
+			return 0, "must be a whole number, got " + quote(string(digits))
+		}
+		if n > (1<<63-1-uint64(c-'0'))/10 {
+			if neg {
+				return 0, "must be greater than 0, got " + quote(string(digits))
+			}
+			return 0, "out of range: larger than 9223372036854775807, got " + quote(string(digits))
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if neg && len(digits) == 1 {
+		return 0, "must be a whole number, got " + quote(string(digits))
+	}
+	if neg || n == 0 {
+		return 0, "must be greater than 0, got " + quote(string(digits))
+	}
+	return int64(n), ""
+}
+
+func dedupe[T comparable](s []T) []T {
+	if len(s) <= 32 {
+		out := s[:0]
+	next:
+		for _, v := range s {
+			for _, w := range out {
+				if v == w {
+					continue next
+				}
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	seen := make(map[T]struct{}, len(s))
+	out := s[:0]
+	for _, v := range s {
+		if _, dup := seen[v]; !dup {
+			seen[v] = struct{}{}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// message reads msg and msgType.
+func (d *decoder) message(ev *Event, lim Limits) string {
+	var r string
+	if ev.MsgType, r = d.optStr(fMsgType); r != "" {
+		return r
+	}
+	if ev.MsgType != "" && ev.MsgType != "base64" {
+		return `msgType: must be "" or "base64", got ` + quote(ev.MsgType)
+	}
+	if ev.Msg, r = d.optStr(fMsg); r != "" {
+		return r
+	}
+	if ev.Msg == "" {
+		if _, ok := d.get(fMsg); ok {
+			return "msg: must not be empty"
+		}
+		return "msg: required"
+	}
+	size := len(ev.Msg)
+	if ev.MsgType == "base64" {
+		var ok bool
+		if size, ok = base64Size(ev.Msg); !ok {
+			return "msg: not valid base64 (standard alphabet, padded, no line breaks)"
+		}
+	}
+	if size > lim.MaxMsgBytes {
+		what := " bytes"
+		if ev.MsgType == "base64" {
+			what = " bytes after base64 decoding"
+		}
+		return "msg: too large: " + strconv.Itoa(size) + what + ", the limit is " + strconv.Itoa(lim.MaxMsgBytes)
+	}
+	return ""
+}
+
+var strictBase64 = base64.StdEncoding.Strict()
+
+var base64Buf = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// base64Size returns the decoded size of s, and whether s is strict, padded,
+// standard base64 without line breaks.
+func base64Size(s string) (int, bool) {
+	if len(s)%4 != 0 || strings.ContainsAny(s, "\r\n") {
+		return 0, false
+	}
+	bp := base64Buf.Get().(*[]byte)
+	defer base64Buf.Put(bp)
+	n := strictBase64.DecodedLen(len(s))
+	if cap(*bp) < n {
+		if n > 1<<20 { // do not pool huge buffers
+			buf := make([]byte, n)
+			m, err := strictBase64.Decode(buf, []byte(s))
+			return m, err == nil
+		}
+		*bp = make([]byte, n)
+	}
+	m, err := strictBase64.Decode((*bp)[:n], []byte(s))
+	return m, err == nil
+}
+
+// quote shows a value in a reason, shortened.
+func quote(v string) string {
+	const max = 40
+	if len(v) > max {
+		i := max
+		for i > 0 && !utf8.RuneStart(v[i]) {
+			i--
+		}
+		v = v[:i] + "…"
+	}
+	return strconv.Quote(v)
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// stringEnd returns the index after the closing quote of the JSON string
+// that starts at b[i], and whether it holds escapes.
+func stringEnd(b []byte, i int) (int, bool) {
+	esc := false
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			esc = true
+			j++
+		case '"':
+			return j + 1, esc
+		}
+	}
+	return len(b), esc
+}
+
+// skipValue returns the index after the JSON value that starts at b[i]. b is
+// valid JSON; nesting is followed with a counter, not recursion.
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		e, _ := stringEnd(b, i)
+		return e
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e, _ := stringEnd(b, j)
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j
+		}
+	}
+	return len(b)
+}

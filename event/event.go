@@ -1,0 +1,104 @@
+// Package event decodes and validates input records into normalized events,
+// and defines the outcome record. It is the single source of truth for what
+// the bridge accepts: the bridge and the send command both call Decode.
+//
+// Choices beyond the design's contract:
+//
+//   - Keys match exactly (case-sensitive), unlike encoding/json; JSON escapes
+//     in keys are honoured ("\u0069d" is "id").
+//   - A known field given twice is rejected ("duplicate field msg"), because
+//     JSON readers disagree on which copy wins; repeated unknown fields are
+//     ignored like every unknown field.
+//   - null counts as absent for every field.
+//   - An empty id, kind, fromResource or msgType counts as absent.
+//   - msgType is "" (plain text) or "base64"; anything else is rejected. A
+//     base64 msg uses the standard alphabet with padding (RFC 4648 §4,
+//     strict: no line breaks, no unpadded or URL-safe form), because it is
+//     passed to MIMC as is.
+//   - A topic id is a JSON integer (no fraction or exponent, read from the
+//     literal, never through float64) or a string of decimal digits, from 1
+//     to 2^63-1.
+//   - Nesting is bounded by encoding/json's validator (10000 levels); the
+//     skipping of unknown values is iterative, so deep values cost no stack.
+package event
+
+import (
+	"strconv"
+)
+
+// Kinds of event.
+const (
+	P2P = "p2p"
+	P2T = "p2t"
+)
+
+// Source locates an input record.
+type Source struct {
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// DefaultID is the id of an event that has none: "<topic>/<partition>/<offset>".
+func (s Source) DefaultID() string {
+	b := make([]byte, 0, len(s.Topic)+24)
+	b = append(b, s.Topic...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(s.Partition), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, s.Offset, 10)
+	return string(b)
+}
+
+// Event is a validated, normalized input event.
+type Event struct {
+	ID           string // the given id, or Source.DefaultID
+	Kind         string // P2P or P2T
+	FromAccount  string
+	FromResource string // Limits.DefaultFromResource when the input has none
+	Msg          string
+	MsgType      string // "" or "base64"
+	BizType      string
+	IsStore      *bool    // nil when absent
+	ToAccounts   []string // p2p: unique, in order of first appearance
+	TopicIDs     []int64  // p2t: unique, > 0, in order of first appearance
+}
+
+// Recipients returns the number of recipients.
+func (e *Event) Recipients() int { return len(e.ToAccounts) + len(e.TopicIDs) }
+
+// Limits bound what Decode accepts. A zero number means its default.
+type Limits struct {
+	MaxMsgBytes         int    // largest msg after base64 decoding; default 10240
+	MaxIDBytes          int    // longest id; default 256
+	MaxRecipients       int    // most unique recipients; default 10000
+	DefaultFromResource string // fromResource of an event without one ("" leaves it empty)
+}
+
+// Default limits.
+const (
+	DefaultMaxMsgBytes   = 10240
+	DefaultMaxIDBytes    = 256
+	DefaultMaxRecipients = 10000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMsgBytes <= 0 {
+		l.MaxMsgBytes = DefaultMaxMsgBytes
+	}
+	if l.MaxIDBytes <= 0 {
+		l.MaxIDBytes = DefaultMaxIDBytes
+	}
+	if l.MaxRecipients <= 0 {
+		l.MaxRecipients = DefaultMaxRecipients
+	}
+	return l
+}
+
+// RejectError says why an input record is rejected.
+type RejectError struct {
+	ID     string // the event's id when it was valid, else Source.DefaultID
+	Reason string
+}
+
+func (e *RejectError) Error() string { return "rejected: " + e.Reason }

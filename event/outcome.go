@@ -1,0 +1,224 @@
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Statuses of an outcome.
+const (
+	Delivered = "delivered" // every recipient has a packetId
+	Partial   = "partial"   // some recipients delivered, others failed
+	Failed    = "failed"    // MIMC refused or retries ran out
+	Rejected  = "rejected"  // invalid input, never sent
+)
+
+// MaxInputBytes bounds Outcome.Input.
+const MaxInputBytes = 1024
+
+// TimeLayout is the outcome's time format: RFC 3339 in UTC with milliseconds.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// Recipient is one recipient's result: a packetId when delivered, else code,
+// message and/or error.
+type Recipient struct {
+	ToAccount string `json:"toAccount,omitempty"`
+	TopicID   string `json:"topicId,omitempty"` // decimal string: topic ids pass 2^53
+	PacketID  string `json:"packetId,omitempty"`
+	Code      int    `json:"code,omitempty"`
+	Message   string `json:"message,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Outcome is the results record of one input record (key: ID).
+type Outcome struct {
+	ID          string      `json:"id"`
+	Status      string      `json:"status"`
+	Kind        string      `json:"kind,omitempty"`
+	Recipients  []Recipient `json:"recipients,omitempty"`
+	Attempts    int         `json:"attempts"`
+	Source      Source      `json:"source"`
+	ReceivedAt  time.Time   `json:"receivedAt"`  // written as TimeLayout
+	CompletedAt time.Time   `json:"completedAt"` // written as TimeLayout
+	Error       string      `json:"error,omitempty"`
+	Event       *Event      `json:"event,omitempty"` // failed only: the normalized event
+	Input       string      `json:"input,omitempty"` // rejected only: the start of the raw value
+}
+
+// NewRejected returns the outcome of a rejected record: its id, the reason,
+// and at most MaxInputBytes of the raw value. (Rejected is the status.)
+func NewRejected(src Source, value []byte, err *RejectError, receivedAt, now time.Time) Outcome {
+	o := Outcome{ID: src.DefaultID(), Status: Rejected, Source: src, ReceivedAt: receivedAt, CompletedAt: now,
+		Input: InputPrefix(value)}
+	if err != nil {
+		if err.ID != "" {
+			o.ID = err.ID
+		}
+		o.Error = err.Reason
+	}
+	if o.Error == "" {
+		o.Error = "rejected"
+	}
+	return o
+}
+
+// InputPrefix returns at most the first MaxInputBytes of value as a string,
+// cut at a UTF-8 character boundary.
+func InputPrefix(value []byte) string {
+	if len(value) <= MaxInputBytes {
+		return string(value)
+	}
+	n := MaxInputBytes
+	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(value[n]); i++ {
+		n--
+	}
+	return string(value[:n])
+}
+
+// AppendJSON appends the outcome's JSON, byte for byte what json.Marshal
+// gives, without reflection.
+func (o *Outcome) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, o.ID)
+	dst = append(dst, `,"status":`...)
+	dst = appendString(dst, o.Status)
+	if o.Kind != "" {
+		dst = append(dst, `,"kind":`...)
+		dst = appendString(dst, o.Kind)
+	}
+	if len(o.Recipients) > 0 {
+		dst = append(dst, `,"recipients":[`...)
+		for i := range o.Recipients {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = o.Recipients[i].appendJSON(dst)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, `,"attempts":`...)
+	dst = strconv.AppendInt(dst, int64(o.Attempts), 10)
+	dst = append(dst, `,"source":{"topic":`...)
+	dst = appendString(dst, o.Source.Topic)
+	dst = append(dst, `,"partition":`...)
+	dst = strconv.AppendInt(dst, int64(o.Source.Partition), 10)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendInt(dst, o.Source.Offset, 10)
+	dst = append(dst, `},"receivedAt":"`...)
+	dst = o.ReceivedAt.UTC().AppendFormat(dst, TimeLayout)
+	dst = append(dst, `","completedAt":"`...)
+	dst = o.CompletedAt.UTC().AppendFormat(dst, TimeLayout)
+	dst = append(dst, '"')
+	if o.Error != "" {
+		dst = append(dst, `,"error":`...)
+		dst = appendString(dst, o.Error)
+	}
+	if o.Event != nil {
+		dst = append(dst, `,"event":`...)
+		dst = o.Event.AppendJSON(dst)
+	}
+	if o.Input != "" {
+		dst = append(dst, `,"input":`...)
+		dst = appendString(dst, o.Input)
+	}
+	return append(dst, '}')
+}
+
+func (r *Recipient) appendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	sep := false
+	field := func(name string) {
+		if sep {
+			dst = append(dst, ',')
+		}
+		sep = true
+		dst = append(dst, '"')
+		dst = append(dst, name...)
+		dst = append(dst, `":`...)
+	}
+	if r.ToAccount != "" {
+		field("toAccount")
+		dst = appendString(dst, r.ToAccount)
+	}
+	if r.TopicID != "" {
+		field("topicId")
+		dst = appendString(dst, r.TopicID)
+	}
+	if r.PacketID != "" {
+		field("packetId")
+		dst = appendString(dst, r.PacketID)
+	}
+	if r.Code != 0 {
+		field("code")
+		dst = strconv.AppendInt(dst, int64(r.Code), 10)
+	}
+	if r.Message != "" {
+		field("message")
+		dst = appendString(dst, r.Message)
+	}
+	if r.Error != "" {
+		field("error")
+		dst = appendString(dst, r.Error)
+	}
+	return append(dst, '}')
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (o Outcome) MarshalJSON() ([]byte, error) { return o.AppendJSON(nil), nil }
+
+// outcomeJSON is Outcome as it is read: times as text.
+type outcomeJSON struct {
+	ID          string      `json:"id"`
+	Status      string      `json:"status"`
+	Kind        string      `json:"kind"`
+	Recipients  []Recipient `json:"recipients"`
+	Attempts    int         `json:"attempts"`
+	Source      Source      `json:"source"`
+	ReceivedAt  string      `json:"receivedAt"`
+	CompletedAt string      `json:"completedAt"`
+	Error       string      `json:"error"`
+	Event       *Event      `json:"event"`
+	Input       string      `json:"input"`
+}
+
+// UnmarshalJSON implements json.Unmarshaler; times may be any RFC 3339 form.
+func (o *Outcome) UnmarshalJSON(b []byte) error {
+	var j outcomeJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out := Outcome{ID: j.ID, Status: j.Status, Kind: j.Kind, Recipients: j.Recipients, Attempts: j.Attempts,
+		Source: j.Source, Error: j.Error, Event: j.Event, Input: j.Input}
+	var err error
+	if out.ReceivedAt, err = parseTime("receivedAt", j.ReceivedAt); err != nil {
+		return err
+	}
+	if out.CompletedAt, err = parseTime("completedAt", j.CompletedAt); err != nil {
+		return err
+	}
+	*o = out
+	return nil
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("outcome %s: %w", field, err)
+	}
+	return t.UTC(), nil
+}
+
+// ParseOutcome decodes an outcome record's value.
+func ParseOutcome(b []byte) (Outcome, error) {
+	var o Outcome
+	if err := json.Unmarshal(b, &o); err != nil {
+		return Outcome{}, fmt.Errorf("parsing outcome: %w", err)
+	}
+	return o, nil
+}
