@@ -148,3 +148,18 @@ func (t *Tracker) Oldest(tp TopicPartition) (int64, bool) {
 	}
 	return p.offsets[p.head], true
 }
+
+// CommittedOffsets returns the last committed offset of every partition that
+// has one in this tracker, or, for a partition with records, the offset it
+// started from is unknown and it is left out.
+func (t *Tracker) CommittedOffsets() map[TopicPartition]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[TopicPartition]int64, len(t.parts))
+	for tp, p := range t.parts {
+		if p.committed >= 0 {
+			out[tp] = p.committed
+		}
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/metrics"
+	"github.com/mimc-bridge/mimc-bridge/ops"
+)
+
+func runCommand(ctx context.Context, args []string, s Streams) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	ld := config.Register(fs, getenv)
+	if code, ok := parseFlags(fs, args, s); !ok {
+		return code
+	}
+	cfg, err := ld.Config()
+	if err == nil {
+		err = cfg.Validate(true)
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "mimc-bridge run: invalid settings:\n%s\n", indent(err.Error()))
+		return ExitUsage
+	}
+	log, err := NewLogger(cfg.LogLevel, cfg.LogFormat, s.Err)
+	if err != nil {
+		fmt.Fprintf(s.Err, "mimc-bridge run: %v\n", err)
+		return ExitUsage
+	}
+	defer func() { _ = log.Sync() }()
+	log.Info("starting mimc-bridge", append([]zap.Field{zap.String("version", Version)}, cfg.Fields()...)...)
+	if err := RunBridge(ctx, cfg, log); err != nil {
+		log.Error("mimc-bridge stopped", zap.Error(err))
+		fmt.Fprintf(s.Err, "mimc-bridge: %v\n", err)
+		return ExitFailed
+	}
+	log.Info("mimc-bridge stopped cleanly")
+	return ExitOK
+}
+
+// RunBridge runs the bridge and its operations server until ctx ends, then
+// drains; past SHUTDOWN_TIMEOUT (plus a margin for the last commit) the
+// process is forced out.
+func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	met := metrics.New()
+	b, err := bridge.New(cfg, log, met)
+	if err != nil {
+		return err
+	}
+	if err := b.Probe(ctx); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if cfg.HTTPAddr != "" {
+		srv, err := ops.Listen(cfg.HTTPAddr, met.Registry, b.Health().Ready, log)
+		if err != nil {
+			return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		}
+		log.Info("serving /metrics, /healthz and /readyz", zap.String("addr", srv.Addr()))
+		g.Go(func() error { return srv.Serve(gctx) })
+	}
+	g.Go(func() error { return b.Run(gctx) })
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		log.Info("shutting down: stop fetching, send what is pending, publish, commit",
+			zap.Duration("deadline", cfg.ShutdownTimeout))
+		t := time.NewTimer(cfg.ShutdownTimeout + 5*time.Second)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			log.Error("shutdown deadline passed: forcing exit; uncommitted events will be consumed again")
+			_ = log.Sync()
+			os.Exit(ExitFailed)
+		}
+	}()
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// NewLogger builds the zap logger for LOG_LEVEL and LOG_FORMAT.
+func NewLogger(level, format string, w interface{ Write([]byte) (int, error) }) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.TimeKey = "ts"
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	switch format {
+	case "console":
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	case "json", "":
+		enc = zapcore.NewJSONEncoder(encCfg)
+	default:
+		return nil, fmt.Errorf("LOG_FORMAT: unknown format %q", format)
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)
+	return zap.New(core), nil
+}

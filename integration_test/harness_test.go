@@ -1,0 +1,316 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/mimc-bridge/mimc-bridge/cli"
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
+)
+
+// Test credentials. The secret is a canary: no log line, outcome or config
+// output may contain it.
+const (
+	appID     = "2882303761517669588"
+	appKey    = "5111766983588"
+	appSecret = "canary-SECRET-b7f3e19a0c"
+)
+
+// cluster is the Kafka-protocol broker the tests run against.
+type cluster struct {
+	brokers []string
+	kfake   *kfake.Cluster // nil for an external cluster
+}
+
+// The harness chooses the broker: MIMC_BRIDGE_IT_BROKERS names an external
+// cluster; MIMC_BRIDGE_IT_KAFKA=container asks for Apache Kafka through
+// testcontainers; otherwise an in-process kfake broker on loopback TCP.
+func newCluster(t *testing.T, opts ...kfake.Opt) *cluster {
+	t.Helper()
+	if b := os.Getenv("MIMC_BRIDGE_IT_BROKERS"); b != "" {
+		return &cluster{brokers: strings.Split(b, ",")}
+	}
+	if mode := os.Getenv("MIMC_BRIDGE_IT_KAFKA"); mode == "container" {
+		return containerCluster(t)
+	} else if mode != "" && mode != "kfake" {
+		t.Fatalf("MIMC_BRIDGE_IT_KAFKA=%q: want \"container\" or \"kfake\"", mode)
+	}
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatalf("starting the kfake broker: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return &cluster{brokers: c.ListenAddrs(), kfake: c}
+}
+
+func (c *cluster) client() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: 10 * time.Second}
+}
+
+// topic creates a topic with a random name.
+func (c *cluster) topic(t *testing.T, prefix string, partitions int) string {
+	t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, rand.Int63())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.client().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
+	}}})
+	if err != nil {
+		t.Fatalf("creating topic %s: %v", name, err)
+	}
+	if err := resp.Errors[name]; err != nil {
+		t.Fatalf("creating topic %s: %v", name, err)
+	}
+	return name
+}
+
+// produce writes values to topic, spread over its partitions, and returns
+// where each landed.
+func (c *cluster) produce(t *testing.T, topic string, values ...[]byte) {
+	t.Helper()
+	w := &kafka.Writer{
+		Addr: kafka.TCP(c.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 1000,
+	}
+	defer w.Close()
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafka.Message{Value: v}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("producing %d events: %v", len(values), err)
+	}
+}
+
+// endOffsets returns the end offset of every partition of topic.
+func (c *cluster) endOffsets(t *testing.T, topic string) map[int]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := c.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range md.Topics[0].Partitions {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p.ID))
+	}
+	resp, err := c.client().ListOffsets(ctx, req)
+	if err != nil {
+		t.Fatalf("end offsets of %s: %v", topic, err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			t.Fatalf("end offset of %s/%d: %v", topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.LastOffset
+	}
+	return out
+}
+
+// committed returns the group's committed offsets for topic (-1 when none).
+func (c *cluster) committed(t *testing.T, group, topic string, partitions int) map[int]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ps := make([]int, partitions)
+	for i := range ps {
+		ps[i] = i
+	}
+	resp, err := c.client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
+	if err != nil {
+		t.Fatalf("committed offsets of %s: %v", group, err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+// outcomes reads every record of the results topic.
+func (c *cluster) outcomes(t *testing.T, topic string) []outcomeRecord {
+	t.Helper()
+	end := c.endOffsets(t, topic)
+	var out []outcomeRecord
+	for p, last := range end {
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.brokers, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				cancel()
+				r.Close()
+				t.Fatalf("reading %s/%d: %v", topic, p, err)
+			}
+			o, err := event.ParseOutcome(m.Value)
+			if err != nil {
+				t.Fatalf("outcome at %s/%d/%d is not valid: %v: %s", topic, p, m.Offset, err, m.Value)
+			}
+			if string(m.Key) != o.ID {
+				t.Errorf("outcome key %q differs from its id %q", m.Key, o.ID)
+			}
+			out = append(out, outcomeRecord{Outcome: o, raw: m.Value})
+			if m.Offset+1 >= last {
+				break
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	return out
+}
+
+type outcomeRecord struct {
+	event.Outcome
+	raw []byte
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// fakeMIMC starts the MIMC fake on a real loopback listener.
+func fakeMIMC(t *testing.T) (*mimctest.Server, string) {
+	t.Helper()
+	return mimctest.NewTestServer(t, mimctest.Config{AppID: appID, AppKey: appKey, AppSecret: appSecret, Seed: 1})
+}
+
+// settings returns bridge settings for a test.
+func settings(t *testing.T, c *cluster, mimcURL, inTopic, resultsTopic, group string) config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.KafkaBrokers = c.brokers
+	cfg.KafkaTopics = []string{inTopic}
+	cfg.KafkaGroupID = group
+	cfg.ResultsTopic = resultsTopic
+	cfg.MIMCURL = mimcURL
+	cfg.MIMCAppID = appID
+	cfg.MIMCAppKey = appKey
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.ShutdownTimeout = 10 * time.Second
+	cfg.RetryMaxElapsed = 20 * time.Second
+	cfg.HTTPTimeout = 2 * time.Second
+	cfg.LogLevel = "debug"
+	return withSecret(t, cfg)
+}
+
+func withSecret(t *testing.T, cfg config.Config) config.Config {
+	t.Helper()
+	// Through the loader, as an operator would set it.
+	c, _, err := config.Load([]string{"--mimc-app-secret", appSecret}, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("loading the secret: %v", err)
+	}
+	cfg.MIMCAppSecret = c.MIMCAppSecret
+	return cfg
+}
+
+// logBuffer collects a bridge's log lines for the secret check.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// bridgeProc is a bridge running in this process.
+type bridgeProc struct {
+	cancel context.CancelFunc
+	done   chan error
+	logs   *logBuffer
+}
+
+// startBridge runs the bridge in process until stop or the end of the test.
+func startBridge(t *testing.T, cfg config.Config) *bridgeProc {
+	t.Helper()
+	logs := &logBuffer{}
+	enc := zap.NewProductionEncoderConfig()
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(logs), zapcore.DebugLevel))
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &bridgeProc{cancel: cancel, done: make(chan error, 1), logs: logs}
+	go func() { p.done <- cli.RunBridge(ctx, cfg, log) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if strings.Contains(logs.String(), appSecret) {
+			t.Errorf("the app secret appears in the bridge's logs")
+		}
+	})
+	return p
+}
+
+// stop ends the bridge gracefully and returns its error.
+func (p *bridgeProc) stop(t *testing.T) error {
+	t.Helper()
+	p.cancel()
+	select {
+	case err, ok := <-p.done:
+		if ok {
+			close(p.done)
+		}
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the bridge did not stop within 60s")
+		return nil
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
