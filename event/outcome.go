@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -66,14 +67,18 @@ func NewRejected(src Source, value []byte, err *RejectError, receivedAt, now tim
 }
 
 // InputPrefix returns at most the first MaxInputBytes of value as a string,
-// cut at a UTF-8 character boundary.
+// cut at a UTF-8 character boundary, invalid UTF-8 replaced by U+FFFD (as
+// JSON would write it anyway).
 func InputPrefix(value []byte) string {
-	if len(value) <= MaxInputBytes {
-		return string(value)
+	n := len(value)
+	if n > MaxInputBytes {
+		n = MaxInputBytes
+		for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(value[n]); i++ {
+			n--
+		}
 	}
-	n := MaxInputBytes
-	for i := 0; i < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(value[n]); i++ {
-		n--
+	if !utf8.Valid(value[:n]) {
+		return strings.ToValidUTF8(string(value[:n]), "\uFFFD")
 	}
 	return string(value[:n])
 }
