@@ -11,7 +11,6 @@
 package batching
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -100,21 +99,19 @@ type Call struct {
 	b    *Batcher
 	g    *group // while open
 	body int    // estimated request body size
-	// fan-back: recipient i belongs to evs[i], at index meta[i].idx of its Unique().
-	evs  []*Event
-	meta []slot
+	// fan-back: recipient i belongs to evs[i], at index idx[i] of its Unique().
+	evs []*Event
+	idx []int32
+	// set finds a recipient among many: an open-addressing table of
+	// index+1 into Recipients, while the call is open and large.
+	set []uint16
 
 	prev, next *Call // linger list, while open
 	resolved   atomic.Bool
 
-	rec1  [1]string
-	ev1   [1]*Event
-	meta1 [1]slot
-}
-
-type slot struct {
-	hash uint64 // of the recipient, to find repeats without comparing strings
-	idx  int32  // index in the event's Unique()
+	rec1 [1]string
+	ev1  [1]*Event
+	idx1 [1]int32
 }
 
 // Resolve records the results of the call's recipients: results[i] is the
@@ -147,7 +144,7 @@ func (c *Call) Resolve(results ...Result) []*Event {
 		}
 		ev := c.evs[i]
 		c.evs[i] = nil
-		ev.results[c.meta[i].idx] = *r
+		ev.results[c.idx[i]] = *r
 		if r.Attempts > 0 {
 			ev.noteAttempts(r.Attempts)
 		}
@@ -191,8 +188,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("batching: MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes)
 	case c.MaxPendingEvents < 0:
 		return fmt.Errorf("batching: MaxPendingEvents must not be negative, got %d", c.MaxPendingEvents)
-	case c.MaxRecipients > 1<<20:
-		return fmt.Errorf("batching: MaxRecipients must be at most %d, got %d", 1<<20, c.MaxRecipients)
+	case c.MaxRecipients > maxMaxRecipients:
+		return fmt.Errorf("batching: MaxRecipients must be at most %d, got %d", maxMaxRecipients, c.MaxRecipients)
 	}
 	return nil
 }
@@ -216,6 +213,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// maxMaxRecipients keeps a call's indexes within uint16.
+const maxMaxRecipients = 1 << 15
+
 // ErrFull is returned by Add when MaxPendingEvents events are pending.
 var ErrFull = errors.New("batching: pending event limit reached")
 
@@ -238,6 +238,7 @@ type Batcher struct {
 	hashes []uint64
 	table  []int32
 	resBuf []Result
+	sets   [][]uint16 // free call sets
 }
 
 // group is the state of one content while it has open calls.
@@ -335,7 +336,7 @@ func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
 			}
 			c = b.newCall(g, now)
 		}
-		c.add(ev, int32(i), r, h, cost, b.cfg.MaxRecipients)
+		b.add(c, ev, int32(i), r, h, cost)
 		if len(c.Recipients) >= b.cfg.MaxRecipients || c.body+g.minCost > b.cfg.MaxBodyBytes {
 			dst = b.emit(c, dst)
 		}
@@ -402,17 +403,18 @@ func (b *Batcher) now() time.Time {
 	return t
 }
 
+// hashContent hashes every field of c, each on its own and then mixed in
+// order, so that moving bytes from one field to the next changes the hash.
+// Equal hashes are still compared field by field.
 func (b *Batcher) hashContent(c *Content) uint64 {
-	var h maphash.Hash
-	h.SetSeed(b.seed)
-	var n [8]byte
-	for _, s := range [...]string{c.Kind, c.FromAccount, c.FromResource, c.Msg, c.MsgType, c.BizType} {
-		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
-		_, _ = h.Write(n[:])
-		_, _ = h.WriteString(s)
-	}
-	_ = h.WriteByte(byte(c.IsStore))
-	return h.Sum64()
+	const k = 0x9e3779b97f4a7c15
+	h := maphash.String(b.seed, c.Msg)
+	h = (h^maphash.String(b.seed, c.FromAccount))*k + uint64(len(c.FromAccount))
+	h = (h^maphash.String(b.seed, c.FromResource))*k + uint64(len(c.FromResource))
+	h = (h^maphash.String(b.seed, c.MsgType))*k + uint64(len(c.MsgType))
+	h = (h^maphash.String(b.seed, c.BizType))*k + uint64(len(c.BizType))
+	h = (h^maphash.String(b.seed, c.Kind))*k + uint64(c.IsStore)
+	return h ^ h>>29
 }
 
 // group finds the open group of content c or makes one.
@@ -475,7 +477,7 @@ func (b *Batcher) newCall(g *group, now time.Time) *Call {
 	c.body = g.overhead
 	c.Recipients = c.rec1[:0]
 	c.evs = c.ev1[:0]
-	c.meta = c.meta1[:0]
+	c.idx = c.idx1[:0]
 	g.calls = append(g.calls, c)
 	c.prev = b.tail
 	if b.tail != nil {
@@ -511,45 +513,96 @@ func (b *Batcher) emit(c *Call, dst []*Call) []*Call {
 		b.tail = c.prev
 	}
 	c.prev, c.next, c.g = nil, nil, nil
+	if c.set != nil {
+		clear(c.set)
+		if len(b.sets) < maxFreeSets {
+			b.sets = append(b.sets, c.set)
+		}
+		c.set = nil
+	}
 	b.open--
 	return append(dst, c)
 }
 
+// linearMax is the size up to which a call looks for a recipient by
+// scanning; larger calls get a hash set.
+const linearMax = 8
+
+// maxFreeSets bounds the sets kept for reuse.
+const maxFreeSets = 256
+
 func (c *Call) holds(h uint64, r string) bool {
-	for i := range c.meta {
-		if c.meta[i].hash == h && c.Recipients[i] == r {
+	if c.set == nil {
+		for _, o := range c.Recipients {
+			if o == r {
+				return true
+			}
+		}
+		return false
+	}
+	mask := uint64(len(c.set) - 1)
+	for p := h & mask; c.set[p] != 0; p = (p + 1) & mask {
+		if c.Recipients[c.set[p]-1] == r {
 			return true
 		}
 	}
 	return false
 }
 
-func (c *Call) add(ev *Event, idx int32, r string, h uint64, cost, maxRecipients int) {
-	if len(c.Recipients) == cap(c.Recipients) {
-		c.Recipients = grow(c.Recipients, maxRecipients)
-		c.evs = grow(c.evs, maxRecipients)
-		c.meta = grow(c.meta, maxRecipients)
+func (c *Call) insert(h uint64, i int) {
+	mask := uint64(len(c.set) - 1)
+	p := h & mask
+	for c.set[p] != 0 {
+		p = (p + 1) & mask
+	}
+	c.set[p] = uint16(i + 1)
+}
+
+// add appends recipient r, of hash h, the idx-th unique recipient of ev.
+func (b *Batcher) add(c *Call, ev *Event, idx int32, r string, h uint64, cost int) {
+	if n := len(c.Recipients); n == cap(c.Recipients) {
+		// 1 (inline), then 8, then the most a call can hold.
+		size := b.cfg.MaxRecipients
+		if n < linearMax && size > linearMax {
+			size = linearMax
+		}
+		c.Recipients = grow(c.Recipients, size)
+		c.evs = grow(c.evs, size)
+		c.idx = grow(c.idx, size)
 	}
 	c.Recipients = append(c.Recipients, r)
 	c.evs = append(c.evs, ev)
-	c.meta = append(c.meta, slot{hash: h, idx: idx})
+	c.idx = append(c.idx, idx)
 	c.body += cost
+	switch n := len(c.Recipients); {
+	case c.set != nil:
+		c.insert(h, n-1)
+	case n > linearMax && n < b.cfg.MaxRecipients:
+		c.set = b.newSet()
+		for i, o := range c.Recipients[:n-1] {
+			c.insert(maphash.String(b.seed, o), i)
+		}
+		c.insert(h, n-1)
+	}
 }
 
-// grow returns s with room for at least one more element, growing fourfold
-// up to limit (a call never holds more than limit recipients).
-func grow[T any](s []T, limit int) []T {
-	n := 4 * cap(s)
-	if n < 4 {
-		n = 4
+func (b *Batcher) newSet() []uint16 {
+	if n := len(b.sets); n > 0 {
+		s := b.sets[n-1]
+		b.sets[n-1] = nil
+		b.sets = b.sets[:n-1]
+		return s
 	}
-	if n > limit {
-		n = limit
+	size := 16
+	for size < 2*b.cfg.MaxRecipients {
+		size <<= 1
 	}
-	if n <= len(s) {
-		n = len(s) + 1
-	}
-	ns := make([]T, len(s), n)
+	return make([]uint16, size)
+}
+
+// grow returns s with a capacity of size.
+func grow[T any](s []T, size int) []T {
+	ns := make([]T, len(s), size)
 	copy(ns, s)
 	return ns
 }

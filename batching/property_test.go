@@ -60,8 +60,20 @@ var (
 		cs = append(cs, c)
 		return cs
 	}()
-	p2pPool = []string{"a", "b", "c", "d", "e", "f", "alice", "bob", "<&>", "é", "\x01\"q\"", "a-rather-long-account-name-0123456789"}
-	p2tPool = []string{"1", "22", "333", "4444", "55555", "12345678901234567890", "7", "8", "9"}
+	p2pPool = func() []string {
+		pool := []string{"alice", "bob", "<&>", "é", "\x01\"q\"", "a-rather-long-account-name-0123456789"}
+		for c := 'a'; c <= 'z'; c++ {
+			pool = append(pool, string(c), string(c)+string(c))
+		}
+		return pool
+	}()
+	p2tPool = func() []string {
+		pool := []string{"12345678901234567890"}
+		for i := range 40 {
+			pool = append(pool, fmt.Sprint(i*i*37))
+		}
+		return pool
+	}()
 )
 
 type streamPair struct {
@@ -93,14 +105,21 @@ func runStream(t testing.TB, src source) {
 		want:   map[streamPair]Result{},
 		done:   map[*Event]int{},
 	}
+	maxRecipients := 1 + src.intn(8)
+	if src.intn(3) == 0 {
+		maxRecipients = 1 + src.intn(60)
+	}
 	s.cfg = Config{
-		MaxRecipients:    1 + src.intn(8),
+		MaxRecipients:    maxRecipients,
 		Linger:           10 * time.Millisecond,
 		MaxPendingEvents: 1 + src.intn(40),
 		Now:              s.clk.Now,
 	}
-	if src.intn(2) == 0 {
+	switch src.intn(3) {
+	case 0:
 		s.cfg.MaxBodyBytes = 280 + src.intn(160)
+	case 1:
+		s.cfg.MaxBodyBytes = 300 + src.intn(600)
 	}
 	b, err := New(s.cfg)
 	if err != nil {
@@ -142,7 +161,7 @@ func (s *stream) add() {
 	if c.Kind == KindP2T {
 		pool = p2tPool
 	}
-	n := 1 + s.src.intn(3*s.cfg.MaxRecipients)
+	n := 1 + s.src.intn(min(3*s.cfg.MaxRecipients, 80))
 	rs := make([]string, n)
 	for i := range rs {
 		rs[i] = pool[s.src.intn(len(pool))]
@@ -220,8 +239,8 @@ func (s *stream) emitted(calls []*Call, by string) {
 		if n == 0 || n > s.cfg.MaxRecipients {
 			s.t.Fatalf("%s: call of %d recipients, max %d", by, n, s.cfg.MaxRecipients)
 		}
-		if len(c.evs) != n || len(c.meta) != n {
-			s.t.Fatalf("%s: call fan-back has %d/%d entries for %d recipients", by, len(c.evs), len(c.meta), n)
+		if len(c.evs) != n || len(c.idx) != n || c.set != nil {
+			s.t.Fatalf("%s: call fan-back has %d/%d entries for %d recipients", by, len(c.evs), len(c.idx), n)
 		}
 		ct := c.Content
 		body := bodyOverhead + jsonLen(s.t, ct.FromAccount) + jsonLen(s.t, ct.FromResource) +
@@ -236,7 +255,7 @@ func (s *stream) emitted(calls []*Call, by string) {
 			if ev.Content != *ct {
 				s.t.Fatalf("%s: call of %+v carries an event of %+v", by, *ct, ev.Content)
 			}
-			idx := c.meta[i].idx
+			idx := c.idx[i]
 			if ev.Unique()[idx] != r {
 				s.t.Fatalf("%s: recipient %q fans back to %q", by, r, ev.Unique()[idx])
 			}
@@ -288,7 +307,7 @@ func (s *stream) resolveSome(all bool) {
 		}
 		fans := make([]fan, len(c.Recipients))
 		for j := range fans {
-			fans[j] = fan{c.evs[j], c.meta[j].idx}
+			fans[j] = fan{c.evs[j], c.idx[j]}
 		}
 		var results []Result
 		switch s.src.intn(3) {

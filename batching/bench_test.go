@@ -1,0 +1,124 @@
+package batching
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// benchRound is one round of a benchmark: every event, grouped in waves that
+// are added together, then flushed and resolved.
+type benchRound struct {
+	waves      [][]*Event
+	events     int
+	recipients int
+}
+
+// sharedRound: 10k distinct messages of 100 recipients each, every message
+// split into events of 1 to 4 recipients; the events of 50 messages at a
+// time arrive interleaved.
+func sharedRound() *benchRound {
+	r := rand.New(rand.NewPCG(1, 2))
+	round := &benchRound{}
+	const messages, perMessage, perWave = 10_000, 100, 50
+	accounts := make([]string, perMessage)
+	for i := range accounts {
+		accounts[i] = fmt.Sprintf("user-%06d", i)
+	}
+	for w := 0; w < messages; w += perWave {
+		var byMsg [][]*Event
+		for m := w; m < w+perWave; m++ {
+			c := Content{Kind: KindP2P, FromAccount: "shop", FromResource: "srv1", BizType: "ORDER",
+				Msg: fmt.Sprintf("Your order %d has shipped and will arrive tomorrow", m)}
+			var evs []*Event
+			for i := 0; i < perMessage; {
+				n := min(1+r.IntN(4), perMessage-i)
+				evs = append(evs, &Event{Content: c, Recipients: accounts[i : i+n]})
+				i += n
+				round.recipients += n
+			}
+			byMsg = append(byMsg, evs)
+		}
+		var wave []*Event
+		for more := true; more; {
+			more = false
+			for i, evs := range byMsg {
+				if len(evs) > 0 {
+					wave = append(wave, evs[0])
+					byMsg[i] = evs[1:]
+					more = true
+				}
+			}
+		}
+		round.events += len(wave)
+		round.waves = append(round.waves, wave)
+	}
+	return round
+}
+
+// distinctRound: 10k events, each its own message with one recipient.
+func distinctRound() *benchRound {
+	const events = 10_000
+	wave := make([]*Event, events)
+	for i := range wave {
+		wave[i] = &Event{
+			Content:    Content{Kind: KindP2P, FromAccount: "shop", Msg: fmt.Sprintf("Your code is %06d", i)},
+			Recipients: []string{fmt.Sprintf("user-%06d", i)},
+		}
+	}
+	return &benchRound{waves: [][]*Event{wave}, events: events, recipients: events}
+}
+
+func benchmarkRound(b *testing.B, round *benchRound) {
+	clk := &fakeClock{t: time.Unix(0, 0)}
+	bt, err := New(Config{Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	results := make([]Result, DefaultMaxRecipients)
+	for i := range results {
+		results[i] = Result{PacketID: "pk", Attempts: 1}
+	}
+	calls := make([]*Call, 0, 1024)
+	completed := 0
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for _, wave := range round.waves {
+			for _, ev := range wave {
+				calls, err = bt.Add(ev, calls)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range calls {
+					completed += len(c.Resolve(results[:len(c.Recipients)]...))
+				}
+				calls = calls[:0]
+			}
+			clk.Advance(time.Millisecond)
+			calls = bt.Flush(calls)
+			for _, c := range calls {
+				completed += len(c.Resolve(results[:len(c.Recipients)]...))
+			}
+			calls = calls[:0]
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	if completed != b.N*round.events || bt.Pending() != 0 {
+		b.Fatalf("completed %d events, want %d; %d pending", completed, b.N*round.events, bt.Pending())
+	}
+	events := float64(b.N * round.events)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/events, "ns/event")
+	b.ReportMetric(float64(b.N*round.recipients)/b.Elapsed().Seconds(), "recipients/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/events, "allocs/event")
+}
+
+func BenchmarkSharedMessages(b *testing.B) { benchmarkRound(b, sharedRound()) }
+
+func BenchmarkDistinctMessages(b *testing.B) { benchmarkRound(b, distinctRound()) }
