@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // CodeOK is the envelope code of success.
@@ -12,9 +13,9 @@ const CodeOK = 200
 // answer is the MIMC envelope. Data stays a pointer so that "data": null is
 // fine; a wrong type there (a string, a list) is a shape error.
 type answer struct {
-	Code    *int        `json:"code"`
-	Message string      `json:"message"`
-	Data    *answerData `json:"data"`
+	Code    json.RawMessage `json:"code"`
+	Message string          `json:"message"`
+	Data    *answerData     `json:"data"`
 }
 
 type answerData struct {
@@ -34,13 +35,17 @@ func decodeAnswer(body []byte, many bool) (code int, message string, ids []strin
 	if errors.As(uerr, &syn) || (uerr != nil && !json.Valid(body)) {
 		return 0, "", nil, fmt.Errorf("%w: %v", ErrNotJSON, uerr)
 	}
-	if a.Code == nil {
+	if len(a.Code) == 0 || string(a.Code) == "null" {
 		if uerr != nil {
 			return 0, "", nil, fmt.Errorf("%w: %v", ErrAnswerShape, uerr)
 		}
 		return 0, "", nil, fmt.Errorf("%w: no code", ErrAnswerShape)
 	}
-	code, message = *a.Code, a.Message
+	c, cerr := strconv.ParseInt(string(a.Code), 10, 32)
+	if cerr != nil {
+		return 0, "", nil, fmt.Errorf("%w: code %.20q is not an integer", ErrAnswerShape, a.Code)
+	}
+	code, message = int(c), a.Message
 	if code != CodeOK {
 		// The envelope of a refusal is read as best it can: a data or message
 		// of the wrong type does not hide the code.
