@@ -239,7 +239,12 @@ type Batcher struct {
 	table  []int32
 	resBuf []Result
 	sets   [][]uint16 // free call sets
+	// groups are carved from chunks: one allocation for groupChunk
+	// contents; a chunk is freed once no call of its contents is referenced.
+	groupBuf []group
 }
+
+const groupChunk = 16
 
 // group is the state of one content while it has open calls.
 type group struct {
@@ -382,6 +387,13 @@ func (b *Batcher) Flush(dst []*Call) []*Call {
 	for b.head != nil {
 		dst = b.emit(b.head, dst)
 	}
+	for _, g := range b.groups {
+		for g != nil {
+			next := g.next
+			g.next, g.calls = nil, nil
+			g = next
+		}
+	}
 	if b.peak > 1024 {
 		// Maps never shrink: start afresh after a large burst of contents.
 		b.groups = make(map[uint64]*group)
@@ -426,7 +438,12 @@ func (b *Batcher) group(c *Content) *group {
 			return g
 		}
 	}
-	g := &group{content: *c, hash: h, next: head, p2t: c.Kind == KindP2T}
+	if len(b.groupBuf) == 0 {
+		b.groupBuf = make([]group, groupChunk)
+	}
+	g := &b.groupBuf[0]
+	b.groupBuf = b.groupBuf[1:]
+	*g = group{content: *c, hash: h, next: head, p2t: c.Kind == KindP2T}
 	g.calls = g.callsBuf[:0]
 	g.overhead = bodyOverhead + escapedLen(c.FromAccount) + escapedLen(c.FromResource) +
 		escapedLen(c.BizType) + escapedLen(c.MsgType) + escapedLen(c.Msg)
