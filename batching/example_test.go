@@ -2,6 +2,7 @@ package batching_test
 
 import (
 	"fmt"
+	"log"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 )
@@ -12,7 +13,7 @@ import (
 func Example() {
 	b, err := batching.New(batching.Config{MaxRecipients: 2})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	content := batching.Content{Kind: "p2p", FromAccount: "shop", Msg: "Your order shipped"}
 	events := []*batching.Event{
@@ -22,7 +23,7 @@ func Example() {
 	var calls []*batching.Call
 	for _, ev := range events {
 		if calls, err = b.Add(ev, calls); err != nil {
-			panic(err)
+			log.Fatal(err)
 		}
 	}
 	// At shutdown (or once UntilNext has passed: b.Expired) the rest goes out.
