@@ -370,7 +370,8 @@ func (b *Batcher) Expired(dst []*Call) []*Call {
 }
 
 // UntilNext reports how long until the earliest linger deadline of an open
-// call (zero or less: Expired has work now); ok is false when no call is open.
+// call (zero: Expired has work now); ok is false when no call is open. The
+// owner waits that long (or for the next event) and then calls Expired.
 func (b *Batcher) UntilNext() (d time.Duration, ok bool) {
 	if b.head == nil {
 		return 0, false
