@@ -31,8 +31,9 @@ const (
 var fieldNames = [numFields]string{"id", "kind", "fromAccount", "fromResource", "toAccount", "toAccounts",
 	"topicId", "topicIds", "msg", "msgType", "bizType", "isStore"}
 
-func fieldIndex(key string) int {
-	switch key {
+func fieldIndex(key []byte) int {
+	switch string(key) { // no allocation
+
 	case "id":
 		return fID
 	case "kind":
@@ -66,9 +67,10 @@ type span struct{ s, e int }
 
 // decoder holds the state of one Decode.
 type decoder struct {
-	value  []byte
-	whole  string // string(value) when string fields share one allocation
-	fields [numFields]span
+	value   []byte
+	whole   string // string(value) when string fields share one allocation
+	fields  [numFields]span
+	unknown int // bytes of unknown fields' values
 }
 
 // Decode validates value, the JSON of an input record, and returns the
@@ -196,17 +198,18 @@ func (d *decoder) scanObject(i int) string {
 	for i < len(b) {
 		end, esc := stringEnd(b, i)
 		raw := b[i+1 : end-1]
-		var key string
-		idx := -1
+		var idx int
 		if !esc {
-			idx = fieldIndex(string(raw)) // no allocation
-		} else if err := json.Unmarshal(b[i:end], &key); err == nil {
-			idx = fieldIndex(key)
+			idx = fieldIndex(raw)
+		} else {
+			idx = escapedFieldIndex(b[i:end])
 		}
 		i = skipWS(b, end)
 		i = skipWS(b, i+1) // ':'
 		vend := skipValue(b, i)
-		if idx >= 0 {
+		if idx < 0 {
+			d.unknown += vend - i
+		} else {
 			if d.fields[idx].e != 0 {
 				return "duplicate field " + fieldNames[idx]
 			}
@@ -221,15 +224,19 @@ func (d *decoder) scanObject(i int) string {
 	return ""
 }
 
+func escapedFieldIndex(lit []byte) int {
+	var key string
+	if err := json.Unmarshal(lit, &key); err != nil {
+		return -1
+	}
+	return fieldIndex([]byte(key))
+}
+
 // shareStrings makes the string fields substrings of one copy of the value
-// when the known fields are most of it, saving an allocation per string
+// when unknown fields are at most half of it, saving an allocation per string
 // without keeping large unknown fields alive.
 func (d *decoder) shareStrings() {
-	known := 0
-	for _, sp := range d.fields {
-		known += sp.e - sp.s
-	}
-	if 2*known >= len(d.value) {
+	if 2*d.unknown <= len(d.value) {
 		d.whole = string(d.value)
 	}
 }

@@ -17,7 +17,9 @@ const designExample = `{"id": "order-4711-shipped", "status": "delivered", "kind
  "attempts": 1, "source": {"topic": "mimc.push", "partition": 3, "offset": 1042},
  "receivedAt": "2026-11-25T10:00:00.120Z", "completedAt": "2026-11-25T10:00:00.190Z"}`
 
-func at(ms int) time.Time { return time.Date(2026, 11, 25, 10, 0, 0, ms*int(time.Millisecond), time.UTC) }
+func at(ms int) time.Time {
+	return time.Date(2026, 11, 25, 10, 0, 0, ms*int(time.Millisecond), time.UTC)
+}
 
 func TestTheDesignExampleIsWrittenInItsShape(t *testing.T) {
 	o := Outcome{ID: "order-4711-shipped", Status: Delivered, Kind: P2P,
