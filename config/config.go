@@ -171,7 +171,11 @@ func Register(fs *flag.FlagSet, getenv func(string) (string, bool)) *Loader {
 	l := &Loader{getenv: getenv, flags: make([]flagValue, len(table))}
 	for i, s := range table {
 		l.flags[i].isBool = s.isBool
-		help := s.help + " (env " + EnvPrefix + s.name + ")"
+		help := s.help + " (env " + EnvPrefix + s.name
+		if s.def != "" {
+			help += ", default " + s.def
+		}
+		help += ")"
 		fs.Var(&l.flags[i], flagName(s.name), help)
 	}
 	return l
