@@ -398,6 +398,9 @@ func FuzzBatcher(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 8<<10 {
+			data = data[:8<<10] // a long stream adds time, not cases
+		}
 		runStream(t, &byteSource{b: data})
 	})
 }
