@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -250,5 +249,4 @@ func TestErrorText(t *testing.T) {
 	if e.Error() != want {
 		t.Errorf("got %q\nwant %q", e.Error(), want)
 	}
-	_ = strconv.Itoa
 }
