@@ -105,4 +105,3 @@ func BenchmarkPushLoopback(b *testing.B) {
 		})
 	}
 }
-
