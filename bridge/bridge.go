@@ -93,7 +93,7 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		return nil, err
 	}
 	drain := cfg.ShutdownTimeout
-	const session = 30 * time.Second
+	session := cfg.KafkaSessionTimeout
 	// A revocation must end well inside the session timeout: heartbeats
 	// stop while the generation drains.
 	if drain > session*2/3 {
@@ -108,7 +108,7 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 			DefaultFromResource: cfg.FromResource,
 		},
 		drainTimeout:  drain,
-		commitEvery:   time.Second,
+		commitEvery:   250 * time.Millisecond,
 		stallAfter:    cfg.RetryMaxElapsed + cfg.HTTPTimeout + time.Minute,
 		sessionTimout: session,
 	}, nil
@@ -137,11 +137,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 		zap.String("group", b.cfg.KafkaGroupID), zap.Strings("topics", b.cfg.KafkaTopics),
 		zap.String("results_topic", b.cfg.ResultsTopic))
 	err := consumer.RunGroup(ctx, consumer.GroupConfig{
-		Conn:             b.conn,
-		GroupID:          b.cfg.KafkaGroupID,
-		Topics:           b.cfg.KafkaTopics,
-		SessionTimeout:   b.sessionTimout,
-		RebalanceTimeout: b.sessionTimout,
+		Conn:              b.conn,
+		GroupID:           b.cfg.KafkaGroupID,
+		Topics:            b.cfg.KafkaTopics,
+		SessionTimeout:    b.sessionTimout,
+		RebalanceTimeout:  b.sessionTimout,
+		HeartbeatInterval: b.sessionTimout / 10,
 	}, b.log.With(zap.String("component", "group")), b.runGeneration, func(error) { b.met.GroupErrors.Inc() })
 	b.health.setJoined(false)
 	return err

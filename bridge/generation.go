@@ -76,7 +76,7 @@ func (b *Bridge) runGeneration(gctx context.Context, gen *consumer.Generation) {
 
 	batcher, err := batching.New(batching.Config{
 		MaxRecipients:    b.cfg.BatchMaxRecipients,
-		Linger:           b.cfg.BatchLinger,
+		Linger:           linger(b.cfg.BatchLinger),
 		MaxPendingEvents: b.cfg.MaxPendingEvents,
 	})
 	if err != nil {
@@ -241,6 +241,15 @@ func (g *generation) fetch(ctx context.Context, a consumer.Assignment) {
 		// send cannot block forever.
 		g.events <- rec
 	}
+}
+
+// linger maps BATCH_LINGER=0 (send at once) onto the batcher, which reads a
+// zero linger as "use the default".
+func linger(d time.Duration) time.Duration {
+	if d == 0 {
+		return time.Nanosecond
+	}
+	return d
 }
 
 func store(b *bool) batching.Store {

@@ -70,6 +70,8 @@ type Config struct {
 	RetryCodes         string        // MIMC envelope codes retried: same syntax
 	ShutdownTimeout    time.Duration // graceful shutdown deadline
 
+	KafkaSessionTimeout time.Duration // consumer group session (and rebalance) timeout
+
 	// secretFromFile is the file MIMCAppSecret was read from, if any.
 	secretFromFile string
 }

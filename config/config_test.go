@@ -53,7 +53,8 @@ func TestDefaultsMatchTheDesign(t *testing.T) {
 		MaxConcurrentCalls: 16, HTTPTimeout: 10 * time.Second, RetryMaxElapsed: 2 * time.Minute,
 		MaxMsgBytes: 10240, HTTPAddr: ":8080", LogLevel: "info", LogFormat: "json",
 		MaxEventRecipients: 10000, RetryHTTPStatuses: "429,500,502-599", RetryCodes: "429,500-",
-		ShutdownTimeout: 30 * time.Second,
+		ShutdownTimeout:     30 * time.Second,
+		KafkaSessionTimeout: 30 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)

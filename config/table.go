@@ -55,6 +55,7 @@ var table = []setting{
 	stringSetting("RETRY_HTTP_STATUSES", "429,500,502-599", "HTTP statuses that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *string { return &c.RetryHTTPStatuses }),
 	stringSetting("RETRY_CODES", "429,500-", "MIMC envelope codes that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *string { return &c.RetryCodes }),
 	durationSetting("SHUTDOWN_TIMEOUT", "30s", "graceful shutdown deadline", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	durationSetting("KAFKA_SESSION_TIMEOUT", "30s", "consumer group session timeout: a member silent this long loses its partitions; a revocation drains within two thirds of it", func(c *Config) *time.Duration { return &c.KafkaSessionTimeout }),
 }
 
 // quote shows a (non-secret) bad value, shortened.

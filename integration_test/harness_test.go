@@ -223,6 +223,8 @@ func settings(t *testing.T, c *cluster, mimcURL, inTopic, resultsTopic, group st
 	cfg.RetryMaxElapsed = 20 * time.Second
 	cfg.HTTPTimeout = 2 * time.Second
 	cfg.LogLevel = "debug"
+	// The broker's minimum: a killed member is noticed in seconds.
+	cfg.KafkaSessionTimeout = 6 * time.Second
 	return withSecret(t, cfg)
 }
 

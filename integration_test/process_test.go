@@ -70,6 +70,7 @@ func envOf(cfg config.Config) []string {
 		"MIMC_BRIDGE_RETRY_MAX_ELAPSED=" + cfg.RetryMaxElapsed.String(),
 		"MIMC_BRIDGE_SHUTDOWN_TIMEOUT=" + cfg.ShutdownTimeout.String(),
 		"MIMC_BRIDGE_LOG_LEVEL=" + cfg.LogLevel,
+		"MIMC_BRIDGE_KAFKA_SESSION_TIMEOUT=" + cfg.KafkaSessionTimeout.String(),
 	}
 	return env
 }
