@@ -228,7 +228,6 @@ type Batcher struct {
 	seed   maphash.Seed
 	hash   func(*Content) uint64 // content hash; a hook so tests can force collisions
 	groups map[uint64]*group     // open contents by hash, chained on collision
-	peak   int                   // most groups at once since the map was made
 
 	head, tail *Call // open calls, oldest first (FirstAt never decreases along the list)
 	open       int
@@ -388,20 +387,9 @@ func (b *Batcher) Flush(dst []*Call) []*Call {
 	for b.head != nil {
 		dst = b.emit(b.head, dst)
 	}
-	for _, g := range b.groups {
-		for g != nil {
-			next := g.next
-			g.next, g.calls = nil, nil
-			g = next
-		}
-	}
-	if b.peak > 1024 {
-		// Maps never shrink: start afresh after a large burst of contents.
-		b.groups = make(map[uint64]*group)
-	} else {
-		clear(b.groups)
-	}
-	b.peak = 0
+	// The map keeps its capacity, which is bounded by the most contents
+	// open at once (at most MaxPendingEvents), not by how many came and went.
+	clear(b.groups)
 	return dst
 }
 
@@ -444,7 +432,7 @@ func (b *Batcher) group(c *Content) *group {
 	}
 	g := &b.groupBuf[0]
 	b.groupBuf = b.groupBuf[1:]
-	*g = group{content: *c, hash: h, next: head, p2t: c.Kind == KindP2T}
+	g.content, g.hash, g.next, g.p2t = *c, h, head, c.Kind == KindP2T
 	g.calls = g.callsBuf[:0]
 	g.overhead = bodyOverhead + escapedLen(c.FromAccount) + escapedLen(c.FromResource) +
 		escapedLen(c.BizType) + escapedLen(c.MsgType) + escapedLen(c.Msg)
@@ -453,9 +441,6 @@ func (b *Batcher) group(c *Content) *group {
 		g.minCost = 2 // `0,`
 	}
 	b.groups[h] = g
-	if len(b.groups) > b.peak {
-		b.peak = len(b.groups)
-	}
 	return g
 }
 
