@@ -109,9 +109,18 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		},
 		drainTimeout:  drain,
 		commitEvery:   250 * time.Millisecond,
-		stallAfter:    cfg.RetryMaxElapsed + cfg.HTTPTimeout + time.Minute,
+		stallAfter:    stallAfter(cfg),
 		sessionTimout: session,
 	}, nil
+}
+
+// stallAfter is STALL_TIMEOUT, or by default longer than any event can
+// legitimately take: its retries, one more call, and a margin.
+func stallAfter(cfg config.Config) time.Duration {
+	if cfg.StallTimeout > 0 {
+		return cfg.StallTimeout
+	}
+	return cfg.RetryMaxElapsed + cfg.HTTPTimeout + time.Minute
 }
 
 // Health reports readiness for /readyz.

@@ -71,6 +71,7 @@ type Config struct {
 	ShutdownTimeout    time.Duration // graceful shutdown deadline
 
 	KafkaSessionTimeout time.Duration // consumer group session (and rebalance) timeout
+	StallTimeout        time.Duration // no progress this long with events pending is a stall; 0: derived
 
 	// secretFromFile is the file MIMCAppSecret was read from, if any.
 	secretFromFile string

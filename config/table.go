@@ -56,6 +56,7 @@ var table = []setting{
 	stringSetting("RETRY_CODES", "429,500-", "MIMC envelope codes that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *string { return &c.RetryCodes }),
 	durationSetting("SHUTDOWN_TIMEOUT", "30s", "graceful shutdown deadline", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	durationSetting("KAFKA_SESSION_TIMEOUT", "30s", "consumer group session timeout: a member silent this long loses its partitions; a revocation drains within two thirds of it", func(c *Config) *time.Duration { return &c.KafkaSessionTimeout }),
+	durationSetting("STALL_TIMEOUT", "0s", "events pending and no outcome written for this long marks the bridge stalled (/readyz 503, mimc_bridge_stalled 1); 0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m", func(c *Config) *time.Duration { return &c.StallTimeout }),
 }
 
 // quote shows a (non-secret) bad value, shortened.

@@ -127,6 +127,9 @@ func (c Config) Validate(forRun bool) error {
 	if c.KafkaSessionTimeout < 6*time.Second || c.KafkaSessionTimeout > 30*time.Minute {
 		add("KAFKA_SESSION_TIMEOUT", "must be between 6s and 30m (the broker's usual bounds), got %s", c.KafkaSessionTimeout)
 	}
+	if c.StallTimeout < 0 {
+		add("STALL_TIMEOUT", "must not be negative (0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m), got %s", c.StallTimeout)
+	}
 	if !(c.RateP2P >= 0) { // also NaN
 		add("RATE_P2P", "must not be negative (0: no limit), got %g", c.RateP2P)
 	}
