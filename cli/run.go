@@ -40,7 +40,9 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 	defer func() { _ = log.Sync() }()
 	log.Info("starting mimc-bridge", append([]zap.Field{zap.String("version", Version)}, cfg.Fields()...)...)
 	if err := RunBridge(ctx, cfg, log); err != nil {
-		log.Error("mimc-bridge stopped", zap.Error(err))
+		// One plain line, not a log record too: this is what an operator
+		// reads first when start-up fails.
+		_ = log.Sync()
 		fmt.Fprintf(s.Err, "mimc-bridge: %v\n", err)
 		return ExitFailed
 	}
