@@ -10,7 +10,8 @@ import (
 
 // CodeSet is a set of integer codes (HTTP statuses or envelope codes) written
 // as ranges: "429,500,502-599", where "N-" has no upper end. The zero value is
-// empty.
+// "not set" (Config then applies its default); ParseCodeSet("") is the set
+// that contains nothing, so an operator can turn retries off.
 type CodeSet struct {
 	ranges []codeRange
 }
@@ -21,7 +22,7 @@ type codeRange struct{ lo, hi int }
 // "500-599", "500-"). Spaces around items are ignored; an empty string is the
 // empty set.
 func ParseCodeSet(s string) (CodeSet, error) {
-	var set CodeSet
+	set := CodeSet{ranges: []codeRange{}}
 	if strings.TrimSpace(s) == "" {
 		return set, nil
 	}
@@ -84,8 +85,9 @@ func (s CodeSet) Contains(code int) bool {
 	return false
 }
 
-// IsZero reports whether the set is empty.
-func (s CodeSet) IsZero() bool { return len(s.ranges) == 0 }
+// IsZero reports whether the set is unset (the zero value), as opposed to
+// parsed from an empty list.
+func (s CodeSet) IsZero() bool { return s.ranges == nil }
 
 // String gives the set back in the form ParseCodeSet reads.
 func (s CodeSet) String() string {

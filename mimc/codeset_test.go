@@ -1,0 +1,22 @@
+package mimc
+
+import "testing"
+
+func TestAnEmptyListRetriesNothingButTheZeroValueTakesTheDefault(t *testing.T) {
+	empty, err := ParseCodeSet("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty.IsZero() || empty.Contains(500) {
+		t.Errorf("ParseCodeSet(\"\"): IsZero %v, Contains(500) %v; want a set, empty", empty.IsZero(), empty.Contains(500))
+	}
+	cfg := Config{RetryCodes: empty}
+	if err := cfg.Validate(); err == nil && cfg.RetryCodes.Contains(500) {
+		t.Error("an explicitly empty RetryCodes was replaced by the default")
+	}
+	var zero Config
+	zero.SetDefaults()
+	if !zero.RetryCodes.Contains(500) {
+		t.Error("an unset RetryCodes did not take the default")
+	}
+}
