@@ -1,0 +1,204 @@
+// Package demo holds the pieces of `mimc-bridge demo` that need no Kafka:
+// the burst of sample events and the latency statistics.
+package demo
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/event"
+)
+
+// RefusedAccount is the fromAccount the MIMC sandbox refuses (envelope code
+// RefusedCode, final): its events end failed.
+const (
+	RefusedAccount = "blocked-shop"
+	RefusedCode    = 403
+)
+
+// Sample is one sample event.
+type Sample struct {
+	ID    string // the record key; for a bad-JSON sample the outcome's id is <topic>/<partition>/<offset>
+	Value []byte
+	Want  string // the expected status: event.Delivered, event.Failed or event.Rejected
+	What  string // a few words on what it shows
+}
+
+// Options shape the burst.
+type Options struct {
+	// Refused includes events from RefusedAccount; only a sandbox that
+	// refuses it (mimctest FinalCodeFor) makes them fail.
+	Refused bool
+	// Seed picks the recipients; the same seed gives the same burst.
+	Seed uint64
+	// Prefix starts every id ("demo-k3f9"), so that runs sharing a broker
+	// (--data-dir) have distinct ids.
+	Prefix string
+}
+
+// The shared messages: events carrying the same content merge into one
+// p2p/more or p2t/more call.
+var (
+	shipped = content{FromAccount: "shop", FromResource: "orders", Msg: "Your order has shipped", BizType: "ORDER", IsStore: ptr(true)}
+	sale    = content{FromAccount: "marketing", Msg: "Flash sale: 20% off until midnight"}
+	binary  = content{FromAccount: "shop", Msg: base64.StdEncoding.EncodeToString([]byte("\x00\x01binary payload\xff")), MsgType: "base64"}
+	post    = content{FromAccount: "forum", Msg: "New post in your group", BizType: "FORUM"}
+	notice  = content{FromAccount: "ops", FromResource: "pager", Msg: "Maintenance tonight at 02:00", IsStore: ptr(false)}
+	refused = content{FromAccount: RefusedAccount, Msg: "You won a prize!"}
+)
+
+// Topic ids: small ones, and ones past 2^53 that a float64 would round.
+var topicIDs = []int64{1001, 1002, 1003, 1<<53 + 1, 1<<53 + 7, 4611686018427387904}
+
+// Samples returns n sample events: per cycle of 20, p2p single and list
+// recipients, p2t single and list with topic ids as numbers and strings,
+// base64, shared messages so that calls merge, one invalid event and (with
+// Options.Refused) one that MIMC refuses.
+func Samples(n int, o Options) []Sample {
+	rng := rand.New(rand.NewPCG(o.Seed, 0x64656d6f))
+	account := func() string { return fmt.Sprintf("user-%02d", 1+rng.IntN(40)) }
+	accounts := func() []string {
+		out := make([]string, 2+rng.IntN(4))
+		for i := range out {
+			out[i] = account()
+		}
+		return out
+	}
+	topicID := func() int64 { return topicIDs[rng.IntN(len(topicIDs))] }
+	out := make([]Sample, 0, n)
+	invalid := 0
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("%s-%04d", o.Prefix, i+1)
+		var s Sample
+		switch slot := i % 20; {
+		case slot <= 3 || slot == 12 || slot == 13:
+			s = shipped.p2p(id, "p2p, one toAccount", account())
+		case slot <= 6 || slot == 18:
+			s = sale.p2pList(id, "p2p, toAccounts list", accounts())
+		case slot == 7:
+			s = binary.p2p(id, "p2p, base64 msg", account())
+		case slot <= 9:
+			s = post.p2t(id, "p2t, topicId as a number", topicID())
+		case slot <= 11 || slot == 19:
+			s = notice.p2tList(id, "p2t, topicIds: numbers and strings", []int64{topicID(), topicID(), topicID()})
+		case slot == 14:
+			s = shipped.p2pList(id, "p2p, toAccounts list", accounts())
+		case slot == 15:
+			s = post.p2tString(id, "p2t, topicId as a string", topicID())
+		case slot == 16 && o.Refused:
+			s = refused.p2p(id, "refused by MIMC (code 403)", account())
+		case slot == 16:
+			s = sale.p2p(id, "p2p, one toAccount", account())
+		default: // slot 17
+			s = invalidSample(id, invalid)
+			invalid++
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// content is what makes events merge.
+type content struct {
+	FromAccount, FromResource, Msg, MsgType, BizType string
+	IsStore                                          *bool
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (c content) fields(id string) map[string]any {
+	m := map[string]any{"id": id, "fromAccount": c.FromAccount, "msg": c.Msg}
+	if c.FromResource != "" {
+		m["fromResource"] = c.FromResource
+	}
+	if c.MsgType != "" {
+		m["msgType"] = c.MsgType
+	}
+	if c.BizType != "" {
+		m["bizType"] = c.BizType
+	}
+	if c.IsStore != nil {
+		m["isStore"] = *c.IsStore
+	}
+	return m
+}
+
+func (c content) sample(id, what string, m map[string]any) Sample {
+	want := event.Delivered
+	if c.FromAccount == RefusedAccount {
+		want = event.Failed
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic("demo: " + err.Error()) // maps of strings, numbers and bools always marshal
+	}
+	return Sample{ID: id, Value: b, Want: want, What: what}
+}
+
+func (c content) p2p(id, what, to string) Sample {
+	m := c.fields(id)
+	m["toAccount"] = to
+	return c.sample(id, what, m)
+}
+
+func (c content) p2pList(id, what string, to []string) Sample {
+	m := c.fields(id)
+	m["toAccounts"] = to
+	return c.sample(id, what, m)
+}
+
+func (c content) p2t(id, what string, topic int64) Sample {
+	m := c.fields(id)
+	m["topicId"] = topic
+	m["kind"] = event.P2T
+	return c.sample(id, what, m)
+}
+
+func (c content) p2tString(id, what string, topic int64) Sample {
+	m := c.fields(id)
+	m["topicId"] = fmt.Sprint(topic)
+	return c.sample(id, what, m)
+}
+
+func (c content) p2tList(id, what string, topics []int64) Sample {
+	m := c.fields(id)
+	list := make([]any, len(topics))
+	for i, t := range topics {
+		if i%2 == 0 {
+			list[i] = t
+		} else {
+			list[i] = fmt.Sprint(t)
+		}
+	}
+	m["topicIds"] = list
+	return c.sample(id, what, m)
+}
+
+// invalidSample returns the k-th kind of invalid event, in rotation.
+func invalidSample(id string, k int) Sample {
+	bad := []struct{ what, value string }{
+		{"invalid: no recipient", `{"id":%q,"fromAccount":"shop","msg":"to nobody"}`},
+		{"invalid: toAccount and topicId", `{"id":%q,"fromAccount":"shop","toAccount":"user-01","topicId":1001,"msg":"both"}`},
+		{"invalid: not JSON", `this is not JSON (%s)`},
+		{"invalid: msg is not base64", `{"id":%q,"fromAccount":"shop","toAccount":"user-01","msg":"***","msgType":"base64"}`},
+		{"invalid: kind disagrees", `{"id":%q,"kind":"p2p","fromAccount":"forum","topicId":1001,"msg":"hello"}`},
+		{"invalid: no fromAccount", `{"id":%q,"toAccount":"user-01","msg":"from nobody"}`},
+	}
+	b := bad[k%len(bad)]
+	return Sample{ID: id, Value: fmt.Appendf(nil, b.value, id), Want: event.Rejected, What: b.what}
+}
+
+// Percentile returns the p-th percentile (0 < p <= 100) of ds by the
+// nearest-rank method; 0 for none. It sorts ds.
+func Percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	rank := int(float64(len(ds))*p/100+0.999999999) - 1
+	return ds[max(0, min(rank, len(ds)-1))]
+}

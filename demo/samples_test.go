@@ -1,0 +1,84 @@
+package demo
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/event"
+)
+
+func TestEverySampleDecodesAsItsExpectedStatusSays(t *testing.T) {
+	samples := Samples(200, Options{Refused: true, Seed: 1, Prefix: "t"})
+	if len(samples) != 200 {
+		t.Fatalf("got %d samples, want 200", len(samples))
+	}
+	kinds := map[string]int{}
+	whats := map[string]bool{}
+	ids := map[string]bool{}
+	for _, s := range samples {
+		if ids[s.ID] {
+			t.Errorf("id %s repeats", s.ID)
+		}
+		ids[s.ID] = true
+		whats[s.What] = true
+		ev, err := event.Decode(s.Value, event.Source{Topic: "mimc.push"}, event.Limits{})
+		var rej *event.RejectError
+		switch {
+		case s.Want == event.Rejected && !errors.As(err, &rej):
+			t.Errorf("%s (%s) decodes, want rejected: %s", s.ID, s.What, s.Value)
+		case s.Want != event.Rejected && err != nil:
+			t.Errorf("%s (%s) is rejected: %v: %s", s.ID, s.What, err, s.Value)
+		case err == nil:
+			kinds[ev.Kind]++
+			if ev.ID != s.ID {
+				t.Errorf("decoded id %q, want %q", ev.ID, s.ID)
+			}
+			if (s.Want == event.Failed) != (ev.FromAccount == RefusedAccount) {
+				t.Errorf("%s: want %s from %s", s.ID, s.Want, ev.FromAccount)
+			}
+		}
+	}
+	if kinds[event.P2P] == 0 || kinds[event.P2T] == 0 {
+		t.Errorf("kinds %v: want both p2p and p2t", kinds)
+	}
+	for _, w := range []string{"p2p, one toAccount", "p2p, toAccounts list", "p2p, base64 msg", "p2t, topicId as a number",
+		"p2t, topicId as a string", "p2t, topicIds: numbers and strings", "refused by MIMC (code 403)", "invalid: not JSON"} {
+		if !whats[w] {
+			t.Errorf("no sample shows %q", w)
+		}
+	}
+}
+
+func TestWithoutRefusedNoSampleFails(t *testing.T) {
+	for _, s := range Samples(100, Options{Seed: 2, Prefix: "t"}) {
+		if s.Want == event.Failed {
+			t.Fatalf("%s (%s) is expected to fail without a refusing sandbox", s.ID, s.What)
+		}
+	}
+}
+
+func TestPercentileUsesTheNearestRank(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	for _, c := range []struct {
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{nil, 50, 0},
+		{ms(7), 99, 7 * time.Millisecond},
+		{ms(5, 1, 4, 2, 3), 50, 3 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 99, 10 * time.Millisecond},
+		{ms(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 10, 1 * time.Millisecond},
+	} {
+		if got := Percentile(c.in, c.p); got != c.want {
+			t.Errorf("Percentile(%v, %v) = %v, want %v", c.in, c.p, got, c.want)
+		}
+	}
+}
