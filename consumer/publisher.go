@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -89,8 +90,17 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = p.cfg.RetryMaxInterval
 	b.MaxElapsedTime = 0 // never give up: the commit waits for these records
+	// single is set once the broker refused a batch as too large: the limit
+	// (max.message.bytes) applies to a whole record batch, so outcomes are
+	// then written one at a time and only one refused alone is shrunk.
+	single := false
 	for attempt := 1; ; attempt++ {
-		err := p.w.WriteMessages(ctx, pending...)
+		var err error
+		if single {
+			err = p.writeEach(ctx, pending)
+		} else {
+			err = p.w.WriteMessages(ctx, pending...)
+		}
 		if err == nil {
 			return nil
 		}
@@ -101,8 +111,16 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 			p.cfg.OnError(err)
 		}
 		var werrs kafka.WriteErrors
+		if !single && len(pending) > 1 && (isTooLarge(err) || errors.As(err, &werrs) && slices.ContainsFunc(werrs, isTooLarge)) {
+			// The batch may be too large while each outcome fits: retry
+			// them alone, at once, before shrinking any.
+			single = true
+			p.log.Warn("outcome batch too large for the results topic, writing outcomes one at a time",
+				zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(pending)), zap.Error(err))
+			continue
+		}
 		if errors.As(err, &werrs) && len(werrs) == len(pending) {
-			n := 0
+			n, transient := 0, false
 			for i, e := range werrs {
 				if e == nil {
 					continue
@@ -111,6 +129,8 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 				if isTooLarge(e) {
 					shrinks[idx[i]]++
 					m.Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
+				} else {
+					transient = true
 				}
 				pending[n], idx[n] = m, idx[i]
 				n++
@@ -119,10 +139,16 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 			if n == 0 {
 				return nil
 			}
+			if !transient && attempt <= 3 {
+				continue // only shrunk outcomes left: nothing to wait for
+			}
 		} else if isTooLarge(err) {
 			for i := range pending {
 				shrinks[idx[i]]++
 				pending[i].Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
+			}
+			if attempt <= 3 {
+				continue
 			}
 		}
 		wait := b.NextBackOff()
@@ -137,6 +163,29 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 		case <-t.C:
 		}
 	}
+}
+
+// writeEach writes msgs one per request, so that a size limit applies to
+// each alone; it returns nil or kafka.WriteErrors with one entry per message.
+func (p *Publisher) writeEach(ctx context.Context, msgs []kafka.Message) error {
+	errs := make(kafka.WriteErrors, len(msgs))
+	failed := false
+	for i := range msgs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.w.WriteMessages(ctx, msgs[i]); err != nil {
+			var werrs kafka.WriteErrors
+			if errors.As(err, &werrs) && len(werrs) == 1 {
+				err = werrs[0]
+			}
+			errs[i], failed = err, true
+		}
+	}
+	if !failed {
+		return nil
+	}
+	return errs
 }
 
 func (p *Publisher) shrink(f ShrinkFunc, i, n int) []byte {
