@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,9 @@ func TestBrokerFaults(t *testing.T) {
 			logs := r.bridge.logs.String()
 			t.Logf("FAULT %s: %s; producer retries %d; generations %d", f.scenario, fig, r.prod.errs.Load(),
 				countLog(logs, `"partitions assigned"`))
+			if os.Getenv("MIMC_BRIDGE_IT_DUMP_LOGS") != "" {
+				t.Logf("bridge logs:\n%s", logs)
+			}
 		})
 	}
 }
