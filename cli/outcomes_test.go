@@ -1,0 +1,315 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/mimc-bridge/mimc-bridge/cli"
+	"github.com/mimc-bridge/mimc-bridge/event"
+)
+
+// broker starts an in-process Kafka broker on loopback for one test.
+func broker(t *testing.T) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("starting kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// topic creates a topic with a random name.
+func topic(t *testing.T, addr, prefix string, partitions int) string {
+	t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, rand.Int64())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	resp, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}}})
+	if err != nil {
+		t.Fatalf("creating topic %s: %v", name, err)
+	}
+	if err := resp.Errors[name]; err != nil {
+		t.Fatalf("creating topic %s: %v", name, err)
+	}
+	return name
+}
+
+// write produces keyed records to topic and waits for acks=all.
+func write(t *testing.T, addr, topic string, msgs ...kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("writing to %s: %v", topic, err)
+	}
+}
+
+// records returns the number of records in topic (sum of end offsets).
+func records(t *testing.T, addr, topic string) int64 {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += last
+	}
+	return n
+}
+
+// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run runs a command in process with a bounded context.
+func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	s := cli.Streams{Out: &out, Err: &errb}
+	if stdin != "" {
+		s.In = strings.NewReader(stdin)
+	}
+	code = cli.Main(ctx, args, s)
+	return code, out.String(), errb.String()
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func outcomeMsg(t *testing.T, o event.Outcome) kafka.Message {
+	t.Helper()
+	b, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kafka.Message{Key: []byte(o.ID), Value: b}
+}
+
+func sampleOutcomes() []event.Outcome {
+	at := time.Date(2026, 11, 25, 10, 0, 0, 120e6, time.UTC)
+	src := event.Source{Topic: "mimc.push", Partition: 0, Offset: 1}
+	return []event.Outcome{
+		{ID: "order-1", Status: event.Delivered, Kind: event.P2P, Attempts: 1, Source: src, ReceivedAt: at, CompletedAt: at.Add(70 * time.Millisecond),
+			Recipients: []event.Recipient{{ToAccount: "alice", PacketID: "p-1"}, {ToAccount: "bob", PacketID: "p-2"}}},
+		{ID: "order-2", Status: event.Delivered, Kind: event.P2T, Attempts: 2, Source: src, ReceivedAt: at, CompletedAt: at.Add(1500 * time.Millisecond),
+			Recipients: []event.Recipient{{TopicID: "9007199254740993", PacketID: "p-3"}}},
+		{ID: "order-3", Status: event.Failed, Kind: event.P2P, Attempts: 1, Source: src, ReceivedAt: at, CompletedAt: at.Add(40 * time.Millisecond),
+			Recipients: []event.Recipient{{ToAccount: "carol", Code: 403, Message: "forbidden"}}, Error: "mimc refused: forbidden"},
+		{ID: "mimc.push/0/9", Status: event.Rejected, Source: src, ReceivedAt: at, CompletedAt: at, Error: "invalid JSON", Input: "nope"},
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	addr := broker(t)
+	results := topic(t, addr, "results", 3)
+	var msgs []kafka.Message
+	for _, o := range sampleOutcomes() {
+		msgs = append(msgs, outcomeMsg(t, o))
+	}
+	write(t, addr, results, msgs...)
+	base := []string{"outcomes", "--kafka-brokers", addr, "--results-topic", results}
+
+	for _, tc := range []struct {
+		scenario string
+		args     []string
+		check    func(t *testing.T, stdout, stderr string)
+	}{
+		{"a table of every outcome up to the end, then the counts", nil, func(t *testing.T, stdout, _ string) {
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			if len(lines) != 6 {
+				t.Fatalf("want a header, 4 rows and the counts, got:\n%s", stdout)
+			}
+			if !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[0], "LATENCY") {
+				t.Errorf("header: %q", lines[0])
+			}
+			for _, want := range []string{
+				"order-1 ", "delivered", "2/2", "70ms",
+				"order-2", "1.50s", "order-3", "0/1", "mimc refused: forbidden", "mimc.push/0/9", "invalid JSON",
+			} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("the table lacks %q:\n%s", want, stdout)
+				}
+			}
+			if got, want := lines[5], "4 outcomes: delivered 2, failed 1, rejected 1"; got != want {
+				t.Errorf("counts %q, want %q", got, want)
+			}
+		}},
+		{"JSON lines are the raw values and the counts go to stderr", []string{"--json"}, func(t *testing.T, stdout, stderr string) {
+			want := map[string]bool{}
+			for _, m := range msgs {
+				want[string(m.Value)] = true
+			}
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			if len(lines) != len(msgs) {
+				t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(msgs), stdout)
+			}
+			for _, l := range lines {
+				if !want[l] {
+					t.Errorf("line is not one of the raw values: %s", l)
+				}
+			}
+			if !strings.Contains(stderr, "4 outcomes: delivered 2, failed 1, rejected 1") {
+				t.Errorf("stderr lacks the counts: %q", stderr)
+			}
+		}},
+		{"--status keeps only the statuses named", []string{"--status", "failed,rejected", "--json"}, func(t *testing.T, stdout, stderr string) {
+			if strings.Contains(stdout, `"delivered"`) || !strings.Contains(stdout, "order-3") || !strings.Contains(stdout, "mimc.push/0/9") {
+				t.Errorf("stdout:\n%s", stdout)
+			}
+			if !strings.Contains(stderr, "2 outcomes: failed 1, rejected 1") {
+				t.Errorf("stderr: %q", stderr)
+			}
+		}},
+		{"--id keeps only the ids named", []string{"--id", "order-2", "--id", "nope,order-1"}, func(t *testing.T, stdout, _ string) {
+			if !strings.Contains(stdout, "order-1") || !strings.Contains(stdout, "order-2") || strings.Contains(stdout, "order-3") {
+				t.Errorf("stdout:\n%s", stdout)
+			}
+			if !strings.Contains(stdout, "2 outcomes: delivered 2") {
+				t.Errorf("stdout:\n%s", stdout)
+			}
+		}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			code, stdout, stderr := run(t, "", append(append([]string(nil), base...), tc.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			tc.check(t, stdout, stderr)
+		})
+	}
+
+	t.Run("an unknown status is a usage error", func(t *testing.T) {
+		code, _, stderr := run(t, "", append(base, "--status", "lost")...)
+		if code != cli.ExitUsage || !strings.Contains(stderr, `unknown status "lost"`) {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("a missing results topic fails with a clear message", func(t *testing.T) {
+		code, _, stderr := run(t, "", "outcomes", "--kafka-brokers", addr, "--results-topic", "no-such-topic")
+		if code != cli.ExitFailed || !strings.Contains(stderr, "no-such-topic") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+	t.Run("without brokers it names the setting", func(t *testing.T) {
+		t.Setenv("MIMC_BRIDGE_KAFKA_BROKERS", "")
+		code, _, stderr := run(t, "", "outcomes")
+		if code != cli.ExitUsage || !strings.Contains(stderr, "MIMC_BRIDGE_KAFKA_BROKERS (--kafka-brokers): required") {
+			t.Errorf("exit %d, stderr %q", code, stderr)
+		}
+	})
+}
+
+func TestOutcomesFollow(t *testing.T) {
+	addr := broker(t)
+	results := topic(t, addr, "results", 2)
+	old := sampleOutcomes()
+	write(t, addr, results, outcomeMsg(t, old[0]), outcomeMsg(t, old[2]))
+
+	follow := func(t *testing.T, extra ...string) (stdout *syncBuffer, stop func() (int, string)) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		stdout = &syncBuffer{}
+		var stderr syncBuffer
+		done := make(chan int, 1)
+		args := append([]string{"outcomes", "--kafka-brokers", addr, "--results-topic", results, "--follow"}, extra...)
+		go func() { done <- cli.Main(ctx, args, cli.Streams{Out: stdout, Err: &stderr}) }()
+		t.Cleanup(cancel)
+		return stdout, func() (int, string) {
+			cancel()
+			select {
+			case code := <-done:
+				return code, stderr.String()
+			case <-time.After(20 * time.Second):
+				t.Fatal("outcomes --follow did not stop within 20s of Ctrl-C")
+				return 0, ""
+			}
+		}
+	}
+
+	t.Run("only new outcomes by default, counts on Ctrl-C", func(t *testing.T) {
+		stdout, stop := follow(t)
+		// The follower starts at the end offsets it takes at start: give it
+		// a moment to take them before the new record arrives.
+		time.Sleep(500 * time.Millisecond)
+		fresh := old[1]
+		fresh.ID = fmt.Sprintf("fresh-%d", rand.Int64())
+		write(t, addr, results, outcomeMsg(t, fresh))
+		waitFor(t, 15*time.Second, "the new outcome", func() bool { return strings.Contains(stdout.String(), fresh.ID) })
+		code, stderr := stop()
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		out := stdout.String()
+		if strings.Contains(out, "order-1") || strings.Contains(out, "order-3") {
+			t.Errorf("old outcomes printed without --from-beginning:\n%s", out)
+		}
+		if !strings.Contains(out, "1 outcomes: delivered 1") {
+			t.Errorf("no counts at the end:\n%s", out)
+		}
+	})
+	t.Run("--from-beginning starts at the first offset", func(t *testing.T) {
+		stdout, stop := follow(t, "--from-beginning", "--json")
+		waitFor(t, 15*time.Second, "the old outcomes", func() bool {
+			s := stdout.String()
+			return strings.Contains(s, `"order-1"`) && strings.Contains(s, `"order-3"`)
+		})
+		if code, stderr := stop(); code != 0 || !strings.Contains(stderr, "outcomes: delivered") {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+	})
+}
