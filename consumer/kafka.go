@@ -187,6 +187,11 @@ func (c Conn) explain(broker string, err error) string {
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return fmt.Sprintf("cannot reach broker %s: %v", broker, opErr.Err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		if c.TLS != nil {
+			// A plaintext listener reads the TLS hello as the start of
+			// a huge request and waits for the rest: the handshake hangs.
+			return fmt.Sprintf("broker %s did not answer in time: does it speak TLS on this port (KAFKA_TLS is on)? A plaintext listener never answers a TLS handshake: %v", broker, err)
+		}
 		return fmt.Sprintf("broker %s did not answer in time: %v", broker, err)
 	default:
 		return fmt.Sprintf("broker %s: %v", broker, err)
