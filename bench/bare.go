@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+)
+
+// runBare is the bare pipe: the ceiling for this client and broker. It
+// consumes the records in a consumer group (ConsumerGroup/Generation and one
+// Reader per partition, configured as the bridge's) and produces one small
+// outcome per record (a batched Writer, acks=all), then commits; no
+// decoding, no HTTP.
+func runBare(ctx context.Context, spec childSpec, p *progress) error {
+	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID: spec.Group, Brokers: spec.Brokers, Topics: []string{spec.Topic},
+		StartOffset: kafka.FirstOffset, JoinGroupBackoff: time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer cg.Close()
+	gen, err := cg.Next(ctx)
+	if err != nil {
+		return fmt.Errorf("joining the group: %w", err)
+	}
+	w := &kafka.Writer{
+		Addr: kafka.TCP(spec.Brokers...), Topic: spec.Results, Balancer: kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 10000, BatchBytes: 16 << 20,
+		MaxAttempts: 10, WriteTimeout: 10 * time.Second,
+	}
+	defer w.Close()
+
+	type item struct {
+		tp     consumer.TopicPartition
+		offset int64
+		key    []byte
+	}
+	items := make(chan item, 4096)
+	tracker := consumer.NewTracker()
+	var fetchers sync.WaitGroup
+	for topic, parts := range gen.Assignments {
+		for _, a := range parts {
+			fetchers.Add(1)
+			gen.Start(func(gctx context.Context) {
+				defer fetchers.Done()
+				r := kafka.NewReader(kafka.ReaderConfig{
+					Brokers: spec.Brokers, Topic: topic, Partition: a.ID,
+					MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 256,
+				})
+				defer r.Close()
+				if err := r.SetOffset(a.Offset); err != nil {
+					return
+				}
+				tp := consumer.TopicPartition{Topic: topic, Partition: a.ID}
+				for {
+					m, err := r.FetchMessage(gctx)
+					if err != nil {
+						return
+					}
+					p.fetched()
+					tracker.Add(tp, m.Offset)
+					select {
+					case items <- item{tp: tp, offset: m.Offset, key: m.Key}:
+					case <-gctx.Done():
+						return
+					}
+				}
+			})
+		}
+	}
+
+	// The writer: drain what is queued, write it as one batch, release.
+	go func() {
+		const maxBatch = 2000
+		batch := make([]item, 0, maxBatch)
+		msgs := make([]kafka.Message, 0, maxBatch)
+		for {
+			var it item
+			select {
+			case it = <-items:
+			case <-ctx.Done():
+				return
+			}
+			batch = append(batch[:0], it)
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case it := <-items:
+					batch = append(batch, it)
+				default:
+					break fill
+				}
+			}
+			msgs = msgs[:0]
+			for _, it := range batch {
+				v := make([]byte, 0, 128)
+				v = append(v, `{"id":"`...)
+				v = append(v, it.key...)
+				v = append(v, `","status":"delivered","source":{"topic":"`...)
+				v = append(v, it.tp.Topic...)
+				v = append(v, `","partition":`...)
+				v = strconv.AppendInt(v, int64(it.tp.Partition), 10)
+				v = append(v, `,"offset":`...)
+				v = strconv.AppendInt(v, it.offset, 10)
+				v = append(v, `}}`...)
+				msgs = append(msgs, kafka.Message{Key: it.key, Value: v})
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return
+			}
+			for _, it := range batch {
+				tracker.Done(it.tp, it.offset)
+			}
+			p.outcomes.Add(int64(len(batch)))
+		}
+	}()
+
+	commit := func() error {
+		offs := tracker.Committable()
+		if len(offs) == 0 {
+			return nil
+		}
+		req := map[string]map[int]int64{}
+		for tp, off := range offs {
+			if req[tp.Topic] == nil {
+				req[tp.Topic] = map[int]int64{}
+			}
+			req[tp.Topic][tp.Partition] = off
+		}
+		if err := gen.CommitOffsets(req); err != nil {
+			return err
+		}
+		tracker.Committed(offs)
+		return nil
+	}
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := commit(); err != nil {
+				return fmt.Errorf("committing: %w", err)
+			}
+		case <-p.done:
+			// Everything is written: commit it, then leave the group.
+			return commit()
+		case <-ctx.Done():
+			return waitDone(ctx, p)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/metrics"
+	"github.com/mimc-bridge/mimc-bridge/secret"
+)
+
+// The app the MIMC sandbox accepts.
+const (
+	benchAppID     = "2882303761517669588"
+	benchAppKey    = "5111766983588"
+	benchAppSecret = "bench-secret-0f3a"
+)
+
+// runBridge runs the bridge in this process (bridge.New and Run, as
+// cli.RunBridge does, without the operations server) with default settings
+// but for the batching flags, and follows its outcome counter.
+func runBridge(ctx context.Context, spec childSpec, p *progress) error {
+	cfg := config.Default()
+	cfg.KafkaBrokers = spec.Brokers
+	cfg.KafkaTopics = []string{spec.Topic}
+	cfg.KafkaGroupID = spec.Group
+	cfg.ResultsTopic = spec.Results
+	cfg.MIMCURL = spec.MIMCURL
+	cfg.MIMCAppID = benchAppID
+	cfg.MIMCAppKey = benchAppKey
+	cfg.MIMCAppSecret = secret.New(benchAppSecret)
+	cfg.HTTPAddr = ""
+	if spec.Linger > 0 {
+		cfg.BatchLinger = spec.Linger
+	}
+	if spec.MaxRecipients > 0 {
+		cfg.BatchMaxRecipients = spec.MaxRecipients
+	}
+	enc := zap.NewProductionEncoderConfig()
+	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.WarnLevel))
+	met := metrics.New()
+	b, err := bridge.New(cfg, log, met)
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- b.Run(runCtx) }()
+
+	consumed := met.EventsConsumed.WithLabelValues(spec.Topic)
+	var outcomes []prometheus.Counter
+	for _, s := range []string{event.Delivered, event.Partial, event.Failed, event.Rejected} {
+		outcomes = append(outcomes, met.Outcomes.WithLabelValues(s))
+	}
+	value := func(c prometheus.Counter) int64 {
+		var m dto.Metric
+		_ = c.Write(&m)
+		return int64(m.GetCounter().GetValue())
+	}
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-p.done:
+			break loop
+		case err := <-done:
+			runErr = err
+			if runErr == nil {
+				runErr = errors.New("the bridge stopped early")
+			}
+			break loop
+		case <-t.C:
+			if p.firstFetch.Load() == 0 && value(consumed) > 0 {
+				p.fetched()
+			}
+			var n int64
+			for _, c := range outcomes {
+				n += value(c)
+			}
+			p.outcomes.Store(n)
+		}
+	}
+	// Graceful shutdown: send what is pending, publish, commit.
+	stop()
+	if runErr == nil {
+		runErr = <-done
+	}
+	if errors.Is(runErr, context.Canceled) {
+		runErr = nil
+	}
+	return runErr
+}

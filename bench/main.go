@@ -1,0 +1,180 @@
+// Command bench is the load tool of mimc-bridge. In one run, on one embedded
+// Kafka broker (kfake) and one MIMC sandbox (mimctest), with the same records
+// for every mode, it measures:
+//
+//   - bare:   kafka-go consume in a group → produce one small outcome each,
+//     no decoding, no HTTP (the ceiling for this client and broker);
+//   - naive:  one synchronous MIMC call per recipient, one synchronous
+//     outcome write and one commit per record (an afternoon's bridge);
+//   - bridge: the bridge (bridge.New + Run) at 0ms and at 20ms MIMC latency.
+//
+// Each mode runs in a child process (this binary re-executed with --child)
+// that connects to the parent's broker and sandbox over loopback TCP, so its
+// peak RSS, heap and CPU time are its own. The parent hosts the broker, the
+// sandbox, the producer and, for latency runs, the outcome reader.
+//
+// Usage:
+//
+//	go run ./bench                 # the full run: a few minutes
+//	go run ./bench --quick         # smaller sizes: about a minute
+//	go run ./bench --json          # the report as JSON on stdout
+//	go run ./bench --profile /tmp/prof --modes bridge --workloads heavy
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	events        int
+	naiveEvents   int
+	backlog       int
+	smallBacklog  int
+	partitions    int
+	modes         []string
+	workloads     []string
+	latencySecs   float64
+	mimcLatency   time.Duration
+	linger        time.Duration
+	maxRecipients int
+	jsonOut       bool
+	profile       string
+	timeout       time.Duration
+	runSecs       float64
+}
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "--child" {
+		os.Exit(runChild(os.Args[2]))
+	}
+	var o options
+	var modes, workloads string
+	var quick bool
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.IntVar(&o.events, "events", 100_000, "events per throughput workload (heavy, none)")
+	fs.IntVar(&o.naiveEvents, "naive-events", 2_000, "events the naive bridge processes (it is slow)")
+	fs.IntVar(&o.backlog, "backlog", 1_000_000, "events of the large backlog (memory)")
+	fs.IntVar(&o.smallBacklog, "small-backlog", 100_000, "events of the small backlog the large one is compared with")
+	fs.IntVar(&o.partitions, "partitions", 8, "partitions of the input and results topics")
+	fs.StringVar(&modes, "modes", "bare,naive,bridge,bridge20", "modes to run: bare, naive, bridge (0ms MIMC), bridge20 (--mimc-latency)")
+	fs.StringVar(&workloads, "workloads", "heavy,none,latency,backlog", "workloads: heavy (200 messages), none (no sharing), latency (steady rate), backlog (memory)")
+	fs.Float64Var(&o.latencySecs, "latency-secs", 5, "seconds of steady production in a latency run")
+	fs.DurationVar(&o.mimcLatency, "mimc-latency", 20*time.Millisecond, "MIMC latency of the bridge20 mode")
+	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "BATCH_LINGER of the bridge")
+	fs.IntVar(&o.maxRecipients, "max-recipients", 100, "BATCH_MAX_RECIPIENTS of the bridge")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout instead of tables")
+	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")
+	fs.Float64Var(&o.runSecs, "run-secs", 15, "cap on one throughput run: a slow mode stops after this long and is measured on what it did")
+	fs.BoolVar(&quick, "quick", false, "smaller sizes (events 20k, backlog 200k/20k, latency 3s, runs capped at 5s)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\n"+
+			"Measures the bare pipe, a naive bridge and the bridge on one embedded broker\n"+
+			"and MIMC sandbox, then prints a table and the issue's targets.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	_ = fs.Parse(os.Args[1:])
+	if quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		def := func(name string, p *int, v int) {
+			if !set[name] {
+				*p = v
+			}
+		}
+		def("events", &o.events, 20_000)
+		def("naive-events", &o.naiveEvents, 500)
+		def("backlog", &o.backlog, 200_000)
+		def("small-backlog", &o.smallBacklog, 20_000)
+		if !set["latency-secs"] {
+			o.latencySecs = 3
+		}
+		if !set["run-secs"] {
+			o.runSecs = 5
+		}
+	}
+	o.modes = split(modes)
+	o.workloads = split(workloads)
+	if o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if o.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		rep.print(os.Stdout)
+	}
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			os.Exit(1)
+		}
+	}
+}
+
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+var started = time.Now()
+
+// logf prints a progress line on stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(started).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// machine describes where the run happened.
+type machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpuModel"`
+	GoVersion string `json:"goVersion"`
+	OS        string `json:"os"`
+}
+
+func describeMachine() machine {
+	m := machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}

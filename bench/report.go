@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// target is one of the issue's targets with what this run measured.
+type target struct {
+	Name     string  `json:"name"`
+	Measured float64 `json:"measured"`
+	Limit    float64 `json:"limit"`
+	AtLeast  bool    `json:"atLeast"` // Measured >= Limit, else Measured <= Limit
+	Unit     string  `json:"unit"`    // "×", "MiB", "ms"
+	Met      bool    `json:"met"`
+	Missing  bool    `json:"missing,omitempty"` // a run it needs did not happen
+	Note     string  `json:"note,omitempty"`
+}
+
+func (r *report) find(workload, mode string, latencyMs float64) *runResult {
+	for i := range r.Runs {
+		x := &r.Runs[i]
+		if x.Workload == workload && x.Mode == mode && x.MIMCLatencyMs == latencyMs && x.Error == "" {
+			return x
+		}
+	}
+	return nil
+}
+
+func targets(o options, rep *report) []target {
+	var out []target
+	add := func(t target, ok bool) {
+		if !ok {
+			t.Missing = true
+		} else if t.AtLeast {
+			t.Met = t.Measured >= t.Limit
+		} else {
+			t.Met = t.Measured <= t.Limit
+		}
+		out = append(out, t)
+	}
+	lat := ms(o.mimcLatency)
+	bare := rep.find("heavy", "bare", 0)
+	naive := rep.find("heavy", "naive", 0)
+	b0 := rep.find("heavy", "bridge", 0)
+	b20 := rep.find("heavy", "bridge", lat)
+	ratio := func(a, b *runResult) (float64, bool) {
+		if a == nil || b == nil || b.EventsPerSec == 0 {
+			return 0, false
+		}
+		return a.EventsPerSec / b.EventsPerSec, true
+	}
+	v, ok := ratio(b0, bare)
+	add(target{Name: "bridge ≥ 0.7 × bare pipe events/s (heavy sharing, MIMC 0ms)", Measured: v, Limit: 0.7, AtLeast: true, Unit: "×"}, ok)
+	v, ok = ratio(b20, bare)
+	add(target{Name: fmt.Sprintf("bridge at %s MIMC latency ≥ 0.5 × bare pipe (heavy sharing)", o.mimcLatency), Measured: v, Limit: 0.5, AtLeast: true, Unit: "×"}, ok)
+	v, ok = ratio(b0, naive)
+	add(target{Name: "bridge ≥ 30 × naive bridge (heavy sharing, MIMC 0ms)", Measured: v, Limit: 30, AtLeast: true, Unit: "×"}, ok)
+
+	worst, where := 0.0, ""
+	for _, r := range rep.Runs {
+		if r.Mode == "bridge" && r.Error == "" && r.CallsRatio > worst {
+			worst, where = r.CallsRatio, fmt.Sprintf("worst: %s at %gms", r.Workload, r.MIMCLatencyMs)
+		}
+	}
+	add(target{Name: "MIMC calls ≤ 1.05 × ideal minimum (every bridge run)", Measured: worst, Limit: 1.05, Unit: "×", Note: where}, worst > 0)
+
+	big := rep.find("backlog-"+short(o.backlog), "bridge", 0)
+	small := rep.find("backlog-"+short(o.smallBacklog), "bridge", 0)
+	if big != nil {
+		add(target{Name: fmt.Sprintf("peak RSS ≤ 128 MiB with the %s backlog", short(o.backlog)), Measured: mib(big.PeakRSS), Limit: 128, Unit: "MiB"}, true)
+	} else {
+		add(target{Name: "peak RSS ≤ 128 MiB with the large backlog", Limit: 128, Unit: "MiB"}, false)
+	}
+	if big != nil && small != nil && small.PeakRSS > 0 {
+		add(target{Name: fmt.Sprintf("peak RSS %s backlog ≤ 1.2 × %s backlog", short(o.backlog), short(o.smallBacklog)),
+			Measured: float64(big.PeakRSS) / float64(small.PeakRSS), Limit: 1.2, Unit: "×"}, true)
+	} else {
+		add(target{Name: "peak RSS large backlog ≤ 1.2 × small backlog", Limit: 1.2, Unit: "×"}, false)
+	}
+	for _, l := range []float64{0, lat} {
+		var found *latencyResult
+		for i := range rep.Latency {
+			x := &rep.Latency[i]
+			if x.Mode == "bridge" && x.MIMCLatencyMs == l && x.Error == "" {
+				found = x
+			}
+		}
+		t := target{Name: fmt.Sprintf("p99 produce→outcome at half max rate ≤ linger + 3×%gms + 50ms (bridge, MIMC %gms)", l, l),
+			Limit: ms(o.linger) + 3*l + 50, Unit: "ms"}
+		if found != nil {
+			t.Measured = found.P99Ms
+			t.Note = fmt.Sprintf("at %.0f events/s", found.Rate)
+		}
+		add(t, found != nil)
+	}
+	return out
+}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "\nmachine: %d CPUs, %s, %s, %s; run took %.0fs\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS, r.Seconds)
+	fmt.Fprintf(w, "settings: events=%s naive-events=%s backlog=%s/%s partitions=%s BATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%s\n\n",
+		r.Settings["events"], r.Settings["naiveEvents"], r.Settings["smallBacklog"], r.Settings["backlog"],
+		r.Settings["partitions"], r.Settings["batchLinger"], r.Settings["batchMaxRecipients"])
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tmode\tMIMC\tevents\tevents/s\trecipients/s\t× bare\tcalls\tideal\tcalls/ideal\tpeak RSS MiB\tpeak heap MiB\tCPU µs/event\tcommitted\t")
+	for _, x := range r.Runs {
+		vs, ratio, calls := "-", "-", "-"
+		if x.VsBare > 0 && x.Mode != "bare" {
+			vs = fmt.Sprintf("%.2f", x.VsBare)
+		}
+		if x.CallsRatio > 0 {
+			ratio = fmt.Sprintf("%.3f", x.CallsRatio)
+		}
+		if x.Mode != "bare" {
+			calls = fmt.Sprint(x.Calls)
+		}
+		ok := "yes"
+		if !x.Committed {
+			ok = "NO"
+		}
+		if x.Error != "" {
+			ok = "ERROR"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%gms\t%d\t%.0f\t%.0f\t%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%s\t\n",
+			x.Workload, x.Mode, x.MIMCLatencyMs, x.Events, x.EventsPerSec, x.RecipsPerSec, vs, calls, x.IdealCalls, ratio,
+			mib(x.PeakRSS), mib(x.PeakHeap), x.CPUPerEventUs, ok)
+	}
+	tw.Flush()
+
+	if len(r.Latency) > 0 {
+		fmt.Fprintf(w, "\nlatency, produce → outcome read, at a steady half of each mode's heavy-sharing rate:\n\n")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "mode\tMIMC\trate events/s\tevents\tp50 ms\tp99 ms\tmax ms\tbudget ms\t")
+		for _, x := range r.Latency {
+			budget := "-"
+			if x.BudgetMs > 0 {
+				budget = fmt.Sprintf("%.0f", x.BudgetMs)
+			}
+			p99 := fmt.Sprintf("%.1f", x.P99Ms)
+			if x.Error != "" {
+				p99 = "ERROR"
+			}
+			fmt.Fprintf(tw, "%s\t%gms\t%.0f\t%d\t%.1f\t%s\t%.1f\t%s\t\n", x.Mode, x.MIMCLatencyMs, x.Rate, x.Events, x.P50Ms, p99, x.MaxMs, budget)
+		}
+		tw.Flush()
+	}
+
+	fmt.Fprintf(w, "\ntargets:\n\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range r.Targets {
+		status := "not met"
+		switch {
+		case t.Missing:
+			status = "not measured"
+		case t.Met:
+			status = "met"
+		}
+		meas := "-"
+		if !t.Missing {
+			switch t.Unit {
+			case "×":
+				meas = fmt.Sprintf("%.2f×", t.Measured)
+			default:
+				meas = fmt.Sprintf("%.1f %s", t.Measured, t.Unit)
+			}
+		}
+		note := ""
+		if t.Note != "" {
+			note = "(" + t.Note + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, meas, strings.ToUpper(status[:1])+status[1:], note)
+	}
+	tw.Flush()
+	for _, x := range r.Runs {
+		if x.Error != "" {
+			fmt.Fprintf(w, "\nerror in %s/%s@%gms: %s\n", x.Workload, x.Mode, x.MIMCLatencyMs, x.Error)
+		}
+	}
+	for _, x := range r.Latency {
+		if x.Error != "" {
+			fmt.Fprintf(w, "\nerror in latency %s@%gms: %s\n", x.Mode, x.MIMCLatencyMs, x.Error)
+		}
+	}
+}

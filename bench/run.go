@@ -1,0 +1,688 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
+)
+
+// env is what every run of the tool shares: the broker, the sandbox, and
+// this executable.
+type env struct {
+	o       options
+	brokers []string
+	client  *kafka.Client
+	sandbox *mimctest.Server
+	mimcURL string
+	exe     string
+	tag     string
+}
+
+// runResult is one mode on one workload.
+type runResult struct {
+	Workload      string  `json:"workload"`
+	Mode          string  `json:"mode"`
+	MIMCLatencyMs float64 `json:"mimcLatencyMs"`
+	Events        int     `json:"events"`
+	Recipients    int64   `json:"recipients"`
+	Seconds       float64 `json:"seconds"`
+	EventsPerSec  float64 `json:"eventsPerSec"`
+	RecipsPerSec  float64 `json:"recipientsPerSec"`
+	VsBare        float64 `json:"vsBare,omitempty"` // events/s over the bare pipe's on the same workload
+	Calls         int64   `json:"mimcCalls"`
+	IdealCalls    int64   `json:"idealCalls"`
+	CallsRatio    float64 `json:"callsOverIdeal,omitempty"`
+	PeakRSS       int64   `json:"peakRssBytes"`
+	PeakHeap      int64   `json:"peakHeapBytes"`
+	CPUPerEventUs float64 `json:"cpuUsPerEvent"`
+	NumGC         int64   `json:"numGC"`
+	Outcomes      int64   `json:"outcomeRecords"` // records in the results topic
+	Committed     bool    `json:"allCommitted"`   // the group committed what it consumed
+	Error         string  `json:"error,omitempty"`
+}
+
+// latencyResult is one mode under steady production at half its rate.
+type latencyResult struct {
+	Mode          string  `json:"mode"`
+	MIMCLatencyMs float64 `json:"mimcLatencyMs"`
+	Rate          float64 `json:"rateEventsPerSec"`
+	Events        int     `json:"events"`
+	P50Ms         float64 `json:"p50Ms"`
+	P99Ms         float64 `json:"p99Ms"`
+	MaxMs         float64 `json:"maxMs"`
+	// WrittenP99Ms uses the outcome record's timestamp (set by the writer)
+	// instead of the time the parent read it.
+	WrittenP99Ms float64 `json:"writtenP99Ms"`
+	BudgetMs     float64 `json:"budgetMs,omitempty"` // BATCH_LINGER + 3 × MIMC latency + 50ms (bridge)
+	Error        string  `json:"error,omitempty"`
+}
+
+type report struct {
+	Machine  machine           `json:"machine"`
+	Settings map[string]string `json:"settings"`
+	Runs     []runResult       `json:"runs"`
+	Latency  []latencyResult   `json:"latency"`
+	Targets  []target          `json:"targets"`
+	Seconds  float64           `json:"seconds"`
+}
+
+// modeSpec names a mode as the tool runs it.
+type modeSpec struct {
+	name    string // as in the table: bare, naive, bridge
+	child   string // child mode
+	latency time.Duration
+}
+
+func (o options) modeSpecs() []modeSpec {
+	var out []modeSpec
+	for _, m := range o.modes {
+		switch m {
+		case "bare":
+			out = append(out, modeSpec{"bare", "bare", 0})
+		case "naive":
+			out = append(out, modeSpec{"naive", "naive", 0})
+		case "bridge":
+			out = append(out, modeSpec{"bridge", "bridge", 0})
+		case "bridge20":
+			out = append(out, modeSpec{"bridge", "bridge", o.mimcLatency})
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, o options) (*report, error) {
+	for _, m := range o.modes {
+		if !has([]string{"bare", "naive", "bridge", "bridge20"}, m) {
+			return nil, fmt.Errorf("unknown mode %q", m)
+		}
+	}
+	for _, w := range o.workloads {
+		if !has([]string{"heavy", "none", "latency", "backlog"}, w) {
+			return nil, fmt.Errorf("unknown workload %q", w)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	kf, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return nil, fmt.Errorf("starting kfake: %w", err)
+	}
+	defer kf.Close()
+	sandbox := mimctest.New(mimctest.Config{AppID: benchAppID, AppKey: benchAppKey, AppSecret: benchAppSecret, Seed: 1})
+	url, err := sandbox.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	defer sandbox.Close()
+	e := &env{
+		o: o, brokers: kf.ListenAddrs(), sandbox: sandbox, mimcURL: url, exe: exe,
+		tag: strconv.FormatInt(time.Now().UnixNano()%1e6, 36),
+	}
+	e.client = &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 30 * time.Second}
+	mach := describeMachine()
+	logf("broker %s, MIMC sandbox %s, %d CPUs (%s), %s", strings.Join(e.brokers, ","), url, mach.CPUs, mach.CPUModel, mach.GoVersion)
+
+	rep := &report{Machine: mach, Settings: map[string]string{
+		"events": strconv.Itoa(o.events), "naiveEvents": strconv.Itoa(o.naiveEvents),
+		"backlog": strconv.Itoa(o.backlog), "smallBacklog": strconv.Itoa(o.smallBacklog),
+		"partitions": strconv.Itoa(o.partitions), "batchLinger": o.linger.String(),
+		"batchMaxRecipients": strconv.Itoa(o.maxRecipients), "mimcLatency": o.mimcLatency.String(),
+		"latencySecs": strconv.FormatFloat(o.latencySecs, 'g', -1, 64),
+	}}
+	modes := o.modeSpecs()
+	for _, wname := range []string{"heavy", "none"} {
+		if !has(o.workloads, wname) || ctx.Err() != nil {
+			continue
+		}
+		w := newWorkload(wname, o.events)
+		topic, err := e.prepare(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range modes {
+			if ctx.Err() != nil {
+				break
+			}
+			r := e.throughput(ctx, w, topic, m)
+			rep.Runs = append(rep.Runs, r)
+		}
+	}
+	if has(o.workloads, "latency") && ctx.Err() == nil {
+		for _, m := range modes {
+			rate := 0.0
+			for _, r := range rep.Runs {
+				if r.Workload == "heavy" && r.Mode == m.name && r.MIMCLatencyMs == ms(m.latency) && r.Error == "" {
+					rate = r.EventsPerSec / 2
+				}
+			}
+			if rate == 0 {
+				logf("latency %s: skipped, no heavy-sharing throughput to take half of", label(m))
+				continue
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			rep.Latency = append(rep.Latency, e.latency(ctx, m, rate))
+		}
+	}
+	if has(o.workloads, "backlog") && ctx.Err() == nil {
+		m := modeSpec{"bridge", "bridge", 0}
+		for _, n := range []int{o.smallBacklog, o.backlog} {
+			w := newWorkload("heavy", n)
+			w.Name = "backlog-" + short(n)
+			topic, err := e.prepare(ctx, w)
+			if err != nil {
+				return nil, err
+			}
+			rep.Runs = append(rep.Runs, e.throughput(ctx, w, topic, m))
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	// Ratios to the bare pipe on the same workload.
+	for i := range rep.Runs {
+		r := &rep.Runs[i]
+		for _, b := range rep.Runs {
+			if b.Workload == r.Workload && b.Mode == "bare" && b.EventsPerSec > 0 {
+				r.VsBare = r.EventsPerSec / b.EventsPerSec
+			}
+		}
+	}
+	rep.Targets = targets(o, rep)
+	rep.Seconds = time.Since(started).Seconds()
+	return rep, ctx.Err()
+}
+
+func short(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return strconv.Itoa(n/1_000_000) + "M"
+	case n >= 1000 && n%1000 == 0:
+		return strconv.Itoa(n/1000) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func label(m modeSpec) string {
+	if m.child == "bridge" || m.latency > 0 {
+		return fmt.Sprintf("%s@%gms", m.name, ms(m.latency))
+	}
+	return m.name
+}
+
+// name returns a fresh topic or group name.
+func (e *env) name(kind string) string {
+	return fmt.Sprintf("bench-%s-%s-%d", e.tag, kind, rand.Int64N(1e9))
+}
+
+func (e *env) createTopic(ctx context.Context, name string) error {
+	resp, err := e.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: name, NumPartitions: e.o.partitions, ReplicationFactor: 1,
+	}}})
+	if err != nil {
+		return fmt.Errorf("creating topic %s: %w", name, err)
+	}
+	if err := resp.Errors[name]; err != nil {
+		return fmt.Errorf("creating topic %s: %w", name, err)
+	}
+	return nil
+}
+
+func (e *env) producer(topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr: kafka.TCP(e.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 10_000, BatchBytes: 16 << 20,
+		Transport: &kafka.Transport{},
+	}
+}
+
+// prepare creates the input topic of w and produces all its events, so that
+// every mode consumes a backlog.
+func (e *env) prepare(ctx context.Context, w workload) (string, error) {
+	topic := e.name("in-" + w.Name)
+	if err := e.createTopic(ctx, topic); err != nil {
+		return "", err
+	}
+	logf("%s: producing %d events to %s", w.Name, w.Events, topic)
+	pw := e.producer(topic)
+	defer pw.Close()
+	const chunk = 20_000
+	msgs := make([]kafka.Message, 0, chunk)
+	buf := make([]byte, 0, chunk*300)
+	last := time.Now()
+	for i := 0; i < w.Events; {
+		msgs, buf = msgs[:0], buf[:0]
+		now := time.Now()
+		for ; i < w.Events && len(msgs) < chunk; i++ {
+			start := len(buf)
+			var id []byte
+			buf, id = w.event(buf, i, now)
+			msgs = append(msgs, kafka.Message{Key: id, Value: buf[start:len(buf):len(buf)]})
+		}
+		if err := pw.WriteMessages(ctx, msgs...); err != nil {
+			return "", fmt.Errorf("producing to %s: %w", topic, err)
+		}
+		buf = make([]byte, 0, chunk*300) // the writer may hold the old one
+		if time.Since(last) > 2*time.Second {
+			last = time.Now()
+			logf("%s: %d/%d produced", w.Name, i, w.Events)
+		}
+	}
+	return topic, nil
+}
+
+// child runs one mode in a child process. onReady is called when the child
+// reports its first outcome (when spec.Ready).
+func (e *env) child(ctx context.Context, spec childSpec, onReady func()) (*childResult, error) {
+	spec.Brokers, spec.MIMCURL = e.brokers, e.mimcURL
+	spec.Linger, spec.MaxRecipients, spec.Timeout = e.o.linger, e.o.maxRecipients, e.o.timeout
+	if e.o.profile != "" {
+		spec.Profile = filepath.Join(e.o.profile, strings.NewReplacer("@", "-", "/", "-").Replace(spec.Label))
+	}
+	b, _ := json.Marshal(spec)
+	cmd := exec.CommandContext(ctx, e.exe, "--child", string(b))
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=") // the child sees every core, as a deployment would
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var res *childResult
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var l childLine
+		if json.Unmarshal(sc.Bytes(), &l) != nil {
+			continue
+		}
+		if l.Ready && onReady != nil {
+			onReady()
+		}
+		if l.Result != nil {
+			res = l.Result
+		}
+	}
+	werr := cmd.Wait()
+	if res == nil {
+		if werr == nil {
+			werr = errors.New("no result")
+		}
+		return nil, fmt.Errorf("child %s: %w", spec.Label, werr)
+	}
+	if res.Error != "" {
+		return res, fmt.Errorf("child %s: %s", spec.Label, res.Error)
+	}
+	return res, nil
+}
+
+// sandboxCalls returns the calls and recipients the sandbox received since
+// the last reset, and resets it with the given latency for the next run.
+func (e *env) sandboxCalls(next time.Duration) (calls, recipients int64) {
+	for _, c := range e.sandbox.Calls() {
+		calls++
+		recipients += int64(len(c.ToAccounts) + len(c.TopicIDs))
+	}
+	e.sandbox.Reset()
+	e.sandbox.SetFaults(mimctest.Faults{Latency: next})
+	return calls, recipients
+}
+
+// throughput runs mode m over the pre-produced topic of w.
+func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSpec) runResult {
+	r := runResult{Workload: w.Name, Mode: m.name, MIMCLatencyMs: ms(m.latency)}
+	expect := w.Events
+	if m.child == "naive" && e.o.naiveEvents < expect {
+		expect = e.o.naiveEvents
+	}
+	results := e.name("out")
+	group := e.name("group")
+	if err := e.createTopic(ctx, results); err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	e.sandboxCalls(m.latency)
+	lbl := w.Name + "/" + label(m)
+	logf("%s: running on %d events", lbl, expect)
+	res, err := e.child(ctx, childSpec{Mode: m.child, Label: lbl, Topic: topic, Results: results, Group: group, Expect: expect, MaxSecs: e.o.runSecs}, nil)
+	calls, _ := e.sandboxCalls(0)
+	if err != nil {
+		r.Error = err.Error()
+		logf("%s: %v", lbl, err)
+	}
+	if res == nil {
+		return r
+	}
+	r.Events = res.Events
+	r.Seconds = float64(res.LastOutcome-res.FirstFetch) / 1e9
+	r.PeakRSS, r.PeakHeap, r.NumGC = res.PeakRSS, res.PeakHeap, res.NumGC
+	if r.Events > 0 {
+		r.CPUPerEventUs = float64(res.UserCPUus+res.SysCPUus) / float64(r.Events)
+	}
+	r.Calls = calls
+	outs, err := e.sumEnd(ctx, results)
+	if err != nil && r.Error == "" {
+		r.Error = err.Error()
+	}
+	r.Outcomes = outs
+	// The calls and the ideal cover every event with an outcome, even one
+	// finished after a time cap stopped the clock.
+	covered := w.Events
+	if r.Events == w.Events && outs == int64(w.Events) {
+		r.Recipients, r.IdealCalls = w.ideal(e.o.maxRecipients)
+		r.Committed = e.allCommitted(ctx, group, topic)
+	} else {
+		// A partial run (naive, or stopped by --run-secs): read which
+		// events it did.
+		idx, err := e.outcomeIndexes(ctx, results)
+		if err != nil && r.Error == "" {
+			r.Error = err.Error()
+		}
+		r.Recipients, r.IdealCalls = w.idealOf(idx, e.o.maxRecipients)
+		covered = len(idx)
+		c, _ := e.sumCommitted(ctx, group, topic)
+		r.Committed = c >= int64(r.Events)
+	}
+	if r.Seconds > 0 && covered > 0 {
+		r.EventsPerSec = float64(r.Events) / r.Seconds
+		r.RecipsPerSec = r.EventsPerSec * float64(r.Recipients) / float64(covered)
+	}
+	if m.child != "bare" && r.IdealCalls > 0 {
+		r.CallsRatio = float64(r.Calls) / float64(r.IdealCalls)
+	}
+	logf("%s: %d events in %.2fs: %.0f events/s, %.0f recipients/s, %d calls (ideal %d), peak RSS %.1f MiB, %.1f µs CPU/event",
+		lbl, r.Events, r.Seconds, r.EventsPerSec, r.RecipsPerSec, r.Calls, r.IdealCalls, mib(r.PeakRSS), r.CPUPerEventUs)
+	return r
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// idealOf is ideal over the events with the given indexes.
+func (w workload) idealOf(idx []int, maxRecipients int) (recipients, calls int64) {
+	per := make(map[int]int64)
+	for _, i := range idx {
+		r := int64(w.recipients(i))
+		recipients += r
+		per[w.message(i)] += r
+	}
+	for _, r := range per {
+		calls += (r + int64(maxRecipients) - 1) / int64(maxRecipients)
+	}
+	return recipients, calls
+}
+
+func (e *env) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for p := 0; p < e.o.partitions; p++ {
+		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
+	}
+	resp, err := e.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, p.Error
+		}
+		out[p.Partition] = p.LastOffset
+	}
+	return out, nil
+}
+
+func (e *env) sumEnd(ctx context.Context, topic string) (int64, error) {
+	end, err := e.endOffsets(ctx, topic)
+	var n int64
+	for _, v := range end {
+		n += v
+	}
+	return n, err
+}
+
+func (e *env) committed(ctx context.Context, group, topic string) (map[int]int64, error) {
+	ps := make([]int, e.o.partitions)
+	for i := range ps {
+		ps[i] = i
+	}
+	resp, err := e.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out, nil
+}
+
+func (e *env) sumCommitted(ctx context.Context, group, topic string) (int64, error) {
+	c, err := e.committed(ctx, group, topic)
+	var n int64
+	for _, v := range c {
+		if v > 0 {
+			n += v
+		}
+	}
+	return n, err
+}
+
+func (e *env) allCommitted(ctx context.Context, group, topic string) bool {
+	end, err := e.endOffsets(ctx, topic)
+	if err != nil {
+		return false
+	}
+	c, err := e.committed(ctx, group, topic)
+	if err != nil {
+		return false
+	}
+	for p, v := range end {
+		if c[p] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// readOutcomes reads topic from the start until want records arrived or
+// ctx ends, calling f for each with the time it was read.
+func (e *env) readOutcomes(ctx context.Context, topic string, want int64, f func(m kafka.Message, at time.Time)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var n atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for p := 0; p < e.o.partitions; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := kafka.NewReader(kafka.ReaderConfig{
+				Brokers: e.brokers, Topic: topic, Partition: p,
+				MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond,
+			})
+			defer r.Close()
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				at := time.Now()
+				mu.Lock()
+				f(m, at)
+				mu.Unlock()
+				if n.Add(1) >= want {
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n.Load() < want {
+		return fmt.Errorf("read %d of %d outcomes from %s", n.Load(), want, topic)
+	}
+	return nil
+}
+
+func (e *env) outcomeIndexes(ctx context.Context, topic string) ([]int, error) {
+	want, err := e.sumEnd(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[int]bool{}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = e.readOutcomes(rctx, topic, want, func(m kafka.Message, _ time.Time) {
+		s := string(m.Key)
+		if len(s) > 1 && s[0] == 'e' {
+			if k := strings.IndexByte(s, '-'); k > 0 {
+				if i, err := strconv.Atoi(s[1:k]); err == nil {
+					seen[i] = true
+				}
+			}
+		}
+	})
+	idx := make([]int, 0, len(seen))
+	for i := range seen {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	return idx, err
+}
+
+// latency produces heavy-sharing events at a steady rate (half of what mode
+// m reached on the backlog) while m runs, and measures produce-to-outcome
+// latency: the produce time is in the event id, the outcome time is when the
+// parent reads it from the results topic.
+func (e *env) latency(ctx context.Context, m modeSpec, rate float64) latencyResult {
+	lr := latencyResult{Mode: m.name, MIMCLatencyMs: ms(m.latency), Rate: rate}
+	if m.child == "bridge" {
+		lr.BudgetMs = ms(e.o.linger) + 3*ms(m.latency) + 50
+	}
+	total := 1 + int(rate*e.o.latencySecs)
+	lr.Events = total - 1
+	w := newWorkload("heavy", total)
+	topic, results, group := e.name("lat-in"), e.name("lat-out"), e.name("lat-group")
+	for _, t := range []string{topic, results} {
+		if err := e.createTopic(ctx, t); err != nil {
+			lr.Error = err.Error()
+			return lr
+		}
+	}
+	e.sandboxCalls(m.latency)
+	lbl := "latency/" + label(m)
+	logf("%s: %d events at %.0f events/s", lbl, total-1, rate)
+	pw := e.producer(topic)
+	pw.BatchTimeout = 200 * time.Microsecond
+	defer pw.Close()
+
+	// The priming event: the child reports ready once its outcome is
+	// written, so group joining is not measured.
+	buf, id := w.event(nil, 0, time.Now())
+	if err := pw.WriteMessages(ctx, kafka.Message{Key: id, Value: buf}); err != nil {
+		lr.Error = err.Error()
+		return lr
+	}
+	var lat, written []time.Duration
+	readErr := make(chan error, 1)
+	rctx, cancel := context.WithTimeout(ctx, e.o.timeout)
+	defer cancel()
+	go func() {
+		readErr <- e.readOutcomes(rctx, results, int64(total), func(msg kafka.Message, at time.Time) {
+			if strings.HasPrefix(string(msg.Key), "e0-") {
+				return
+			}
+			if p, ok := producedAt(msg.Key); ok {
+				lat = append(lat, at.Sub(p))
+				written = append(written, msg.Time.Sub(p))
+			}
+		})
+	}()
+	ready := make(chan struct{})
+	var once sync.Once
+	childDone := make(chan error, 1)
+	go func() {
+		_, err := e.child(ctx, childSpec{Mode: m.child, Label: lbl, Topic: topic, Results: results, Group: group,
+			Expect: total, Ready: true}, func() { once.Do(func() { close(ready) }) })
+		childDone <- err
+	}()
+	select {
+	case <-ready:
+	case err := <-childDone:
+		lr.Error = fmt.Sprintf("the child ended before it was ready: %v", err)
+		return lr
+	}
+	// Steady production: every millisecond or so, produce what is due.
+	start := time.Now()
+	sent := 1
+	var msgs []kafka.Message
+	for sent < total && ctx.Err() == nil {
+		due := 1 + int(rate*time.Since(start).Seconds())
+		if due > total {
+			due = total
+		}
+		if due <= sent {
+			time.Sleep(500 * time.Microsecond)
+			continue
+		}
+		msgs = msgs[:0]
+		now := time.Now()
+		var vb []byte
+		for ; sent < due; sent++ {
+			s := len(vb)
+			var id []byte
+			vb, id = w.event(vb, sent, now)
+			msgs = append(msgs, kafka.Message{Key: id, Value: vb[s:len(vb):len(vb)]})
+		}
+		if err := pw.WriteMessages(ctx, msgs...); err != nil {
+			lr.Error = err.Error()
+			return lr
+		}
+	}
+	if err := <-childDone; err != nil {
+		lr.Error = err.Error()
+	}
+	if err := <-readErr; err != nil && lr.Error == "" {
+		lr.Error = err.Error()
+	}
+	e.sandboxCalls(0)
+	lr.P50Ms, lr.P99Ms, lr.MaxMs = percentiles(lat)
+	_, lr.WrittenP99Ms, _ = percentiles(written)
+	logf("%s: p50 %.1fms, p99 %.1fms, max %.1fms (written p99 %.1fms)", lbl, lr.P50Ms, lr.P99Ms, lr.MaxMs, lr.WrittenP99Ms)
+	return lr
+}
+
+func percentiles(d []time.Duration) (p50, p99, max float64) {
+	if len(d) == 0 {
+		return 0, 0, 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	at := func(q float64) float64 {
+		i := int(q*float64(len(d)-1) + 0.5)
+		return ms(d[i])
+	}
+	return at(0.50), at(0.99), ms(d[len(d)-1])
+}
