@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,28 @@ type Conn struct {
 	Mechanism string
 	Username  string
 }
+
+// String describes the connection without the SASL password, which the
+// SASL mechanism holds in the clear: %v, %+v and %s of a Conn (and of a
+// *Conn) print this, so a log line or a panic cannot reveal it.
+func (c Conn) String() string {
+	tlsState := "off"
+	if c.TLS != nil {
+		tlsState = "on"
+	}
+	sasl := "none"
+	if c.SASL != nil {
+		sasl = c.Mechanism + " user " + strconv.Quote(c.Username) + " password [REDACTED]"
+	}
+	return fmt.Sprintf("consumer.Conn{Brokers: %s, TLS: %s, SASL: %s}", strings.Join(c.Brokers, ","), tlsState, sasl)
+}
+
+// GoString is String, for %#v.
+func (c Conn) GoString() string { return c.String() }
+
+// MarshalJSON encodes String, so a Conn marshalled into a log or an error
+// report carries no password either.
+func (c Conn) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(c.String())), nil }
 
 // ConnConfig is what NewConn needs from the settings.
 type ConnConfig struct {
