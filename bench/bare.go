@@ -32,7 +32,7 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 	}
 	w := &kafka.Writer{
 		Addr: kafka.TCP(spec.Brokers...), Topic: spec.Results, Balancer: kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 10000, BatchBytes: 16 << 20,
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 256, BatchBytes: 16 << 20,
 		MaxAttempts: 10, WriteTimeout: 10 * time.Second,
 	}
 	defer w.Close()

@@ -100,13 +100,14 @@ func targets(o options, rep *report) []target {
 }
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\nmachine: %d CPUs, %s, %s, %s; run took %.0fs\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS, r.Seconds)
-	fmt.Fprintf(w, "settings: events=%s naive-events=%s backlog=%s/%s partitions=%s BATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%s\n\n",
+	fmt.Fprintf(w, "\nmachine: %d CPUs, %s, %s, %s; run took %.0fs; load average %s at the start, %s at the end\n",
+		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS, r.Seconds, r.Machine.LoadStart, r.Machine.LoadEnd)
+	fmt.Fprintf(w, "settings: events=%s naive-events=%s backlog=%s/%s partitions=%s repeat=%s BATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%s\n\n",
 		r.Settings["events"], r.Settings["naiveEvents"], r.Settings["smallBacklog"], r.Settings["backlog"],
-		r.Settings["partitions"], r.Settings["batchLinger"], r.Settings["batchMaxRecipients"])
+		r.Settings["partitions"], r.Settings["repeat"], r.Settings["batchLinger"], r.Settings["batchMaxRecipients"])
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmode\tMIMC\tevents\tevents/s\trecipients/s\t× bare\tcalls\tideal\tcalls/ideal\tpeak RSS MiB\tpeak heap MiB\tCPU µs/event\tcommitted\t")
+	fmt.Fprintln(tw, "workload\tmode\tMIMC\tevents\tevents/s\trecipients/s\t× bare\tcalls\tideal\tcalls/ideal\tpeak RSS MiB\tpeak heap MiB\tCPU µs/event\tbroker+sandbox µs/event\tcommitted\t")
 	for _, x := range r.Runs {
 		vs, ratio, calls := "-", "-", "-"
 		if x.VsBare > 0 && x.Mode != "bare" {
@@ -125,9 +126,9 @@ func (r *report) print(w io.Writer) {
 		if x.Error != "" {
 			ok = "ERROR"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%gms\t%d\t%.0f\t%.0f\t%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%gms\t%d\t%.0f\t%.0f\t%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n",
 			x.Workload, x.Mode, x.MIMCLatencyMs, x.Events, x.EventsPerSec, x.RecipsPerSec, vs, calls, x.IdealCalls, ratio,
-			mib(x.PeakRSS), mib(x.PeakHeap), x.CPUPerEventUs, ok)
+			mib(x.PeakRSS), mib(x.PeakHeap), x.CPUPerEventUs, x.BrokerCPUUs, ok)
 	}
 	tw.Flush()
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -52,10 +53,14 @@ type runResult struct {
 	PeakRSS       int64   `json:"peakRssBytes"`
 	PeakHeap      int64   `json:"peakHeapBytes"`
 	CPUPerEventUs float64 `json:"cpuUsPerEvent"`
-	NumGC         int64   `json:"numGC"`
-	Outcomes      int64   `json:"outcomeRecords"` // records in the results topic
-	Committed     bool    `json:"allCommitted"`   // the group committed what it consumed
-	Error         string  `json:"error,omitempty"`
+	// BrokerCPUUs is the parent's CPU time per event during the run: the
+	// broker and the MIMC sandbox (and the harness, idle meanwhile).
+	BrokerCPUUs float64 `json:"brokerSandboxCpuUsPerEvent"`
+	Repeats     int     `json:"repeats"` // runs made; the one reported is the fastest
+	NumGC       int64   `json:"numGC"`
+	Outcomes    int64   `json:"outcomeRecords"` // records in the results topic
+	Committed   bool    `json:"allCommitted"`   // the group committed what it consumed
+	Error       string  `json:"error,omitempty"`
 }
 
 // latencyResult is one mode under steady production at half its rate.
@@ -146,8 +151,10 @@ func run(ctx context.Context, o options) (*report, error) {
 		"backlog": strconv.Itoa(o.backlog), "smallBacklog": strconv.Itoa(o.smallBacklog),
 		"partitions": strconv.Itoa(o.partitions), "batchLinger": o.linger.String(),
 		"batchMaxRecipients": strconv.Itoa(o.maxRecipients), "mimcLatency": o.mimcLatency.String(),
-		"latencySecs": strconv.FormatFloat(o.latencySecs, 'g', -1, 64),
+		"latencySecs": strconv.FormatFloat(o.latencySecs, 'g', -1, 64), "repeat": strconv.Itoa(o.repeat),
 	}}
+	rep.Machine.LoadStart = loadavg()
+	defer func() { rep.Machine.LoadEnd = loadavg() }()
 	modes := o.modeSpecs()
 	for _, wname := range []string{"heavy", "none"} {
 		if !has(o.workloads, wname) || ctx.Err() != nil {
@@ -162,8 +169,11 @@ func run(ctx context.Context, o options) (*report, error) {
 			if ctx.Err() != nil {
 				break
 			}
-			r := e.throughput(ctx, w, topic, m)
-			rep.Runs = append(rep.Runs, r)
+			n := o.repeat
+			if m.child == "naive" {
+				n = 1 // slow, and its rate is not a ratio's denominator's concern
+			}
+			rep.Runs = append(rep.Runs, e.best(ctx, w, topic, m, n))
 		}
 	}
 	if has(o.workloads, "latency") && ctx.Err() == nil {
@@ -352,6 +362,21 @@ func (e *env) sandboxCalls(next time.Duration) (calls, recipients int64) {
 	return calls, recipients
 }
 
+// best runs mode m n times over the same records (each in a fresh group)
+// and returns the fastest run: other processes on the machine can only slow
+// a run down.
+func (e *env) best(ctx context.Context, w workload, topic string, m modeSpec, n int) runResult {
+	var best runResult
+	for i := 0; i < max(n, 1) && ctx.Err() == nil; i++ {
+		r := e.throughput(ctx, w, topic, m)
+		if i == 0 || (r.Error == "" && (best.Error != "" || r.EventsPerSec > best.EventsPerSec)) {
+			best = r
+		}
+	}
+	best.Repeats = max(n, 1)
+	return best
+}
+
 // throughput runs mode m over the pre-produced topic of w.
 func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSpec) runResult {
 	r := runResult{Workload: w.Name, Mode: m.name, MIMCLatencyMs: ms(m.latency)}
@@ -368,7 +393,9 @@ func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSp
 	e.sandboxCalls(m.latency)
 	lbl := w.Name + "/" + label(m)
 	logf("%s: running on %d events", lbl, expect)
+	parent0 := cpuTime()
 	res, err := e.child(ctx, childSpec{Mode: m.child, Label: lbl, Topic: topic, Results: results, Group: group, Expect: expect, MaxSecs: e.o.runSecs}, nil)
+	parentCPU := cpuTime() - parent0
 	calls, _ := e.sandboxCalls(0)
 	if err != nil {
 		r.Error = err.Error()
@@ -382,6 +409,7 @@ func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSp
 	r.PeakRSS, r.PeakHeap, r.NumGC = res.PeakRSS, res.PeakHeap, res.NumGC
 	if r.Events > 0 {
 		r.CPUPerEventUs = float64(res.UserCPUus+res.SysCPUus) / float64(r.Events)
+		r.BrokerCPUUs = float64(parentCPU.Microseconds()) / float64(r.Events)
 	}
 	r.Calls = calls
 	outs, err := e.sumEnd(ctx, results)
@@ -414,9 +442,18 @@ func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSp
 	if m.child != "bare" && r.IdealCalls > 0 {
 		r.CallsRatio = float64(r.Calls) / float64(r.IdealCalls)
 	}
-	logf("%s: %d events in %.2fs: %.0f events/s, %.0f recipients/s, %d calls (ideal %d), peak RSS %.1f MiB, %.1f µs CPU/event",
-		lbl, r.Events, r.Seconds, r.EventsPerSec, r.RecipsPerSec, r.Calls, r.IdealCalls, mib(r.PeakRSS), r.CPUPerEventUs)
+	logf("%s: %d events in %.2fs: %.0f events/s, %.0f recipients/s, %d calls (ideal %d), peak RSS %.1f MiB, %.1f µs CPU/event (+%.1f broker and sandbox)",
+		lbl, r.Events, r.Seconds, r.EventsPerSec, r.RecipsPerSec, r.Calls, r.IdealCalls, mib(r.PeakRSS), r.CPUPerEventUs, r.BrokerCPUUs)
 	return r
+}
+
+// cpuTime is the CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

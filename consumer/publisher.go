@@ -36,6 +36,10 @@ type PublisherConfig struct {
 	OnError func(err error)
 }
 
+// publisherBatchSize is the writer's BatchSize: enough for the share of one
+// partition in a typical write.
+const publisherBatchSize = 256
+
 // Publisher writes outcome records to the results topic with acks=all and
 // retries what failed until it is written or the context ends: an outcome
 // is never dropped, because its offset must not be committed without it.
@@ -65,8 +69,13 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 		Balancer:     kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: cfg.BatchTimeout,
-		BatchSize:    10000,
-		BatchBytes:   16 << 20,
+		// kafka-go allocates a batch's whole capacity (BatchSize messages
+		// of ~150 bytes) for every partition batch it starts: 10000 cost
+		// 1.5 MB per partition per write, most of the bridge's allocation.
+		// A sync write is spread over the partitions, so batches stay small;
+		// a larger one is split into more requests.
+		BatchSize:  publisherBatchSize,
+		BatchBytes: 16 << 20,
 		// The publisher retries itself, so that it can change what it
 		// sends (a too-large record) and log each attempt.
 		MaxAttempts:  1,
