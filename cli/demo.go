@@ -302,7 +302,11 @@ func (d *demoRun) run(ctx context.Context) int {
 	}
 	d.printProgress(time.Since(burstStart))
 	d.printSummary(time.Since(burstStart))
+	d.printExamples()
 
+	if !d.opts.keep {
+		d.printf("\nNext: `%s demo --keep` keeps it all running and shows how to produce events with kcat or `send`.\n", progName())
+	}
 	if d.opts.keep {
 		d.track.flushEarly(d.printLive)
 		d.printKeep()
@@ -522,6 +526,16 @@ func (d *demoRun) printSummary(elapsed time.Duration) {
 	fmt.Fprintf(tw, "  produce -> outcome\tp50 %s, p99 %s, max %s (from producing the record to the outcome's completedAt)\n",
 		fmtDuration(sum.p50), fmtDuration(sum.p99), fmtDuration(sum.max))
 	_ = tw.Flush()
+}
+
+// printExamples shows a few outcomes as `outcomes` prints them: the first
+// of each status and kind.
+func (d *demoRun) printExamples() {
+	d.printf("\nA few of the outcomes (`outcomes` reads them all):\n")
+	p := newOutcomePrinter(d.out, false)
+	for _, o := range d.track.examples() {
+		p.print(o, nil)
+	}
 }
 
 // callStats describes the MIMC calls: from the sandbox's record, or from the
@@ -764,6 +778,23 @@ func (t *demoTracker) progress() (n, total int, counts statusCounts) {
 		counts[k] = v
 	}
 	return t.n, len(t.samples), counts
+}
+
+// examples returns the first outcome of each status and kind, in sample
+// order.
+func (t *demoTracker) examples() []*event.Outcome {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seen := map[string]bool{}
+	var out []*event.Outcome
+	for _, o := range t.got {
+		if o == nil || seen[o.Status+o.Kind] {
+			continue
+		}
+		seen[o.Status+o.Kind] = true
+		out = append(out, o)
+	}
+	return out
 }
 
 type demoSummary struct {
