@@ -96,7 +96,7 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 	if !utf8.Valid(value) {
 		return "value is not valid UTF-8", ""
 	}
-	if !json.Valid(value) {
+	if !validJSON(value) {
 		return "invalid JSON: " + syntaxError(value), ""
 	}
 	d := decoder{value: value}
