@@ -49,6 +49,8 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	// --from-resource is the FROM_RESOURCE setting's flag: given on the
 	// command line it also becomes the event's fromResource.
 	ld := config.Register(fs, getenv)
+	fr := fs.Lookup("from-resource")
+	fr.Usage = "fromResource of the event (the FROM_RESOURCE setting's flag: given here, it is written into the event)"
 	if code, ok := parseFlags(fs, args, s); !ok {
 		return code
 	}
@@ -69,7 +71,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 		fmt.Fprintf(s.Err, "mimc-bridge send: invalid settings:\n%s\n", indent(err.Error()))
 		return ExitUsage
 	}
-	if fs.Lookup("from-resource") != nil && slices.Contains(f.given, "--from-resource") {
+	if slices.Contains(f.given, "--from-resource") {
 		f.fromResource = cfg.FromResource
 	}
 
