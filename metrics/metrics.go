@@ -60,7 +60,7 @@ func New() *Metrics {
 	m.GroupErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_group_errors_total", Help: "Errors joining or syncing the consumer group."})
 	m.Generations = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_generations_total", Help: "Consumer group generations this process took part in (rebalances)."})
 	m.AssignedParts = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_assigned_partitions", Help: "Partitions assigned to this process."})
-	m.OldestPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_oldest_pending_seconds", Help: "Age of the oldest event fetched and not yet acknowledged."})
+	m.OldestPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_oldest_pending_seconds", Help: "While events are pending: seconds since the last outcome was written (0 when nothing is pending)."})
 	m.Stalled = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_stalled", Help: "1 when work has not progressed for longer than the stall threshold."})
 	m.RecipientsCall = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mimc_bridge_recipients_per_call", Help: "Recipients per MIMC call.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}})
 	m.BatchesInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_mimc_calls_in_flight", Help: "MIMC calls being sent or retried."})
