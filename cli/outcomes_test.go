@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -283,13 +284,22 @@ func TestOutcomesFollow(t *testing.T) {
 
 	t.Run("only new outcomes by default, counts on Ctrl-C", func(t *testing.T) {
 		stdout, stop := follow(t)
-		// The follower starts at the end offsets it takes at start: give it
-		// a moment to take them before the new record arrives.
-		time.Sleep(500 * time.Millisecond)
-		fresh := old[1]
-		fresh.ID = fmt.Sprintf("fresh-%d", rand.Int64())
-		write(t, addr, results, outcomeMsg(t, fresh))
-		waitFor(t, 15*time.Second, "the new outcome", func() bool { return strings.Contains(stdout.String(), fresh.ID) })
+		// The follower starts at the end offsets it takes at start, which
+		// may come after a first write: write until one shows.
+		var fresh []string
+		waitFor(t, 20*time.Second, "a new outcome", func() bool {
+			for _, id := range fresh {
+				if strings.Contains(stdout.String(), id) {
+					return true
+				}
+			}
+			o := old[1]
+			o.ID = fmt.Sprintf("fresh-%d", rand.Int64())
+			fresh = append(fresh, o.ID)
+			write(t, addr, results, outcomeMsg(t, o))
+			time.Sleep(500 * time.Millisecond)
+			return false
+		})
 		code, stderr := stop()
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
@@ -298,7 +308,7 @@ func TestOutcomesFollow(t *testing.T) {
 		if strings.Contains(out, "order-1") || strings.Contains(out, "order-3") {
 			t.Errorf("old outcomes printed without --from-beginning:\n%s", out)
 		}
-		if !strings.Contains(out, "1 outcomes: delivered 1") {
+		if !regexp.MustCompile(`\n\d+ outcomes: delivered \d+\n$`).MatchString(out) {
 			t.Errorf("no counts at the end:\n%s", out)
 		}
 	})
