@@ -269,13 +269,31 @@ func store(b *bool) batching.Store {
 
 // emit encodes an outcome and hands it to the writer.
 func (g *generation) emit(tp consumer.TopicPartition, offset int64, out *event.Outcome) {
+	// Key and value share one allocation, sized for the usual outcome.
+	buf := make([]byte, 0, outcomeSize(out))
+	buf = append(buf, out.ID...)
+	k := len(buf)
 	g.outs <- outItem{
 		tp: tp, offset: offset,
-		key:    []byte(out.ID),
-		value:  out.AppendJSON(nil),
+		key:    buf[:k:k],
+		value:  out.AppendJSON(buf[k:k]),
 		status: out.Status,
 		out:    out,
 	}
+}
+
+// outcomeSize estimates the size of an outcome's key and value, so that
+// encoding it rarely grows its buffer.
+func outcomeSize(out *event.Outcome) int {
+	n := 2*len(out.ID) + len(out.Source.Topic) + len(out.Error) + len(out.Input) + 200
+	for i := range out.Recipients {
+		r := &out.Recipients[i]
+		n += len(r.ToAccount) + len(r.TopicID) + len(r.PacketID) + len(r.Message) + len(r.Error) + 40
+	}
+	if out.Event != nil {
+		n += 2 * (len(out.Event.Msg) + len(out.Event.ToAccounts)*16 + len(out.Event.TopicIDs)*20 + 160)
+	}
+	return n
 }
 
 // batchLoop owns the batcher: it adds events, emits calls when they fill or

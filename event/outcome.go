@@ -113,9 +113,9 @@ func (o *Outcome) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"offset":`...)
 	dst = strconv.AppendInt(dst, o.Source.Offset, 10)
 	dst = append(dst, `},"receivedAt":"`...)
-	dst = o.ReceivedAt.UTC().AppendFormat(dst, TimeLayout)
+	dst = appendTime(dst, o.ReceivedAt)
 	dst = append(dst, `","completedAt":"`...)
-	dst = o.CompletedAt.UTC().AppendFormat(dst, TimeLayout)
+	dst = appendTime(dst, o.CompletedAt)
 	dst = append(dst, '"')
 	if o.Error != "" {
 		dst = append(dst, `,"error":`...)
@@ -132,43 +132,61 @@ func (o *Outcome) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// appendTime appends t in UTC as TimeLayout gives it, without parsing the
+// layout for the years it can write directly.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimeLayout)
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
+	return append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+min/10), byte('0'+min%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
+}
+
 func (r *Recipient) appendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	sep := false
-	field := func(name string) {
-		if sep {
-			dst = append(dst, ',')
-		}
-		sep = true
-		dst = append(dst, '"')
-		dst = append(dst, name...)
-		dst = append(dst, `":`...)
-	}
 	if r.ToAccount != "" {
-		field("toAccount")
+		dst, sep = appendField(dst, sep, "toAccount")
 		dst = appendString(dst, r.ToAccount)
 	}
 	if r.TopicID != "" {
-		field("topicId")
+		dst, sep = appendField(dst, sep, "topicId")
 		dst = appendString(dst, r.TopicID)
 	}
 	if r.PacketID != "" {
-		field("packetId")
+		dst, sep = appendField(dst, sep, "packetId")
 		dst = appendString(dst, r.PacketID)
 	}
 	if r.Code != 0 {
-		field("code")
+		dst, sep = appendField(dst, sep, "code")
 		dst = strconv.AppendInt(dst, int64(r.Code), 10)
 	}
 	if r.Message != "" {
-		field("message")
+		dst, sep = appendField(dst, sep, "message")
 		dst = appendString(dst, r.Message)
 	}
 	if r.Error != "" {
-		field("error")
+		dst, _ = appendField(dst, sep, "error")
 		dst = appendString(dst, r.Error)
 	}
 	return append(dst, '}')
+}
+
+// appendField appends `"name":`, after a comma unless it is the first field.
+func appendField(dst []byte, sep bool, name string) ([]byte, bool) {
+	if sep {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = append(dst, name...)
+	return append(dst, `":`...), true
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.

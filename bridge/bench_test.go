@@ -1,0 +1,70 @@
+package bridge
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/batching"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/event"
+)
+
+// delivered returns n records of 3 recipients each, sent in one call and
+// resolved with packet ids, as the senders hand them to outcome.
+func delivered(b *testing.B, n int) []*record {
+	b.Helper()
+	bt, err := batching.New(batching.Config{MaxRecipients: 3 * n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]*record, n)
+	var calls []*batching.Call
+	for i := range recs {
+		ev := event.Event{
+			ID: "e" + strconv.Itoa(i) + "-1764097200000000000", Kind: event.P2P, FromAccount: "shop", FromResource: "campaigns",
+			Msg: "Campaign 17: spring sale", BizType: "PROMO",
+			ToAccounts: []string{"u" + strconv.Itoa(i) + "x0", "u" + strconv.Itoa(i) + "x1", "u" + strconv.Itoa(i) + "x2"},
+		}
+		rec := &record{tp: consumer.TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
+			receivedAt: time.Now(), ev: ev}
+		rec.Event.Content = batching.Content{Kind: ev.Kind, FromAccount: ev.FromAccount, FromResource: ev.FromResource, Msg: ev.Msg, BizType: ev.BizType}
+		rec.Event.Recipients = ev.ToAccounts
+		rec.Event.Data = rec
+		recs[i] = rec
+		if calls, err = bt.Add(&rec.Event, calls); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calls = bt.Flush(calls)
+	for _, c := range calls {
+		results := make([]batching.Result, len(c.Recipients))
+		for i := range results {
+			results[i] = batching.Result{PacketID: "k3f9x-" + strconv.Itoa(1000000+i), Attempts: 1}
+		}
+		c.Resolve(results...)
+	}
+	return recs
+}
+
+// BenchmarkOutcome is the senders' work per completed event: build the
+// outcome and encode it for the writer (generation.emit).
+func BenchmarkOutcome(b *testing.B) {
+	recs := delivered(b, 64)
+	g := &generation{outs: make(chan outItem, 1)}
+	now := time.Now()
+	bytes := 0
+	b.ReportAllocs()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		rec := recs[n%len(recs)]
+		out := g.outcome(rec, now)
+		g.emit(rec.tp, rec.offset, &out)
+		it := <-g.outs
+		bytes += len(it.value)
+		n++
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+	b.ReportMetric(float64(bytes)/float64(n), "bytes/outcome")
+}
