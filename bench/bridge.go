@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -69,6 +70,8 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 	}
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
+	debug := os.Getenv("BENCH_DEBUG_PENDING") != ""
+	lastDebug := time.Now()
 	var runErr error
 loop:
 	for {
@@ -90,6 +93,12 @@ loop:
 				n += value(c)
 			}
 			p.outcomes.Store(n)
+			if debug && time.Since(lastDebug) > 250*time.Millisecond {
+				lastDebug = time.Now()
+				var m dto.Metric
+				_ = met.PendingEvents.Write(&m)
+				fmt.Fprintf(os.Stderr, "    pending %v, outcomes %d\n", m.GetGauge().GetValue(), n)
+			}
 		}
 	}
 	// Graceful shutdown: send what is pending, publish, commit.

@@ -353,9 +353,13 @@ func (e *env) child(ctx context.Context, spec childSpec, onReady func()) (*child
 // sandboxCalls returns the calls and recipients the sandbox received since
 // the last reset, and resets it with the given latency for the next run.
 func (e *env) sandboxCalls(next time.Duration) (calls, recipients int64) {
-	for _, c := range e.sandbox.Calls() {
+	all := e.sandbox.Calls()
+	for _, c := range all {
 		calls++
 		recipients += int64(len(c.ToAccounts) + len(c.TopicIDs))
+	}
+	if os.Getenv("BENCH_DEBUG_CALLS") != "" && len(all) > 0 {
+		debugCalls(all)
 	}
 	e.sandbox.Reset()
 	e.sandbox.SetFaults(mimctest.Faults{Latency: next})
@@ -722,4 +726,61 @@ func percentiles(d []time.Duration) (p50, p99, max float64) {
 		return ms(d[i])
 	}
 	return at(0.50), at(0.99), ms(d[len(d)-1])
+}
+
+// debugCalls prints how the calls of each message were filled.
+func debugCalls(all []mimctest.Call) {
+	type stat struct {
+		calls, full int
+		sizes       []int
+		first, last time.Time
+	}
+	per := map[string]*stat{}
+	var order []string
+	for _, c := range all {
+		st := per[c.Msg]
+		if st == nil {
+			st = &stat{first: c.At}
+			per[c.Msg] = st
+			order = append(order, c.Msg)
+		}
+		n := len(c.ToAccounts) + len(c.TopicIDs)
+		st.calls++
+		if n == 100 {
+			st.full++
+		}
+		st.sizes = append(st.sizes, n)
+		st.last = c.At
+	}
+	hist := map[int]int{}
+	for i, m := range order {
+		st := per[m]
+		hist[st.calls-st.full]++
+		if i < 12 || (i%20 == 0) {
+			fmt.Fprintf(os.Stderr, "  msg %.14s: %d calls (%d full) over %s: %v\n", m, st.calls, st.full, st.last.Sub(st.first).Round(time.Millisecond), st.sizes)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "  partial calls per message: %v\n", hist)
+	// Partition skew: the event index i of recipient "u<i>x<j>" was
+	// produced round-robin, so it sits in partition i%8 at offset i/8.
+	maxOff := map[int]int{}
+	start := all[0].At
+	next := start
+	for _, c := range all {
+		for _, a := range c.ToAccounts {
+			if k := strings.IndexByte(a, 'x'); k > 1 {
+				if i, err := strconv.Atoi(a[1:k]); err == nil && i/8 > maxOff[i%8] {
+					maxOff[i%8] = i / 8
+				}
+			}
+		}
+		if c.At.After(next) {
+			next = c.At.Add(250 * time.Millisecond)
+			lo, hi := 1<<62, 0
+			for p := 0; p < 8; p++ {
+				lo, hi = min(lo, maxOff[p]), max(hi, maxOff[p])
+			}
+			fmt.Fprintf(os.Stderr, "  at %s: partition offsets sent %d..%d (skew %d)\n", c.At.Sub(start).Round(time.Millisecond), lo, hi, hi-lo)
+		}
+	}
 }
