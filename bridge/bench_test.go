@@ -48,7 +48,7 @@ func delivered(b *testing.B, n int) []*record {
 }
 
 // BenchmarkOutcome is the senders' work per completed event: build the
-// outcome and encode it for the writer (generation.emit).
+// outcome and encode it for the writer (generation.emitDone).
 func BenchmarkOutcome(b *testing.B) {
 	recs := delivered(b, 64)
 	g := &generation{outs: make(chan outItem, 1)}
@@ -57,10 +57,12 @@ func BenchmarkOutcome(b *testing.B) {
 	b.ReportAllocs()
 	start := time.Now()
 	n := 0
+	var scratch []event.Recipient
 	for b.Loop() {
 		rec := recs[n%len(recs)]
-		out := g.outcome(rec, now)
-		g.emit(rec.tp, rec.offset, &out)
+		out := g.outcome(rec, now, scratch)
+		scratch = out.Recipients[:0]
+		g.emitDone(rec, now, &out)
 		it := <-g.outs
 		bytes += len(it.value)
 		n++

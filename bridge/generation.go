@@ -35,9 +35,21 @@ type outItem struct {
 	key    []byte
 	value  []byte
 	status string
-	// small is a form that always fits in a record, used when the broker
-	// refuses value as too large.
+	// The outcome, for a smaller form when the broker refuses value as too
+	// large: out when it was built apart (rejected records), else rebuilt
+	// from rec as completed at at.
 	out *event.Outcome
+	rec *record
+	at  time.Time
+}
+
+// outcome returns the outcome the item was encoded from.
+func (it *outItem) outcome(g *generation) *event.Outcome {
+	if it.out != nil {
+		return it.out
+	}
+	out := g.outcome(it.rec, it.at, nil)
+	return &out
 }
 
 // generation is the pipeline of one consumer group generation.
@@ -269,17 +281,25 @@ func store(b *bool) batching.Store {
 
 // emit encodes an outcome and hands it to the writer.
 func (g *generation) emit(tp consumer.TopicPartition, offset int64, out *event.Outcome) {
+	it := encode(out)
+	it.tp, it.offset, it.out = tp, offset, out
+	g.outs <- it
+}
+
+// emitDone encodes the outcome of rec, completed at now, and hands it to the
+// writer. out is not kept: its recipients may be reused at once.
+func (g *generation) emitDone(rec *record, now time.Time, out *event.Outcome) {
+	it := encode(out)
+	it.tp, it.offset, it.rec, it.at = rec.tp, rec.offset, rec, now
+	g.outs <- it
+}
+
+func encode(out *event.Outcome) outItem {
 	// Key and value share one allocation, sized for the usual outcome.
 	buf := make([]byte, 0, outcomeSize(out))
 	buf = append(buf, out.ID...)
 	k := len(buf)
-	g.outs <- outItem{
-		tp: tp, offset: offset,
-		key:    buf[:k:k],
-		value:  out.AppendJSON(buf[k:k]),
-		status: out.Status,
-		out:    out,
-	}
+	return outItem{key: buf[:k:k], value: out.AppendJSON(buf[k:k]), status: out.Status}
 }
 
 // outcomeSize estimates the size of an outcome's key and value, so that
@@ -326,7 +346,7 @@ func (g *generation) batchLoop() {
 				// the batcher's own limit, so this is a bug: fail the
 				// event rather than lose it silently.
 				g.log.Error("batcher refused an event", zap.Error(err))
-				out := g.outcome(rec, time.Now())
+				out := g.outcome(rec, time.Now(), nil)
 				out.Status, out.Error = event.Failed, "internal error: "+err.Error()
 				g.emit(rec.tp, rec.offset, &out)
 			}
@@ -348,6 +368,7 @@ func (g *generation) dispatch(calls []*batching.Call) {
 // send pushes calls to MIMC and turns completed events into outcomes.
 func (g *generation) send() {
 	met := g.b.met
+	var scratch []event.Recipient // the recipients of one outcome at a time
 	for c := range g.calls {
 		call := mimc.Call{
 			Kind:         mimc.Kind(c.Content.Kind),
@@ -399,16 +420,18 @@ func (g *generation) send() {
 		now := time.Now()
 		for _, e := range done {
 			rec := e.Data.(*record)
-			out := g.outcome(rec, now)
-			g.emit(rec.tp, rec.offset, &out)
+			out := g.outcome(rec, now, scratch)
+			scratch = out.Recipients[:0]
+			g.emitDone(rec, now, &out)
 		}
 	}
 }
 
 var yes, no = true, false
 
-// outcome builds the outcome of a completed event.
-func (g *generation) outcome(rec *record, now time.Time) event.Outcome {
+// outcome builds the outcome of a completed event. Its recipients go into
+// buf when it is large enough.
+func (g *generation) outcome(rec *record, now time.Time, buf []event.Recipient) event.Outcome {
 	ev := &rec.ev
 	out := event.Outcome{
 		ID:          ev.ID,
@@ -420,7 +443,12 @@ func (g *generation) outcome(rec *record, now time.Time) event.Outcome {
 	}
 	unique := rec.Event.Unique()
 	results := rec.Event.Results()
-	out.Recipients = make([]event.Recipient, len(unique))
+	if cap(buf) >= len(unique) {
+		out.Recipients = buf[:len(unique)]
+		clear(out.Recipients)
+	} else {
+		out.Recipients = make([]event.Recipient, len(unique))
+	}
 	delivered, failed := 0, 0
 	var firstErr error
 	for i, r := range unique {
@@ -497,7 +525,7 @@ func (g *generation) write() {
 			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value})
 		}
 		err := g.b.pub.Publish(g.abandonCtx, msgs, func(i, n int) []byte {
-			return shrink(batch[i].out, n)
+			return shrink(batch[i].outcome(g), n)
 		})
 		if err != nil {
 			// Abandoned: these outcomes and their offsets stay
