@@ -54,6 +54,7 @@ type options struct {
 	timeout       time.Duration
 	runSecs       float64
 	repeat        int
+	latencyRate   float64
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")
 	fs.Float64Var(&o.runSecs, "run-secs", 15, "cap on one throughput run: a slow mode stops after this long and is measured on what it did")
 	fs.IntVar(&o.repeat, "repeat", 2, "runs of each fast mode per workload; the fastest is reported (other processes only slow a run)")
+	fs.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency runs (0: half of each mode's heavy-sharing rate)")
 	fs.BoolVar(&quick, "quick", false, "smaller sizes (events 20k, backlog 200k/20k, latency 3s, runs capped at 5s)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\n"+

@@ -184,6 +184,9 @@ func run(ctx context.Context, o options) (*report, error) {
 					rate = r.EventsPerSec / 2
 				}
 			}
+			if o.latencyRate > 0 {
+				rate = o.latencyRate
+			}
 			if rate == 0 {
 				logf("latency %s: skipped, no heavy-sharing throughput to take half of", label(m))
 				continue
@@ -203,7 +206,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			if err != nil {
 				return nil, err
 			}
-			rep.Runs = append(rep.Runs, e.throughput(ctx, w, topic, m))
+			rep.Runs = append(rep.Runs, e.throughput(ctx, w, topic, m, false))
 			if ctx.Err() != nil {
 				break
 			}
@@ -372,7 +375,7 @@ func (e *env) sandboxCalls(next time.Duration) (calls, recipients int64) {
 func (e *env) best(ctx context.Context, w workload, topic string, m modeSpec, n int) runResult {
 	var best runResult
 	for i := 0; i < max(n, 1) && ctx.Err() == nil; i++ {
-		r := e.throughput(ctx, w, topic, m)
+		r := e.throughput(ctx, w, topic, m, true)
 		if i == 0 || (r.Error == "" && (best.Error != "" || r.EventsPerSec > best.EventsPerSec)) {
 			best = r
 		}
@@ -381,8 +384,9 @@ func (e *env) best(ctx context.Context, w workload, topic string, m modeSpec, n 
 	return best
 }
 
-// throughput runs mode m over the pre-produced topic of w.
-func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSpec) runResult {
+// throughput runs mode m over the pre-produced topic of w, for at most
+// --run-secs when capped.
+func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSpec, capped bool) runResult {
 	r := runResult{Workload: w.Name, Mode: m.name, MIMCLatencyMs: ms(m.latency)}
 	expect := w.Events
 	if m.child == "naive" && e.o.naiveEvents < expect {
@@ -398,7 +402,11 @@ func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSp
 	lbl := w.Name + "/" + label(m)
 	logf("%s: running on %d events", lbl, expect)
 	parent0 := cpuTime()
-	res, err := e.child(ctx, childSpec{Mode: m.child, Label: lbl, Topic: topic, Results: results, Group: group, Expect: expect, MaxSecs: e.o.runSecs}, nil)
+	spec := childSpec{Mode: m.child, Label: lbl, Topic: topic, Results: results, Group: group, Expect: expect}
+	if capped {
+		spec.MaxSecs = e.o.runSecs
+	}
+	res, err := e.child(ctx, spec, nil)
 	parentCPU := cpuTime() - parent0
 	calls, _ := e.sandboxCalls(0)
 	if err != nil {
@@ -676,17 +684,21 @@ func (e *env) latency(ctx context.Context, m modeSpec, rate float64) latencyResu
 		lr.Error = fmt.Sprintf("the child ended before it was ready: %v", err)
 		return lr
 	}
-	// Steady production: every millisecond or so, produce what is due.
+	// Steady production: every 5ms, produce what is due, as a producer
+	// with a 5ms linger would (a write per millisecond costs the broker,
+	// on the same cores, a request per partition each time).
 	start := time.Now()
 	sent := 1
 	var msgs []kafka.Message
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for sent < total && ctx.Err() == nil {
 		due := 1 + int(rate*time.Since(start).Seconds())
 		if due > total {
 			due = total
 		}
 		if due <= sent {
-			time.Sleep(500 * time.Microsecond)
+			<-tick.C
 			continue
 		}
 		msgs = msgs[:0]

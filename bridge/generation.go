@@ -496,18 +496,28 @@ func (g *generation) outcome(rec *record, now time.Time, buf []event.Recipient) 
 	return out
 }
 
+// writeLinger is how long the writer waits after an outcome for others to
+// write with it.
+const writeLinger = 5 * time.Millisecond
+
 // write publishes outcomes in batches and releases their events.
 func (g *generation) write() {
 	met := g.b.met
 	const maxBatch = 2000
 	batch := make([]outItem, 0, maxBatch)
 	msgs := make([]consumer.Message, 0, maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		item, ok := <-g.outs
 		if !ok {
 			return
 		}
 		batch = append(batch[:0], item)
+		// Wait a little for more: a write costs a produce request per
+		// partition it touches, however few outcomes it carries, and
+		// completed calls hand over their events in bursts.
+		linger.Reset(writeLinger)
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -516,10 +526,11 @@ func (g *generation) write() {
 					break fill
 				}
 				batch = append(batch, item)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		msgs = msgs[:0]
 		for _, it := range batch {
 			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -37,8 +38,9 @@ type PublisherConfig struct {
 }
 
 // publisherBatchSize is the writer's BatchSize: enough for the share of one
-// partition in a typical write.
-const publisherBatchSize = 256
+// partition in a typical write (a few hundred outcomes over the partitions);
+// kafka-go allocates it whole (19 KB) for every partition batch.
+const publisherBatchSize = 128
 
 // Publisher writes outcome records to the results topic with acks=all and
 // retries what failed until it is written or the context ends: an outcome
@@ -88,8 +90,9 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 // Publish writes every message, retrying failures with backoff until all are
 // acknowledged or ctx ends. A nil error means every message is written.
 func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFunc) error {
-	pending := make([]kafka.Message, len(msgs))
-	idx := make([]int, len(msgs)) // pending[i] is msgs[idx[i]]
+	buf := publishBufs.Get().(*publishBuf)
+	defer buf.release()
+	pending, idx := buf.get(len(msgs)) // pending[i] is msgs[idx[i]]
 	for i, m := range msgs {
 		pending[i] = kafka.Message{Key: m.Key, Value: m.Value}
 		idx[i] = i
@@ -172,6 +175,30 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 		case <-t.C:
 		}
 	}
+}
+
+// publishBuf holds the kafka-go copies of one Publish (~150 bytes per
+// outcome), reused from one Publish to the next.
+type publishBuf struct {
+	msgs []kafka.Message
+	idx  []int
+}
+
+var publishBufs = sync.Pool{New: func() any { return new(publishBuf) }}
+
+func (b *publishBuf) get(n int) ([]kafka.Message, []int) {
+	if cap(b.msgs) < n {
+		b.msgs, b.idx = make([]kafka.Message, n), make([]int, n)
+	}
+	b.msgs, b.idx = b.msgs[:n], b.idx[:n]
+	return b.msgs, b.idx
+}
+
+// release drops the references to keys and values and pools b. A sync
+// WriteMessages keeps no reference to its arguments once it returns.
+func (b *publishBuf) release() {
+	clear(b.msgs)
+	publishBufs.Put(b)
 }
 
 // writeEach writes msgs one per request, so that a size limit applies to
