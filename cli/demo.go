@@ -413,7 +413,7 @@ func (d *demoRun) waitReady(ctx context.Context, bridgeDone <-chan error) error 
 func (d *demoRun) produceSamples(ctx context.Context, cl *kafka.Client, topic string, samples []demo.Sample) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.deadline)
 	defer cancel()
-	parts, err := topicPartitions(ctx, cl, topic)
+	parts, err := consumer.Partitions(ctx, cl, topic)
 	if err != nil {
 		return err
 	}

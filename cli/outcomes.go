@@ -269,58 +269,20 @@ func kafkaClient(conn consumer.Conn, tr *kafka.Transport) *kafka.Client {
 	return &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}
 }
 
-// topicPartitions returns the partition ids of topic, in order.
-func topicPartitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, error) {
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
-	}
-	if len(md.Topics) == 0 {
-		return nil, fmt.Errorf("metadata of %s: no such topic", topic)
-	}
-	if err := md.Topics[0].Error; err != nil {
-		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
-	}
-	var ps []int
-	for _, p := range md.Topics[0].Partitions {
-		ps = append(ps, p.ID)
-	}
-	slices.Sort(ps)
-	return ps, nil
-}
-
 // topicOffsets returns the first and the end offset of every partition of
 // topic.
 func topicOffsets(ctx context.Context, conn consumer.Conn, tr *kafka.Transport, topic string) (first, end map[int]int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	cl := kafkaClient(conn, tr)
-	ps, err := topicPartitions(ctx, cl, topic)
+	ps, err := consumer.Partitions(ctx, cl, topic)
 	if err != nil {
 		return nil, nil, err
 	}
-	list := func(at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[int]int64, error) {
-		req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-		for _, p := range ps {
-			req.Topics[topic] = append(req.Topics[topic], at(p))
-		}
-		resp, err := cl.ListOffsets(ctx, req)
-		if err != nil {
-			return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
-		}
-		out := make(map[int]int64, len(ps))
-		for _, po := range resp.Topics[topic] {
-			if po.Error != nil {
-				return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
-			}
-			out[po.Partition] = pick(po)
-		}
-		return out, nil
-	}
-	if first, err = list(kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset }); err != nil {
+	if first, err = consumer.FirstOffsets(ctx, cl, topic, ps); err != nil {
 		return nil, nil, err
 	}
-	if end, err = list(kafka.LastOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.LastOffset }); err != nil {
+	if end, err = consumer.EndOffsets(ctx, cl, topic, ps); err != nil {
 		return nil, nil, err
 	}
 	return first, end, nil

@@ -164,7 +164,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 func produceOne(ctx context.Context, cl *kafka.Client, topic string, key, value []byte) (partition int, offset int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ps, err := topicPartitions(ctx, cl, topic)
+	ps, err := consumer.Partitions(ctx, cl, topic)
 	if err != nil {
 		return 0, 0, err
 	}

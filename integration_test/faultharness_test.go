@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
@@ -50,50 +51,14 @@ func (a access) client(timeout time.Duration) *kafka.Client {
 func (a access) tryCommitted(group, topic string, partitions int) (map[int]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	ps := make([]int, partitions)
-	for i := range ps {
-		ps[i] = i
-	}
-	resp, err := a.client(2*time.Second).OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
-	if err != nil {
-		return nil, err
-	}
-	if resp.Error != nil {
-		return nil, resp.Error
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			return nil, p.Error
-		}
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out, nil
+	return consumer.CommittedOffsets(ctx, a.client(2*time.Second), group, topic, consumer.Range(partitions))
 }
 
 // tryEndOffsets is cluster.endOffsets without t.Fatal.
 func (a access) tryEndOffsets(topic string, partitions int) (map[int]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for p := 0; p < partitions; p++ {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
-	}
-	resp, err := a.client(2*time.Second).ListOffsets(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			return nil, p.Error
-		}
-		out[p.Partition] = p.LastOffset
-	}
-	if len(out) != partitions {
-		return nil, fmt.Errorf("end offsets of %d partitions, want %d", len(out), partitions)
-	}
-	return out, nil
+	return consumer.EndOffsets(ctx, a.client(2*time.Second), topic, consumer.Range(partitions))
 }
 
 // streamProducer writes events to a topic in small batches until stopped,
@@ -418,10 +383,7 @@ type faultRun struct {
 // producer, and waits for the first outcomes.
 func startFaultRun(t *testing.T, tune func(*config.Config)) *faultRun {
 	t.Helper()
-	c := newCluster(t)
-	if c.kfake == nil {
-		t.Skip("broker faults need the in-process kfake broker")
-	}
+	c := newKfake(t)
 	const inParts, resultParts = 4, 2
 	in := c.topic(t, "push", inParts)
 	results := c.topic(t, "results", resultParts)

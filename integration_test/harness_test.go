@@ -20,6 +20,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
@@ -38,10 +39,11 @@ type cluster struct {
 	kfake   *kfake.Cluster // nil for an external cluster
 }
 
-// The harness chooses the broker: MIMC_BRIDGE_IT_BROKERS names an external
-// cluster; MIMC_BRIDGE_IT_KAFKA=container asks for Apache Kafka through
-// testcontainers; otherwise an in-process kfake broker on loopback TCP.
-func newCluster(t *testing.T, opts ...kfake.Opt) *cluster {
+// newCluster returns the broker the harness was asked for:
+// MIMC_BRIDGE_IT_BROKERS names an external cluster; MIMC_BRIDGE_IT_KAFKA=container
+// asks for Apache Kafka through testcontainers; otherwise an in-process kfake
+// broker on loopback TCP.
+func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	if b := os.Getenv("MIMC_BRIDGE_IT_BROKERS"); b != "" {
 		return &cluster{brokers: strings.Split(b, ",")}
@@ -51,6 +53,14 @@ func newCluster(t *testing.T, opts ...kfake.Opt) *cluster {
 	} else if mode != "" && mode != "kfake" {
 		t.Fatalf("MIMC_BRIDGE_IT_KAFKA=%q: want \"container\" or \"kfake\"", mode)
 	}
+	return newKfake(t)
+}
+
+// newKfake starts an in-process kfake broker whatever the harness mode: the
+// tests that inject broker faults or need a TLS or SASL listener of their own
+// always run against it, so they never skip.
+func newKfake(t *testing.T, opts ...kfake.Opt) *cluster {
+	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {
 		t.Fatalf("starting the kfake broker: %v", err)
@@ -106,26 +116,15 @@ func (c *cluster) endOffsets(t *testing.T, topic string) map[int]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	md, err := c.client().Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		t.Fatalf("metadata of %s: %v", topic, err)
-	}
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range md.Topics[0].Partitions {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p.ID))
-	}
-	resp, err := c.client().ListOffsets(ctx, req)
-	if err != nil {
-		t.Fatalf("end offsets of %s: %v", topic, err)
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			t.Fatalf("end offset of %s/%d: %v", topic, p.Partition, p.Error)
+	ps, err := consumer.Partitions(ctx, c.client(), topic)
+	if err == nil {
+		var end map[int]int64
+		if end, err = consumer.EndOffsets(ctx, c.client(), topic, ps); err == nil {
+			return end
 		}
-		out[p.Partition] = p.LastOffset
 	}
-	return out
+	t.Fatalf("end offsets: %v", err)
+	return nil
 }
 
 // committed returns the group's committed offsets for topic (-1 when none).
@@ -133,17 +132,9 @@ func (c *cluster) committed(t *testing.T, group, topic string, partitions int) m
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ps := make([]int, partitions)
-	for i := range ps {
-		ps[i] = i
-	}
-	resp, err := c.client().OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
+	out, err := consumer.CommittedOffsets(ctx, c.client(), group, topic, consumer.Range(partitions))
 	if err != nil {
-		t.Fatalf("committed offsets of %s: %v", group, err)
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
+		t.Fatalf("committed offsets: %v", err)
 	}
 	return out
 }

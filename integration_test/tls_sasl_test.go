@@ -142,10 +142,7 @@ func TestTLSAndSASLDeliverEndToEnd(t *testing.T) {
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech+" over TLS", func(t *testing.T) {
 			t.Parallel()
-			c := newCluster(t, kfake.TLS(ca.server), kfake.EnableSASL(), kfake.Superuser(mech, saslUser, appSecret))
-			if c.kfake == nil {
-				t.Skip("needs the in-process kfake broker")
-			}
+			c := newKfake(t, kfake.TLS(ca.server), kfake.EnableSASL(), kfake.Superuser(mech, saslUser, appSecret))
 			a := secureAccess(t, c.brokers, ca.caFile, strings.ToLower(mech), saslUser, appSecret)
 			in := a.createTopic(t, "push", 2)
 			results := a.createTopic(t, "results", 1)
@@ -223,12 +220,9 @@ func TestWrongTLSOrSASLFailsAtStartUp(t *testing.T) {
 	other := newTestCA(t) // a CA that did not sign the broker's certificate
 	const wrongPass = "canary-WRONG-PASSWORD-4e02"
 
-	plain := newCluster(t)
-	secure := newCluster(t, kfake.TLS(ca.server), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", saslUser, appSecret))
-	tlsOnly := newCluster(t, kfake.TLS(ca.server))
-	if plain.kfake == nil {
-		t.Skip("needs the in-process kfake broker")
-	}
+	plain := newKfake(t)
+	secure := newKfake(t, kfake.TLS(ca.server), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", saslUser, appSecret))
+	tlsOnly := newKfake(t, kfake.TLS(ca.server))
 	_, url := fakeMIMC(t)
 
 	tls := func(caFile string) []string {

@@ -1,0 +1,103 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Partitions returns the partition numbers of topic.
+func Partitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, error) {
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		ps := make([]int, len(t.Partitions))
+		for i, p := range t.Partitions {
+			ps[i] = p.ID
+		}
+		slices.Sort(ps)
+		return ps, nil
+	}
+	return nil, fmt.Errorf("topic %s does not exist", topic)
+}
+
+// FirstOffsets returns the first offset of each given partition of topic.
+func FirstOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
+	return listOffsets(ctx, cl, topic, partitions, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
+}
+
+// EndOffsets returns the end offset (the next offset to be written) of each
+// given partition of topic.
+func EndOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
+	return listOffsets(ctx, cl, topic, partitions, kafka.LastOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.LastOffset })
+}
+
+func listOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int,
+	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[int]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range partitions {
+		req.Topics[topic] = append(req.Topics[topic], at(p))
+	}
+	resp, err := cl.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
+	}
+	out := make(map[int]int64, len(partitions))
+	for _, po := range resp.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = pick(po)
+	}
+	if len(out) != len(partitions) {
+		return nil, fmt.Errorf("listing offsets of %s: %d partitions answered, %d asked", topic, len(out), len(partitions))
+	}
+	return out, nil
+}
+
+// CommittedOffsets returns group's committed offset of each given partition
+// of topic (-1 where it has none).
+func CommittedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
+	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
+	}
+	out := make(map[int]int64, len(partitions))
+	if errors.Is(resp.Error, kafka.GroupIdNotFound) {
+		// A group that never committed does not exist yet.
+		for _, p := range partitions {
+			out[p] = -1
+		}
+		return out, nil
+	}
+	if resp.Error != nil {
+		return nil, fmt.Errorf("committed offsets of group %s: %w", group, resp.Error)
+	}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("committed offset of group %s on %s/%d: %w", group, topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out, nil
+}
+
+// Range returns the partition numbers 0..n-1.
+func Range(n int) []int {
+	ps := make([]int, n)
+	for i := range ps {
+		ps[i] = i
+	}
+	return ps
+}
