@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -60,17 +60,7 @@ var table = []setting{
 }
 
 // quote shows a (non-secret) bad value, shortened.
-func quote(v string) string {
-	const max = 64
-	if len(v) > max {
-		i := max
-		for i > 0 && !utf8.RuneStart(v[i]) {
-			i--
-		}
-		v = v[:i] + "…"
-	}
-	return strconv.Quote(v)
-}
+func quote(v string) string { return strconv.Quote(textcut.Ellipsis(v, 64)) }
 
 func stringSetting(name, def, help string, field func(*Config) *string) setting {
 	return setting{name: name, def: def, help: help,

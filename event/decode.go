@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
 	"strconv"
 	"strings"
 	"sync"
@@ -537,17 +538,7 @@ func base64Size(s string) (int, bool) {
 }
 
 // quote shows a value in a reason, shortened.
-func quote(v string) string {
-	const max = 40
-	if len(v) > max {
-		i := max
-		for i > 0 && !utf8.RuneStart(v[i]) {
-			i--
-		}
-		v = v[:i] + "…"
-	}
-	return strconv.Quote(v)
-}
+func quote(v string) string { return strconv.Quote(textcut.Ellipsis(v, 40)) }
 
 func skipWS(b []byte, i int) int {
 	for i < len(b) {
