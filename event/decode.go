@@ -5,11 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
 	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
 )
 
 // Field indexes of the input object.
