@@ -46,6 +46,9 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 	if spec.MaxRecipients > 0 {
 		cfg.BatchMaxRecipients = spec.MaxRecipients
 	}
+	if spec.MaxCalls > 0 {
+		cfg.MaxConcurrentCalls = spec.MaxCalls
+	}
 	enc := zap.NewProductionEncoderConfig()
 	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.WarnLevel))
 	met := metrics.New()

@@ -55,6 +55,7 @@ type options struct {
 	runSecs       float64
 	repeat        int
 	latencyRate   float64
+	maxCalls      int
 }
 
 func main() {
@@ -76,6 +77,7 @@ func main() {
 	fs.DurationVar(&o.mimcLatency, "mimc-latency", 20*time.Millisecond, "MIMC latency of the bridge20 mode")
 	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "BATCH_LINGER of the bridge")
 	fs.IntVar(&o.maxRecipients, "max-recipients", 100, "BATCH_MAX_RECIPIENTS of the bridge")
+	fs.IntVar(&o.maxCalls, "concurrent-calls", 0, "MAX_CONCURRENT_CALLS of the bridge (0: its default, 16)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")

@@ -310,7 +310,7 @@ func (e *env) prepare(ctx context.Context, w workload) (string, error) {
 // reports its first outcome (when spec.Ready).
 func (e *env) child(ctx context.Context, spec childSpec, onReady func()) (*childResult, error) {
 	spec.Brokers, spec.MIMCURL = e.brokers, e.mimcURL
-	spec.Linger, spec.MaxRecipients, spec.Timeout = e.o.linger, e.o.maxRecipients, e.o.timeout
+	spec.Linger, spec.MaxRecipients, spec.Timeout, spec.MaxCalls = e.o.linger, e.o.maxRecipients, e.o.timeout, e.o.maxCalls
 	if e.o.profile != "" {
 		spec.Profile = filepath.Join(e.o.profile, strings.NewReplacer("@", "-", "/", "-").Replace(spec.Label))
 	}
