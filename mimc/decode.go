@@ -123,7 +123,8 @@ func successData(s string, i int, many bool) (ids []string, end int, ok bool) {
 		if i >= len(s) || s[i] != '[' {
 			return nil, i, false
 		}
-		ids = make([]string, 0, 16)
+		// One id per comma and one more, unless the list is malformed.
+		ids = make([]string, 0, strings.Count(s[i:], ",")+1)
 		for {
 			i = skipSpace(s, i+1)
 			id, j, ok := plainString(s, i)
