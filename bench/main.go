@@ -66,7 +66,7 @@ func main() {
 	var modes, workloads string
 	var quick bool
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
-	fs.IntVar(&o.events, "events", 100_000, "events per throughput workload (heavy, none)")
+	fs.IntVar(&o.events, "events", 200_000, "events per throughput workload (heavy, none)")
 	fs.IntVar(&o.naiveEvents, "naive-events", 2_000, "events the naive bridge processes (it is slow)")
 	fs.IntVar(&o.backlog, "backlog", 1_000_000, "events of the large backlog (memory)")
 	fs.IntVar(&o.smallBacklog, "small-backlog", 100_000, "events of the small backlog the large one is compared with")
@@ -82,7 +82,7 @@ func main() {
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")
 	fs.Float64Var(&o.runSecs, "run-secs", 15, "cap on one throughput run: a slow mode stops after this long and is measured on what it did")
-	fs.IntVar(&o.repeat, "repeat", 2, "runs of each fast mode per workload; the fastest is reported (other processes only slow a run)")
+	fs.IntVar(&o.repeat, "repeat", 2, "runs of each mode but naive on heavy sharing; the fastest is reported (other processes only slow a run)")
 	fs.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency runs (0: half of each mode's heavy-sharing rate)")
 	fs.BoolVar(&quick, "quick", false, "smaller sizes (events 20k, backlog 200k/20k, latency 3s, runs capped at 5s)")
 	fs.Usage = func() {
