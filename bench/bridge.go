@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,7 +102,15 @@ loop:
 				lastDebug = time.Now()
 				var m dto.Metric
 				_ = met.PendingEvents.Write(&m)
-				fmt.Fprintf(os.Stderr, "    pending %v, outcomes %d\n", m.GetGauge().GetValue(), n)
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				fmt.Fprintf(os.Stderr, "    pending %v, outcomes %d, heap %d MiB\n", m.GetGauge().GetValue(), n, ms.HeapAlloc>>20)
+				if f := os.Getenv("BENCH_DEBUG_HEAP"); f != "" && ms.HeapAlloc > 100<<20 {
+					if hf, err := os.Create(f); err == nil {
+						_ = pprof.WriteHeapProfile(hf)
+						hf.Close()
+					}
+				}
 			}
 		}
 	}

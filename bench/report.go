@@ -133,7 +133,7 @@ func (r *report) print(w io.Writer) {
 	tw.Flush()
 
 	if len(r.Latency) > 0 {
-		fmt.Fprintf(w, "\nlatency, produce → outcome read, at a steady half of each mode's heavy-sharing rate:\n\n")
+		fmt.Fprintf(w, "\nlatency, produce → outcome read, heavy sharing at a steady half of each mode's rate (bare: at the bridge's):\n\n")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "mode\tMIMC\trate events/s\tevents\tp50 ms\tp99 ms\tmax ms\tbudget ms\t")
 		for _, x := range r.Latency {
