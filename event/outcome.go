@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mimc-bridge/mimc-bridge/internal/jsonw"
 )
 
 // Statuses of an outcome.
@@ -87,12 +89,12 @@ func InputPrefix(value []byte) string {
 // gives, without reflection.
 func (o *Outcome) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, o.ID)
+	dst = jsonw.AppendString(dst, o.ID)
 	dst = append(dst, `,"status":`...)
-	dst = appendString(dst, o.Status)
+	dst = jsonw.AppendString(dst, o.Status)
 	if o.Kind != "" {
 		dst = append(dst, `,"kind":`...)
-		dst = appendString(dst, o.Kind)
+		dst = jsonw.AppendString(dst, o.Kind)
 	}
 	if len(o.Recipients) > 0 {
 		dst = append(dst, `,"recipients":[`...)
@@ -107,7 +109,7 @@ func (o *Outcome) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"attempts":`...)
 	dst = strconv.AppendInt(dst, int64(o.Attempts), 10)
 	dst = append(dst, `,"source":{"topic":`...)
-	dst = appendString(dst, o.Source.Topic)
+	dst = jsonw.AppendString(dst, o.Source.Topic)
 	dst = append(dst, `,"partition":`...)
 	dst = strconv.AppendInt(dst, int64(o.Source.Partition), 10)
 	dst = append(dst, `,"offset":`...)
@@ -119,7 +121,7 @@ func (o *Outcome) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '"')
 	if o.Error != "" {
 		dst = append(dst, `,"error":`...)
-		dst = appendString(dst, o.Error)
+		dst = jsonw.AppendString(dst, o.Error)
 	}
 	if o.Event != nil {
 		dst = append(dst, `,"event":`...)
@@ -127,7 +129,7 @@ func (o *Outcome) AppendJSON(dst []byte) []byte {
 	}
 	if o.Input != "" {
 		dst = append(dst, `,"input":`...)
-		dst = appendString(dst, o.Input)
+		dst = jsonw.AppendString(dst, o.Input)
 	}
 	return append(dst, '}')
 }
@@ -154,15 +156,15 @@ func (r *Recipient) appendJSON(dst []byte) []byte {
 	sep := false
 	if r.ToAccount != "" {
 		dst, sep = appendField(dst, sep, "toAccount")
-		dst = appendString(dst, r.ToAccount)
+		dst = jsonw.AppendString(dst, r.ToAccount)
 	}
 	if r.TopicID != "" {
 		dst, sep = appendField(dst, sep, "topicId")
-		dst = appendString(dst, r.TopicID)
+		dst = jsonw.AppendString(dst, r.TopicID)
 	}
 	if r.PacketID != "" {
 		dst, sep = appendField(dst, sep, "packetId")
-		dst = appendString(dst, r.PacketID)
+		dst = jsonw.AppendString(dst, r.PacketID)
 	}
 	if r.Code != 0 {
 		dst, sep = appendField(dst, sep, "code")
@@ -170,11 +172,11 @@ func (r *Recipient) appendJSON(dst []byte) []byte {
 	}
 	if r.Message != "" {
 		dst, sep = appendField(dst, sep, "message")
-		dst = appendString(dst, r.Message)
+		dst = jsonw.AppendString(dst, r.Message)
 	}
 	if r.Error != "" {
 		dst, _ = appendField(dst, sep, "error")
-		dst = appendString(dst, r.Error)
+		dst = jsonw.AppendString(dst, r.Error)
 	}
 	return append(dst, '}')
 }

@@ -136,25 +136,6 @@ func TestWriteBody(t *testing.T) {
 	}
 }
 
-// FuzzAppendJSONString holds the hand-written quoting to encoding/json's.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", "quote\"back\\slash", "\x00\x1f\t\n\r\b\f", "<&>", "\u2028\u2029", "\xff\xfe", "é日本"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var want bytes.Buffer
-		enc := json.NewEncoder(&want)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s); err != nil {
-			t.Fatal(err)
-		}
-		got := appendJSONString(nil, s)
-		if string(got) != strings.TrimSuffix(want.String(), "\n") {
-			t.Errorf("appendJSONString(%q) = %s, encoding/json gives %s", s, got, want.String())
-		}
-	})
-}
-
 func TestDecodeAnswer(t *testing.T) {
 	tests := []struct {
 		scenario string

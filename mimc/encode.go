@@ -5,13 +5,14 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
+
+	"github.com/mimc-bridge/mimc-bridge/internal/jsonw"
 )
 
 // The request body is written by hand: it is the hot path (a call to 100
 // recipients), and a reflection-based json.Marshal of a map costs several
-// times the time and allocations. appendJSONString produces exactly what
-// encoding/json produces with SetEscapeHTML(false); a fuzz test holds it to that.
+// times the time and allocations. Strings are quoted by jsonw.AppendString,
+// exactly as encoding/json quotes them.
 
 // writeBody writes the JSON request body of call to buf. many selects the
 // /more form (toAccounts/topicIds) over the single one (toAccount/topicId).
@@ -72,62 +73,7 @@ func writeBody(buf *bytes.Buffer, cr *Credentials, call *Call, many bool) {
 }
 
 func writeString(buf *bytes.Buffer, s string) {
-	buf.Write(appendJSONString(buf.AvailableBuffer(), s))
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: the escapes of encoding/json
-// without HTML escaping; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	buf.Write(jsonw.AppendString(buf.AvailableBuffer(), s))
 }
 
 // maxPooledBuffer keeps unusually large buffers out of the pool.
