@@ -73,6 +73,8 @@ type decoder struct {
 	whole   string // string(value) when string fields share one allocation
 	fields  [numFields]span
 	unknown int // bytes of unknown fields' values
+
+	maxRecipients int
 }
 
 // Decode validates value, the JSON of an input record, and returns the
@@ -101,7 +103,7 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 	if !validJSON(value) {
 		return "invalid JSON: " + syntaxError(value), ""
 	}
-	d := decoder{value: value}
+	d := decoder{value: value, maxRecipients: lim.MaxRecipients}
 	i := skipWS(value, 0)
 	if value[i] != '{' {
 		return "invalid JSON: the value must be an object, not " + jsonKind(value[i]), ""
@@ -345,9 +347,6 @@ func (d *decoder) recipients(ev *Event, lim Limits) string {
 			return r
 		}
 	}
-	if n := ev.Recipients(); n > lim.MaxRecipients {
-		return "too many recipients: " + strconv.Itoa(n) + " unique, the limit is " + strconv.Itoa(lim.MaxRecipients)
-	}
 	return ""
 }
 
@@ -361,24 +360,26 @@ func (d *decoder) accounts(ev *Event, sp span) string {
 	if b[i] == ']' {
 		return "toAccounts: must not be empty"
 	}
-	out := make([]string, 0, 4)
-	for {
+	var u uniq[string]
+	for n := 0; ; n++ {
 		if b[i] != '"' {
 			return notList
 		}
 		end, _ := stringEnd(b, i)
 		s := d.stringAt(i, end)
 		if s == "" {
-			return "toAccounts[" + strconv.Itoa(len(out)) + "]: must not be empty"
+			return "toAccounts[" + strconv.Itoa(n) + "]: must not be empty"
 		}
-		out = append(out, s)
+		if !u.add(s, d.maxRecipients) {
+			return tooMany(d.maxRecipients)
+		}
 		i = skipWS(b, end)
 		if b[i] == ']' {
 			break
 		}
 		i = skipWS(b, i+1)
 	}
-	ev.ToAccounts = dedupe(out)
+	ev.ToAccounts = u.list
 	return ""
 }
 
@@ -391,21 +392,23 @@ func (d *decoder) topicIDs(ev *Event, sp span) string {
 	if b[i] == ']' {
 		return "topicIds: must not be empty"
 	}
-	out := make([]int64, 0, 4)
-	for {
+	var u uniq[int64]
+	for n := 0; ; n++ {
 		end := skipValue(b, i)
 		id, r := d.topicID(span{i, end})
 		if r != "" {
-			return "topicIds[" + strconv.Itoa(len(out)) + "]: " + r
+			return "topicIds[" + strconv.Itoa(n) + "]: " + r
 		}
-		out = append(out, id)
+		if !u.add(id, d.maxRecipients) {
+			return tooMany(d.maxRecipients)
+		}
 		i = skipWS(b, end)
 		if b[i] == ']' {
 			break
 		}
 		i = skipWS(b, i+1)
 	}
-	ev.TopicIDs = dedupe(out)
+	ev.TopicIDs = u.list
 	return ""
 }
 
@@ -453,29 +456,49 @@ func (d *decoder) topicID(sp span) (int64, string) {
 	return int64(n), ""
 }
 
-func dedupe[T comparable](s []T) []T {
-	if len(s) <= 32 {
-		out := s[:0]
-	next:
-		for _, v := range s {
-			for _, w := range out {
-				if v == w {
-					continue next
-				}
+// uniq collects the distinct values of a recipient list in order of first
+// appearance. It stops at the limit, so a huge list costs memory in
+// proportion to the limit, not to the record.
+type uniq[T comparable] struct {
+	list []T
+	seen map[T]struct{} // used past a few values; a scan is cheaper below
+}
+
+// add adds v unless it is already there; it reports false when v would be
+// distinct value number max+1.
+func (u *uniq[T]) add(v T, max int) bool {
+	const scan = 32
+	if u.seen == nil {
+		for _, w := range u.list {
+			if v == w {
+				return true
 			}
-			out = append(out, v)
 		}
-		return out
-	}
-	seen := make(map[T]struct{}, len(s))
-	out := s[:0]
-	for _, v := range s {
-		if _, dup := seen[v]; !dup {
-			seen[v] = struct{}{}
-			out = append(out, v)
+		if len(u.list) == scan {
+			u.seen = make(map[T]struct{}, 2*scan)
+			for _, w := range u.list {
+				u.seen[w] = struct{}{}
+			}
 		}
 	}
-	return out
+	if u.seen != nil {
+		if _, dup := u.seen[v]; dup {
+			return true
+		}
+		u.seen[v] = struct{}{}
+	}
+	if len(u.list) >= max {
+		return false
+	}
+	if u.list == nil {
+		u.list = make([]T, 0, 4)
+	}
+	u.list = append(u.list, v)
+	return true
+}
+
+func tooMany(max int) string {
+	return "too many recipients: more than " + strconv.Itoa(max) + " unique, the limit is " + strconv.Itoa(max)
 }
 
 // message reads msg and msgType.
