@@ -547,12 +547,20 @@ func (g *generation) write() {
 		}
 		g.b.health.writerOK()
 		g.lastProgress.Store(time.Now().UnixNano())
+		delivered := 0 // counted once per batch: the usual status
 		for i := range batch {
 			it := &batch[i]
 			g.tracker.Done(it.tp, it.offset)
-			met.Outcomes.WithLabelValues(it.status).Inc()
+			if it.status == event.Delivered {
+				delivered++
+			} else {
+				met.Outcomes.WithLabelValues(it.status).Inc()
+			}
 			<-g.slots
 			*it = outItem{}
+		}
+		if delivered > 0 {
+			met.Outcomes.WithLabelValues(event.Delivered).Add(float64(delivered))
 		}
 		met.PendingEvents.Sub(float64(len(batch)))
 	}
