@@ -56,6 +56,7 @@ type options struct {
 	repeat        int
 	latencyRate   float64
 	maxCalls      int
+	latencyRead   bool
 }
 
 func main() {
@@ -84,6 +85,7 @@ func main() {
 	fs.Float64Var(&o.runSecs, "run-secs", 15, "cap on one throughput run: a slow mode stops after this long and is measured on what it did")
 	fs.IntVar(&o.repeat, "repeat", 2, "runs of each mode but naive on heavy sharing; the fastest is reported (other processes only slow a run)")
 	fs.Float64Var(&o.latencyRate, "latency-rate", 0, "events/s of the latency runs (0: half of each mode's heavy-sharing rate)")
+	fs.BoolVar(&o.latencyRead, "latency-read", false, "end latency when the parent reads the outcome (read during the run), not at the outcome record's timestamp")
 	fs.BoolVar(&quick, "quick", false, "smaller sizes (events 20k, backlog 200k/20k, latency 3s, runs capped at 5s)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench [flags]\n\n"+

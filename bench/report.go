@@ -133,7 +133,11 @@ func (r *report) print(w io.Writer) {
 	tw.Flush()
 
 	if len(r.Latency) > 0 {
-		fmt.Fprintf(w, "\nlatency, produce → outcome read, heavy sharing at a steady half of each mode's rate (bare: at the bridge's):\n\n")
+		until := "the outcome record's timestamp (sent by the writer)"
+		if r.Latency[0].Until == "read" {
+			until = "the outcome read from the results topic"
+		}
+		fmt.Fprintf(w, "\nlatency from the produce time in the event id to %s;\nheavy sharing at a steady half of each mode's rate (bare: at the bridge's):\n\n", until)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "mode\tMIMC\trate events/s\tevents\tp50 ms\tp99 ms\tmax ms\tbudget ms\t")
 		for _, x := range r.Latency {
