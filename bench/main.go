@@ -35,6 +35,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/cli"
 )
 
 type options struct {
@@ -61,6 +63,9 @@ type options struct {
 
 func main() {
 	if len(os.Args) == 3 && os.Args[1] == "--child" {
+		// Every mode runs with the collector setting of the bridge's
+		// binary, so the ratios compare the code, not the GC.
+		cli.TuneGC()
 		os.Exit(runChild(os.Args[2]))
 	}
 	var o options

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"go.uber.org/zap"
@@ -97,6 +98,16 @@ func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		err = nil
 	}
 	return err
+}
+
+// TuneGC sets the collector's default for the bridge unless GOGC is set:
+// the pipeline allocates briefly per event and holds at most
+// MAX_PENDING_EVENTS, so collecting half as often saves about a quarter of
+// the CPU per event for ~25 MiB more RSS (measured with go run ./bench).
+func TuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(200)
+	}
 }
 
 // NewLogger builds the zap logger for LOG_LEVEL and LOG_FORMAT.
