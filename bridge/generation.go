@@ -14,6 +14,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
@@ -172,6 +173,16 @@ func (b *Bridge) runGeneration(gctx context.Context, gen *consumer.Generation) {
 	g.commit() // the last commit of this generation, before the handler returns
 	b.met.PendingEvents.Sub(float64(len(g.slots)))
 	b.met.AssignedParts.Set(0)
+	for _, a := range gen.Assignments {
+		// The next generation may give these partitions to another
+		// member: their gauges must not linger here.
+		p := metrics.PartitionLabel(a.Partition)
+		b.met.Lag.DeleteLabelValues(a.Topic, p)
+		b.met.Committed.DeleteLabelValues(a.Topic, p)
+	}
+	if tr, ok := g.lagClient.Transport.(*kafka.Transport); ok {
+		tr.CloseIdleConnections()
+	}
 	b.health.setJoined(false)
 	log.Info("generation drained", zap.Duration("took", time.Since(started)))
 }
@@ -582,12 +593,8 @@ func shrink(out *event.Outcome, n int) []byte {
 	} else {
 		small.Error = note + "; " + small.Error
 	}
-	if len(small.Error) > 1024 {
-		small.Error = small.Error[:1024]
-	}
-	if len(small.ID) > 256 {
-		small.ID = small.ID[:256]
-	}
+	small.Error = textcut.Prefix(small.Error, 1024)
+	small.ID = textcut.Prefix(small.ID, 256)
 	return small.AppendJSON(nil)
 }
 
