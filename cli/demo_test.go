@@ -15,11 +15,12 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 )
 
 // demoProc is a demo running in process.
 type demoProc struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	stop           context.CancelFunc // Ctrl-C
 	done           chan struct{}      // closed when it returned
 	code           int
@@ -30,7 +31,7 @@ type demoProc struct {
 func demo(t *testing.T, args ...string) *demoProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &demoProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, stop: cancel, done: make(chan struct{})}
+	p := &demoProc{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, stop: cancel, done: make(chan struct{})}
 	logFile := filepath.Join(t.TempDir(), "bridge.log")
 	go func() {
 		defer close(p.done)

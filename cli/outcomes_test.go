@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 )
 
 // broker starts an in-process Kafka broker on loopback for one test.
@@ -86,24 +86,6 @@ func records(t *testing.T, addr, topic string) int64 {
 		n += last
 	}
 	return n
-}
-
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // run runs a command in process with a bounded context.
@@ -261,11 +243,11 @@ func TestOutcomesFollow(t *testing.T) {
 	old := sampleOutcomes()
 	write(t, addr, results, outcomeMsg(t, old[0]), outcomeMsg(t, old[2]))
 
-	follow := func(t *testing.T, extra ...string) (stdout *syncBuffer, stop func() (int, string)) {
+	follow := func(t *testing.T, extra ...string) (stdout *syncbuf.Buffer, stop func() (int, string)) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
-		stdout = &syncBuffer{}
-		var stderr syncBuffer
+		stdout = &syncbuf.Buffer{}
+		var stderr syncbuf.Buffer
 		done := make(chan int, 1)
 		args := append([]string{"outcomes", "--kafka-brokers", addr, "--results-topic", results, "--follow"}, extra...)
 		go func() { done <- cli.Main(ctx, args, cli.Streams{Out: stdout, Err: &stderr}) }()

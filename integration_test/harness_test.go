@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
 
@@ -230,35 +229,17 @@ func withSecret(t *testing.T, cfg config.Config) config.Config {
 	return cfg
 }
 
-// logBuffer collects a bridge's log lines for the secret check.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // bridgeProc is a bridge running in this process.
 type bridgeProc struct {
 	cancel context.CancelFunc
 	done   chan error
-	logs   *logBuffer
+	logs   *syncbuf.Buffer
 }
 
 // startBridge runs the bridge in process until stop or the end of the test.
 func startBridge(t *testing.T, cfg config.Config) *bridgeProc {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	enc := zap.NewProductionEncoderConfig()
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(logs), zapcore.DebugLevel))
 	ctx, cancel := context.WithCancel(context.Background())

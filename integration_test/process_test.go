@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 )
 
 var (
@@ -45,7 +46,7 @@ func binary(t *testing.T) string {
 // proc is the built binary running as a child process.
 type proc struct {
 	cmd    *exec.Cmd
-	output *logBuffer
+	output *syncbuf.Buffer
 	done   chan struct{}
 	state  *os.ProcessState
 }
@@ -78,7 +79,7 @@ func envOf(cfg config.Config) []string {
 // startProc starts the binary's run command with cfg.
 func startProc(t *testing.T, cfg config.Config) *proc {
 	t.Helper()
-	p := &proc{output: &logBuffer{}, done: make(chan struct{})}
+	p := &proc{output: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), "run")
 	p.cmd.Env = envOf(cfg)
 	p.cmd.Stdout = p.output

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -102,7 +103,7 @@ func TestTheCanarySecretNeverShows(t *testing.T) {
 		var sb strings.Builder
 		cfg.Print(&sb)
 		printed = append(printed, sb.String())
-		logs := &logBuffer{}
+		logs := &syncbuf.Buffer{}
 		zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(logs), zapcore.DebugLevel)).
 			Info("settings", append(cfg.Fields(), zap.Any("config", cfg), zap.Any("conn", conn))...)
 		printed = append(printed, logs.String())
