@@ -100,14 +100,9 @@ func startProducer(t *testing.T, a access, topic, prefix string, batch int, inte
 			msgs := make([]kafka.Message, batch)
 			ids := make([]string, batch)
 			for i := range msgs {
-				ids[i] = fmt.Sprintf("%s-%d", prefix, n)
-				ev := map[string]any{"id": ids[i], "fromAccount": "shop", "msg": fmt.Sprintf("%s message %d", prefix, n/10)}
-				if n%2 == 0 {
-					ev["toAccount"] = fmt.Sprintf("user-%d", n)
-				} else {
-					ev["topicId"] = 1_000_000 + n
-				}
-				msgs[i] = kafka.Message{Value: mustJSON(t, ev)}
+				var v []byte
+				ids[i], v = uniqueEvent(t, prefix, n)
+				msgs[i] = kafka.Message{Value: v}
 				n++
 			}
 			for {

@@ -18,16 +18,22 @@ func uniqueEvents(t *testing.T, n int, prefix string) ([][]byte, []string) {
 	values := make([][]byte, n)
 	ids := make([]string, n)
 	for i := range values {
-		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
-		ev := map[string]any{"id": ids[i], "fromAccount": "shop", "msg": fmt.Sprintf("%s message %d", prefix, i/10)}
-		if i%2 == 0 {
-			ev["toAccount"] = fmt.Sprintf("user-%d", i)
-		} else {
-			ev["topicId"] = 1_000_000 + i
-		}
-		values[i] = mustJSON(t, ev)
+		ids[i], values[i] = uniqueEvent(t, prefix, i)
 	}
 	return values, ids
+}
+
+// uniqueEvent is the i-th event of uniqueEvents.
+func uniqueEvent(t *testing.T, prefix string, i int) (id string, value []byte) {
+	t.Helper()
+	id = fmt.Sprintf("%s-%d", prefix, i)
+	ev := map[string]any{"id": id, "fromAccount": "shop", "msg": fmt.Sprintf("%s message %d", prefix, i/10)}
+	if i%2 == 0 {
+		ev["toAccount"] = fmt.Sprintf("user-%d", i)
+	} else {
+		ev["topicId"] = 1_000_000 + i
+	}
+	return id, mustJSON(t, ev)
 }
 
 // pushCounts counts, per (message, recipient), the successful pushes the
