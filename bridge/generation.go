@@ -64,6 +64,7 @@ type generation struct {
 
 	events chan *record
 	calls  chan *batching.Call
+	freed  chan struct{} // a sender is done with its call: capacity = senders
 	outs   chan outItem
 
 	// abandon cancels MIMC calls and outcome writes when a drain runs out
@@ -106,6 +107,7 @@ func (b *Bridge) runGeneration(gctx context.Context, gen *consumer.Generation) {
 		batcher:    batcher,
 		events:     make(chan *record, 256),
 		calls:      make(chan *batching.Call, b.cfg.MaxConcurrentCalls),
+		freed:      make(chan struct{}, b.cfg.MaxConcurrentCalls),
 		outs:       make(chan outItem, 4096),
 		abandonCtx: abandonCtx,
 		abandon:    abandon,
@@ -327,17 +329,29 @@ func outcomeSize(out *event.Outcome) int {
 	return n
 }
 
-// batchLoop owns the batcher: it adds events, emits calls when they fill or
-// their linger passes, and flushes everything when the events end.
+// batchLoop owns the batcher: it adds events, hands out calls that are full,
+// and flushes everything when the events end. A call whose linger has passed
+// is taken only when a sender is free to send it: while every sender is busy
+// (a slow MIMC) lingering calls stay open and keep filling, so the calls that
+// do go out carry more recipients.
 func (g *generation) batchLoop() {
 	defer close(g.calls)
 	// Go 1.23+ timers: Reset and Stop leave no stale tick behind.
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var ready []*batching.Call
+	free := cap(g.freed) // senders waiting for a call
+	var queue []*batching.Call
 	for {
+		for free > 0 && len(queue) > 0 {
+			// A free sender is back at the channel, and its buffer has
+			// room for every sender: this does not block.
+			g.calls <- queue[0]
+			queue[0] = nil
+			queue = queue[1:]
+			free--
+		}
 		var tc <-chan time.Time
-		if d, ok := g.batcher.UntilNext(); ok {
+		if d, ok := g.batcher.UntilNext(); ok && free > 0 {
 			timer.Reset(d)
 			tc = timer.C
 		} else {
@@ -346,12 +360,15 @@ func (g *generation) batchLoop() {
 		select {
 		case rec, ok := <-g.events:
 			if !ok {
-				ready = g.batcher.Flush(ready[:0])
-				g.dispatch(ready)
+				// The end: everything goes, whether senders are free
+				// or not; they drain the channel until it closes.
+				for _, c := range g.batcher.Flush(queue) {
+					g.calls <- c
+				}
 				return
 			}
 			var err error
-			ready, err = g.batcher.Add(&rec.Event, ready[:0])
+			queue, err = g.batcher.Add(&rec.Event, queue)
 			if err != nil {
 				// The slots bound events in flight to MaxPendingEvents,
 				// the batcher's own limit, so this is a bug: fail the
@@ -361,81 +378,88 @@ func (g *generation) batchLoop() {
 				out.Status, out.Error = event.Failed, "internal error: "+err.Error()
 				g.emit(rec.tp, rec.offset, &out)
 			}
-			g.dispatch(ready)
 		case <-tc:
-			ready = g.batcher.Expired(ready[:0])
-			g.dispatch(ready)
+			queue = g.batcher.ExpiredN(queue, free-len(queue))
+		case <-g.freed:
+			free++
 		}
-	}
-}
-
-func (g *generation) dispatch(calls []*batching.Call) {
-	for i, c := range calls {
-		g.calls <- c
-		calls[i] = nil
 	}
 }
 
 // send pushes calls to MIMC and turns completed events into outcomes.
 func (g *generation) send() {
-	met := g.b.met
 	var scratch []event.Recipient // the recipients of one outcome at a time
 	for c := range g.calls {
-		call := mimc.Call{
-			Kind:         mimc.Kind(c.Content.Kind),
-			FromAccount:  c.Content.FromAccount,
-			FromResource: c.Content.FromResource,
-			Msg:          c.Content.Msg,
-			MsgType:      c.Content.MsgType,
-			BizType:      c.Content.BizType,
-		}
-		switch c.Content.IsStore {
-		case batching.StoreTrue:
-			call.IsStore = &yes
-		case batching.StoreFalse:
-			call.IsStore = &no
-		}
-		if call.Kind == mimc.P2T {
-			call.TopicIDs = make([]int64, len(c.Recipients))
-			for i, r := range c.Recipients {
-				// The recipients were formatted from int64 by fetch.
-				call.TopicIDs[i], _ = strconv.ParseInt(r, 10, 64)
-			}
-		} else {
-			call.ToAccounts = c.Recipients
-		}
-		met.RecipientsCall.Observe(float64(len(c.Recipients)))
-		met.BatchesInFlight.Inc()
-		res, err := g.b.client.Push(g.abandonCtx, call)
-		met.BatchesInFlight.Dec()
-		if g.abandonCtx.Err() != nil {
-			// Abandoned: no outcome, so no commit; the next owner of
-			// these partitions sends them again.
-			continue
-		}
-		var done []*batching.Event
-		if err != nil {
-			attempts := 1
-			var me *mimc.Error
-			if errors.As(err, &me) {
-				attempts = me.Attempts
-			}
-			done = c.Resolve(batching.Result{Err: err, Attempts: attempts})
-		} else {
-			results := make([]batching.Result, len(res.PacketIDs))
-			for i, id := range res.PacketIDs {
-				results[i] = batching.Result{PacketID: id, Attempts: res.Attempts}
-			}
-			done = c.Resolve(results...)
-		}
-		now := time.Now()
-		for _, e := range done {
-			rec := e.Data.(*record)
-			out := g.outcome(rec, now, scratch)
-			scratch = out.Recipients[:0]
-			g.emitDone(rec, now, &out)
+		scratch = g.sendOne(c, scratch)
+		select {
+		case g.freed <- struct{}{}:
+		default:
+			// Only after the batcher loop has stopped counting (the final
+			// flush hands out more calls than senders): nobody reads.
 		}
 	}
+}
+
+// sendOne pushes one call and emits the outcomes of the events it
+// completes. scratch holds the recipients of one outcome at a time; the
+// grown buffer is returned for the next call.
+func (g *generation) sendOne(c *batching.Call, scratch []event.Recipient) []event.Recipient {
+	met := g.b.met
+	call := mimc.Call{
+		Kind:         mimc.Kind(c.Content.Kind),
+		FromAccount:  c.Content.FromAccount,
+		FromResource: c.Content.FromResource,
+		Msg:          c.Content.Msg,
+		MsgType:      c.Content.MsgType,
+		BizType:      c.Content.BizType,
+	}
+	switch c.Content.IsStore {
+	case batching.StoreTrue:
+		call.IsStore = &yes
+	case batching.StoreFalse:
+		call.IsStore = &no
+	}
+	if call.Kind == mimc.P2T {
+		call.TopicIDs = make([]int64, len(c.Recipients))
+		for i, r := range c.Recipients {
+			// The recipients were formatted from int64 by fetch.
+			call.TopicIDs[i], _ = strconv.ParseInt(r, 10, 64)
+		}
+	} else {
+		call.ToAccounts = c.Recipients
+	}
+	met.RecipientsCall.Observe(float64(len(c.Recipients)))
+	met.BatchesInFlight.Inc()
+	res, err := g.b.client.Push(g.abandonCtx, call)
+	met.BatchesInFlight.Dec()
+	if g.abandonCtx.Err() != nil {
+		// Abandoned: no outcome, so no commit; the next owner of
+		// these partitions sends them again.
+		return scratch
+	}
+	var done []*batching.Event
+	if err != nil {
+		attempts := 1
+		var me *mimc.Error
+		if errors.As(err, &me) {
+			attempts = me.Attempts
+		}
+		done = c.Resolve(batching.Result{Err: err, Attempts: attempts})
+	} else {
+		results := make([]batching.Result, len(res.PacketIDs))
+		for i, id := range res.PacketIDs {
+			results[i] = batching.Result{PacketID: id, Attempts: res.Attempts}
+		}
+		done = c.Resolve(results...)
+	}
+	now := time.Now()
+	for _, e := range done {
+		rec := e.Data.(*record)
+		out := g.outcome(rec, now, scratch)
+		scratch = out.Recipients[:0]
+		g.emitDone(rec, now, &out)
+	}
+	return scratch
 }
 
 var yes, no = true, false

@@ -29,6 +29,9 @@ func crashSetup(t *testing.T, events int) (*cluster, *mimctest.Server, config.Co
 	cfg.BatchMaxRecipients = 5
 	cfg.MaxConcurrentCalls = 4
 	cfg.BatchLinger = 20 * time.Millisecond
+	// Few events in flight, so that a stop lands mid-stream: a graceful
+	// drain sends everything fetched.
+	cfg.MaxPendingEvents = 200
 	return c, fake, cfg, ids
 }
 

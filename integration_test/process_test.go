@@ -67,6 +67,7 @@ func envOf(cfg config.Config) []string {
 		"MIMC_BRIDGE_BATCH_MAX_RECIPIENTS=" + fmt.Sprint(cfg.BatchMaxRecipients),
 		"MIMC_BRIDGE_BATCH_LINGER=" + cfg.BatchLinger.String(),
 		"MIMC_BRIDGE_MAX_CONCURRENT_CALLS=" + fmt.Sprint(cfg.MaxConcurrentCalls),
+		"MIMC_BRIDGE_MAX_PENDING_EVENTS=" + fmt.Sprint(cfg.MaxPendingEvents),
 		"MIMC_BRIDGE_HTTP_TIMEOUT=" + cfg.HTTPTimeout.String(),
 		"MIMC_BRIDGE_RETRY_MAX_ELAPSED=" + cfg.RetryMaxElapsed.String(),
 		"MIMC_BRIDGE_SHUTDOWN_TIMEOUT=" + cfg.ShutdownTimeout.String(),
@@ -115,6 +116,11 @@ func (p *proc) kill(t *testing.T) {
 // term sends SIGTERM and returns the exit code.
 func (p *proc) term(t *testing.T) int {
 	t.Helper()
+	// A signal that arrives before main has installed its handler kills
+	// the process outright; the first log line comes after it.
+	waitFor(t, 10*time.Second, "the bridge's first log line", func() bool {
+		return strings.Contains(p.output.String(), "starting mimc-bridge")
+	})
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
