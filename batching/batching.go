@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"math"
 	"sync/atomic"
 	"time"
 )
@@ -354,17 +353,12 @@ func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
 
 // Expired emits the calls whose linger has passed at cfg.Now(), appending
 // them to dst.
-func (b *Batcher) Expired(dst []*Call) []*Call { return b.ExpiredN(dst, math.MaxInt) }
-
-// ExpiredN is Expired for at most max calls, the oldest first. An owner
-// whose senders are all busy takes only what it can hand out, so the other
-// calls stay open and keep filling until a sender is free.
-func (b *Batcher) ExpiredN(dst []*Call, max int) []*Call {
+func (b *Batcher) Expired(dst []*Call) []*Call {
 	if b.head == nil {
 		return dst
 	}
 	now := b.cfg.Now()
-	for n := 0; n < max && b.head != nil && !now.Before(b.head.FirstAt.Add(b.cfg.Linger)); n++ {
+	for b.head != nil && !now.Before(b.head.FirstAt.Add(b.cfg.Linger)) {
 		g := b.head.g
 		dst = b.emit(b.head, dst)
 		if len(g.calls) == 0 {

@@ -91,7 +91,6 @@ func TestBatcher(t *testing.T) {
 		{"the body estimate counts the escaped msg", testBodyOverhead},
 		{"linger emits a call once its deadline has passed and not before", testLinger},
 		{"a new call's linger starts at its own first event", testLingerPerCall},
-		{"ExpiredN takes only the oldest expired calls and the rest keep filling", testExpiredN},
 		{"UntilNext reports the earliest deadline and nothing when no call is open", testUntilNext},
 		{"a clock that goes back does not reorder deadlines", testClockBack},
 		{"Flush emits every open call and forgets every content", testFlush},
@@ -397,26 +396,6 @@ func testLinger(t *testing.T) {
 	wantCalls(t, calls, []string{"a", "b"})
 	if b.Open() != 0 || len(b.groups) != 0 {
 		t.Fatalf("Open() = %d, groups = %d after Expired, want 0 and 0", b.Open(), len(b.groups))
-	}
-}
-
-func testExpiredN(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
-	mustAdd(t, b, p2p("one", "a"), nil)
-	mustAdd(t, b, p2p("two", "b"), nil)
-	clk.Advance(50 * time.Millisecond)
-	wantCalls(t, b.ExpiredN(nil, 1), []string{"a"})
-	// The call left open still takes recipients past its deadline.
-	mustAdd(t, b, p2p("two", "c"), nil)
-	if d, ok := b.UntilNext(); !ok || d != 0 {
-		t.Fatalf("UntilNext() = %v, %v, want 0, true", d, ok)
-	}
-	wantCalls(t, b.ExpiredN(nil, 5), []string{"b", "c"})
-	if b.Open() != 0 {
-		t.Fatalf("Open() = %d, want 0", b.Open())
-	}
-	if calls := b.ExpiredN(nil, 0); len(calls) != 0 {
-		t.Fatalf("ExpiredN(0) emitted %q", recipientsOf(calls))
 	}
 }
 
