@@ -152,6 +152,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		SessionTimeout:    b.sessionTimout,
 		RebalanceTimeout:  b.sessionTimout,
 		HeartbeatInterval: b.sessionTimout / 10,
+		LeaveTimeout:      b.drainTimeout + 10*time.Second,
 	}, b.log.With(zap.String("component", "group")), b.runGeneration, func(error) { b.met.GroupErrors.Inc() })
 	b.health.setJoined(false)
 	return err

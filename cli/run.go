@@ -40,6 +40,8 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("starting mimc-bridge", append([]zap.Field{zap.String("version", Version)}, cfg.Fields()...)...)
+	stopWatchdog := shutdownWatchdog(ctx, cfg.ShutdownTimeout, log)
+	defer stopWatchdog()
 	if err := RunBridge(ctx, cfg, log); err != nil {
 		// One plain line, not a log record too: this is what an operator
 		// reads first when start-up fails.
@@ -52,8 +54,7 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 }
 
 // RunBridge runs the bridge and its operations server until ctx ends, then
-// drains; past SHUTDOWN_TIMEOUT (plus a margin for the last commit) the
-// process is forced out.
+// drains and returns.
 func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	met := metrics.New()
 	b, err := bridge.New(cfg, log, met)
@@ -73,8 +74,20 @@ func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		g.Go(func() error { return srv.Serve(gctx) })
 	}
 	g.Go(func() error { return b.Run(gctx) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// shutdownWatchdog forces the process out when a shutdown, once ctx ends,
+// takes longer than SHUTDOWN_TIMEOUT plus a margin for the last commit:
+// nothing uncommitted is lost, it is consumed again. The returned func stops
+// it. Only the run command uses it; in-process users (demo, tests) must not
+// be exited under.
+func shutdownWatchdog(ctx context.Context, timeout time.Duration, log *zap.Logger) (stop func()) {
 	done := make(chan struct{})
-	defer close(done)
 	go func() {
 		select {
 		case <-done:
@@ -82,8 +95,8 @@ func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		case <-ctx.Done():
 		}
 		log.Info("shutting down: stop fetching, send what is pending, publish, commit",
-			zap.Duration("deadline", cfg.ShutdownTimeout))
-		t := time.NewTimer(cfg.ShutdownTimeout + 5*time.Second)
+			zap.Duration("deadline", timeout))
+		t := time.NewTimer(timeout + 5*time.Second)
 		defer t.Stop()
 		select {
 		case <-done:
@@ -93,11 +106,7 @@ func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			os.Exit(ExitFailed)
 		}
 	}()
-	err = g.Wait()
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	return err
+	return func() { close(done) }
 }
 
 // TuneGC sets the collector's default for the bridge unless GOGC is set:

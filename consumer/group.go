@@ -24,6 +24,9 @@ type GroupConfig struct {
 	SessionTimeout    time.Duration // default 30s
 	RebalanceTimeout  time.Duration // default 30s
 	HeartbeatInterval time.Duration // default 3s
+	// LeaveTimeout bounds the wait, once ctx ends, for the running handler
+	// and the LeaveGroup request; default 45s.
+	LeaveTimeout time.Duration
 }
 
 // Assignment is one partition given to this member, with the offset to start
@@ -104,6 +107,9 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 	if err != nil {
 		return fmt.Errorf("creating consumer group %q: %w", cfg.GroupID, err)
 	}
+	if cfg.LeaveTimeout <= 0 {
+		cfg.LeaveTimeout = 45 * time.Second
+	}
 	closed := make(chan struct{})
 	go func() {
 		// Closing the group ends the running generation, which cancels the
@@ -114,8 +120,23 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 	}()
 	var running sync.WaitGroup
 	defer func() {
-		<-closed
-		running.Wait()
+		// The handler drains within its own deadline; leaving the group is
+		// a few requests. Past that, return anyway so that shutdown stays
+		// bounded: whatever was not committed is consumed again.
+		done := make(chan struct{})
+		go func() {
+			<-closed
+			running.Wait()
+			close(done)
+		}()
+		t := time.NewTimer(cfg.LeaveTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			log.Warn("leaving the consumer group is taking too long; giving up on it",
+				zap.String("group", cfg.GroupID), zap.Duration("waited", cfg.LeaveTimeout))
+		}
 	}()
 	for {
 		kgen, err := cg.Next(ctx)
