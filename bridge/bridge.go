@@ -187,7 +187,7 @@ func (h *Health) Ready(now time.Time) error {
 		errs = append(errs, fmt.Errorf("MIMC has not answered since %s", time.Unix(0, t).UTC().Format(time.RFC3339)))
 	}
 	if h.stalled.Load() {
-		errs = append(errs, errors.New("work has stalled: the oldest pending event is older than the stall threshold"))
+		errs = append(errs, errors.New("work has stalled: events are pending and no outcome was written for longer than STALL_TIMEOUT"))
 	}
 	return errors.Join(errs...)
 }
