@@ -16,6 +16,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/poll"
 	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 )
 
@@ -105,13 +106,7 @@ func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr s
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, d, what, cond)
 }
 
 func outcomeMsg(t *testing.T, o event.Outcome) kafka.Message {

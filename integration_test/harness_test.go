@@ -20,6 +20,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/poll"
 	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
@@ -179,16 +180,10 @@ type outcomeRecord struct {
 	raw []byte
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.Until(t, d, what, cond)
 }
 
 // fakeMIMC starts the MIMC fake on a real loopback listener.

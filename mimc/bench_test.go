@@ -52,7 +52,8 @@ func BenchmarkEncodeBody100JSONMarshal(b *testing.B) {
 	}
 }
 
-func BenchmarkDecodeAnswer100(b *testing.B) {
+// answer100 is a success answer carrying 100 packet ids.
+func answer100() []byte {
 	var sb strings.Builder
 	sb.WriteString(`{"code":200,"message":"success","data":{"packetIds":[`)
 	for i := range 100 {
@@ -62,16 +63,22 @@ func BenchmarkDecodeAnswer100(b *testing.B) {
 		sb.WriteString(`"k3f9x-` + strconv.Itoa(1000000+i) + `"`)
 	}
 	sb.WriteString(`]}}`)
-	body := []byte(sb.String())
+	return []byte(sb.String())
+}
+
+func benchmarkDecode(b *testing.B, decode func([]byte, bool) (int, string, []string, error)) {
+	body := answer100()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		_, _, ids, err := decodeAnswer(body, true)
+		_, _, ids, err := decode(body, true)
 		if err != nil || len(ids) != 100 {
 			b.Fatal(err, len(ids))
 		}
 	}
 }
+
+func BenchmarkDecodeAnswer100(b *testing.B) { benchmarkDecode(b, decodeAnswer) }
 
 // BenchmarkPushLoopback pushes through the client to mimctest over loopback
 // HTTP, with 16 calls in flight.

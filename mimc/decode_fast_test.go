@@ -2,8 +2,6 @@ package mimc
 
 import (
 	"reflect"
-	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -60,23 +58,4 @@ func FuzzDecodeSuccess(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, many bool) { checkSuccessPath(t, body, many) })
 }
 
-func BenchmarkDecodeAnswer100JSON(b *testing.B) {
-	var sb strings.Builder
-	sb.WriteString(`{"code":200,"message":"success","data":{"packetIds":[`)
-	for i := range 100 {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(`"k3f9x-` + strconv.Itoa(1000000+i) + `"`)
-	}
-	sb.WriteString(`]}}`)
-	body := []byte(sb.String())
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		_, _, ids, err := decodeAnswerJSON(body, true)
-		if err != nil || len(ids) != 100 {
-			b.Fatal(err, len(ids))
-		}
-	}
-}
+func BenchmarkDecodeAnswer100JSON(b *testing.B) { benchmarkDecode(b, decodeAnswerJSON) }
