@@ -93,7 +93,6 @@ type stream struct {
 	want    map[streamPair]Result // result given by Resolve
 	done    map[*Event]int        // times Resolve returned the event
 	pending int
-	lastExp time.Time
 }
 
 func runStream(t testing.TB, src source) {
@@ -327,7 +326,7 @@ func (s *stream) resolveSome(all bool) {
 			if len(results) > 1 {
 				r = results[j]
 			}
-			s.want[streamPair{f.ev, f.idx}] = r
+			s.want[streamPair(f)] = r
 		}
 		for _, ev := range c.Resolve(results...) {
 			s.done[ev]++

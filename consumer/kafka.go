@@ -171,7 +171,7 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("Kafka topic(s) %s do not exist on %s: create them first (the bridge does not create topics)",
+		return fmt.Errorf("topic(s) %s do not exist on %s: create them first (the bridge does not create topics)",
 			strings.Join(missing, ", "), strings.Join(c.Brokers, ","))
 	}
 	return nil

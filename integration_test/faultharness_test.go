@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -493,13 +492,3 @@ func outage(c *kfake.Cluster) *atomic.Bool {
 
 // countLog counts log lines containing s.
 func countLog(logs string, s string) int { return strings.Count(logs, s) }
-
-// sortedKeys is for stable messages.
-func sortedKeys(m map[int]int64) []int {
-	ks := make([]int, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Ints(ks)
-	return ks
-}
