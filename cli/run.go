@@ -56,7 +56,12 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 // RunBridge runs the bridge and its operations server until ctx ends, then
 // drains and returns.
 func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	met := metrics.New()
+	return runBridge(ctx, cfg, log, metrics.New())
+}
+
+// runBridge is RunBridge with the metrics given, so that the demo can read
+// its counters in process.
+func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *metrics.Metrics) error {
 	b, err := bridge.New(cfg, log, met)
 	if err != nil {
 		return err
