@@ -60,7 +60,9 @@ func replayOutcomes(input, urgent string, at time.Time) []event.Outcome {
 	ev := func(id string, to ...string) *event.Event {
 		return &event.Event{ID: id, Kind: event.P2P, FromAccount: "shop", FromResource: "srv", ToAccounts: to, Msg: "hello " + id}
 	}
-	src := func(topic string, off int64) event.Source { return event.Source{Topic: topic, Partition: 0, Offset: off} }
+	src := func(topic string, off int64) event.Source {
+		return event.Source{Topic: topic, Partition: 0, Offset: off}
+	}
 	otp := ev("otp-7", "dave")
 	otp.TTL = 30
 	return []event.Outcome{
@@ -70,7 +72,7 @@ func replayOutcomes(input, urgent string, at time.Time) []event.Outcome {
 			Recipients: []event.Recipient{{ToAccount: "bob", Error: "timeout"}}, Error: "timeout", Event: ev("fail-2", "bob")},
 		{ID: "part-3", Status: event.Partial, Kind: event.P2P, Source: src(input, 3), ReceivedAt: at, CompletedAt: at.Add(time.Minute),
 			Recipients: []event.Recipient{{ToAccount: "alice", PacketID: "p2"}, {ToAccount: "carol", Error: "timeout"}},
-			Error: "timeout", Event: ev("part-3", "carol")},
+			Error:      "timeout", Event: ev("part-3", "carol")},
 		{ID: "otp-7", Status: event.Expired, Kind: event.P2P, Source: src(urgent, 4), ReceivedAt: at, CompletedAt: at.Add(2 * time.Minute),
 			Recipients: []event.Recipient{{ToAccount: "dave", Error: event.ExpiredError(at)}}, Error: event.ExpiredError(at), Event: otp},
 		{ID: input + "/0/5", Status: event.Rejected, Source: src(input, 5), ReceivedAt: at, CompletedAt: at, Error: "invalid JSON", Input: "nope"},
