@@ -363,7 +363,7 @@ func (d *demoRun) followOutcomes(ctx context.Context) (stop func(), err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = readOutcomes(fctx, d.admin, d.cfg.ResultsTopic, end, nil, nil, func(o *event.Outcome, _ consumer.RangeRecord) error {
+		_ = readOutcomes(fctx, d.admin, d.cfg.ResultsTopic, end, nil, "demo", nil, func(o *event.Outcome, _ consumer.RangeRecord) error {
 			if !d.track.outcome(o) && d.opts.keep {
 				d.printLive(o)
 			}

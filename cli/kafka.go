@@ -42,13 +42,21 @@ func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topi
 		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
 		return nil, ExitUsage
 	}
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := conn.Probe(pctx, topics...); err != nil {
+	ad := consumer.NewAdmin(conn)
+	if err := probe(ctx, ad, topics...); err != nil {
+		ad.Close()
 		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
 		return nil, ExitFailed
 	}
-	return consumer.NewAdmin(conn), 0
+	return ad, 0
+}
+
+// probe checks, bounded in time, that the brokers answer and the topics
+// exist.
+func probe(ctx context.Context, ad *consumer.Admin, topics ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return ad.Probe(ctx, topics...)
 }
 
 // kafkaConn is the connection the settings describe.

@@ -26,7 +26,7 @@ import (
 func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 	fs := flag.NewFlagSet("outcomes", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the raw outcome values as JSON lines instead of a table")
-	statuses := fs.String("status", "", "only these statuses: comma-separated delivered, partial, failed, rejected")
+	statuses := fs.String("status", "", "only these statuses: comma-separated "+strings.Join(event.Statuses, ", "))
 	var ids repeatedFlag
 	fs.Var(&ids, "id", "only this event id, taken as it is (repeat the flag for several)")
 	follow := fs.Bool("follow", false, "keep reading new outcomes until interrupted (Ctrl-C)")
@@ -35,15 +35,11 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 	if code, ok := parseFlags(fs, args, s); !ok {
 		return code
 	}
-	filter := outcomeFilter{statuses: map[string]bool{}, ids: map[string]bool{}}
-	for _, st := range splitList(*statuses) {
-		switch st {
-		case event.Delivered, event.Partial, event.Failed, event.Rejected:
-			filter.statuses[st] = true
-		default:
-			return usageErr(s, "outcomes", "--status: unknown status %q (want delivered, partial, failed or rejected)", st)
-		}
+	want, err := parseStatuses(*statuses)
+	if err != nil {
+		return usageErr(s, "outcomes", "--status: %v", err)
 	}
+	filter := outcomeFilter{statuses: want, ids: map[string]bool{}}
 	for _, id := range ids {
 		filter.ids[id] = true
 	}
@@ -71,7 +67,7 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 
 	p := newOutcomePrinter(s.Out, *asJSON)
 	counts := statusCounts{}
-	err = readOutcomes(ctx, ad, cfg.ResultsTopic, start, stop, s.Err, func(o *event.Outcome, r consumer.RangeRecord) error {
+	err = readOutcomes(ctx, ad, cfg.ResultsTopic, start, stop, "outcomes", s.Err, func(o *event.Outcome, r consumer.RangeRecord) error {
 		if !filter.keep(o) {
 			return nil
 		}
@@ -107,15 +103,15 @@ func (f outcomeFilter) keep(o *event.Outcome) bool {
 
 // readOutcomes reads the results topic from start to end (nil end: follow
 // until ctx ends, as consumer.Admin.ReadRange does) and calls fn with every
-// outcome, from one goroutine. A record that is not an outcome is reported
-// on errw and skipped.
-func readOutcomes(ctx context.Context, ad *consumer.Admin, topic string, start, end map[int]int64, errw io.Writer,
+// outcome, from one goroutine. A record that is not an outcome is skipped,
+// and reported on errw (nil: not reported) as command cmd's.
+func readOutcomes(ctx context.Context, ad *consumer.Admin, topic string, start, end map[int]int64, cmd string, errw io.Writer,
 	fn func(o *event.Outcome, r consumer.RangeRecord) error) error {
 	return ad.ReadRange(ctx, topic, start, end, func(r consumer.RangeRecord) error {
 		o, err := event.ParseOutcome(r.Value)
 		if err != nil {
 			if errw != nil {
-				fmt.Fprintf(errw, "mimc-bridge: %s/%d/%d is not an outcome: %s\n", topic, r.Partition, r.Offset, termtext.Escape(err.Error()))
+				fmt.Fprintf(errw, "mimc-bridge %s: %s/%d/%d is not an outcome: %s\n", cmd, topic, r.Partition, r.Offset, termtext.Escape(err.Error()))
 			}
 			return nil
 		}
@@ -249,10 +245,23 @@ func (c statusCounts) String() string {
 	return s
 }
 
+// parseStatuses reads a comma-separated list of statuses into a set; an
+// empty list gives an empty set.
+func parseStatuses(list string) (map[string]bool, error) {
+	want := map[string]bool{}
+	for _, st := range splitList(list) {
+		if !slices.Contains(event.Statuses, st) {
+			return nil, fmt.Errorf("unknown status %q (want %s)", st, strings.Join(event.Statuses, ", "))
+		}
+		want[st] = true
+	}
+	return want, nil
+}
+
 // orderedStatuses returns the statuses present in c: the documented ones in
 // order, then any other in alphabetical order.
 func orderedStatuses(c statusCounts) []string {
-	known := []string{event.Delivered, event.Partial, event.Failed, event.Rejected}
+	known := event.Statuses
 	var out, other []string
 	for _, st := range known {
 		if c[st] > 0 {

@@ -40,6 +40,12 @@ type RangeRecord struct {
 	Time      time.Time // the record's timestamp
 }
 
+// Probe is Conn.Probe: it checks that the brokers answer with this TLS and
+// SASL set-up and that the topics exist.
+func (a *Admin) Probe(ctx context.Context, topics ...string) error {
+	return a.conn.Probe(ctx, topics...)
+}
+
 // Partitions returns the partition numbers of topic, in order.
 func (a *Admin) Partitions(ctx context.Context, topic string) ([]int, error) {
 	return Partitions(ctx, a.cl, topic)
