@@ -93,6 +93,7 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 	}
 	delivered, failed := 0, 0
 	var firstErr error
+	var undelivered []int
 	for i, r := range unique {
 		rc := &out.Recipients[i]
 		if ev.Kind == event.P2T {
@@ -110,6 +111,7 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 			continue
 		}
 		failed++
+		undelivered = append(undelivered, i)
 		if firstErr == nil {
 			firstErr = res.Err
 		}
@@ -123,14 +125,9 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 		}
 		rc.Error = res.Err.Error()
 	}
-	switch {
-	case failed == 0:
-		out.Status = event.Delivered
-	case delivered == 0:
-		out.Status = event.Failed
-		out.Event = ev
-	default:
-		out.Status = event.Partial
+	out.Status = event.Status(delivered, failed, 0)
+	if out.Status != event.Delivered {
+		out.Event = ev.Subset(undelivered)
 	}
 	if firstErr != nil {
 		out.Error = firstErr.Error()
