@@ -37,7 +37,7 @@ func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topi
 			indent((&config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"}).Error()))
 		return nil, ExitUsage
 	}
-	conn, err := kafkaConn(cfg)
+	conn, err := consumer.NewConnFromSettings(cfg)
 	if err != nil {
 		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
 		return nil, ExitUsage
@@ -57,14 +57,6 @@ func probe(ctx context.Context, ad *consumer.Admin, topics ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	return ad.Probe(ctx, topics...)
-}
-
-// kafkaConn is the connection the settings describe.
-func kafkaConn(cfg config.Config) (consumer.Conn, error) {
-	return consumer.NewConn(consumer.ConnConfig{
-		Brokers: cfg.KafkaBrokers, TLS: cfg.KafkaTLS, TLSCAFile: cfg.KafkaTLSCAFile,
-		SASLMechanism: cfg.KafkaSASLMechanism, SASLUsername: cfg.KafkaSASLUsername, SASLPassword: cfg.KafkaSASLPassword,
-	})
 }
 
 // offsets returns the first and end offsets of every partition of topic,
