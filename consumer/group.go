@@ -58,24 +58,18 @@ type Generation struct {
 const commitTimeout = 10 * time.Second
 
 // Commit commits offsets (the next offset to read, per partition) for this
-// generation, without a bound on when their outcomes were written: the next
-// owner will not look for outcomes already written. See CommitBounded.
-func (g *Generation) Commit(offsets map[TopicPartition]int64) error {
-	return g.CommitBounded(offsets, nil)
-}
-
-// CommitBounded commits offsets (the next offset to read, per partition)
-// for this generation. since[tp], when given, is a lower bound on the time
-// at which an outcome of a record of tp at or after offsets[tp] can have
-// been written; it travels in the commit's metadata and comes back as
-// Assignment.OutcomesSince to the next owner. It refuses, without sending
+// generation. since[tp], when given, is a lower bound on the time at which
+// an outcome of a record of tp at or after offsets[tp] can have been
+// written; it travels in the commit's metadata and comes back as
+// Assignment.OutcomesSince to the next owner (without it, the next owner
+// does not look for outcomes already written). It refuses, without sending
 // anything, once the generation's handler has returned.
 //
 // kafka-go's Generation.CommitOffsets takes no metadata, so the commit is
 // an OffsetCommit request of its own, with this generation's id and member
 // id: the coordinator refuses it (ILLEGAL_GENERATION) once the generation
 // is over, as it refuses CommitOffsets.
-func (g *Generation) CommitBounded(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
+func (g *Generation) Commit(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
 	if len(offsets) == 0 {
 		return nil
 	}

@@ -81,6 +81,17 @@ type Done struct {
 	parts map[TopicPartition][]int64 // sorted, unique
 }
 
+// DoneOf returns a Done holding offsets, in any order (tests, tools).
+func DoneOf(offsets map[TopicPartition][]int64) Done {
+	parts := make(map[TopicPartition][]int64, len(offsets))
+	for tp, offs := range offsets {
+		offs = slices.Clone(offs)
+		slices.Sort(offs)
+		parts[tp] = slices.Compact(offs)
+	}
+	return Done{parts: parts}
+}
+
 // Has tells whether the outcome of offset of tp is on the results topic.
 func (d Done) Has(tp TopicPartition, offset int64) bool {
 	_, ok := slices.BinarySearch(d.parts[tp], offset)
