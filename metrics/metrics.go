@@ -37,6 +37,15 @@ type Metrics struct {
 	Stalled                 prometheus.Gauge
 	RecipientsPerCall       prometheus.Histogram
 	MIMCCallsInFlight       prometheus.Gauge
+
+	// The quota and the calls in flight (quota.go).
+	QuotaShare           *prometheus.GaugeVec   // kind
+	QuotaRate            *prometheus.GaugeVec   // kind
+	QuotaGroupRate       *prometheus.GaugeVec   // kind
+	QuotaRefusals        *prometheus.CounterVec // kind
+	QuotaPauses          *prometheus.CounterVec // kind
+	QuotaPausedSeconds   *prometheus.CounterVec // kind
+	MIMCConcurrencyLimit prometheus.Gauge
 }
 
 // New creates and registers every collector on a fresh registry, together
@@ -71,6 +80,7 @@ func New() *Metrics {
 		m.Generations, m.AssignedPartitions, m.OldestPendingSeconds, m.Stalled, m.RecipientsPerCall, m.MIMCCallsInFlight} {
 		f(c)
 	}
+	m.newQuota(f)
 	return m
 }
 

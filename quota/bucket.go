@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 // bucket schedules the calls of one kind.
@@ -24,7 +22,7 @@ import (
 // for. One timer wakes the scheduler when the next head can be served.
 type bucket struct {
 	cfg   *Config
-	kind  mimc.Kind
+	kind  string
 	quota float64 // the group's quota
 
 	mu          sync.Mutex
@@ -44,7 +42,7 @@ type waiter struct {
 	at    time.Time     // when granted
 }
 
-func newBucket(cfg *Config, k mimc.Kind, quota float64, now time.Time) *bucket {
+func newBucket(cfg *Config, k string, quota float64, now time.Time) *bucket {
 	b := &bucket{cfg: cfg, kind: k, quota: quota, factor: 1}
 	// The bucket starts full: a member that joins may send one call at once.
 	b.lim = rate.NewLimiter(rate.Limit(quota), b.burstFor(1))

@@ -25,8 +25,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 // Priority orders the calls waiting for the quota.
@@ -58,14 +56,14 @@ const (
 // the limiter.
 type Observer interface {
 	// Share is the member's share of the group's quota (0 to 1).
-	Share(kind mimc.Kind, share float64)
+	Share(kind string, share float64)
 	// Rate is the member's current rate in recipients per second: the
 	// quota times the share, less while recovering from 429s.
-	Rate(kind mimc.Kind, perSecond float64)
+	Rate(kind string, perSecond float64)
 	// TooMany is one 429 answer.
-	TooMany(kind mimc.Kind)
+	TooMany(kind string)
 	// Paused is a pause of every send of the kind, for a Retry-After.
-	Paused(kind mimc.Kind, d time.Duration)
+	Paused(kind string, d time.Duration)
 }
 
 // Config configures a Limiter. Zero fields take the defaults.
@@ -145,16 +143,16 @@ func New(cfg Config, log *zap.Logger) (*Limiter, error) {
 	l := &Limiter{cfg: cfg, log: log}
 	now := cfg.Now()
 	if cfg.RateP2P > 0 {
-		l.p2p = newBucket(&l.cfg, mimc.P2P, cfg.RateP2P, now)
+		l.p2p = newBucket(&l.cfg, p2p, cfg.RateP2P, now)
 	}
 	if cfg.RateP2T > 0 {
-		l.p2t = newBucket(&l.cfg, mimc.P2T, cfg.RateP2T, now)
+		l.p2t = newBucket(&l.cfg, p2t, cfg.RateP2T, now)
 	}
 	return l, nil
 }
 
-func (l *Limiter) bucket(k mimc.Kind) *bucket {
-	if k == mimc.P2P {
+func (l *Limiter) bucket(k string) *bucket {
+	if k == p2p {
 		return l.p2p
 	}
 	return l.p2t
@@ -175,15 +173,15 @@ func (l *Limiter) SetShare(share float64) {
 			continue
 		}
 		b.setShare(share, now)
-		fields = append(fields, zap.Float64("rate_"+string(b.kind), b.quota*share),
-			zap.Int("max_recipients_"+string(b.kind), b.MaxRecipients()))
+		fields = append(fields, zap.Float64("rate_"+b.kind, b.quota*share),
+			zap.Int("max_recipients_"+b.kind, b.MaxRecipients()))
 	}
 	l.log.Info("quota share set", fields...)
 }
 
 // MaxRecipients is the largest call of the kind the member may send: one
 // full call, or less when the member's limit is below one call per second.
-func (l *Limiter) MaxRecipients(k mimc.Kind) int {
+func (l *Limiter) MaxRecipients(k string) int {
 	if b := l.bucket(k); b != nil {
 		return b.MaxRecipients()
 	}
@@ -192,7 +190,7 @@ func (l *Limiter) MaxRecipients(k mimc.Kind) int {
 
 // Rate is the member's current rate of the kind in recipients per second,
 // or +Inf when the kind has no quota.
-func (l *Limiter) Rate(k mimc.Kind) float64 {
+func (l *Limiter) Rate(k string) float64 {
 	if b := l.bucket(k); b != nil {
 		return b.Rate()
 	}
@@ -200,7 +198,7 @@ func (l *Limiter) Rate(k mimc.Kind) float64 {
 }
 
 // Limited reports whether the kind has a quota.
-func (l *Limiter) Limited(k mimc.Kind) bool { return l.bucket(k) != nil }
+func (l *Limiter) Limited(k string) bool { return l.bucket(k) != nil }
 
 // ErrNoShare is returned by Wait while the member has no share of a quota.
 var ErrNoShare = errors.New("quota: this member has no share of the quota")
@@ -209,7 +207,7 @@ var ErrNoShare = errors.New("quota: this member has no share of the quota")
 // takes them from the member's quota. It returns the time of the grant, to
 // give to TooMany if the call is refused. A call larger than the burst takes
 // its recipients in burst-sized parts, holding its place meanwhile.
-func (l *Limiter) Wait(ctx context.Context, k mimc.Kind, p Priority, n int) (time.Time, error) {
+func (l *Limiter) Wait(ctx context.Context, k string, p Priority, n int) (time.Time, error) {
 	b := l.bucket(k)
 	if b == nil || n <= 0 {
 		return l.cfg.Now(), ctx.Err()
@@ -220,8 +218,14 @@ func (l *Limiter) Wait(ctx context.Context, k mimc.Kind, p Priority, n int) (tim
 // TooMany records a 429 for a call granted at grantedAt: the rate falls
 // (once for all the calls sent at the same rate), and a positive retryAfter
 // pauses every send of the kind for that long.
-func (l *Limiter) TooMany(k mimc.Kind, grantedAt time.Time, retryAfter time.Duration) {
+func (l *Limiter) TooMany(k string, grantedAt time.Time, retryAfter time.Duration) {
 	if b := l.bucket(k); b != nil {
 		b.tooMany(grantedAt, retryAfter)
 	}
 }
+
+// The kinds of call, as message.Kind spells them.
+const (
+	p2p = "p2p"
+	p2t = "p2t"
+)
