@@ -244,24 +244,26 @@ func (c Conn) explain(broker string, err error) string {
 			return fmt.Sprintf("broker %s did not answer in time: does it speak TLS on this port (KAFKA_TLS is on)? A plaintext listener never answers a TLS handshake: %v", broker, err)
 		}
 		return fmt.Sprintf("broker %s did not answer in time: is it a Kafka broker? A service that waits for a line of text (HTTP, for one) never answers a Kafka request: %v", broker, err)
-	case !isNetError(err):
-		// Not the network, TLS, a deadline or a Kafka error code: kafka-go
-		// could not read the answer ("not enough bytes available to load
-		// the response" and the like).
+	case !fromTheConnection(err):
+		// Not the network, TLS, a deadline, a cancellation or a Kafka error
+		// code: kafka-go could not read the answer ("not enough bytes
+		// available to load the response" and the like).
 		return notKafka(broker, err.Error())
 	default:
 		return fmt.Sprintf("broker %s: %v", broker, err)
 	}
 }
 
-// isNetError reports whether err comes from the connection (the network, a
-// TLS alert) or is a Kafka error code, rather than from reading an answer.
-func isNetError(err error) bool {
+// fromTheConnection reports whether err comes from the connection (the
+// network, a TLS alert), the context, or is a Kafka error code, rather than
+// from reading an answer.
+func fromTheConnection(err error) bool {
 	var (
 		netErr net.Error
 		alert  tls.AlertError
 		kerr   kafka.Error
 		errno  syscall.Errno
 	)
-	return errors.As(err, &netErr) || errors.As(err, &alert) || errors.As(err, &kerr) || errors.As(err, &errno)
+	return errors.As(err, &netErr) || errors.As(err, &alert) || errors.As(err, &kerr) || errors.As(err, &errno) ||
+		errors.Is(err, context.Canceled)
 }

@@ -2,8 +2,10 @@ package consumer
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,8 +14,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/capool"
 	"github.com/mimc-bridge/mimc-bridge/internal/smallfile"
@@ -147,6 +152,29 @@ func TestNewConnRefusesABadCAFile(t *testing.T) {
 			_, err := NewConn(ConnConfig{Brokers: []string{"localhost:9092"}, TLS: true, TLSCAFile: tt.path})
 			if !errors.Is(err, tt.want) || !strings.HasPrefix(err.Error(), "KAFKA_TLS_CA_FILE: ") {
 				t.Errorf("err %v, want KAFKA_TLS_CA_FILE: … %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestExplainKeepsConnectionErrorsApartFromAnswersThatAreNotKafka(t *testing.T) {
+	tests := []struct {
+		scenario string
+		err      error
+		notKafka bool
+	}{
+		{"a cancelled start-up", fmt.Errorf("dialing: %w", context.Canceled), false},
+		{"a reset connection", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false},
+		{"a TLS alert", &net.OpError{Op: "remote error", Err: tls.AlertError(40)}, false},
+		{"a Kafka error code", kafka.TopicAuthorizationFailed, false},
+		{"an answer with another correlation id", io.ErrNoProgress, true},
+		{"an answer kafka-go cannot decode", errors.New("not enough bytes available to load the response"), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			got := Conn{}.explain("kafka:9092", tt.err)
+			if strings.Contains(got, "does not answer as a Kafka broker") != tt.notKafka {
+				t.Errorf("explain(%v) = %q", tt.err, got)
 			}
 		})
 	}
