@@ -49,6 +49,11 @@ func (c Config) Validate(forRun bool) error {
 			add("KAFKA_TOPICS", "%s: %s", quote(t), msg)
 		}
 	}
+	for _, t := range c.UrgentTopics {
+		if !slices.Contains(c.KafkaTopics, t) {
+			add("URGENT_TOPICS", "%s is not an input topic: each urgent topic must be one of KAFKA_TOPICS (%s)", quote(t), strings.Join(c.KafkaTopics, ","))
+		}
+	}
 	if c.KafkaGroupID == "" {
 		add("KAFKA_GROUP_ID", "must not be empty")
 	}
@@ -149,6 +154,9 @@ func (c Config) Validate(forRun bool) error {
 	if c.KafkaSessionTimeout < 6*time.Second || c.KafkaSessionTimeout > 30*time.Minute {
 		add("KAFKA_SESSION_TIMEOUT", "must be between 6s and 30m (the broker's usual bounds), got %s", c.KafkaSessionTimeout)
 	}
+	if c.EventTTL < 0 || c.EventTTL > maxEventTTL {
+		add("EVENT_TTL", "must be between 0 (none) and %s (30 days, as an event's ttl), got %s", maxEventTTL, c.EventTTL)
+	}
 	if c.StallTimeout < 0 {
 		add("STALL_TIMEOUT", "must not be negative (0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m), got %s", c.StallTimeout)
 	}
@@ -197,6 +205,9 @@ func checkText(v string) string {
 	}
 	return ""
 }
+
+// maxEventTTL is the longest EVENT_TTL: the longest ttl an event may give.
+const maxEventTTL = 30 * 24 * time.Hour
 
 // checkHostPort returns why hp is not host:port, or "". A listen address may
 // leave the host empty and use port 0.

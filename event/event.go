@@ -68,10 +68,36 @@ type Event struct {
 	IsStore      *bool    // nil when absent
 	ToAccounts   []string // p2p: unique, in order of first appearance
 	TopicIDs     []int64  // p2t: unique, > 0, in order of first appearance
+	TTL          int      // seconds to live from the record's timestamp, 1 to MaxTTL; 0 when absent
 }
 
 // Recipients returns the number of recipients.
 func (e *Event) Recipients() int { return len(e.ToAccounts) + len(e.TopicIDs) }
+
+// Subset returns the event with only the recipients at positions idx (of
+// ToAccounts or TopicIDs, ascending): the event of an outcome, holding what
+// was not delivered, so that producing it again sends only that. Every
+// position gives e itself; e is never changed.
+func (e *Event) Subset(idx []int) *Event {
+	if len(idx) == e.Recipients() {
+		return e
+	}
+	sub := *e
+	if e.Kind == P2T {
+		sub.TopicIDs = pick(e.TopicIDs, idx)
+	} else {
+		sub.ToAccounts = pick(e.ToAccounts, idx)
+	}
+	return &sub
+}
+
+func pick[T any](list []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for i, j := range idx {
+		out[i] = list[j]
+	}
+	return out
+}
 
 // Limits bound what Decode accepts. A zero number means its default.
 type Limits struct {
