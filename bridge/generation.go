@@ -20,6 +20,10 @@ type generation struct {
 	committer   Committer
 	tracker     *consumer.Tracker
 	lanes       [priorities]*lane
+	// done holds the records whose outcome the results topic already
+	// had at the start; floors the bounds their commits must keep.
+	done   consumer.Done
+	floors map[consumer.TopicPartition]floor
 
 	// abandonCtx ends MIMC calls and outcome writes when a drain runs out
 	// of time; what was abandoned stays uncommitted for the next owner.
@@ -62,6 +66,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		assignments: assignments, committer: committer,
 		tracker:    consumer.NewTracker(),
 		abandonCtx: abandonCtx, abandon: abandon,
+		floors: make(map[consumer.TopicPartition]floor),
 	}
 	for prio, lc := range p.cfg.lanes {
 		bc := p.cfg.batch
@@ -83,6 +88,8 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		}
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))
+	g.findDone(ctx)
+	g.seedBounds()
 	p.met.Generations.Inc()
 	p.met.AssignedPartitions.Set(float64(len(assignments)))
 	p.health.setJoined(true)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -338,6 +339,76 @@ func TestTheDrainedLogSaysHowLongTheDrainTook(t *testing.T) {
 		took, _ := entries[0].ContextMap()["took"].(time.Duration)
 		if took < 3*time.Second || took > 4*time.Second {
 			t.Errorf("took = %s, want the drain's 3s, not the generation's 10m", took)
+		}
+	})
+}
+
+// failingOnce is a source whose readers fail their first fetch.
+type failingOnce struct{ *fakeSource }
+
+func (s failingOnce) Open(a consumer.Assignment) (PartitionReader, error) {
+	r, err := s.fakeSource.Open(a)
+	return &failFirst{PartitionReader: r}, err
+}
+
+type failFirst struct {
+	PartitionReader
+	failed bool
+}
+
+func (r *failFirst) Next(ctx context.Context) (consumer.Record, error) {
+	if !r.failed {
+		r.failed = true
+		return consumer.Record{}, errors.New("not the leader for this partition")
+	}
+	return r.PartitionReader.Next(ctx)
+}
+
+func TestAFetchErrorIsLoggedAndThePartitionKeepsFlowing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 2, mimcOK, nil)
+		h.p.source = failingOnce{h.src}
+		h.start()
+		h.src.produce(0, ev("a", "alice"))
+		h.src.produce(1, ev("b", "bob"))
+		for h.com.committed(0) < 1 || h.com.committed(1) < 1 {
+			time.Sleep(250 * time.Millisecond)
+		}
+		h.stop()
+		if n := h.logged("fetching failed"); n != 2 {
+			t.Errorf("%d fetch failures logged, want one per partition", n)
+		}
+	})
+}
+
+// endAt is a fixed end offset for every partition.
+type endAt int64
+
+func (e endAt) EndOffsets(_ context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error) {
+	out := make(map[consumer.TopicPartition]int64, len(tps))
+	for _, at := range tps {
+		out[at] = int64(e)
+	}
+	return out, nil
+}
+
+func TestLagIsTheEndOffsetMinusTheCommittedOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, mimcOK, nil)
+		h.p.offsets = endAt(10)
+		h.start()
+		h.src.produce(0, ev("a", "alice"), ev("b", "bob"), ev("c", "carol"))
+		for h.com.committed(0) < 3 {
+			time.Sleep(250 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // a lag lookup after the commit
+		if lag := gauge(h.p.met.PartitionLag.WithLabelValues(topic, "0")); lag != 7 {
+			t.Errorf("lag %v, want 10 - 3 = 7", lag)
+		}
+		h.stop()
+		// The partition may go to another member: its gauge goes too.
+		if n := series(h.p.met.PartitionLag); n != 0 {
+			t.Errorf("%d lag series left after the generation ended", n)
 		}
 	})
 }
