@@ -43,6 +43,15 @@ type Metrics struct {
 	PriorityPendingEvents   *prometheus.GaugeVec     // priority
 	PriorityOutcomes        *prometheus.CounterVec   // priority, status
 	SendWaitSeconds         *prometheus.HistogramVec // priority
+
+	// The quota and the calls in flight (quota.go).
+	QuotaShare           *prometheus.GaugeVec   // kind
+	QuotaRate            *prometheus.GaugeVec   // kind
+	QuotaGroupRate       *prometheus.GaugeVec   // kind
+	QuotaRefusals        *prometheus.CounterVec // kind
+	QuotaPauses          *prometheus.CounterVec // kind
+	QuotaPausedSeconds   *prometheus.CounterVec // kind
+	MIMCConcurrencyLimit prometheus.Gauge
 }
 
 // New creates and registers every collector on a fresh registry, together
@@ -84,6 +93,7 @@ func New() *Metrics {
 		m.EventsSkipped, m.ResultsScanSeconds, m.ResultsScanRecords, m.PriorityPendingEvents, m.PriorityOutcomes, m.SendWaitSeconds} {
 		f(c)
 	}
+	m.newQuota(f)
 	return m
 }
 
