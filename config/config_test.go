@@ -139,6 +139,10 @@ func writeFile(t *testing.T, content string) string {
 	return p
 }
 
+// overMiB repeats s until it is larger than 1 MiB (a PEM's length varies
+// with its random signature).
+func overMiB(s string) string { return strings.Repeat(s, 1<<20/len(s)+1) }
+
 func selfSignedPEM(t *testing.T) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -222,7 +226,7 @@ func TestEachBadSettingIsNamed(t *testing.T) {
 		{"a secret of only spaces", map[string]string{"MIMC_APP_SECRET": "   "}, "MIMC_APP_SECRET"},
 		{"a secret file of only spaces", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, "   \n")}, "MIMC_APP_SECRET_FILE"},
 		{"a secret file larger than 4 KiB", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, strings.Repeat("s", MaxSecretFileBytes+1))}, "MIMC_APP_SECRET_FILE"},
-		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, strings.Repeat(selfSignedPEM(t), 1<<20/500))}, "KAFKA_TLS_CA_FILE"},
+		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, overMiB(selfSignedPEM(t)))}, "KAFKA_TLS_CA_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
