@@ -55,9 +55,9 @@ func parseCodeRange(item string) (codeRange, error) {
 	if lo == "" {
 		return codeRange{}, errors.New("missing lower bound")
 	}
-	l, err := strconv.Atoi(lo)
-	if err != nil || l < 0 {
-		return codeRange{}, fmt.Errorf("%q is not a non-negative integer", lo)
+	l, err := parseCode(lo)
+	if err != nil {
+		return codeRange{}, err
 	}
 	if !isRange {
 		return codeRange{l, l}, nil
@@ -65,14 +65,23 @@ func parseCodeRange(item string) (codeRange, error) {
 	if hi == "" {
 		return codeRange{l, math.MaxInt}, nil
 	}
-	h, err := strconv.Atoi(hi)
-	if err != nil || h < 0 {
-		return codeRange{}, fmt.Errorf("%q is not a non-negative integer", hi)
+	h, err := parseCode(hi)
+	if err != nil {
+		return codeRange{}, err
 	}
 	if h < l {
 		return codeRange{}, fmt.Errorf("upper bound %d is below lower bound %d", h, l)
 	}
 	return codeRange{l, h}, nil
+}
+
+// parseCode reads decimal digits only: no sign, no spaces.
+func parseCode(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || s[0] < '0' || s[0] > '9' {
+		return 0, fmt.Errorf("%q is not a non-negative integer", s)
+	}
+	return n, nil
 }
 
 // Contains reports whether code is in the set.
@@ -96,16 +105,20 @@ func (s CodeSet) String() string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.Itoa(r.lo))
-		switch {
-		case r.hi == math.MaxInt:
-			b.WriteByte('-')
-		case r.hi != r.lo:
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(r.hi))
-		}
+		b.WriteString(r.String())
 	}
 	return b.String()
+}
+
+// String is the item as ParseCodeSet reads it: "N", "N-M" or "N-".
+func (r codeRange) String() string {
+	switch {
+	case r.hi == math.MaxInt:
+		return strconv.Itoa(r.lo) + "-"
+	case r.hi != r.lo:
+		return strconv.Itoa(r.lo) + "-" + strconv.Itoa(r.hi)
+	}
+	return strconv.Itoa(r.lo)
 }
 
 // MarshalText implements encoding.TextMarshaler.
