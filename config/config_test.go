@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -52,7 +54,7 @@ func TestDefaultsMatchTheDesign(t *testing.T) {
 		BatchMaxRecipients: 100, BatchLinger: 50 * time.Millisecond, MaxPendingEvents: 10000,
 		MaxConcurrentCalls: 16, HTTPTimeout: 10 * time.Second, RetryMaxElapsed: 2 * time.Minute,
 		MaxMsgBytes: 10240, HTTPAddr: ":8080", LogLevel: "info", LogFormat: "json",
-		MaxEventRecipients: 10000, RetryHTTPStatuses: "429,500,502-599", RetryCodes: "429,500-",
+		MaxEventRecipients: 10000, RetryHTTPStatuses: mimc.MustParseCodeSet("429,500,502-599"), RetryCodes: mimc.MustParseCodeSet("429,500-"),
 		ShutdownTimeout:     30 * time.Second,
 		KafkaSessionTimeout: 30 * time.Second,
 	}

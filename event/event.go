@@ -24,12 +24,14 @@ package event
 
 import (
 	"strconv"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
-// Kinds of event.
+// Kinds of event, as in message; an outcome's kind is one of them too.
 const (
-	P2P = "p2p"
-	P2T = "p2t"
+	P2P = message.P2P
+	P2T = message.P2T
 )
 
 // Source locates an input record.
@@ -50,22 +52,15 @@ func (s Source) DefaultID() string {
 	return string(b)
 }
 
-// Event is a validated, normalized input event.
+// Event is a validated, normalized input event: its id and the push it asks
+// for. FromResource is Limits.DefaultFromResource when the input has none;
+// the recipients (ToAccounts for p2p, TopicIDs > 0 for p2t) are unique, in
+// order of first appearance.
 type Event struct {
-	ID           string // the given id, or Source.DefaultID
-	Kind         string // P2P or P2T
-	FromAccount  string
-	FromResource string // Limits.DefaultFromResource when the input has none
-	Msg          string
-	MsgType      string // "" or "base64"
-	BizType      string
-	IsStore      *bool    // nil when absent
-	ToAccounts   []string // p2p: unique, in order of first appearance
-	TopicIDs     []int64  // p2t: unique, > 0, in order of first appearance
+	ID string // the given id, or Source.DefaultID
+	message.Content
+	message.Recipients
 }
-
-// Recipients returns the number of recipients.
-func (e *Event) Recipients() int { return len(e.ToAccounts) + len(e.TopicIDs) }
 
 // Limits bound what Decode accepts. A zero number means its default.
 type Limits struct {
