@@ -60,25 +60,19 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, err
 	}
-	retryStatuses, err := mimc.ParseCodeSet(cfg.RetryHTTPStatuses)
-	if err != nil {
-		return nil, fmt.Errorf("RETRY_HTTP_STATUSES: %w", err)
-	}
-	retryCodes, err := mimc.ParseCodeSet(cfg.RetryCodes)
-	if err != nil {
-		return nil, fmt.Errorf("RETRY_CODES: %w", err)
-	}
 	health := newHealth()
 	client, err := mimc.New(mimc.Config{
-		BaseURL:            cfg.MIMCURL,
-		Credentials:        mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
-		HTTPTimeout:        cfg.HTTPTimeout,
-		RetryMaxElapsed:    cfg.RetryMaxElapsed,
+		BaseURL:     cfg.MIMCURL,
+		Credentials: mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
+		HTTPTimeout: cfg.HTTPTimeout,
+		Retry: mimc.RetryPolicy{
+			HTTPStatuses: cfg.RetryHTTPStatuses,
+			Codes:        cfg.RetryCodes,
+			MaxElapsed:   cfg.RetryMaxElapsed,
+		},
 		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
 		RateP2P:            cfg.RateP2P,
 		RateP2T:            cfg.RateP2T,
-		RetryHTTPStatuses:  retryStatuses,
-		RetryCodes:         retryCodes,
 		Observer:           observer{met: met, health: health},
 	}, log.With(zap.String("component", "mimc")))
 	if err != nil {

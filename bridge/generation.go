@@ -90,6 +90,7 @@ func (b *Bridge) runGeneration(gctx context.Context, gen *consumer.Generation) {
 	batcher, err := batching.New(batching.Config{
 		MaxRecipients:    b.cfg.BatchMaxRecipients,
 		Linger:           linger(b.cfg.BatchLinger),
+		Size:             b.client.BodySize(),
 		MaxPendingEvents: b.cfg.MaxPendingEvents,
 	})
 	if err != nil {
@@ -251,19 +252,7 @@ func (g *generation) fetch(ctx context.Context, a consumer.Assignment) {
 			continue
 		}
 		rec := &record{tp: a.TopicPartition, offset: m.Offset, receivedAt: now, ev: ev}
-		rec.Event.Content = batching.Content{
-			Kind: ev.Kind, FromAccount: ev.FromAccount, FromResource: ev.FromResource,
-			Msg: ev.Msg, MsgType: ev.MsgType, BizType: ev.BizType, IsStore: store(ev.IsStore),
-		}
-		if ev.Kind == event.P2T {
-			rec.Event.Recipients = make([]string, len(ev.TopicIDs))
-			for i, id := range ev.TopicIDs {
-				rec.Event.Recipients[i] = strconv.FormatInt(id, 10)
-			}
-		} else {
-			rec.Event.Recipients = ev.ToAccounts
-		}
-		rec.Event.Data = rec
+		rec.Event.Content, rec.Event.Recipients, rec.Event.Data = &rec.ev.Content, rec.ev.Recipients, rec
 		// The batcher loop drains events until the channel closes, so this
 		// send cannot block forever.
 		g.events <- rec
@@ -277,17 +266,6 @@ func linger(d time.Duration) time.Duration {
 		return time.Nanosecond
 	}
 	return d
-}
-
-func store(b *bool) batching.Store {
-	switch {
-	case b == nil:
-		return batching.StoreUnset
-	case *b:
-		return batching.StoreTrue
-	default:
-		return batching.StoreFalse
-	}
 }
 
 // emit encodes an outcome and hands it to the writer.
@@ -395,30 +373,8 @@ func (g *generation) send() {
 // grown buffer is returned for the next call.
 func (g *generation) sendOne(c *batching.Call, scratch []event.Recipient) []event.Recipient {
 	met := g.b.met
-	call := mimc.Call{
-		Kind:         mimc.Kind(c.Content.Kind),
-		FromAccount:  c.Content.FromAccount,
-		FromResource: c.Content.FromResource,
-		Msg:          c.Content.Msg,
-		MsgType:      c.Content.MsgType,
-		BizType:      c.Content.BizType,
-	}
-	switch c.Content.IsStore {
-	case batching.StoreTrue:
-		call.IsStore = &yes
-	case batching.StoreFalse:
-		call.IsStore = &no
-	}
-	if call.Kind == mimc.P2T {
-		call.TopicIDs = make([]int64, len(c.Recipients))
-		for i, r := range c.Recipients {
-			// The recipients were formatted from int64 by fetch.
-			call.TopicIDs[i], _ = strconv.ParseInt(r, 10, 64)
-		}
-	} else {
-		call.ToAccounts = c.Recipients
-	}
-	met.RecipientsCall.Observe(float64(len(c.Recipients)))
+	call := mimc.Call{Content: *c.Content, Recipients: c.Recipients}
+	met.RecipientsCall.Observe(float64(c.Recipients.Len()))
 	met.BatchesInFlight.Inc()
 	res, err := g.b.client.Push(g.abandonCtx, call)
 	met.BatchesInFlight.Dec()
@@ -455,8 +411,6 @@ func (g *generation) sendOne(c *batching.Call, scratch []event.Recipient) []even
 	return scratch
 }
 
-var yes, no = true, false
-
 // outcome builds the outcome of a completed event. Its recipients go into
 // buf when it is large enough.
 func (g *generation) outcome(rec *record, now time.Time, buf []event.Recipient) event.Outcome {
@@ -471,20 +425,22 @@ func (g *generation) outcome(rec *record, now time.Time, buf []event.Recipient) 
 	}
 	unique := rec.Event.Unique()
 	results := rec.Event.Results()
-	if cap(buf) >= len(unique) {
-		out.Recipients = buf[:len(unique)]
+	n := unique.Len()
+	if cap(buf) >= n {
+		out.Recipients = buf[:n]
 		clear(out.Recipients)
 	} else {
-		out.Recipients = make([]event.Recipient, len(unique))
+		out.Recipients = make([]event.Recipient, n)
 	}
 	delivered, failed := 0, 0
 	var firstErr error
-	for i, r := range unique {
+	for i := range n {
 		rc := &out.Recipients[i]
 		if ev.Kind == event.P2T {
-			rc.TopicID = r
+			// Outcomes carry topic ids as decimal strings (64-bit safe).
+			rc.TopicID = strconv.FormatInt(unique.TopicIDs[i], 10)
 		} else {
-			rc.ToAccount = r
+			rc.ToAccount = unique.ToAccounts[i]
 		}
 		if i >= len(results) {
 			continue
