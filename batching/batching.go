@@ -439,19 +439,11 @@ func (b *Batcher) now() time.Time {
 	return t
 }
 
-// hashContent hashes every field of c, each on its own and then mixed in
-// order, so that moving bytes from one field to the next changes the hash.
-// Equal hashes are still compared field by field.
-func (b *Batcher) hashContent(c *message.Content) uint64 {
-	const k = 0x9e3779b97f4a7c15
-	h := maphash.String(b.seed, c.Msg)
-	h = (h^maphash.String(b.seed, c.FromAccount))*k + uint64(len(c.FromAccount))
-	h = (h^maphash.String(b.seed, c.FromResource))*k + uint64(len(c.FromResource))
-	h = (h^maphash.String(b.seed, c.MsgType))*k + uint64(len(c.MsgType))
-	h = (h^maphash.String(b.seed, c.BizType))*k + uint64(len(c.BizType))
-	h = (h^maphash.String(b.seed, c.Kind))*k + uint64(c.IsStore)
-	return h ^ h>>29
-}
+// hashContent hashes the whole content: every field, whatever fields
+// Content gets, each string by its bytes and length, so that moving bytes
+// from one field to the next changes the hash. Equal hashes are still
+// compared as values.
+func (b *Batcher) hashContent(c *message.Content) uint64 { return maphash.Comparable(b.seed, *c) }
 
 // group finds the open group of content c or makes one.
 func (b *Batcher) group(c *message.Content) *group {
