@@ -434,6 +434,7 @@ func (g *generation) outcome(rec *record, now time.Time, buf []event.Recipient) 
 	}
 	delivered, failed := 0, 0
 	var firstErr error
+	var undelivered []int
 	for i := range n {
 		rc := &out.Recipients[i]
 		if ev.Kind == event.P2T {
@@ -452,6 +453,7 @@ func (g *generation) outcome(rec *record, now time.Time, buf []event.Recipient) 
 			continue
 		}
 		failed++
+		undelivered = append(undelivered, i)
 		if firstErr == nil {
 			firstErr = res.Err
 		}
@@ -465,14 +467,9 @@ func (g *generation) outcome(rec *record, now time.Time, buf []event.Recipient) 
 		}
 		rc.Error = res.Err.Error()
 	}
-	switch {
-	case failed == 0:
-		out.Status = event.Delivered
-	case delivered == 0:
-		out.Status = event.Failed
-		out.Event = ev
-	default:
-		out.Status = event.Partial
+	out.Status = event.Status(delivered, failed, 0)
+	if out.Status != event.Delivered {
+		out.Event = ev.Subset(undelivered)
 	}
 	if firstErr != nil {
 		out.Error = firstErr.Error()

@@ -38,6 +38,7 @@ func commands() []command {
 		{"demo", "the whole system on one machine: embedded Kafka, MIMC sandbox, the bridge and sample events", demoCommand},
 		{"outcomes", "read the results topic as a table or JSON lines", outcomesCommand},
 		{"send", "produce one event (flags or JSON on stdin) to the events topic", sendCommand},
+		{"replay", "produce again the event of failed, partial and expired outcomes to the topic each came from", replayCommand},
 		{"config", "print the effective settings, secrets redacted; exit non-zero if invalid", configCommand},
 	}
 }

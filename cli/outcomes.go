@@ -28,7 +28,7 @@ import (
 func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 	fs := flag.NewFlagSet("outcomes", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the raw outcome values as JSON lines instead of a table")
-	statuses := fs.String("status", "", "only these statuses: comma-separated delivered, partial, failed, rejected")
+	statuses := fs.String("status", "", "only these statuses: comma-separated "+strings.Join(event.Statuses, ", "))
 	var ids listFlag
 	fs.Var(&ids, "id", "only these event ids (repeatable or comma-separated)")
 	follow := fs.Bool("follow", false, "keep reading new outcomes until interrupted (Ctrl-C)")
@@ -37,15 +37,10 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 	if code, ok := parseFlags(fs, args, s); !ok {
 		return code
 	}
-	want := map[string]bool{}
-	for _, st := range splitList(*statuses) {
-		switch st {
-		case event.Delivered, event.Partial, event.Failed, event.Rejected:
-			want[st] = true
-		default:
-			fmt.Fprintf(s.Err, "mimc-bridge outcomes: --status: unknown status %q (want delivered, partial, failed or rejected)\n", st)
-			return ExitUsage
-		}
+	want, err := parseStatuses(*statuses)
+	if err != nil {
+		fmt.Fprintf(s.Err, "mimc-bridge outcomes: --status: %v\n", err)
+		return ExitUsage
 	}
 	wantID := map[string]bool{}
 	for _, id := range ids {
@@ -194,10 +189,23 @@ func (c statusCounts) String() string {
 	return s
 }
 
+// parseStatuses reads a comma-separated list of statuses into a set; an
+// empty list gives an empty set.
+func parseStatuses(list string) (map[string]bool, error) {
+	want := map[string]bool{}
+	for _, st := range splitList(list) {
+		if !slices.Contains(event.Statuses, st) {
+			return nil, fmt.Errorf("unknown status %q (want %s)", st, strings.Join(event.Statuses, ", "))
+		}
+		want[st] = true
+	}
+	return want, nil
+}
+
 // orderedStatuses returns the statuses present in c: the documented ones in
 // order, then any other in alphabetical order.
 func orderedStatuses(c statusCounts) []string {
-	known := []string{event.Delivered, event.Partial, event.Failed, event.Rejected}
+	known := event.Statuses
 	var out, other []string
 	for _, st := range known {
 		if c[st] > 0 {

@@ -58,7 +58,9 @@ type Config struct {
 	BatchLinger        time.Duration
 	MaxPendingEvents   int
 	MaxConcurrentCalls int
-	RateP2P, RateP2T   float64 // recipients per second; 0 is no limit
+	RateP2P, RateP2T   float64       // recipients per second; 0 is no limit
+	UrgentTopics       []string      // input topics whose events go ahead of the others; each among KafkaTopics
+	EventTTL           time.Duration // time to live of an event without a ttl, from its record's timestamp; 0: none
 	HTTPTimeout        time.Duration
 	RetryMaxElapsed    time.Duration
 	MaxMsgBytes        int

@@ -46,6 +46,8 @@ var table = []setting{
 	intSetting("MAX_CONCURRENT_CALLS", "16", "MIMC calls in flight", func(c *Config) *int { return &c.MaxConcurrentCalls }),
 	floatSetting("RATE_P2P", "0", "p2p recipients per second sent to MIMC (0: no limit)", func(c *Config) *float64 { return &c.RateP2P }),
 	floatSetting("RATE_P2T", "0", "p2t recipients per second sent to MIMC (0: no limit)", func(c *Config) *float64 { return &c.RateP2T }),
+	listSetting("URGENT_TOPICS", "", "input topics, among KAFKA_TOPICS, whose events go ahead of all others: pending room of their own, sent first, the quota first", func(c *Config) *[]string { return &c.UrgentTopics }),
+	durationSetting("EVENT_TTL", "0s", "time to live of an event without a ttl of its own, from its record's timestamp: an expired event is not sent (0: none; at most 720h)", func(c *Config) *time.Duration { return &c.EventTTL }),
 	durationSetting("HTTP_TIMEOUT", "10s", "timeout of one MIMC call", func(c *Config) *time.Duration { return &c.HTTPTimeout }),
 	durationSetting("RETRY_MAX_ELAPSED", shortDuration(mimc.DefaultRetryMaxElapsed), "how long a call is retried before its recipients fail", func(c *Config) *time.Duration { return &c.RetryMaxElapsed }),
 	intSetting("MAX_MSG_BYTES", "10240", "largest msg after base64 decoding, in bytes", func(c *Config) *int { return &c.MaxMsgBytes }),

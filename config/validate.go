@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -44,6 +45,11 @@ func (c Config) Validate(forRun bool) error {
 	for _, t := range c.KafkaTopics {
 		if msg := checkTopic(t); msg != "" {
 			add("KAFKA_TOPICS", "%s: %s", quote(t), msg)
+		}
+	}
+	for _, t := range c.UrgentTopics {
+		if !slices.Contains(c.KafkaTopics, t) {
+			add("URGENT_TOPICS", "%s is not an input topic: each urgent topic must be one of KAFKA_TOPICS (%s)", quote(t), strings.Join(c.KafkaTopics, ","))
 		}
 	}
 	if c.KafkaGroupID == "" {
@@ -129,6 +135,9 @@ func (c Config) Validate(forRun bool) error {
 	if c.KafkaSessionTimeout < 6*time.Second || c.KafkaSessionTimeout > 30*time.Minute {
 		add("KAFKA_SESSION_TIMEOUT", "must be between 6s and 30m (the broker's usual bounds), got %s", c.KafkaSessionTimeout)
 	}
+	if c.EventTTL < 0 || c.EventTTL > maxEventTTL {
+		add("EVENT_TTL", "must be between 0 (none) and %s (30 days, as an event's ttl), got %s", maxEventTTL, c.EventTTL)
+	}
 	if c.StallTimeout < 0 {
 		add("STALL_TIMEOUT", "must not be negative (0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m), got %s", c.StallTimeout)
 	}
@@ -165,6 +174,9 @@ func (c Config) Validate(forRun bool) error {
 }
 
 const maxInt = int(^uint(0) >> 1)
+
+// maxEventTTL is the longest EVENT_TTL: the longest ttl an event may give.
+const maxEventTTL = 30 * 24 * time.Hour
 
 // checkHostPort returns why hp is not host:port, or "". A listen address may
 // leave the host empty and use port 0.

@@ -28,11 +28,12 @@ const (
 	fMsgType
 	fBizType
 	fIsStore
+	fTTL
 	numFields
 )
 
 var fieldNames = [numFields]string{"id", "kind", "fromAccount", "fromResource", "toAccount", "toAccounts",
-	"topicId", "topicIds", "msg", "msgType", "bizType", "isStore"}
+	"topicId", "topicIds", "msg", "msgType", "bizType", "isStore", "ttl"}
 
 func fieldIndex(key []byte) int {
 	switch string(key) { // no allocation
@@ -61,6 +62,8 @@ func fieldIndex(key []byte) int {
 		return fBizType
 	case "isStore":
 		return fIsStore
+	case "ttl":
+		return fTTL
 	}
 	return -1
 }
@@ -158,6 +161,9 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 		return fail(r)
 	}
 	if r = d.message(ev, lim); r != "" {
+		return fail(r)
+	}
+	if ev.TTL, r = d.ttl(); r != "" {
 		return fail(r)
 	}
 	return "", id

@@ -8,8 +8,8 @@ import (
 
 // AppendJSON appends the event in the input format with every default filled
 // in: id, kind, fromAccount, fromResource, toAccounts or topicIds (topic ids
-// as decimal strings), msg, msgType, bizType, and isStore when set. Decoding
-// it gives the same Event.
+// as decimal strings), msg, msgType, bizType, and isStore and ttl when set.
+// Decoding it gives the same Event.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = jsonw.AppendString(dst, e.ID)
@@ -47,6 +47,10 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	if v, set := e.IsStore.Bool(); set {
 		dst = append(dst, `,"isStore":`...)
 		dst = strconv.AppendBool(dst, v)
+	}
+	if e.TTL > 0 {
+		dst = append(dst, `,"ttl":`...)
+		dst = strconv.AppendInt(dst, int64(e.TTL), 10)
 	}
 	return append(dst, '}')
 }

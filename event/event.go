@@ -60,6 +60,32 @@ type Event struct {
 	ID string // the given id, or Source.DefaultID
 	message.Content
 	message.Recipients
+	TTL int // seconds to live from the record's timestamp, 1 to MaxTTL; 0 when absent (not sent: it is no part of the push)
+}
+
+// Subset returns the event with only the recipients at positions idx (of
+// ToAccounts or TopicIDs, ascending): the event of an outcome, holding what
+// was not delivered, so that producing it again sends only that. Every
+// position gives e itself; e is never changed.
+func (e *Event) Subset(idx []int) *Event {
+	if len(idx) == e.Recipients.Len() {
+		return e
+	}
+	sub := *e
+	if e.Kind == P2T {
+		sub.TopicIDs = pick(e.TopicIDs, idx)
+	} else {
+		sub.ToAccounts = pick(e.ToAccounts, idx)
+	}
+	return &sub
+}
+
+func pick[T any](list []T, idx []int) []T {
+	out := make([]T, len(idx))
+	for i, j := range idx {
+		out[i] = list[j]
+	}
+	return out
 }
 
 // Limits bound what Decode accepts. A zero number means its default.

@@ -14,10 +14,29 @@ import (
 // Statuses of an outcome.
 const (
 	Delivered = "delivered" // every recipient has a packetId
-	Partial   = "partial"   // some recipients delivered, others failed
+	Partial   = "partial"   // some recipients delivered, others failed or expired
 	Failed    = "failed"    // MIMC refused or retries ran out
+	Expired   = "expired"   // its time to live ran out before it was sent: it never reached MIMC
 	Rejected  = "rejected"  // invalid input, never sent
 )
+
+// Statuses lists every status in its documented order.
+var Statuses = []string{Delivered, Partial, Failed, Expired, Rejected}
+
+// Status is the status of an event whose recipients were delivered, failed
+// or expired in these numbers: a recipient that reached MIMC and failed
+// makes it failed rather than expired.
+func Status(delivered, failed, expired int) string {
+	switch {
+	case failed == 0 && expired == 0:
+		return Delivered
+	case delivered > 0:
+		return Partial
+	case failed > 0:
+		return Failed
+	}
+	return Expired
+}
 
 // MaxInputBytes bounds Outcome.Input.
 const MaxInputBytes = 1024
@@ -47,7 +66,7 @@ type Outcome struct {
 	ReceivedAt  time.Time   `json:"receivedAt"`  // written as TimeLayout
 	CompletedAt time.Time   `json:"completedAt"` // written as TimeLayout
 	Error       string      `json:"error,omitempty"`
-	Event       *Event      `json:"event,omitempty"` // failed only: the normalized event
+	Event       *Event      `json:"event,omitempty"` // failed, partial, expired: the normalized event with the undelivered recipients
 	Input       string      `json:"input,omitempty"` // rejected only: the start of the raw value
 }
 
