@@ -38,7 +38,8 @@ type Event struct {
 func (e *Event) Unique() message.Recipients { return e.unique }
 
 // Results returns the results of the event's recipients: Results()[i] is the
-// result of the i-th recipient of Unique(). It is complete once Resolve has returned the event.
+// result of the i-th recipient of Unique(). It is complete once Resolve has
+// returned the event.
 func (e *Event) Results() []Result { return e.results }
 
 // Attempts returns the largest Result.Attempts over the event's recipients,
@@ -284,7 +285,7 @@ func New(cfg Config) (*Batcher, error) {
 }
 
 // recipient is an account (p2p) or a topic id (p2t).
-type recipient interface{ ~string | ~int64 }
+type recipient interface{ string | int64 }
 
 // kind is what differs between the recipients of the two kinds of call.
 type kind[T recipient] struct {
