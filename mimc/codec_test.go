@@ -28,9 +28,10 @@ func TestParseCodeSet(t *testing.T) {
 		{scenario: "an empty string is the empty set", in: "", out: []int{0, 200, 500}, str: ""},
 		{scenario: "a word names the bad item", in: "429,abc", errHas: `"abc"`},
 		{scenario: "a reversed range names its bounds", in: "599-500", errHas: "upper bound 500 is below lower bound 599"},
-		{scenario: "a missing lower bound is refused", in: "-500", errHas: `item "-500"`},
+		{scenario: "a missing lower bound is refused", in: "-500", errHas: `"-500" has no lower bound`},
 		{scenario: "an empty item is refused", in: "429,,500", errHas: "empty item"},
-		{scenario: "a bad upper bound names it", in: "500-5x", errHas: `"5x"`},
+		{scenario: "a bad upper bound names it", in: "500-5x", errHas: `"500-5x": "5x" is not a non-negative integer`},
+		{scenario: "a sign is refused", in: "+500", errHas: `"+500" is not a non-negative integer`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
