@@ -21,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
 
@@ -509,22 +510,7 @@ func (w workload) idealOf(idx []int, maxRecipients int) (recipients, calls int64
 }
 
 func (e *env) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for p := 0; p < e.o.partitions; p++ {
-		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
-	}
-	resp, err := e.client.ListOffsets(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		if p.Error != nil {
-			return nil, p.Error
-		}
-		out[p.Partition] = p.LastOffset
-	}
-	return out, nil
+	return consumer.EndOffsets(ctx, e.client, topic, consumer.Range(e.o.partitions))
 }
 
 func (e *env) sumEnd(ctx context.Context, topic string) (int64, error) {
@@ -537,19 +523,7 @@ func (e *env) sumEnd(ctx context.Context, topic string) (int64, error) {
 }
 
 func (e *env) committed(ctx context.Context, group, topic string) (map[int]int64, error) {
-	ps := make([]int, e.o.partitions)
-	for i := range ps {
-		ps[i] = i
-	}
-	resp, err := e.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
-	if err != nil {
-		return nil, err
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out, nil
+	return consumer.CommittedOffsets(ctx, e.client, group, topic, consumer.Range(e.o.partitions))
 }
 
 func (e *env) sumCommitted(ctx context.Context, group, topic string) (int64, error) {

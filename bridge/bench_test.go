@@ -30,7 +30,8 @@ func delivered(b *testing.B, n int) []*record {
 		}
 		rec := &record{tp: consumer.TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
 			receivedAt: time.Now(), ev: ev}
-		rec.Event.Content, rec.Event.Recipients, rec.Event.Data = &rec.ev.Content, rec.ev.Recipients, rec
+		toBatching(&rec.Event, &rec.ev)
+		rec.Event.Data = rec
 		recs[i] = rec
 		if calls, err = bt.Add(&rec.Event, calls); err != nil {
 			b.Fatal(err)
@@ -48,10 +49,9 @@ func delivered(b *testing.B, n int) []*record {
 }
 
 // BenchmarkOutcome is the senders' work per completed event: build the
-// outcome and encode it for the writer (generation.emitDone).
+// outcome and encode it for the writer.
 func BenchmarkOutcome(b *testing.B) {
 	recs := delivered(b, 64)
-	g := &generation{outs: make(chan outItem, 1)}
 	now := time.Now()
 	bytes := 0
 	b.ReportAllocs()
@@ -60,10 +60,9 @@ func BenchmarkOutcome(b *testing.B) {
 	var scratch []event.Recipient
 	for b.Loop() {
 		rec := recs[n%len(recs)]
-		out := g.outcome(rec, now, scratch)
+		out := outcomeOf(rec, now, scratch)
 		scratch = out.Recipients[:0]
-		g.emitDone(rec, now, &out)
-		it := <-g.outs
+		it := completed(rec, now, &out)
 		bytes += len(it.value)
 		n++
 	}

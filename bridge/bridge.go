@@ -3,24 +3,31 @@
 // one outcome per event goes to the results topic before its offset is
 // committed.
 //
-//	fetchers ──► batcher loop ──► senders (N) ──► outcome writer ──► tracker ──► committer
-//	    │ rejected ─────────────────────────────────────┘
+//	fetch (per partition) ──► batch ──► send (N) ──► write ──► tracker ──► commit
+//	                            │ rejected ────────────┘
 //
-// Every stage owns the channel it writes and closes it; a generation is
-// drained (fetching stops, pending calls go out, outcomes are written, offsets
-// committed) before the group may rejoin, so no commit ever belongs to an
-// ended generation.
+// One file per stage: fetch.go, batch.go, send.go, write.go, progress.go
+// (commits, lag, stall), with outcome.go building and encoding outcomes;
+// generation.go wires the stages for one generation and
+// drains them. Every stage owns the channels it writes and closes them: a
+// record rejected at fetch passes through the batch stage, which hands it to
+// the writer on a channel of its own. A generation is drained (fetching
+// stops, pending calls go out, outcomes are written, offsets committed)
+// before the group may rejoin, so no commit ever belongs to an ended
+// generation.
+//
+// The stages reach Kafka and MIMC only through the interfaces in
+// interfaces.go.
 package bridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
@@ -30,33 +37,43 @@ import (
 
 // Bridge is one member of the consumer group.
 type Bridge struct {
-	cfg    config.Config
-	log    *zap.Logger
-	conn   consumer.Conn
-	client *mimc.Client
-	pub    *consumer.Publisher
-	met    *metrics.Metrics
-	limits event.Limits
-	health *Health
-
-	// drainTimeout bounds a revocation: past it, in-flight work is
-	// abandoned (left uncommitted for the next owner) so that this member
-	// rejoins before the group gives up on it.
-	drainTimeout  time.Duration
-	commitEvery   time.Duration
-	stallAfter    time.Duration
-	sessionTimout time.Duration
+	cfg   config.Config
+	log   *zap.Logger
+	conn  consumer.Conn
+	pipe  *pipeline
+	close func() // releases the MIMC client, the publisher and the offset client
 }
 
-// New builds a bridge from validated settings.
+// pipeline is what every generation of one member shares: the stage
+// settings and the parts the stages talk to.
+type pipeline struct {
+	cfg     pipelineConfig
+	source  Source
+	pusher  Pusher
+	pub     Publisher
+	offsets EndOffsets // nil: no lag gauges
+	log     *zap.Logger
+	met     *metrics.Metrics
+	health  *Health
+}
+
+// pipelineConfig holds the settings of every stage.
+type pipelineConfig struct {
+	fetch    fetchConfig
+	batch    batching.Config
+	send     sendConfig
+	write    writeConfig
+	progress progressConfig
+	// drain bounds the end of a generation: past it, in-flight work is
+	// abandoned (left uncommitted for the next owner) so that this member
+	// rejoins before the group gives up on it.
+	drain time.Duration
+}
+
+// New builds a bridge from settings that passed cfg.Validate(true). It
+// dials nothing: Probe checks the brokers.
 func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, error) {
-	if err := cfg.Validate(true); err != nil {
-		return nil, err
-	}
-	conn, err := consumer.NewConn(consumer.ConnConfig{
-		Brokers: cfg.KafkaBrokers, TLS: cfg.KafkaTLS, TLSCAFile: cfg.KafkaTLSCAFile,
-		SASLMechanism: cfg.KafkaSASLMechanism, SASLUsername: cfg.KafkaSASLUsername, SASLPassword: cfg.KafkaSASLPassword,
-	})
+	conn, err := consumer.NewConnFromSettings(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -81,31 +98,61 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	pub, err := consumer.NewPublisher(consumer.PublisherConfig{
 		Conn:    conn,
 		Topic:   cfg.ResultsTopic,
-		OnError: func(error) { met.OutcomeErrors.Inc(); health.writerFailed() },
+		OnError: func(error) { met.OutcomeWriteErrors.Inc(); health.writerFailed() },
 	}, log.With(zap.String("component", "publisher")))
 	if err != nil {
+		client.Close()
 		return nil, err
 	}
-	drain := cfg.ShutdownTimeout
-	session := cfg.KafkaSessionTimeout
-	// A revocation must end well inside the session timeout: heartbeats
-	// stop while the generation drains.
-	if drain > session*2/3 {
-		drain = session * 2 / 3
-	}
+	offsets := consumer.NewOffsetClient(conn)
+	settings := pipelineSettings(cfg)
+	// The batcher cuts calls by what this client's request bodies weigh.
+	settings.batch.Size = client.BodySize()
 	return &Bridge{
-		cfg: cfg, log: log, conn: conn, client: client, pub: pub, met: met, health: health,
-		limits: event.Limits{
-			MaxMsgBytes:         cfg.MaxMsgBytes,
-			MaxIDBytes:          256,
-			MaxRecipients:       cfg.MaxEventRecipients,
-			DefaultFromResource: cfg.FromResource,
+		cfg: cfg, log: log, conn: conn,
+		pipe: &pipeline{
+			cfg:    settings,
+			source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
+			pusher: client, pub: pub, offsets: offsets,
+			log: log, met: met, health: health,
 		},
-		drainTimeout:  drain,
-		commitEvery:   250 * time.Millisecond,
-		stallAfter:    stallAfter(cfg),
-		sessionTimout: session,
+		close: func() { client.Close(); _ = pub.Close(); offsets.Close() },
 	}, nil
+}
+
+// pipelineSettings derives every stage's settings from the bridge's.
+func pipelineSettings(cfg config.Config) pipelineConfig {
+	return pipelineConfig{
+		fetch: fetchConfig{
+			limits: event.Limits{
+				MaxMsgBytes:         cfg.MaxMsgBytes,
+				MaxIDBytes:          256,
+				MaxRecipients:       cfg.MaxEventRecipients,
+				DefaultFromResource: cfg.FromResource,
+			},
+			maxPending: cfg.MaxPendingEvents,
+		},
+		batch: batching.Config{
+			MaxRecipients:    cfg.BatchMaxRecipients,
+			Linger:           linger(cfg.BatchLinger),
+			MaxPendingEvents: cfg.MaxPendingEvents,
+		},
+		send:     sendConfig{senders: cfg.MaxConcurrentCalls},
+		write:    writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
+		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg)},
+		// Heartbeats stop while a generation drains: a revocation must end
+		// well inside the session timeout.
+		drain: min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
+	}
+}
+
+// linger maps BATCH_LINGER=0 (send at once) onto the batcher, which reads a
+// zero linger as "use the default".
+func linger(d time.Duration) time.Duration {
+	if d == 0 {
+		return time.Nanosecond
+	}
+	return d
 }
 
 // stallAfter is STALL_TIMEOUT, or by default longer than any event can
@@ -118,9 +165,10 @@ func stallAfter(cfg config.Config) time.Duration {
 }
 
 // Health reports readiness for /readyz.
-func (b *Bridge) Health() *Health { return b.health }
+func (b *Bridge) Health() *Health { return b.pipe.health }
 
-// Probe checks the brokers, TLS/SASL and topics, bounded in time.
+// Probe checks the brokers, TLS/SASL and topics, bounded in time, so that
+// wrong settings fail at start-up with one clear message.
 func (b *Bridge) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -128,76 +176,40 @@ func (b *Bridge) Probe(ctx context.Context) error {
 	return b.conn.Probe(ctx, topics...)
 }
 
-// Run probes the brokers, then consumes until ctx ends, and returns after the
-// last generation is drained and committed.
+// Run consumes until ctx ends, and returns after the last generation is
+// drained and committed. It retries joining the group for as long as ctx
+// lasts: call Probe first to fail fast.
 func (b *Bridge) Run(ctx context.Context) error {
-	if err := b.Probe(ctx); err != nil {
-		return err
-	}
-	defer b.client.Close()
-	defer b.pub.Close()
+	defer b.close()
 	b.log.Info("joining the consumer group",
 		zap.String("group", b.cfg.KafkaGroupID), zap.Strings("topics", b.cfg.KafkaTopics),
 		zap.String("results_topic", b.cfg.ResultsTopic))
+	session := b.cfg.KafkaSessionTimeout
 	err := consumer.RunGroup(ctx, consumer.GroupConfig{
 		Conn:              b.conn,
 		GroupID:           b.cfg.KafkaGroupID,
 		Topics:            b.cfg.KafkaTopics,
-		SessionTimeout:    b.sessionTimout,
-		RebalanceTimeout:  b.sessionTimout,
-		HeartbeatInterval: b.sessionTimout / 10,
-		LeaveTimeout:      b.drainTimeout + 10*time.Second,
-	}, b.log.With(zap.String("component", "group")), b.runGeneration, func(error) { b.met.GroupErrors.Inc() })
-	b.health.setJoined(false)
+		SessionTimeout:    session,
+		RebalanceTimeout:  session,
+		HeartbeatInterval: session / 10,
+		LeaveTimeout:      b.pipe.cfg.drain + 10*time.Second,
+	}, b.log.With(zap.String("component", "group")),
+		func(gctx context.Context, gen *consumer.Generation) { b.pipe.run(gctx, gen.ID, gen.Assignments, gen) },
+		func(error) { b.pipe.met.GroupErrors.Inc() })
+	b.pipe.health.setJoined(false)
 	return err
 }
 
-// Health holds what /readyz reports.
-type Health struct {
-	joined         atomic.Bool
-	writerFailedAt atomic.Int64 // unix nanos of the last failure, 0 when the last write worked
-	mimcFailedAt   atomic.Int64 // unix nanos since MIMC has answered nothing, 0 when it answers
-	stalled        atomic.Bool
+// kafkaSource opens partition readers on the brokers.
+type kafkaSource struct {
+	conn consumer.Conn
+	log  *zap.Logger
 }
 
-func newHealth() *Health { return &Health{} }
-
-func (h *Health) setJoined(v bool) { h.joined.Store(v) }
-
-func (h *Health) writerFailed() { h.writerFailedAt.CompareAndSwap(0, time.Now().UnixNano()) }
-func (h *Health) writerOK()     { h.writerFailedAt.Store(0) }
-
-// Ready reports whether the process is fit for traffic, and why not.
-func (h *Health) Ready(now time.Time) error {
-	const grace = 30 * time.Second
-	var errs []error
-	if !h.joined.Load() {
-		errs = append(errs, errors.New("not a member of the consumer group yet"))
+func (s kafkaSource) Open(a consumer.Assignment) (PartitionReader, error) {
+	r, err := consumer.NewPartitionReader(s.conn, a, s.log)
+	if err != nil {
+		return nil, err
 	}
-	if t := h.writerFailedAt.Load(); t != 0 && now.Sub(time.Unix(0, t)) > grace {
-		errs = append(errs, fmt.Errorf("writing outcomes has failed since %s", time.Unix(0, t).UTC().Format(time.RFC3339)))
-	}
-	if t := h.mimcFailedAt.Load(); t != 0 && now.Sub(time.Unix(0, t)) > grace {
-		errs = append(errs, fmt.Errorf("MIMC has not answered since %s", time.Unix(0, t).UTC().Format(time.RFC3339)))
-	}
-	if h.stalled.Load() {
-		errs = append(errs, errors.New("work has stalled: events are pending and no outcome was written for longer than STALL_TIMEOUT"))
-	}
-	return errors.Join(errs...)
+	return r, nil
 }
-
-type observer struct {
-	met    *metrics.Metrics
-	health *Health
-}
-
-func (o observer) Attempt(endpoint string, httpStatus, code, recipients int, err error, elapsed time.Duration) {
-	o.met.Attempt(endpoint, httpStatus, code, recipients, err, elapsed)
-	if httpStatus != 0 {
-		o.health.mimcFailedAt.Store(0)
-	} else if err != nil {
-		o.health.mimcFailedAt.CompareAndSwap(0, time.Now().UnixNano())
-	}
-}
-
-func (o observer) Retry(endpoint string) { o.met.Retry(endpoint) }

@@ -53,8 +53,9 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 	return ExitOK
 }
 
-// RunBridge runs the bridge and its operations server until ctx ends, then
-// drains and returns.
+// RunBridge probes the brokers, then runs the bridge and its operations
+// server until ctx ends, drains and returns. cfg must have passed
+// cfg.Validate(true): it is not checked again.
 func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	met := metrics.New()
 	b, err := bridge.New(cfg, log, met)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -34,34 +35,57 @@ func Partitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, err
 
 // FirstOffsets returns the first offset of each given partition of topic.
 func FirstOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
-	return listOffsets(ctx, cl, topic, partitions, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
+	return topicOffsets(ctx, cl, topic, partitions, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
 }
 
 // EndOffsets returns the end offset (the next offset to be written) of each
 // given partition of topic.
 func EndOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
-	return listOffsets(ctx, cl, topic, partitions, kafka.LastOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.LastOffset })
+	return topicOffsets(ctx, cl, topic, partitions, kafka.LastOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.LastOffset })
 }
 
-func listOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int,
+func topicOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int,
 	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[int]int64, error) {
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
-	for _, p := range partitions {
-		req.Topics[topic] = append(req.Topics[topic], at(p))
+	offs, err := listOffsets(ctx, cl, map[string][]int{topic: partitions}, at, pick)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]int64, len(offs))
+	for tp, o := range offs {
+		out[tp.Partition] = o
+	}
+	return out, nil
+}
+
+// listOffsets asks for one offset (at) of every partition in want, in one
+// request, and fails unless every partition answers.
+func listOffsets(ctx context.Context, cl *kafka.Client, want map[string][]int,
+	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: make(map[string][]kafka.OffsetRequest, len(want))}
+	n := 0
+	topics := make([]string, 0, len(want))
+	for topic, ps := range want {
+		topics = append(topics, topic)
+		for _, p := range ps {
+			req.Topics[topic] = append(req.Topics[topic], at(p))
+		}
+		n += len(ps)
 	}
 	resp, err := cl.ListOffsets(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("listing offsets of %s: %w", topic, err)
+		return nil, fmt.Errorf("listing offsets of %s: %w", strings.Join(topics, ","), err)
 	}
-	out := make(map[int]int64, len(partitions))
-	for _, po := range resp.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
+	out := make(map[TopicPartition]int64, n)
+	for topic, ps := range resp.Topics {
+		for _, po := range ps {
+			if po.Error != nil {
+				return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
+			}
+			out[TopicPartition{Topic: topic, Partition: po.Partition}] = pick(po)
 		}
-		out[po.Partition] = pick(po)
 	}
-	if len(out) != len(partitions) {
-		return nil, fmt.Errorf("listing offsets of %s: %d partitions answered, %d asked", topic, len(out), len(partitions))
+	if len(out) != n {
+		return nil, fmt.Errorf("listing offsets of %s: %d partitions answered, %d asked", strings.Join(topics, ","), len(out), n)
 	}
 	return out, nil
 }

@@ -121,34 +121,6 @@ func (t *Tracker) Committed(offsets map[TopicPartition]int64) {
 	}
 }
 
-// InFlight returns how many records of tp are fetched and not yet done.
-func (t *Tracker) InFlight(tp TopicPartition) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p := t.parts[tp]
-	if p == nil {
-		return 0
-	}
-	n := 0
-	for _, d := range p.done[p.head:] {
-		if !d {
-			n++
-		}
-	}
-	return n
-}
-
-// Oldest returns the lowest offset of tp still in flight, if any.
-func (t *Tracker) Oldest(tp TopicPartition) (int64, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	p := t.parts[tp]
-	if p == nil || p.head == len(p.offsets) {
-		return 0, false
-	}
-	return p.offsets[p.head], true
-}
-
 // CommittedOffsets returns the last committed offset of every partition that
 // has one in this tracker, or, for a partition with records, the offset it
 // started from is unknown and it is left out.

@@ -11,30 +11,32 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Metrics are the bridge's collectors, registered on one registry.
+// Metrics are the bridge's collectors, registered on one registry. Each
+// field is named after its metric: the name without "mimc_bridge_" and
+// "_total", in Go's camel case ("mimc" as MIMC); a test keeps them equal.
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	EventsConsumed  *prometheus.CounterVec // topic
-	EventsRejected  *prometheus.CounterVec // topic
-	Calls           *prometheus.CounterVec // endpoint, code
-	Recipients      *prometheus.CounterVec // endpoint, code
-	CallDuration    *prometheus.HistogramVec
-	Retries         *prometheus.CounterVec // endpoint
-	Outcomes        *prometheus.CounterVec // status
-	OutcomeErrors   prometheus.Counter
-	PendingEvents   prometheus.Gauge
-	Lag             *prometheus.GaugeVec // topic, partition
-	Committed       *prometheus.GaugeVec // topic, partition
-	Commits         prometheus.Counter
-	CommitErrors    prometheus.Counter
-	GroupErrors     prometheus.Counter
-	Generations     prometheus.Counter
-	AssignedParts   prometheus.Gauge
-	OldestPending   prometheus.Gauge
-	Stalled         prometheus.Gauge
-	RecipientsCall  prometheus.Histogram
-	BatchesInFlight prometheus.Gauge
+	EventsConsumed          *prometheus.CounterVec // topic
+	EventsRejected          *prometheus.CounterVec // topic
+	MIMCCalls               *prometheus.CounterVec // endpoint, code
+	MIMCRecipients          *prometheus.CounterVec // endpoint, code
+	MIMCCallDurationSeconds *prometheus.HistogramVec
+	MIMCRetries             *prometheus.CounterVec // endpoint
+	Outcomes                *prometheus.CounterVec // status
+	OutcomeWriteErrors      prometheus.Counter
+	PendingEvents           prometheus.Gauge
+	PartitionLag            *prometheus.GaugeVec // topic, partition
+	CommittedOffset         *prometheus.GaugeVec // topic, partition
+	Commits                 prometheus.Counter
+	CommitErrors            prometheus.Counter
+	GroupErrors             prometheus.Counter
+	Generations             prometheus.Counter
+	AssignedPartitions      prometheus.Gauge
+	OldestPendingSeconds    prometheus.Gauge
+	Stalled                 prometheus.Gauge
+	RecipientsPerCall       prometheus.Histogram
+	MIMCCallsInFlight       prometheus.Gauge
 }
 
 // New creates and registers every collector on a fresh registry, together
@@ -46,27 +48,27 @@ func New() *Metrics {
 	m := &Metrics{Registry: r}
 	m.EventsConsumed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_events_consumed_total", Help: "Input records fetched, by topic."}, []string{"topic"})
 	m.EventsRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_events_rejected_total", Help: "Input records rejected as invalid, by topic."}, []string{"topic"})
-	m.Calls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_calls_total", Help: "MIMC HTTP attempts, by endpoint and answer code (envelope code, HTTP status, or \"error\" when no answer)."}, []string{"endpoint", "code"})
-	m.Recipients = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_recipients_total", Help: "Recipients named in MIMC HTTP attempts, by endpoint and answer code."}, []string{"endpoint", "code"})
-	m.CallDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mimc_bridge_mimc_call_duration_seconds", Help: "Duration of one MIMC HTTP attempt.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, []string{"endpoint"})
-	m.Retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_retries_total", Help: "MIMC attempts that were retried, by endpoint."}, []string{"endpoint"})
+	m.MIMCCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_calls_total", Help: "MIMC HTTP attempts, by endpoint and answer code (envelope code, HTTP status, or \"error\" when no answer)."}, []string{"endpoint", "code"})
+	m.MIMCRecipients = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_recipients_total", Help: "Recipients named in MIMC HTTP attempts, by endpoint and answer code."}, []string{"endpoint", "code"})
+	m.MIMCCallDurationSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mimc_bridge_mimc_call_duration_seconds", Help: "Duration of one MIMC HTTP attempt.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}, []string{"endpoint"})
+	m.MIMCRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_retries_total", Help: "MIMC attempts that were retried, by endpoint."}, []string{"endpoint"})
 	m.Outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_outcomes_total", Help: "Outcomes acknowledged by the results topic, by status."}, []string{"status"})
-	m.OutcomeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_outcome_write_errors_total", Help: "Failed attempts to write outcomes (they are retried)."})
+	m.OutcomeWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_outcome_write_errors_total", Help: "Failed attempts to write outcomes (they are retried)."})
 	m.PendingEvents = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_pending_events", Help: "Events fetched whose outcome is not yet acknowledged."})
-	m.Lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_partition_lag", Help: "End offset minus committed offset, per assigned partition."}, []string{"topic", "partition"})
-	m.Committed = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_committed_offset", Help: "Last committed offset, per assigned partition."}, []string{"topic", "partition"})
+	m.PartitionLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_partition_lag", Help: "End offset minus committed offset, per assigned partition."}, []string{"topic", "partition"})
+	m.CommittedOffset = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_committed_offset", Help: "Last committed offset, per assigned partition."}, []string{"topic", "partition"})
 	m.Commits = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_commits_total", Help: "Successful offset commits."})
 	m.CommitErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_commit_errors_total", Help: "Failed offset commits."})
 	m.GroupErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_group_errors_total", Help: "Errors joining or syncing the consumer group."})
 	m.Generations = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_generations_total", Help: "Consumer group generations this process took part in (rebalances)."})
-	m.AssignedParts = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_assigned_partitions", Help: "Partitions assigned to this process."})
-	m.OldestPending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_oldest_pending_seconds", Help: "While events are pending: seconds since the last outcome was written (0 when nothing is pending)."})
+	m.AssignedPartitions = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_assigned_partitions", Help: "Partitions assigned to this process."})
+	m.OldestPendingSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_oldest_pending_seconds", Help: "While events are pending: seconds since the last outcome was written (0 when nothing is pending)."})
 	m.Stalled = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_stalled", Help: "1 when work has not progressed for longer than the stall threshold."})
-	m.RecipientsCall = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mimc_bridge_recipients_per_call", Help: "Recipients per MIMC call.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}})
-	m.BatchesInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_mimc_calls_in_flight", Help: "MIMC calls being sent or retried."})
-	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.Calls, m.Recipients, m.CallDuration, m.Retries,
-		m.Outcomes, m.OutcomeErrors, m.PendingEvents, m.Lag, m.Committed, m.Commits, m.CommitErrors, m.GroupErrors,
-		m.Generations, m.AssignedParts, m.OldestPending, m.Stalled, m.RecipientsCall, m.BatchesInFlight} {
+	m.RecipientsPerCall = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mimc_bridge_recipients_per_call", Help: "Recipients per MIMC call.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}})
+	m.MIMCCallsInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_mimc_calls_in_flight", Help: "MIMC calls being sent or retried."})
+	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.MIMCCalls, m.MIMCRecipients, m.MIMCCallDurationSeconds, m.MIMCRetries,
+		m.Outcomes, m.OutcomeWriteErrors, m.PendingEvents, m.PartitionLag, m.CommittedOffset, m.Commits, m.CommitErrors, m.GroupErrors,
+		m.Generations, m.AssignedPartitions, m.OldestPendingSeconds, m.Stalled, m.RecipientsPerCall, m.MIMCCallsInFlight} {
 		f(c)
 	}
 	return m
@@ -83,13 +85,13 @@ func (m *Metrics) Attempt(endpoint string, httpStatus, code int, recipients int,
 	case err == nil:
 		label = "200"
 	}
-	m.Calls.WithLabelValues(endpoint, label).Inc()
-	m.Recipients.WithLabelValues(endpoint, label).Add(float64(recipients))
-	m.CallDuration.WithLabelValues(endpoint).Observe(elapsed.Seconds())
+	m.MIMCCalls.WithLabelValues(endpoint, label).Inc()
+	m.MIMCRecipients.WithLabelValues(endpoint, label).Add(float64(recipients))
+	m.MIMCCallDurationSeconds.WithLabelValues(endpoint).Observe(elapsed.Seconds())
 }
 
 // Retry implements mimc.Observer.
-func (m *Metrics) Retry(endpoint string) { m.Retries.WithLabelValues(endpoint).Inc() }
+func (m *Metrics) Retry(endpoint string) { m.MIMCRetries.WithLabelValues(endpoint).Inc() }
 
 // PartitionLabel formats a partition number for a label.
 func PartitionLabel(p int) string { return strconv.Itoa(p) }

@@ -1,0 +1,342 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+	zapobserver "go.uber.org/zap/zaptest/observer"
+
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/metrics"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
+)
+
+// The fakes of the interfaces the pipeline owns, and a harness that runs one
+// generation over them. Tests run it inside synctest.Test: time is virtual,
+// and synctest.Wait returns once every stage is blocked.
+
+const topic = "push"
+
+func tp(p int) consumer.TopicPartition { return consumer.TopicPartition{Topic: topic, Partition: p} }
+
+// fakeSource serves records put on a channel per partition.
+type fakeSource struct {
+	mu    sync.Mutex
+	parts map[consumer.TopicPartition]chan consumer.Record
+	next  map[consumer.TopicPartition]int64
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{parts: map[consumer.TopicPartition]chan consumer.Record{}, next: map[consumer.TopicPartition]int64{}}
+}
+
+func (s *fakeSource) ch(p consumer.TopicPartition) chan consumer.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.parts[p]
+	if c == nil {
+		c = make(chan consumer.Record, 10000)
+		s.parts[p] = c
+	}
+	return c
+}
+
+// produce appends values to partition p and returns their offsets.
+func (s *fakeSource) produce(p int, values ...string) []int64 {
+	c := s.ch(tp(p))
+	offs := make([]int64, len(values))
+	for i, v := range values {
+		s.mu.Lock()
+		off := s.next[tp(p)]
+		s.next[tp(p)]++
+		s.mu.Unlock()
+		offs[i] = off
+		c <- consumer.Record{Topic: topic, Partition: p, Offset: off, Value: []byte(v), Time: time.Now()}
+	}
+	return offs
+}
+
+func (s *fakeSource) end(p int) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next[tp(p)]
+}
+
+func (s *fakeSource) Open(a consumer.Assignment) (PartitionReader, error) {
+	return fakeReader{ch: s.ch(a.TopicPartition)}, nil
+}
+
+type fakeReader struct{ ch chan consumer.Record }
+
+func (r fakeReader) Next(ctx context.Context) (consumer.Record, error) {
+	select {
+	case m := <-r.ch:
+		return m, nil
+	case <-ctx.Done():
+		return consumer.Record{}, ctx.Err()
+	}
+}
+
+func (fakeReader) Close() error { return nil }
+
+// pushFunc is a Pusher made of a function.
+type pushFunc func(ctx context.Context, call mimc.Call) (mimc.Result, error)
+
+func (f pushFunc) Push(ctx context.Context, call mimc.Call) (mimc.Result, error) { return f(ctx, call) }
+
+// answer is MIMC accepting every recipient of call, or refusing a call from
+// "blocked" with code 403.
+func answer(call mimc.Call) (mimc.Result, error) {
+	if call.FromAccount == "blocked" {
+		return mimc.Result{}, &mimc.Error{Code: 403, Message: "forbidden", Attempts: 1}
+	}
+	n := call.Recipients.Len()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("pkt-%d", i)
+	}
+	return mimc.Result{PacketIDs: ids, Attempts: 1}, nil
+}
+
+// wait is MIMC taking d to answer, or giving up when ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// mimcOK answers every call at once.
+var mimcOK = pushFunc(func(_ context.Context, call mimc.Call) (mimc.Result, error) { return answer(call) })
+
+// fakePublisher keeps the outcomes it acknowledges. While failing, every
+// attempt fails and Publish retries, as the real one does, until ctx ends.
+type fakePublisher struct {
+	mu       sync.Mutex
+	outcomes []event.Outcome
+	written  map[consumer.TopicPartition]map[int64]bool
+	failing  bool
+	attempts int
+}
+
+func (p *fakePublisher) setFailing(v bool) {
+	p.mu.Lock()
+	p.failing = v
+	p.mu.Unlock()
+}
+
+func (p *fakePublisher) Publish(ctx context.Context, msgs []consumer.Message, _ consumer.ShrinkFunc) error {
+	for {
+		p.mu.Lock()
+		p.attempts++
+		failing := p.failing
+		p.mu.Unlock()
+		if !failing {
+			break
+		}
+		select {
+		case <-time.After(100 * time.Millisecond): // the retry backoff
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.written == nil {
+		p.written = map[consumer.TopicPartition]map[int64]bool{}
+	}
+	for _, m := range msgs {
+		out, err := event.ParseOutcome(m.Value)
+		if err != nil {
+			panic(fmt.Sprintf("an outcome that does not parse: %v: %s", err, m.Value))
+		}
+		p.outcomes = append(p.outcomes, out)
+		at := consumer.TopicPartition{Topic: out.Source.Topic, Partition: out.Source.Partition}
+		if p.written[at] == nil {
+			p.written[at] = map[int64]bool{}
+		}
+		p.written[at][out.Source.Offset] = true
+	}
+	return nil
+}
+
+func (p *fakePublisher) all() []event.Outcome {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]event.Outcome(nil), p.outcomes...)
+}
+
+// coversBelow reports whether every offset of at below off has its outcome,
+// or the first that has none.
+func (p *fakePublisher) coversBelow(at consumer.TopicPartition, off int64) (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for o := int64(0); o < off; o++ {
+		if !p.written[at][o] {
+			return o, false
+		}
+	}
+	return 0, true
+}
+
+// fakeCommitter keeps the commits and checks at each that every record below
+// the committed offset has its outcome acknowledged.
+type fakeCommitter struct {
+	t     *testing.T
+	pub   *fakePublisher
+	mu    sync.Mutex
+	last  map[consumer.TopicPartition]int64
+	count int
+	ended bool
+}
+
+func (c *fakeCommitter) Commit(offsets map[consumer.TopicPartition]int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		c.t.Errorf("commit %v after the generation ended", offsets)
+		return consumer.ErrGenerationEnded
+	}
+	for at, off := range offsets {
+		if missing, ok := c.pub.coversBelow(at, off); !ok {
+			c.t.Errorf("committed %s at %d while offset %d has no outcome", at, off, missing)
+		}
+		if off < c.last[at] {
+			c.t.Errorf("committed %s at %d after %d: commits went back", at, off, c.last[at])
+		}
+		c.last[at] = off
+	}
+	c.count++
+	return nil
+}
+
+func (c *fakeCommitter) committed(p int) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last[tp(p)]
+}
+
+func (c *fakeCommitter) commits() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
+
+// harness runs one generation of the pipeline over the fakes.
+type harness struct {
+	t      *testing.T
+	p      *pipeline
+	src    *fakeSource
+	pub    *fakePublisher
+	com    *fakeCommitter
+	logs   *zapobserver.ObservedLogs
+	parts  int
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// newHarness builds a pipeline of parts partitions from the default settings
+// changed by set.
+func newHarness(t *testing.T, parts int, push Pusher, set func(*config.Config)) *harness {
+	t.Helper()
+	cfg := config.Default()
+	cfg.BatchLinger = 10 * time.Millisecond
+	cfg.MaxConcurrentCalls = 4
+	if set != nil {
+		set(&cfg)
+	}
+	core, logs := zapobserver.New(zap.DebugLevel)
+	pub := &fakePublisher{}
+	h := &harness{
+		t:     t,
+		src:   newFakeSource(),
+		pub:   pub,
+		com:   &fakeCommitter{t: t, pub: pub, last: map[consumer.TopicPartition]int64{}},
+		logs:  logs,
+		parts: parts,
+	}
+	h.p = &pipeline{
+		cfg: pipelineSettings(cfg), source: h.src, pusher: push, pub: pub,
+		log: zap.New(core), met: metrics.New(), health: newHealth(),
+	}
+	return h
+}
+
+// start runs the generation until stop.
+func (h *harness) start() {
+	var as []consumer.Assignment
+	for p := range h.parts {
+		as = append(as, consumer.Assignment{TopicPartition: tp(p), Offset: -2})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan struct{})
+	go func() {
+		defer close(h.done)
+		h.p.run(ctx, 1, as, h.com)
+		h.com.mu.Lock()
+		h.com.ended = true
+		h.com.mu.Unlock()
+	}()
+}
+
+// stop ends the generation and waits for its handler to return.
+func (h *harness) stop() {
+	h.cancel()
+	<-h.done
+}
+
+// byOffset returns the outcomes keyed by partition and offset, failing the
+// test on a second outcome for a record.
+func (h *harness) byOffset() map[consumer.TopicPartition]map[int64]event.Outcome {
+	h.t.Helper()
+	out := map[consumer.TopicPartition]map[int64]event.Outcome{}
+	for _, o := range h.pub.all() {
+		at := consumer.TopicPartition{Topic: o.Source.Topic, Partition: o.Source.Partition}
+		if out[at] == nil {
+			out[at] = map[int64]event.Outcome{}
+		}
+		if _, dup := out[at][o.Source.Offset]; dup {
+			h.t.Errorf("a second outcome for %s offset %d", at, o.Source.Offset)
+		}
+		out[at][o.Source.Offset] = o
+	}
+	return out
+}
+
+// logged counts the log entries with message msg.
+func (h *harness) logged(msg string) int { return h.logs.FilterMessage(msg).Len() }
+
+// ev is an event from "shop" to the given account.
+func ev(id, to string) string {
+	return fmt.Sprintf(`{"id":%q,"fromAccount":"shop","toAccount":%q,"msg":"hello"}`, id, to)
+}
+
+// evFrom is an event of a given sender.
+func evFrom(id, from, to string) string {
+	return fmt.Sprintf(`{"id":%q,"fromAccount":%q,"toAccount":%q,"msg":"hello"}`, id, from, to)
+}
+
+// gauge reads a gauge's value.
+func gauge(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	_ = g.Write(&m)
+	return m.GetGauge().GetValue()
+}
+
+// series counts the series a collector holds.
+func series(c prometheus.Collector) int {
+	ch := make(chan prometheus.Metric, 100)
+	c.Collect(ch)
+	close(ch)
+	return len(ch)
+}

@@ -1,0 +1,144 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/batching"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/event"
+)
+
+// fetchConfig configures the fetch stage.
+type fetchConfig struct {
+	limits     event.Limits // what the decoder accepts
+	maxPending int          // events in flight before fetching pauses
+}
+
+// record is one fetched input record on its way through the pipeline. The
+// batching event is embedded so that one allocation carries both.
+type record struct {
+	batching.Event
+	tp         consumer.TopicPartition
+	offset     int64
+	receivedAt time.Time
+	ev         event.Event
+	// settled is the outcome of a record that needs no MIMC call (a
+	// rejected one): it passes the batcher by.
+	settled *outItem
+}
+
+// fetch starts one fetcher per assigned partition and returns the records
+// they fetch, in offset order per partition. The channel is closed once
+// every fetcher has stopped, which they do when ctx ends.
+func (g *generation) fetch(ctx context.Context) <-chan *record {
+	events := make(chan *record, 256)
+	var fetchers sync.WaitGroup
+	for _, a := range g.assignments {
+		fetchers.Go(func() { g.fetchPartition(ctx, a, events) })
+	}
+	go func() {
+		fetchers.Wait()
+		close(events)
+	}()
+	return events
+}
+
+// fetchPartition reads one partition until ctx ends.
+func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, events chan<- *record) {
+	fields := []zap.Field{zap.String("topic", a.Topic), zap.Int("partition", a.Partition)}
+	r, err := g.source.Open(a)
+	if err != nil {
+		g.log.Error("opening the partition", append(fields, zap.Int64("offset", a.Offset), zap.Error(err))...)
+		return
+	}
+	defer r.Close()
+	consumed := g.met.EventsConsumed.WithLabelValues(a.Topic)
+	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
+	for {
+		m, err := r.Next(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			g.log.Warn("fetching failed", append(fields, zap.Error(err))...)
+			continue
+		}
+		// Room is taken for a record in hand, never while waiting for
+		// one: pending counts records, so an idle bridge has none.
+		if !g.room.take(ctx) {
+			return
+		}
+		g.tracker.Add(a.TopicPartition, m.Offset)
+		g.met.PendingEvents.Inc()
+		consumed.Inc()
+		rec := newRecord(a.TopicPartition, m, g.cfg.fetch.limits)
+		if rec.settled != nil {
+			rejected.Inc()
+		}
+		// The batch stage reads events until the channel closes, so this
+		// send cannot block forever.
+		events <- rec
+	}
+}
+
+// newRecord decodes m. A record the decoder rejects carries its settled
+// outcome instead of an event.
+func newRecord(tp consumer.TopicPartition, m consumer.Record, limits event.Limits) *record {
+	now := time.Now()
+	rec := &record{tp: tp, offset: m.Offset, receivedAt: now}
+	src := event.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	ev, err := event.Decode(m.Value, src, limits)
+	if err != nil {
+		var rej *event.RejectError
+		if !errors.As(err, &rej) {
+			rej = &event.RejectError{ID: src.DefaultID(), Reason: err.Error()}
+		}
+		out := event.NewRejected(src, m.Value, rej, now, time.Now())
+		rec.settled = settle(tp, m.Offset, &out)
+		return rec
+	}
+	rec.ev = ev
+	toBatching(&rec.Event, &rec.ev)
+	rec.Event.Data = rec
+	return rec
+}
+
+// toBatching gives the batcher its view of an event: the event's own
+// content and recipients, shared, not copied.
+func toBatching(dst *batching.Event, ev *event.Event) {
+	dst.Content, dst.Recipients = &ev.Content, ev.Recipients
+}
+
+// room bounds the events in flight: a fetcher takes a place for every record
+// it has fetched, and the writer frees it once the record's outcome is
+// written (or the generation ends). Fetching pauses while it is full.
+type room struct {
+	places chan struct{}
+}
+
+func newRoom(n int) *room { return &room{places: make(chan struct{}, n)} }
+
+// take waits for a free place; it reports false when ctx ended first.
+func (r *room) take(ctx context.Context) bool {
+	select {
+	case r.places <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// free gives back n places.
+func (r *room) free(n int) {
+	for range n {
+		<-r.places
+	}
+}
+
+// held reports the events in flight.
+func (r *room) held() int { return len(r.places) }

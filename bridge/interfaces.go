@@ -1,0 +1,71 @@
+package bridge
+
+import (
+	"context"
+
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
+)
+
+// The pipeline talks to Kafka and MIMC only through these interfaces; the
+// consumer and mimc packages implement them, and tests use fakes.
+
+// Source opens the partitions assigned to this member.
+type Source interface {
+	// Open returns a reader of a.TopicPartition that starts at a.Offset.
+	// It is called once per assignment at the start of a generation, from
+	// that partition's fetcher; it should not wait on the network (errors
+	// reaching the broker come from Next). An error leaves the partition
+	// unread for the rest of the generation.
+	Open(a consumer.Assignment) (PartitionReader, error)
+}
+
+// PartitionReader yields the records of one partition. One goroutine (the
+// partition's fetcher) calls it.
+type PartitionReader interface {
+	// Next blocks until the next record, in offset order, or until ctx
+	// ends; then it returns an error (ctx's) at once. Any other error is
+	// transient: the reader has paused before returning it, and Next is
+	// called again.
+	Next(ctx context.Context) (consumer.Record, error)
+	// Close releases the reader once its fetcher is done with it.
+	Close() error
+}
+
+// Pusher sends one call to MIMC.
+type Pusher interface {
+	// Push sends call, retrying as MIMC's answers allow, and returns one
+	// packet id per recipient in order, or the error that ended it (a
+	// *mimc.Error carries the attempts made). It blocks for as long as
+	// the retries take and returns promptly once ctx ends. The senders
+	// call it concurrently.
+	Push(ctx context.Context, call mimc.Call) (mimc.Result, error)
+}
+
+// Publisher writes outcome records to the results topic.
+type Publisher interface {
+	// Publish returns nil once every message is acknowledged by the
+	// results topic. It retries failures itself and blocks until then,
+	// however long that takes, or until ctx ends: then it returns an error
+	// and no message of msgs counts as written. shrink gives a smaller
+	// value for msgs[i] the broker refused as too large. One goroutine
+	// (the writer) calls it.
+	Publish(ctx context.Context, msgs []consumer.Message, shrink consumer.ShrinkFunc) error
+}
+
+// Committer commits the input offsets of one generation.
+type Committer interface {
+	// Commit commits, per partition, the next offset to read. It blocks
+	// for one request; an error leaves the offsets for the next try. Once
+	// the generation's handler has returned it must refuse without sending
+	// anything (consumer.ErrGenerationEnded). One goroutine calls it at a
+	// time.
+	Commit(offsets map[consumer.TopicPartition]int64) error
+}
+
+// EndOffsets looks up where partitions end, for the lag gauges.
+type EndOffsets interface {
+	// EndOffsets returns the next offset to be written of every partition
+	// asked. It blocks for one request and returns when ctx ends.
+	EndOffsets(ctx context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error)
+}

@@ -1,0 +1,148 @@
+package bridge
+
+import (
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
+)
+
+// writeConfig configures the write stage.
+type writeConfig struct {
+	// linger is how long the writer waits after an outcome for others to
+	// write with it: a write costs a produce request per partition it
+	// touches, however few outcomes it carries, and completed calls hand
+	// over their events in bursts.
+	linger   time.Duration
+	maxBatch int // outcomes per write at most
+}
+
+// write publishes the outcomes of sent and settled in batches; once one is
+// acknowledged its record is done (the tracker may commit past it) and its
+// room is freed. The returned channel is closed once both inputs are closed
+// and drained. When the generation abandons its work, the outcomes not yet
+// written are dropped: their records stay uncommitted.
+func (g *generation) write(sent, settled <-chan outItem) <-chan struct{} {
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		w := writer{g: g, sent: sent, settled: settled}
+		w.run()
+	}()
+	return written
+}
+
+// writer reads two channels, each closed by its own stage.
+type writer struct {
+	g             *generation
+	sent, settled <-chan outItem // nil once closed
+}
+
+func (w *writer) run() {
+	cfg := w.g.cfg.write
+	batch := make([]outItem, 0, cfg.maxBatch)
+	msgs := make([]consumer.Message, 0, cfg.maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	for {
+		it, ok := w.receive(nil)
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], it)
+		linger.Reset(cfg.linger)
+		for len(batch) < cfg.maxBatch {
+			it, ok := w.receive(linger.C)
+			if !ok {
+				break
+			}
+			batch = append(batch, it)
+		}
+		linger.Stop()
+		msgs = msgs[:0]
+		for _, it := range batch {
+			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value})
+		}
+		err := w.g.pub.Publish(w.g.abandonCtx, msgs, func(i, n int) []byte {
+			return shrink(batch[i].outcome(), n)
+		})
+		if err != nil {
+			// Abandoned: these outcomes and their offsets stay
+			// unacknowledged; drain what is left so the stages before
+			// finish.
+			for {
+				if _, ok := w.receive(nil); !ok {
+					return
+				}
+			}
+		}
+		w.done(batch)
+	}
+}
+
+// receive returns the next outcome of either input, or false once both are
+// closed or timeout fires.
+func (w *writer) receive(timeout <-chan time.Time) (outItem, bool) {
+	for w.sent != nil || w.settled != nil {
+		select {
+		case it, ok := <-w.sent:
+			if ok {
+				return it, true
+			}
+			w.sent = nil
+		case it, ok := <-w.settled:
+			if ok {
+				return it, true
+			}
+			w.settled = nil
+		case <-timeout:
+			return outItem{}, false
+		}
+	}
+	return outItem{}, false
+}
+
+// done releases the records of a written batch.
+func (w *writer) done(batch []outItem) {
+	g := w.g
+	g.health.writerOK()
+	g.lastProgress.Store(time.Now().UnixNano())
+	delivered := 0 // counted once per batch: the usual status
+	for i := range batch {
+		it := &batch[i]
+		g.tracker.Done(it.tp, it.offset)
+		if it.status == event.Delivered {
+			delivered++
+		} else {
+			g.met.Outcomes.WithLabelValues(it.status).Inc()
+		}
+		*it = outItem{}
+	}
+	if delivered > 0 {
+		g.met.Outcomes.WithLabelValues(event.Delivered).Add(float64(delivered))
+	}
+	g.room.free(len(batch))
+	g.met.PendingEvents.Sub(float64(len(batch)))
+}
+
+// shrink returns a smaller outcome for one the results topic refused as too
+// large: first without the echoed input and event, then without recipients.
+func shrink(out *event.Outcome, n int) []byte {
+	small := *out
+	small.Input = ""
+	small.Event = nil
+	note := "outcome too large for the results topic: input and event left out"
+	if n >= 2 {
+		small.Recipients = nil
+		note = "outcome too large for the results topic: recipients, input and event left out"
+	}
+	if small.Error == "" {
+		small.Error = note
+	} else {
+		small.Error = note + "; " + small.Error
+	}
+	small.Error = textcut.Prefix(small.Error, 1024)
+	small.ID = textcut.Prefix(small.ID, 256)
+	return small.AppendJSON(nil)
+}
