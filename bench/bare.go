@@ -65,7 +65,7 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 						return
 					}
 					p.fetched()
-					tracker.Add(tp, m.Offset)
+					tracker.Add(tp, m.Offset, time.Now())
 					select {
 					case items <- item{tp: tp, offset: m.Offset, key: m.Key}:
 					case <-gctx.Done():

@@ -52,6 +52,7 @@ type pipeline struct {
 	pusher  Pusher
 	pub     Publisher
 	offsets EndOffsets // nil: no lag gauges
+	scanner Scanner    // nil: outcomes already written are not looked for
 	log     *zap.Logger
 	met     *metrics.Metrics
 	health  *Health
@@ -98,10 +99,18 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	pub, err := consumer.NewPublisher(consumer.PublisherConfig{
 		Conn:    conn,
 		Topic:   cfg.ResultsTopic,
+		Group:   cfg.KafkaGroupID,
 		OnError: func(error) { met.OutcomeWriteErrors.Inc(); health.writerFailed() },
 	}, log.With(zap.String("component", "publisher")))
 	if err != nil {
 		client.Close()
+		return nil, err
+	}
+	scanner, err := consumer.NewScanner(consumer.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID},
+		log.With(zap.String("component", "scanner")))
+	if err != nil {
+		client.Close()
+		_ = pub.Close()
 		return nil, err
 	}
 	offsets := consumer.NewOffsetClient(conn)
@@ -113,10 +122,10 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		pipe: &pipeline{
 			cfg:    settings,
 			source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
-			pusher: client, pub: pub, offsets: offsets,
+			pusher: client, pub: pub, offsets: offsets, scanner: scanner,
 			log: log, met: met, health: health,
 		},
-		close: func() { client.Close(); _ = pub.Close(); offsets.Close() },
+		close: func() { client.Close(); _ = pub.Close(); offsets.Close(); scanner.Close() },
 	}, nil
 }
 
@@ -139,7 +148,7 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 		},
 		send:     sendConfig{senders: cfg.MaxConcurrentCalls},
 		write:    writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
-		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg)},
+		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg), clockSkew: 10 * time.Second},
 		// Heartbeats stop while a generation drains: a revocation must end
 		// well inside the session timeout.
 		drain: min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),

@@ -196,11 +196,12 @@ type fakeCommitter struct {
 	pub   *fakePublisher
 	mu    sync.Mutex
 	last  map[consumer.TopicPartition]int64
+	since map[consumer.TopicPartition]time.Time // the bound of the last commit
 	count int
 	ended bool
 }
 
-func (c *fakeCommitter) Commit(offsets map[consumer.TopicPartition]int64) error {
+func (c *fakeCommitter) Commit(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended {
@@ -215,6 +216,10 @@ func (c *fakeCommitter) Commit(offsets map[consumer.TopicPartition]int64) error 
 			c.t.Errorf("committed %s at %d after %d: commits went back", at, off, c.last[at])
 		}
 		c.last[at] = off
+		if c.since == nil {
+			c.since = map[consumer.TopicPartition]time.Time{}
+		}
+		c.since[at] = since[at]
 	}
 	c.count++
 	return nil
@@ -226,6 +231,13 @@ func (c *fakeCommitter) committed(p int) int64 {
 	return c.last[tp(p)]
 }
 
+// bound returns the bound the last commit of partition p carried.
+func (c *fakeCommitter) bound(p int) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.since[tp(p)]
+}
+
 func (c *fakeCommitter) commits() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -234,13 +246,16 @@ func (c *fakeCommitter) commits() int {
 
 // harness runs one generation of the pipeline over the fakes.
 type harness struct {
-	t      *testing.T
-	p      *pipeline
-	src    *fakeSource
-	pub    *fakePublisher
-	com    *fakeCommitter
-	logs   *zapobserver.ObservedLogs
-	parts  int
+	t     *testing.T
+	p     *pipeline
+	src   *fakeSource
+	pub   *fakePublisher
+	com   *fakeCommitter
+	logs  *zapobserver.ObservedLogs
+	parts int
+	// assign, when set, replaces the default assignments (every
+	// partition from the start, nothing committed).
+	assign []consumer.Assignment
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -274,9 +289,11 @@ func newHarness(t *testing.T, parts int, push Pusher, set func(*config.Config)) 
 
 // start runs the generation until stop.
 func (h *harness) start() {
-	var as []consumer.Assignment
-	for p := range h.parts {
-		as = append(as, consumer.Assignment{TopicPartition: tp(p), Offset: -2})
+	as := h.assign
+	if as == nil {
+		for p := range h.parts {
+			as = append(as, consumer.Assignment{TopicPartition: tp(p), Offset: -2})
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})

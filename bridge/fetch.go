@@ -59,6 +59,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	defer r.Close()
 	consumed := g.met.EventsConsumed.WithLabelValues(a.Topic)
 	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
+	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
 	for {
 		m, err := r.Next(ctx)
 		if ctx.Err() != nil {
@@ -68,12 +69,17 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 			g.log.Warn("fetching failed", append(fields, zap.Error(err))...)
 			continue
 		}
+		if g.skip(a.TopicPartition, m.Offset) {
+			consumed.Inc()
+			skipped.Inc()
+			continue
+		}
 		// Room is taken for a record in hand, never while waiting for
 		// one: pending counts records, so an idle bridge has none.
 		if !g.room.take(ctx) {
 			return
 		}
-		g.tracker.Add(a.TopicPartition, m.Offset)
+		g.tracker.Add(a.TopicPartition, m.Offset, time.Now())
 		g.met.PendingEvents.Inc()
 		consumed.Inc()
 		rec := newRecord(a.TopicPartition, m, g.cfg.fetch.limits)

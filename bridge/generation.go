@@ -21,6 +21,10 @@ type generation struct {
 	tracker     *consumer.Tracker
 	room        *room
 	batcher     *batching.Batcher
+	// done holds the records whose outcome the results topic already
+	// had at the start; floors the bounds their commits must keep.
+	done   consumer.Done
+	floors map[consumer.TopicPartition]floor
 
 	// abandonCtx ends MIMC calls and outcome writes when a drain runs out
 	// of time; what was abandoned stays uncommitted for the next owner.
@@ -69,6 +73,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		room:       newRoom(p.cfg.fetch.maxPending),
 		batcher:    batcher,
 		abandonCtx: abandonCtx, abandon: abandon,
+		floors: make(map[consumer.TopicPartition]floor),
 	}
 	g.lastProgress.Store(time.Now().UnixNano())
 	parts := make([]string, 0, len(assignments))
@@ -80,6 +85,8 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		}
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))
+	g.findDone(ctx)
+	g.seedBounds()
 	p.met.Generations.Inc()
 	p.met.AssignedPartitions.Set(float64(len(assignments)))
 	p.health.setJoined(true)

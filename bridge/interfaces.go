@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -55,12 +56,26 @@ type Publisher interface {
 
 // Committer commits the input offsets of one generation.
 type Committer interface {
-	// Commit commits, per partition, the next offset to read. It blocks
-	// for one request; an error leaves the offsets for the next try. Once
-	// the generation's handler has returned it must refuse without sending
-	// anything (consumer.ErrGenerationEnded). One goroutine calls it at a
-	// time.
-	Commit(offsets map[consumer.TopicPartition]int64) error
+	// Commit commits, per partition, the next offset to read, and with it
+	// since[tp]: no outcome of a record at or after offsets[tp] was
+	// written before it (the next owner's Assignment.OutcomesSince). It
+	// blocks for one request; an error leaves the offsets for the next
+	// try. Once the generation's handler has returned it must refuse
+	// without sending anything (consumer.ErrGenerationEnded). One
+	// goroutine calls it at a time.
+	Commit(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error
+}
+
+// Scanner finds the outcomes the results topic already holds for records
+// of the assigned partitions: written before a crash, by a drain that ran
+// out of time, or by a member that lost its partitions without leaving.
+type Scanner interface {
+	// Scan returns, per assignment with an OutcomesSince, the offsets at
+	// or after its Offset whose outcome the results topic holds; it does
+	// not look for the others. It blocks for the scan and returns when
+	// ctx ends. On an error nothing is found: a record done again repeats
+	// a push, a record skipped wrongly would be lost.
+	Scan(ctx context.Context, assignments []consumer.Assignment) (consumer.Done, consumer.ScanStats, error)
 }
 
 // EndOffsets looks up where partitions end, for the lag gauges.

@@ -15,6 +15,10 @@ type progressConfig struct {
 	every      time.Duration // between commits
 	lagEvery   int           // commits between lag lookups
 	stallAfter time.Duration // events pending and no outcome written this long is a stall
+	// clockSkew is taken off the bound a commit carries: the outcomes'
+	// timestamps may come from another clock (a broker's, another
+	// member's) than the one that took it.
+	clockSkew time.Duration
 }
 
 // progress commits what the tracker allows and updates the progress gauges
@@ -47,13 +51,15 @@ func (g *generation) progress() (stop func()) {
 }
 
 // commit commits, per partition, the offset below which every record has
-// its outcome written.
+// its outcome written, with a bound on when those outcomes were written.
 func (g *generation) commit() {
+	since := g.bounds(time.Now()) // before Committable: a bound taken earlier holds for later offsets
 	offsets := g.tracker.Committable()
 	if len(offsets) == 0 {
 		return
 	}
-	if err := g.committer.Commit(offsets); err != nil {
+	g.lowerToFloors(offsets, since)
+	if err := g.committer.Commit(offsets, since); err != nil {
 		g.met.CommitErrors.Inc()
 		g.log.Warn("committing offsets failed", zap.Error(err))
 		return

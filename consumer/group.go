@@ -34,6 +34,11 @@ type GroupConfig struct {
 type Assignment struct {
 	TopicPartition
 	Offset int64
+	// OutcomesSince is the bound the commit of Offset carried: no outcome
+	// of a record at or after Offset can have been written before it. Zero
+	// when the commit carried none (no commit yet, an older version, a
+	// tool): then nothing tells where to look for outcomes already written.
+	OutcomesSince time.Time
 }
 
 // Generation is one membership period of the group. Its Commit sends offsets
@@ -43,15 +48,28 @@ type Generation struct {
 	MemberID    string
 	Assignments []Assignment
 
-	gen   *kafka.Generation
-	mu    sync.Mutex
-	ended bool
+	groupID string
+	client  *kafka.Client
+	mu      sync.Mutex
+	ended   bool
 }
 
+// commitTimeout bounds one offset commit request.
+const commitTimeout = 10 * time.Second
+
 // Commit commits offsets (the next offset to read, per partition) for this
-// generation. It refuses, without sending anything, once the generation's
-// handler has returned.
-func (g *Generation) Commit(offsets map[TopicPartition]int64) error {
+// generation. since[tp], when given, is a lower bound on the time at which
+// an outcome of a record of tp at or after offsets[tp] can have been
+// written; it travels in the commit's metadata and comes back as
+// Assignment.OutcomesSince to the next owner (without it, the next owner
+// does not look for outcomes already written). It refuses, without sending
+// anything, once the generation's handler has returned.
+//
+// kafka-go's Generation.CommitOffsets takes no metadata, so the commit is
+// an OffsetCommit request of its own, with this generation's id and member
+// id: the coordinator refuses it (ILLEGAL_GENERATION) once the generation
+// is over, as it refuses CommitOffsets.
+func (g *Generation) Commit(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
 	if len(offsets) == 0 {
 		return nil
 	}
@@ -60,15 +78,29 @@ func (g *Generation) Commit(offsets map[TopicPartition]int64) error {
 	if g.ended {
 		return ErrGenerationEnded
 	}
-	req := make(map[string]map[int]int64)
-	for tp, off := range offsets {
-		if req[tp.Topic] == nil {
-			req[tp.Topic] = make(map[int]int64)
-		}
-		req[tp.Topic][tp.Partition] = off
+	req := &kafka.OffsetCommitRequest{
+		GroupID:      g.groupID,
+		GenerationID: int(g.ID),
+		MemberID:     g.MemberID,
+		Topics:       make(map[string][]kafka.OffsetCommit),
 	}
-	if err := g.gen.CommitOffsets(req); err != nil {
+	for tp, off := range offsets {
+		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafka.OffsetCommit{
+			Partition: tp.Partition, Offset: off, Metadata: encodeCommitMetadata(since[tp]),
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	resp, err := g.client.OffsetCommit(ctx, req)
+	if err != nil {
 		return fmt.Errorf("committing offsets in generation %d: %w", g.ID, err)
+	}
+	for topic, ps := range resp.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return fmt.Errorf("committing offsets in generation %d: %s/%d: %w", g.ID, topic, p.Partition, p.Error)
+			}
+		}
 	}
 	return nil
 }
@@ -110,6 +142,12 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 	if cfg.LeaveTimeout <= 0 {
 		cfg.LeaveTimeout = 45 * time.Second
 	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: commitTimeout}
+	defer func() {
+		if tr, ok := client.Transport.(*kafka.Transport); ok {
+			tr.CloseIdleConnections()
+		}
+	}()
 	closed := make(chan struct{})
 	go func() {
 		// Closing the group ends the running generation, which cancels the
@@ -151,7 +189,7 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 				zap.String("group", cfg.GroupID), zap.Error(err))
 			continue
 		}
-		gen := &Generation{ID: kgen.ID, MemberID: kgen.MemberID, gen: kgen}
+		gen := &Generation{ID: kgen.ID, MemberID: kgen.MemberID, groupID: cfg.GroupID, client: client}
 		for topic, as := range kgen.Assignments {
 			for _, a := range as {
 				gen.Assignments = append(gen.Assignments, Assignment{
@@ -159,6 +197,12 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 					Offset:         a.Offset,
 				})
 			}
+		}
+		if err := fetchOutcomeBounds(ctx, client, cfg.GroupID, gen.Assignments); err != nil {
+			// Without the bounds the next pipeline only finds no
+			// outcome already written: it may repeat work, never lose it.
+			log.Warn("reading the commit metadata failed: outcomes already written will not be looked for",
+				zap.String("group", cfg.GroupID), zap.Int32("generation", kgen.ID), zap.Error(err))
 		}
 		running.Add(1)
 		kgen.Start(func(gctx context.Context) {

@@ -17,6 +17,12 @@ import (
 type Message struct {
 	Key   []byte
 	Value []byte
+	// Source and SourceOffset name the input record the outcome is of.
+	// They are written as headers, with the publisher's group, so that the
+	// next owner of the partition finds what is done without reading JSON.
+	// An empty Source.Topic writes no headers.
+	Source       TopicPartition
+	SourceOffset int64
 }
 
 // ShrinkFunc returns a smaller value for msgs[i] after the broker refused it
@@ -35,6 +41,10 @@ type PublisherConfig struct {
 	RetryMaxInterval time.Duration
 	// OnError is called for every failed attempt (metrics).
 	OnError func(err error)
+	// Group is the consumer group whose outcomes this publisher writes: a
+	// header of every outcome, so that groups sharing the results topic
+	// tell their outcomes apart.
+	Group string
 }
 
 // publisherBatchSize is the writer's BatchSize: enough for the share of one
@@ -46,9 +56,10 @@ const publisherBatchSize = 128
 // retries what failed until it is written or the context ends: an outcome
 // is never dropped, because its offset must not be committed without it.
 type Publisher struct {
-	cfg PublisherConfig
-	w   *kafka.Writer
-	log *zap.Logger
+	cfg   PublisherConfig
+	w     *kafka.Writer
+	log   *zap.Logger
+	group []byte // cfg.Group, shared by the headers of every outcome
 }
 
 // NewPublisher returns a Publisher; Close releases its connections.
@@ -84,7 +95,7 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 		WriteTimeout: 10 * time.Second,
 		Transport:    cfg.Conn.Transport(),
 	}
-	return &Publisher{cfg: cfg, w: w, log: log}, nil
+	return &Publisher{cfg: cfg, w: w, log: log, group: []byte(cfg.Group)}, nil
 }
 
 // Publish writes every message, retrying failures with backoff until all are
@@ -93,8 +104,14 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 	buf := publishBufs.Get().(*publishBuf)
 	defer buf.release()
 	pending, idx := buf.get(len(msgs)) // pending[i] is msgs[idx[i]]
+	buf.reserve(msgs)
 	for i, m := range msgs {
+		hs := len(buf.headers)
+		buf.headers, buf.vals = appendSourceHeaders(buf.headers, buf.vals, p.group, m.Source, m.SourceOffset)
 		pending[i] = kafka.Message{Key: m.Key, Value: m.Value}
+		if len(buf.headers) > hs {
+			pending[i].Headers = buf.headers[hs:len(buf.headers):len(buf.headers)]
+		}
 		idx[i] = i
 	}
 	shrinks := make(map[int]int)
@@ -178,10 +195,12 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 }
 
 // publishBuf holds the kafka-go copies of one Publish (~150 bytes per
-// outcome), reused from one Publish to the next.
+// outcome) and their headers, reused from one Publish to the next.
 type publishBuf struct {
-	msgs []kafka.Message
-	idx  []int
+	msgs    []kafka.Message
+	idx     []int
+	headers []kafka.Header
+	vals    []byte // the headers' values
 }
 
 var publishBufs = sync.Pool{New: func() any { return new(publishBuf) }}
@@ -194,10 +213,27 @@ func (b *publishBuf) get(n int) ([]kafka.Message, []int) {
 	return b.msgs, b.idx
 }
 
+// reserve makes room for the headers of msgs, so that appending them never
+// moves the values already referenced.
+func (b *publishBuf) reserve(msgs []Message) {
+	n := 0
+	for i := range msgs {
+		n += sourceHeaderBytes(msgs[i].Source.Topic)
+	}
+	if cap(b.vals) < n {
+		b.vals = make([]byte, 0, n)
+	}
+	if cap(b.headers) < sourceHeaderCount*len(msgs) {
+		b.headers = make([]kafka.Header, 0, sourceHeaderCount*len(msgs))
+	}
+	b.vals, b.headers = b.vals[:0], b.headers[:0]
+}
+
 // release drops the references to keys and values and pools b. A sync
 // WriteMessages keeps no reference to its arguments once it returns.
 func (b *publishBuf) release() {
 	clear(b.msgs)
+	clear(b.headers)
 	publishBufs.Put(b)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 )
 
 // TopicPartition names one partition of one topic.
@@ -30,9 +31,11 @@ type partitionTrack struct {
 	// offsets[head:] are the records not yet released, in fetch order, and
 	// done[i] tells whether offsets[i] has its outcome acknowledged. The
 	// slices are compacted when the head passes half of them so memory stays
-	// proportional to the records in flight.
+	// proportional to the records in flight. fetched[i] is when offsets[i]
+	// was added (unix nanoseconds): no outcome of it is written before.
 	offsets []int64
 	done    []bool
+	fetched []int64
 	head    int
 	// next is the offset to commit: every record below it is done. -1 means
 	// nothing was released yet in this generation.
@@ -45,13 +48,32 @@ func NewTracker() *Tracker {
 	return &Tracker{parts: make(map[TopicPartition]*partitionTrack)}
 }
 
-// Add records that offset of tp was fetched and is now in flight.
-func (t *Tracker) Add(tp TopicPartition, offset int64) {
+// Add records that offset of tp was fetched at fetchedAt and is now in
+// flight. fetchedAt must not be later than the moment its outcome can be
+// written: OldestFetch bounds the outcomes of a commit with it.
+func (t *Tracker) Add(tp TopicPartition, offset int64, fetchedAt time.Time) {
 	t.mu.Lock()
 	p := t.part(tp)
 	p.offsets = append(p.offsets, offset)
 	p.done = append(p.done, false)
+	p.fetched = append(p.fetched, fetchedAt.UnixNano())
 	t.mu.Unlock()
+}
+
+// OldestFetch returns when the oldest record of tp still in flight was
+// fetched, if one is. Records are fetched in offset order, so no outcome of
+// a record at or after any offset committable from now on can have been
+// written before it; with nothing in flight, none can be written before
+// the call. Ask before Committable: a bound taken earlier holds for the
+// offsets committable later, not the other way round.
+func (t *Tracker) OldestFetch(tp TopicPartition) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[tp]
+	if p == nil || p.head == len(p.offsets) {
+		return time.Time{}, false
+	}
+	return time.Unix(0, p.fetched[p.head]), true
 }
 
 func (t *Tracker) part(tp TopicPartition) *partitionTrack {
@@ -85,7 +107,8 @@ func (t *Tracker) Done(tp TopicPartition, offset int64) bool {
 	if p.head > 0 && p.head*2 >= len(p.offsets) {
 		n := copy(p.offsets, p.offsets[p.head:])
 		copy(p.done, p.done[p.head:])
-		p.offsets, p.done = p.offsets[:n], p.done[:n]
+		copy(p.fetched, p.fetched[p.head:])
+		p.offsets, p.done, p.fetched = p.offsets[:n], p.done[:n], p.fetched[:n]
 		p.head = 0
 	}
 	return true

@@ -3,6 +3,7 @@ package consumer
 import (
 	"math/rand"
 	"testing"
+	"time"
 )
 
 func TestTracker(t *testing.T) {
@@ -23,7 +24,7 @@ func TestTracker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := NewTracker()
 			for _, o := range tt.added {
-				tr.Add(tp, o)
+				tr.Add(tp, o, time.Time{})
 			}
 			for _, o := range tt.done {
 				if !tr.Done(tp, o) {
@@ -47,7 +48,7 @@ func TestTracker(t *testing.T) {
 func TestTrackerCommittedIsNotOfferedAgain(t *testing.T) {
 	tp := TopicPartition{Topic: "in", Partition: 1}
 	tr := NewTracker()
-	tr.Add(tp, 0)
+	tr.Add(tp, 0, time.Time{})
 	tr.Done(tp, 0)
 	c := tr.Committable()
 	tr.Committed(c)
@@ -65,7 +66,7 @@ func TestTrackerRandomOrderNeverCommitsPastAnUndoneRecord(t *testing.T) {
 	tr := NewTracker()
 	const n = 5000
 	for i := int64(0); i < n; i++ {
-		tr.Add(tp, i*2)
+		tr.Add(tp, i*2, time.Time{})
 	}
 	order := rng.Perm(n)
 	done := make([]bool, n)
@@ -88,4 +89,32 @@ func TestTrackerRandomOrderNeverCommitsPastAnUndoneRecord(t *testing.T) {
 	if last != 2*(n-1)+1 {
 		t.Fatalf("final commit %d, want %d", last, 2*(n-1)+1)
 	}
+}
+
+// The bound a commit carries is the fetch time of the oldest record still in
+// flight: it moves on only when that record is done.
+func TestTrackerOldestFetchIsTheOldestRecordStillInFlight(t *testing.T) {
+	tp := TopicPartition{Topic: "in", Partition: 3}
+	tr := NewTracker()
+	if _, ok := tr.OldestFetch(tp); ok {
+		t.Fatal("an oldest fetch with nothing added")
+	}
+	base := time.Unix(1764607842, 0)
+	for i := range int64(4) {
+		tr.Add(tp, 10+i, base.Add(time.Duration(i)*time.Second))
+	}
+	check := func(want time.Time, ok bool) {
+		t.Helper()
+		got, gotOK := tr.OldestFetch(tp)
+		if gotOK != ok || !got.Equal(want) {
+			t.Fatalf("OldestFetch = %v, %v; want %v, %v", got, gotOK, want, ok)
+		}
+	}
+	tr.Done(tp, 11) // done out of order: the oldest is still 10
+	check(base, true)
+	tr.Done(tp, 10) // 10 and 11 done: 12 is the oldest
+	check(base.Add(2*time.Second), true)
+	tr.Done(tp, 13)
+	tr.Done(tp, 12)
+	check(time.Time{}, false)
 }

@@ -37,6 +37,9 @@ type Metrics struct {
 	Stalled                 prometheus.Gauge
 	RecipientsPerCall       prometheus.Histogram
 	MIMCCallsInFlight       prometheus.Gauge
+	EventsSkipped           *prometheus.CounterVec // topic
+	ResultsScanSeconds      prometheus.Gauge
+	ResultsScanRecords      prometheus.Gauge
 }
 
 // New creates and registers every collector on a fresh registry, together
@@ -66,9 +69,13 @@ func New() *Metrics {
 	m.Stalled = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_stalled", Help: "1 when work has not progressed for longer than the stall threshold."})
 	m.RecipientsPerCall = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mimc_bridge_recipients_per_call", Help: "Recipients per MIMC call.", Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}})
 	m.MIMCCallsInFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_mimc_calls_in_flight", Help: "MIMC calls being sent or retried."})
+	m.EventsSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_events_skipped_total", Help: "Input records skipped because the results topic already held their outcome (written before a crash or an abandoned drain), by topic."}, []string{"topic"})
+	m.ResultsScanSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_results_scan_seconds", Help: "How long the last generation start took to look for outcomes already written on the results topic."})
+	m.ResultsScanRecords = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_results_scan_records", Help: "Results topic records the last generation start read looking for outcomes already written."})
 	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.MIMCCalls, m.MIMCRecipients, m.MIMCCallDurationSeconds, m.MIMCRetries,
 		m.Outcomes, m.OutcomeWriteErrors, m.PendingEvents, m.PartitionLag, m.CommittedOffset, m.Commits, m.CommitErrors, m.GroupErrors,
-		m.Generations, m.AssignedPartitions, m.OldestPendingSeconds, m.Stalled, m.RecipientsPerCall, m.MIMCCallsInFlight} {
+		m.Generations, m.AssignedPartitions, m.OldestPendingSeconds, m.Stalled, m.RecipientsPerCall, m.MIMCCallsInFlight,
+		m.EventsSkipped, m.ResultsScanSeconds, m.ResultsScanRecords} {
 		f(c)
 	}
 	return m

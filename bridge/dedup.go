@@ -1,0 +1,128 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+)
+
+// A crash, a drain that runs out of time or a member that loses its
+// partitions without leaving leaves outcomes on the results topic whose
+// records are not committed. MIMC has no idempotency key, so doing them again
+// pushes to users' phones twice. Each commit therefore carries a bound (no
+// outcome of a record at or after the committed offset was written before
+// it), and a generation starts by reading the results topic from the bound
+// on: the records whose outcome it finds are skipped (no push, no second
+// outcome) and count as done.
+
+// floor keeps the bound of a partition's previous commit for as long as
+// records skipped as done lie at or after the offset to commit: their
+// outcomes were written before this generation fetched anything.
+type floor struct {
+	since time.Time
+	until int64 // the last offset skipped
+}
+
+// findDone looks for the outcomes already written for the assigned
+// partitions and logs one line that says what will be skipped.
+func (g *generation) findDone(ctx context.Context) {
+	unbounded := 0
+	for _, a := range g.assignments {
+		if a.OutcomesSince.IsZero() {
+			unbounded++
+		}
+	}
+	if g.scanner == nil || unbounded == len(g.assignments) {
+		if len(g.assignments) > 0 {
+			g.log.Info("outcomes already written: not looked for, the commits of these partitions carry no bound (none yet, or made by another tool)",
+				zap.Int("partitions_without_bound", unbounded))
+		}
+		return
+	}
+	done, stats, err := g.scanner.Scan(ctx, g.assignments)
+	g.met.ResultsScanSeconds.Set(stats.Took.Seconds())
+	g.met.ResultsScanRecords.Set(float64(stats.Read))
+	if err != nil {
+		g.log.Warn("outcomes already written: looking for them failed, nothing is skipped (work done before may be done again)",
+			zap.Int("records_read", stats.Read), zap.Duration("took", stats.Took), zap.Error(err))
+		return
+	}
+	var skipped []string
+	for _, a := range g.assignments {
+		offs := done.Partition(a.TopicPartition)
+		if len(offs) == 0 {
+			continue
+		}
+		last := offs[len(offs)-1]
+		skipped = append(skipped, fmt.Sprintf("%s: %d of offsets %d to %d", a.TopicPartition, len(offs), offs[0], last))
+		g.floors[a.TopicPartition] = floor{since: a.OutcomesSince, until: last}
+	}
+	g.done = done
+	g.log.Info("outcomes already written: their records are skipped",
+		zap.Int("skipping", done.Len()), zap.Strings("skipped", skipped),
+		zap.Time("outcomes_since", stats.Since), zap.Int("partitions_without_bound", unbounded),
+		zap.Int("results_partitions_read", stats.Partitions), zap.Int("records_read", stats.Read),
+		zap.Duration("took", stats.Took))
+}
+
+// skip reports whether the outcome of offset of tp is already written; the
+// record then counts as done at once.
+func (g *generation) skip(tp consumer.TopicPartition, offset int64) bool {
+	if !g.done.Has(tp, offset) {
+		return false
+	}
+	g.tracker.Add(tp, offset, time.Now())
+	g.tracker.Done(tp, offset)
+	return true
+}
+
+// seedBounds commits again, with a bound, the offset of every partition
+// whose commit carries none: until this generation's first commit moves
+// them, a crash would otherwise leave the next owner nothing to look from.
+func (g *generation) seedBounds() {
+	offsets := make(map[consumer.TopicPartition]int64)
+	since := make(map[consumer.TopicPartition]time.Time)
+	now := time.Now().Add(-g.cfg.progress.clockSkew)
+	for _, a := range g.assignments {
+		if a.Offset >= 0 && a.OutcomesSince.IsZero() {
+			offsets[a.TopicPartition], since[a.TopicPartition] = a.Offset, now
+		}
+	}
+	if len(offsets) == 0 {
+		return
+	}
+	if err := g.committer.Commit(offsets, since); err != nil {
+		g.met.CommitErrors.Inc()
+		g.log.Warn("committing the start offsets with a bound failed", zap.Error(err))
+	}
+}
+
+// bounds returns, per assigned partition, the bound a commit of it taken
+// after now carries: the fetch time of its oldest record in flight, or now
+// when none is, less the clock skew allowed between members and brokers.
+// Call it before the tracker's Committable (see Tracker.OldestFetch).
+func (g *generation) bounds(now time.Time) map[consumer.TopicPartition]time.Time {
+	since := make(map[consumer.TopicPartition]time.Time, len(g.assignments))
+	for _, a := range g.assignments {
+		t, ok := g.tracker.OldestFetch(a.TopicPartition)
+		if !ok || t.After(now) {
+			t = now
+		}
+		since[a.TopicPartition] = t.Add(-g.cfg.progress.clockSkew)
+	}
+	return since
+}
+
+// lowerToFloors lowers the bound of each partition to commit to its floor
+// while skipped records lie at or after its offset.
+func (g *generation) lowerToFloors(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) {
+	for tp, off := range offsets {
+		if f, ok := g.floors[tp]; ok && off <= f.until && f.since.Before(since[tp]) {
+			since[tp] = f.since
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+// ScannerConfig configures a Scanner.
+type ScannerConfig struct {
+	Conn Conn
+	// Topic is the results topic.
+	Topic string
+	// Group is the consumer group whose outcomes count; outcomes other
+	// groups wrote to the same topic are ignored.
+	Group string
+	// FetchMaxBytes bounds one fetch response; default 8 MiB.
+	FetchMaxBytes int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Validate reports a configuration a Scanner cannot work with.
+func (c ScannerConfig) Validate() error {
+	switch {
+	case c.Topic == "":
+		return errors.New("cannot create a results scanner with an empty topic")
+	case c.Group == "":
+		return errors.New("cannot create a results scanner with an empty group")
+	case len(c.Conn.Brokers) == 0:
+		return errors.New("cannot create a results scanner without brokers")
+	}
+	return nil
+}
+
+// Scanner finds the outcomes that are already on the results topic for
+// records of newly assigned partitions, so that the pipeline does not do
+// them again: a push repeated after a crash reaches a user's phone twice.
+type Scanner struct {
+	cfg    ScannerConfig
+	client *kafka.Client
+	log    *zap.Logger
+}
+
+// NewScanner returns a Scanner; Close releases its connections.
+func NewScanner(cfg ScannerConfig, log *zap.Logger) (*Scanner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.FetchMaxBytes <= 0 {
+		cfg.FetchMaxBytes = 8 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Scanner{
+		cfg:    cfg,
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: 10 * time.Second},
+		log:    log,
+	}, nil
+}
+
+// Close releases the scanner's idle connections.
+func (s *Scanner) Close() {
+	if tr, ok := s.client.Transport.(*kafka.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+}
+
+// Done lists, per partition, the offsets whose outcome is on the results
+// topic. The zero Done holds nothing.
+type Done struct {
+	parts map[TopicPartition][]int64 // sorted, unique
+}
+
+// DoneOf returns a Done holding offsets, in any order (tests, tools).
+func DoneOf(offsets map[TopicPartition][]int64) Done {
+	parts := make(map[TopicPartition][]int64, len(offsets))
+	for tp, offs := range offsets {
+		offs = slices.Clone(offs)
+		slices.Sort(offs)
+		parts[tp] = slices.Compact(offs)
+	}
+	return Done{parts: parts}
+}
+
+// Has tells whether the outcome of offset of tp is on the results topic.
+func (d Done) Has(tp TopicPartition, offset int64) bool {
+	_, ok := slices.BinarySearch(d.parts[tp], offset)
+	return ok
+}
+
+// Len returns how many offsets d holds.
+func (d Done) Len() int {
+	n := 0
+	for _, offs := range d.parts {
+		n += len(offs)
+	}
+	return n
+}
+
+// Partition returns the offsets of tp that d holds, in order. The slice is
+// d's own.
+func (d Done) Partition(tp TopicPartition) []int64 { return d.parts[tp] }
+
+// ScanStats describes one scan.
+type ScanStats struct {
+	// Since is the earliest bound of the assignments scanned for (zero:
+	// none had one, nothing was read).
+	Since time.Time
+	// Partitions is how many results partitions were read.
+	Partitions int
+	// Read is how many outcome records were read.
+	Read int
+	// Took is how long the scan took.
+	Took time.Duration
+}
+
+// Scan reads the outcomes written to the results topic since the earliest
+// OutcomesSince of assignments and returns the offsets at or after each
+// assignment's Offset that they are the outcomes of. Assignments without a
+// bound are not looked for: nothing says how far back their outcomes go.
+//
+// Each results partition is read in parallel from the first record at or
+// after the bound to its end at the start of the scan; outcomes written
+// later are not seen. Only headers are read. An error leaves nothing found
+// for the caller to skip: doing work again repeats it, skipping wrongly
+// would lose it.
+func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, ScanStats, error) {
+	start := s.cfg.Now()
+	var stats ScanStats
+	from := make(map[TopicPartition]int64)
+	for _, a := range assignments {
+		if a.OutcomesSince.IsZero() || a.Offset < 0 {
+			continue
+		}
+		from[a.TopicPartition] = a.Offset
+		if stats.Since.IsZero() || a.OutcomesSince.Before(stats.Since) {
+			stats.Since = a.OutcomesSince
+		}
+	}
+	if len(from) == 0 {
+		return Done{}, stats, nil
+	}
+	parts, err := Partitions(ctx, s.client, s.cfg.Topic)
+	if err != nil {
+		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+	}
+	ends, err := EndOffsets(ctx, s.client, s.cfg.Topic, parts)
+	if err != nil {
+		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+	}
+	starts, err := s.offsetsAt(ctx, parts, stats.Since)
+	if err != nil {
+		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+	}
+
+	var (
+		mu    sync.Mutex
+		found = make(map[TopicPartition][]int64)
+		read  int
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, p := range parts {
+		begin, ok := starts[p]
+		if !ok || begin >= ends[p] {
+			continue // no outcome written since the bound
+		}
+		stats.Partitions++
+		g.Go(func() error {
+			got, n, err := s.scanPartition(gctx, p, begin, ends[p], from)
+			mu.Lock()
+			defer mu.Unlock()
+			read += n
+			for tp, offs := range got {
+				found[tp] = append(found[tp], offs...)
+			}
+			return err
+		})
+	}
+	err = g.Wait()
+	stats.Read = read
+	stats.Took = s.cfg.Now().Sub(start)
+	if err != nil {
+		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+	}
+	for tp, offs := range found {
+		slices.Sort(offs)
+		found[tp] = slices.Compact(offs)
+	}
+	return Done{parts: found}, stats, nil
+}
+
+// offsetsAt returns, per partition, the first offset whose record's
+// timestamp is at or after t; a partition with no such record is left out.
+func (s *Scanner) offsetsAt(ctx context.Context, parts []int, t time.Time) (map[int]int64, error) {
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		req.Topics[s.cfg.Topic] = append(req.Topics[s.cfg.Topic], kafka.TimeOffsetOf(p, t))
+	}
+	resp, err := s.client.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("listing offsets of %s at %s: %w", s.cfg.Topic, t.UTC().Format(time.RFC3339Nano), err)
+	}
+	out := make(map[int]int64, len(parts))
+	for _, po := range resp.Topics[s.cfg.Topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("listing offsets of %s/%d at %s: %w", s.cfg.Topic, po.Partition, t.UTC().Format(time.RFC3339Nano), po.Error)
+		}
+		// kafka-go files a found record under Offsets; "none" comes back
+		// as offset -1 with timestamp -1, which it files as LastOffset.
+		for off := range po.Offsets {
+			if off >= 0 {
+				out[po.Partition] = off
+			}
+		}
+	}
+	return out, nil
+}
+
+// scanPartition reads results partition p from begin to end and returns
+// the source offsets, per partition of from, at or after from[tp] that the
+// outcomes of the group name, and how many records it read.
+func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, from map[TopicPartition]int64) (map[TopicPartition][]int64, int, error) {
+	found := make(map[TopicPartition][]int64)
+	group := s.cfg.Group
+	var (
+		read int
+		last TopicPartition // the partition of the previous outcome, to spare a map lookup per record
+		min  int64
+		want bool
+	)
+	next := begin
+	for next < end {
+		resp, err := s.client.Fetch(ctx, &kafka.FetchRequest{
+			Topic: s.cfg.Topic, Partition: p, Offset: next,
+			MinBytes: 1, MaxBytes: int64(s.cfg.FetchMaxBytes), MaxWait: 100 * time.Millisecond,
+		})
+		if err != nil {
+			return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+		}
+		if errors.Is(resp.Error, kafka.OffsetOutOfRange) {
+			// Retention deleted the oldest segments since the offset was
+			// listed: what they held is gone, start at what is left.
+			first, err := FirstOffsets(ctx, s.client, s.cfg.Topic, []int{p})
+			if err != nil {
+				return found, read, err
+			}
+			if first[p] <= next {
+				return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+			}
+			s.log.Info("the results topic's oldest outcomes were deleted: scanning from its log start",
+				zap.String("topic", s.cfg.Topic), zap.Int("partition", p), zap.Int64("offset", next), zap.Int64("log_start", first[p]))
+			next = first[p]
+			continue
+		}
+		if resp.Error != nil {
+			return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+		}
+		before := next
+		for {
+			rec, err := resp.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+			}
+			closeBytes(rec.Key)
+			closeBytes(rec.Value)
+			if rec.Offset < next || rec.Offset >= end {
+				// A fetch answers whole batches, which may start
+				// before the offset asked for.
+				continue
+			}
+			next = rec.Offset + 1
+			read++
+			src := parseSourceHeaders(rec.Headers)
+			if !src.ok || string(src.group) != group {
+				continue
+			}
+			if string(src.topic) != last.Topic || src.part != last.Partition {
+				last = TopicPartition{Topic: string(src.topic), Partition: src.part}
+				min, want = from[last]
+			}
+			if want && src.offset >= min {
+				found[last] = append(found[last], src.offset)
+			}
+		}
+		if next == before {
+			// Nothing readable between next and end (control records,
+			// compaction): what follows was not found, and is redone.
+			s.log.Warn("results partition ended early while scanning for outcomes already written",
+				zap.String("topic", s.cfg.Topic), zap.Int("partition", p), zap.Int64("offset", next), zap.Int64("end", end))
+			break
+		}
+	}
+	return found, read, nil
+}
+
+func closeBytes(b kafka.Bytes) {
+	if b != nil {
+		_ = b.Close()
+	}
+}
