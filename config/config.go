@@ -24,9 +24,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/mimc-bridge/mimc-bridge/internal/smallfile"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
@@ -78,6 +81,10 @@ type Config struct {
 
 	// secretFromFile is the file MIMCAppSecret was read from, if any.
 	secretFromFile string
+	// invalid holds the text given for each setting that did not parse (it
+	// keeps its default in the fields), so that Print shows what was given
+	// instead of a default that is not in effect.
+	invalid map[string]string
 }
 
 // Default returns the settings with every default applied.
@@ -147,17 +154,34 @@ func MarkdownTable() string {
 }
 
 // Print writes the effective settings, one NAME=value line per setting in the
-// order of the table. Secrets print as [REDACTED] (empty when unset).
+// order of the table. Secrets print as [REDACTED] (empty when unset). A value
+// that did not parse prints as given, quoted and marked "(invalid)", never as
+// the default it left in place; a value with a character that is not
+// printable (a newline, an escape) prints quoted, so it cannot forge a line.
 func (c Config) Print(w io.Writer) {
 	var b strings.Builder
 	for _, s := range table {
 		b.WriteString(s.name)
 		b.WriteByte('=')
-		b.WriteString(s.format(&c))
+		if raw, bad := c.invalid[s.name]; bad {
+			if s.secret {
+				raw = secret.Redacted
+			}
+			b.WriteString(strconv.Quote(raw))
+			b.WriteString(" (invalid)")
+		} else if v := s.format(&c); strings.IndexFunc(v, notPrintable) >= 0 {
+			b.WriteString(strconv.Quote(v))
+		} else {
+			b.WriteString(v)
+		}
 		b.WriteByte('\n')
 	}
 	_, _ = io.WriteString(w, b.String())
 }
+
+// notPrintable is true for a rune strconv.Quote escapes: controls, format
+// characters (bidirectional overrides), invalid UTF-8.
+func notPrintable(r rune) bool { return r == utf8.RuneError || !strconv.IsPrint(r) }
 
 // Loader reads the settings from the environment and from the flags it
 // registered on a FlagSet.
@@ -208,6 +232,10 @@ func (l *Loader) Config() (Config, error) {
 		explicit[s.name] = true
 		if err := s.parse(&c, v); err != nil {
 			errs = append(errs, err)
+			if c.invalid == nil {
+				c.invalid = make(map[string]string)
+			}
+			c.invalid[s.name] = v
 		}
 	}
 	if explicit["MIMC_APP_SECRET_FILE"] && c.MIMCAppSecretFile != "" {
@@ -234,20 +262,32 @@ func Load(args []string, getenv func(string) (string, bool)) (Config, []string, 
 	return c, fs.Args(), err
 }
 
+// MaxSecretFileBytes bounds MIMC_APP_SECRET_FILE: a wrong path (a device, a
+// log file) must not be read into memory whole.
+const MaxSecretFileBytes = 4 << 10
+
 // ReadSecretFile reads MIMCAppSecretFile (without its trailing newline) into
-// MIMCAppSecret. Load calls it. Its errors name the setting and never show the
+// MIMCAppSecret; a file over MaxSecretFileBytes or of only white space is
+// refused. Load calls it. Its errors name the setting and never show the
 // file's content.
 func (c *Config) ReadSecretFile() error {
 	if c.MIMCAppSecretFile == "" {
 		return nil
 	}
-	b, err := os.ReadFile(c.MIMCAppSecretFile)
+	b, err := smallfile.Read(c.MIMCAppSecretFile, MaxSecretFileBytes)
+	if errors.Is(err, smallfile.ErrTooLarge) {
+		return settingErr("MIMC_APP_SECRET_FILE", "the secret file %q is too large: more than %s (a secret is one short line)",
+			c.MIMCAppSecretFile, smallfile.Size(MaxSecretFileBytes))
+	}
 	if err != nil {
 		return settingErr("MIMC_APP_SECRET_FILE", "cannot read the secret file: %s", pathErrText(err))
 	}
 	v := strings.TrimRight(string(b), "\r\n")
 	if v == "" {
 		return settingErr("MIMC_APP_SECRET_FILE", "the secret file %q is empty", c.MIMCAppSecretFile)
+	}
+	if strings.TrimSpace(v) == "" {
+		return settingErr("MIMC_APP_SECRET_FILE", "the secret file %q holds only white space", c.MIMCAppSecretFile)
 	}
 	c.MIMCAppSecret = secret.New(v)
 	c.secretFromFile = c.MIMCAppSecretFile

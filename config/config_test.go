@@ -205,6 +205,26 @@ func TestEachBadSettingIsNamed(t *testing.T) {
 		{"retried codes with an empty item", map[string]string{"RETRY_CODES": "429,,500-"}, "RETRY_CODES"},
 		{"an empty from resource", map[string]string{"FROM_RESOURCE": " "}, "FROM_RESOURCE"},
 		{"a bad HTTP address", map[string]string{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
+		{"a MIMC URL with a port past 65535", map[string]string{"MIMC_URL": "https://mimc.example.com:99999"}, "MIMC_URL"},
+		{"a MIMC URL with port 0", map[string]string{"MIMC_URL": "http://127.0.0.1:0/"}, "MIMC_URL"},
+		{"a MIMC URL whose host has a character no host name has", map[string]string{"MIMC_URL": "https://mimc!.example.com"}, "MIMC_URL"},
+		{"a broker host with a space", map[string]string{"KAFKA_BROKERS": "kafka 1:9092"}, "KAFKA_BROKERS"},
+		{"a broker host with a slash", map[string]string{"KAFKA_BROKERS": "localhost:9092,kafka/1:9092"}, "KAFKA_BROKERS"},
+		{"a broker with an empty host label", map[string]string{"KAFKA_BROKERS": "kafka..local:9092"}, "KAFKA_BROKERS"},
+		{"a broker port with a sign", map[string]string{"KAFKA_BROKERS": "kafka:+9092"}, "KAFKA_BROKERS"},
+		{"an HTTP address with a space in the host", map[string]string{"HTTP_ADDR": "local host:8080"}, "HTTP_ADDR"},
+		{"an HTTP address with a port past 65535", map[string]string{"HTTP_ADDR": ":99999"}, "HTTP_ADDR"},
+		{"a newline in the group id", map[string]string{"KAFKA_GROUP_ID": "mimc-bridge\nMIMC_APP_SECRET=forged"}, "KAFKA_GROUP_ID"},
+		{"an escape sequence in the app id", map[string]string{"MIMC_APP_ID": "288\x1b[31m2"}, "MIMC_APP_ID"},
+		{"a tab in the app key", map[string]string{"MIMC_APP_KEY": "51\t11"}, "MIMC_APP_KEY"},
+		{"a carriage return in the from resource", map[string]string{"FROM_RESOURCE": "a\rb"}, "FROM_RESOURCE"},
+		{"a NUL in the SASL user name", map[string]string{"KAFKA_SASL_MECHANISM": "plain", "KAFKA_SASL_USERNAME": "u\x00v", "KAFKA_SASL_PASSWORD": "p"}, "KAFKA_SASL_USERNAME"},
+		{"invalid UTF-8 in the group id", map[string]string{"KAFKA_GROUP_ID": "g\xff"}, "KAFKA_GROUP_ID"},
+		{"a newline in the secret file's path", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": secretPathWithNewline(t)}, "MIMC_APP_SECRET_FILE"},
+		{"a secret of only spaces", map[string]string{"MIMC_APP_SECRET": "   "}, "MIMC_APP_SECRET"},
+		{"a secret file of only spaces", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, "   \n")}, "MIMC_APP_SECRET_FILE"},
+		{"a secret file larger than 4 KiB", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, strings.Repeat("s", MaxSecretFileBytes+1))}, "MIMC_APP_SECRET_FILE"},
+		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, strings.Repeat(selfSignedPEM(t), 1<<20/500))}, "KAFKA_TLS_CA_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -238,6 +258,91 @@ func TestEachBadSettingIsNamed(t *testing.T) {
 				t.Errorf("error %v is not a *config.Error", err)
 			}
 		})
+	}
+}
+
+// secretPathWithNewline returns the path of a readable secret file whose
+// name holds a newline.
+func secretPathWithNewline(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secret\nFORGED=1")
+	if err := os.WriteFile(p, []byte("s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestHostsAndPortsThatAreAccepted(t *testing.T) {
+	tests := []struct{ scenario, name, value string }{
+		{"a host name with a dash, a dot and an underscore", "KAFKA_BROKERS", "kafka-1.example.com:9092,kafka_2:9093"},
+		{"a host name ending in a dot", "KAFKA_BROKERS", "kafka.example.com.:9092"},
+		{"IPv4 and IPv6 brokers", "KAFKA_BROKERS", "10.0.0.1:9092,[::1]:9092,[fe80::1%eth0]:9092"},
+		{"a listen address without a host", "HTTP_ADDR", ":8080"},
+		{"a listen address on any free port", "HTTP_ADDR", "127.0.0.1:0"},
+		{"a listen address on IPv6", "HTTP_ADDR", "[::]:8080"},
+		{"a MIMC URL with a port and a path", "MIMC_URL", "http://127.0.0.1:65535/api"},
+		{"a MIMC URL on IPv6", "MIMC_URL", "https://[::1]:443/"},
+		{"a group id with spaces and non-ASCII letters", "KAFKA_GROUP_ID", "mimc bridge été 日本"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			e := valid()
+			e["MIMC_BRIDGE_"+tt.name] = tt.value
+			c, err := load(t, e)
+			if err == nil {
+				err = c.Validate(true)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestPrintShowsAnInvalidValueAsGivenNotTheDefault(t *testing.T) {
+	e := valid()
+	e["MIMC_BRIDGE_BATCH_MAX_RECIPIENTS"] = "abc"
+	e["MIMC_BRIDGE_BATCH_LINGER"] = "soon\nBATCH_LINGER=50ms"
+	c, err := load(t, e, "--kafka-tls=maybe")
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	var out bytes.Buffer
+	c.Print(&out)
+	for _, want := range []string{`BATCH_MAX_RECIPIENTS="abc" (invalid)`, `BATCH_LINGER="soon\nBATCH_LINGER=50ms" (invalid)`, `KAFKA_TLS="maybe" (invalid)`} {
+		if !strings.Contains(out.String(), want+"\n") {
+			t.Errorf("Print lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, wrong := range []string{"BATCH_MAX_RECIPIENTS=100\n", "BATCH_LINGER=50ms\n", "KAFKA_TLS=false\n"} {
+		if strings.Contains(out.String(), wrong) {
+			t.Errorf("Print shows the default %q as if it were in effect:\n%s", wrong, out.String())
+		}
+	}
+}
+
+func TestPrintCannotBeMadeToForgeALine(t *testing.T) {
+	e := valid()
+	e["MIMC_BRIDGE_KAFKA_GROUP_ID"] = "g\nMIMC_APP_SECRET=forged"
+	e["MIMC_BRIDGE_MIMC_APP_ID"] = "1\x1b]0;title\x07"
+	e["MIMC_BRIDGE_FROM_RESOURCE"] = "r\u202e"
+	c, err := load(t, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(false); err == nil {
+		t.Error("Validate accepts control characters in the group id and the app id")
+	}
+	var out bytes.Buffer
+	c.Print(&out)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != len(Settings()) || strings.ContainsAny(out.String(), "\x1b\x07\u202e") {
+		t.Errorf("Print output is not one plain line per setting:\n%q", out.String())
+	}
+	for _, want := range []string{`KAFKA_GROUP_ID="g\nMIMC_APP_SECRET=forged"`, `MIMC_APP_ID="1\x1b]0;title\a"`, `FROM_RESOURCE="r\u202e"`} {
+		if !strings.Contains(out.String(), want+"\n") {
+			t.Errorf("Print lacks %s:\n%s", want, out.String())
+		}
 	}
 }
 
@@ -283,6 +388,18 @@ func TestTheSecretFile(t *testing.T) {
 		_, err := load(t, nil, "--mimc-app-secret-file", dir)
 		if err == nil || !strings.Contains(err.Error(), "MIMC_BRIDGE_MIMC_APP_SECRET_FILE") {
 			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("a device that never ends is refused after a few KiB", func(t *testing.T) {
+		_, err := load(t, nil, "--mimc-app-secret-file", "/dev/zero")
+		if err == nil || !strings.Contains(err.Error(), `MIMC_BRIDGE_MIMC_APP_SECRET_FILE (--mimc-app-secret-file): the secret file "/dev/zero" is too large: more than 4 KiB`) {
+			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("a secret of exactly 4 KiB is accepted", func(t *testing.T) {
+		c, err := load(t, nil, "--mimc-app-secret-file", writeFile(t, strings.Repeat("s", MaxSecretFileBytes)))
+		if err != nil || len(c.MIMCAppSecret.Reveal()) != MaxSecretFileBytes {
+			t.Errorf("%d bytes, err %v", len(c.MIMCAppSecret.Reveal()), err)
 		}
 	})
 	t.Run("a secret file set in code is checked by Validate", func(t *testing.T) {

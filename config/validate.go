@@ -1,16 +1,19 @@
 package config
 
 import (
-	"crypto/x509"
 	"errors"
 	"net"
+	"net/netip"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/mimc-bridge/mimc-bridge/internal/capool"
+	"github.com/mimc-bridge/mimc-bridge/internal/smallfile"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
@@ -55,6 +58,18 @@ func (c Config) Validate(forRun bool) error {
 	if c.KafkaGroupID == "" {
 		add("KAFKA_GROUP_ID", "must not be empty")
 	}
+	// Names, ids and paths are printed by `config` and logged: a control
+	// character in one (a newline forging a line, an escape sequence) is
+	// never what was meant.
+	for _, f := range [...]struct{ name, v string }{
+		{"KAFKA_GROUP_ID", c.KafkaGroupID}, {"KAFKA_TLS_CA_FILE", c.KafkaTLSCAFile},
+		{"KAFKA_SASL_USERNAME", c.KafkaSASLUsername}, {"MIMC_APP_ID", c.MIMCAppID}, {"MIMC_APP_KEY", c.MIMCAppKey},
+		{"MIMC_APP_SECRET_FILE", c.MIMCAppSecretFile}, {"FROM_RESOURCE", c.FromResource},
+	} {
+		if msg := checkText(f.v); msg != "" {
+			add(f.name, "%s %s", quote(f.v), msg)
+		}
+	}
 	if msg := checkTopic(c.ResultsTopic); msg != "" {
 		add("RESULTS_TOPIC", "%s: %s", quote(c.ResultsTopic), msg)
 	} else if slices.Contains(c.KafkaTopics, c.ResultsTopic) {
@@ -64,10 +79,13 @@ func (c Config) Validate(forRun bool) error {
 		if !c.KafkaTLS {
 			add("KAFKA_TLS_CA_FILE", "set while %sKAFKA_TLS is off", EnvPrefix)
 		}
-		if b, err := os.ReadFile(c.KafkaTLSCAFile); err != nil {
-			add("KAFKA_TLS_CA_FILE", "cannot read the CA file: %s", pathErrText(err))
-		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		switch _, err := capool.Load(c.KafkaTLSCAFile); {
+		case errors.Is(err, smallfile.ErrTooLarge):
+			add("KAFKA_TLS_CA_FILE", "the CA file %s is too large: more than %s", quote(c.KafkaTLSCAFile), smallfile.Size(capool.MaxBytes))
+		case errors.Is(err, capool.ErrNoCertificate):
 			add("KAFKA_TLS_CA_FILE", "%s holds no PEM certificate", quote(c.KafkaTLSCAFile))
+		case err != nil:
+			add("KAFKA_TLS_CA_FILE", "cannot read the CA file: %s", pathErrText(err))
 		}
 	}
 	switch c.KafkaSASLMechanism {
@@ -101,6 +119,8 @@ func (c Config) Validate(forRun bool) error {
 		}
 	case c.MIMCAppSecretFile == "" && forRun && c.MIMCAppSecret.IsZero():
 		add("MIMC_APP_SECRET", "required (or %sMIMC_APP_SECRET_FILE)", EnvPrefix)
+	case c.MIMCAppSecretFile == "" && !c.MIMCAppSecret.IsZero() && strings.TrimSpace(c.MIMCAppSecret.Reveal()) == "":
+		add("MIMC_APP_SECRET", "holds only white space")
 	}
 	if c.FromResource == "" {
 		add("FROM_RESOURCE", "must not be empty")
@@ -175,6 +195,18 @@ func (c Config) Validate(forRun bool) error {
 
 const maxInt = int(^uint(0) >> 1)
 
+// checkText returns why v, a name, id or path, cannot be printed as it is,
+// or "".
+func checkText(v string) string {
+	switch {
+	case !utf8.ValidString(v):
+		return "is not valid UTF-8"
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return "holds a control character (a newline, a tab, an escape...)"
+	}
+	return ""
+}
+
 // maxEventTTL is the longest EVENT_TTL: the longest ttl an event may give.
 const maxEventTTL = 30 * 24 * time.Hour
 
@@ -185,12 +217,49 @@ func checkHostPort(hp string, listen bool) string {
 	if err != nil {
 		return "must be host:port"
 	}
-	if host == "" && !listen {
-		return "the host is missing"
+	if host == "" {
+		if !listen {
+			return "the host is missing"
+		}
+	} else if msg := checkHost(host); msg != "" {
+		return msg
 	}
+	return checkPort(port, listen)
+}
+
+// checkPort returns why port is not a TCP port, or "". zeroOK allows 0 (a
+// listen address: any free port).
+func checkPort(port string, zeroOK bool) string {
 	n, err := strconv.Atoi(port)
-	if err != nil || n < 0 || n > 65535 || (n == 0 && !listen) {
+	if err != nil || strings.TrimLeft(port, "0123456789") != "" || n > 65535 || (n == 0 && !zeroOK) {
+		if zeroOK {
+			return "the port must be a number from 0 to 65535"
+		}
 		return "the port must be a number from 1 to 65535"
+	}
+	return ""
+}
+
+// checkHost returns why host is neither an IP address nor a DNS host name,
+// or "".
+func checkHost(host string) string {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return ""
+	}
+	if len(host) > 253 {
+		return "the host name is longer than 253 characters"
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return "the host is not a valid host name or IP address"
+		}
+		for i := 0; i < len(label); i++ {
+			switch ch := label[i]; {
+			case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
+			default:
+				return "a host name has only letters, digits, '-', '_' and '.'"
+			}
+		}
 	}
 	return ""
 }
@@ -226,6 +295,10 @@ func checkURL(raw string) string {
 		return "must be an http:// or https:// URL, got " + shown
 	case u.Host == "" || u.Hostname() == "":
 		return "the host is missing in " + shown
+	case checkHost(u.Hostname()) != "":
+		return checkHost(u.Hostname()) + ", in " + shown
+	case u.Port() != "" && checkPort(u.Port(), false) != "":
+		return checkPort(u.Port(), false) + ", in " + shown
 	case u.User != nil:
 		return "must not carry credentials (use MIMC_APP_* settings), got " + shown
 	case u.RawQuery != "" || u.Fragment != "":

@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 
+	"github.com/mimc-bridge/mimc-bridge/internal/capool"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -73,13 +74,9 @@ func NewConn(cfg ConnConfig) (Conn, error) {
 	if cfg.TLS || cfg.TLSCAFile != "" {
 		c.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		if cfg.TLSCAFile != "" {
-			pem, err := os.ReadFile(cfg.TLSCAFile)
+			pool, err := capool.Load(cfg.TLSCAFile)
 			if err != nil {
-				return Conn{}, fmt.Errorf("reading KAFKA_TLS_CA_FILE: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return Conn{}, fmt.Errorf("KAFKA_TLS_CA_FILE %s holds no PEM certificate", cfg.TLSCAFile)
+				return Conn{}, fmt.Errorf("KAFKA_TLS_CA_FILE: %w", err)
 			}
 			c.TLS.RootCAs = pool
 		}
@@ -140,7 +137,7 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 	var conn *kafka.Conn
 	var errs []string
 	for _, b := range c.Brokers {
-		cc, err := d.DialContext(ctx, "tcp", b)
+		cc, err := guard(func() (*kafka.Conn, error) { return d.DialContext(ctx, "tcp", b) })
 		if err == nil {
 			conn = cc
 			break
@@ -156,7 +153,7 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 	}
 	// The SASL handshake happens on dial; a first real request proves the
 	// session works (a TLS listener spoken to in plain text answers nothing).
-	parts, err := conn.ReadPartitions()
+	parts, err := guard(func() ([]kafka.Partition, error) { return conn.ReadPartitions() })
 	if err != nil {
 		return fmt.Errorf("cannot use the Kafka brokers: %s", c.explain(conn.RemoteAddr().String(), err))
 	}
@@ -177,6 +174,33 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 	return nil
 }
 
+// errNotKafka is what guard returns for a panic of kafka-go: some answers
+// that are not the Kafka protocol (a length field of -1, for one) make it
+// panic instead of returning an error.
+var errNotKafka = errors.New("kafka-go panicked reading the answer")
+
+// guard runs f, turning a panic into errNotKafka: at start-up the bridge
+// talks to whatever listens at KAFKA_BROKERS, and a wrong address must end in
+// a message naming it, not in a stack trace.
+func guard[T any](f func() (T, error)) (v T, err error) {
+	defer func() {
+		if recover() != nil {
+			var zero T
+			v, err = zero, errNotKafka
+		}
+	}()
+	return f()
+}
+
+// notKafka describes a broker whose answer is not the Kafka protocol; detail,
+// when not empty, is what kafka-go made of it.
+func notKafka(broker, detail string) string {
+	if detail != "" {
+		detail = " (" + detail + ")"
+	}
+	return fmt.Sprintf("broker %s does not answer as a Kafka broker: its answer is not the Kafka protocol%s. Is KAFKA_BROKERS the address of another service?", broker, detail)
+}
+
 // explain turns a dial or first-request error into a sentence that names the
 // likely cause.
 func (c Conn) explain(broker string, err error) string {
@@ -189,6 +213,10 @@ func (c Conn) explain(broker string, err error) string {
 		opErr   *net.OpError
 	)
 	switch {
+	case errors.Is(err, io.ErrNoProgress), errors.Is(err, errNotKafka):
+		// kafka-go's words for an answer whose correlation id is not the
+		// request's: the bytes are not a Kafka response.
+		return notKafka(broker, "")
 	case errors.As(err, &kerr) && (kerr == kafka.SASLAuthenticationFailed || kerr == kafka.IllegalSASLState):
 		return fmt.Sprintf("broker %s: SASL authentication failed for user %q with mechanism %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", broker, c.Username, c.Mechanism)
 	case errors.As(err, &kerr) && kerr == kafka.UnsupportedSASLMechanism:
@@ -206,7 +234,7 @@ func (c Conn) explain(broker string, err error) string {
 		} else if c.SASL != nil {
 			hint = "does it expect TLS (KAFKA_TLS), or refuse these SASL credentials?"
 		}
-		return fmt.Sprintf("broker %s closed the connection during the first request: %s", broker, hint)
+		return fmt.Sprintf("broker %s closed the connection during the first request: %s Or is it not a Kafka broker?", broker, hint)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return fmt.Sprintf("cannot reach broker %s: %v", broker, opErr.Err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
@@ -215,8 +243,27 @@ func (c Conn) explain(broker string, err error) string {
 			// a huge request and waits for the rest: the handshake hangs.
 			return fmt.Sprintf("broker %s did not answer in time: does it speak TLS on this port (KAFKA_TLS is on)? A plaintext listener never answers a TLS handshake: %v", broker, err)
 		}
-		return fmt.Sprintf("broker %s did not answer in time: %v", broker, err)
+		return fmt.Sprintf("broker %s did not answer in time: is it a Kafka broker? A service that waits for a line of text (HTTP, for one) never answers a Kafka request: %v", broker, err)
+	case !fromTheConnection(err):
+		// Not the network, TLS, a deadline, a cancellation or a Kafka error
+		// code: kafka-go could not read the answer ("not enough bytes
+		// available to load the response" and the like).
+		return notKafka(broker, err.Error())
 	default:
 		return fmt.Sprintf("broker %s: %v", broker, err)
 	}
+}
+
+// fromTheConnection reports whether err comes from the connection (the
+// network, a TLS alert), the context, or is a Kafka error code, rather than
+// from reading an answer.
+func fromTheConnection(err error) bool {
+	var (
+		netErr net.Error
+		alert  tls.AlertError
+		kerr   kafka.Error
+		errno  syscall.Errno
+	)
+	return errors.As(err, &netErr) || errors.As(err, &alert) || errors.As(err, &kerr) || errors.As(err, &errno) ||
+		errors.Is(err, context.Canceled)
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
@@ -101,6 +103,15 @@ func Decode(value []byte, src Source, lim Limits) (Event, error) {
 
 // decode fills ev; on failure it returns the reason and the id read so far.
 func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
+	if skipWS(value, 0) == len(value) {
+		if value == nil {
+			return "empty record (a tombstone: the value is null)", ""
+		}
+		return "empty record", ""
+	}
+	if bytes.HasPrefix(value, utf8BOM) {
+		return "starts with a byte-order mark (U+FEFF): send the JSON without it", ""
+	}
 	if !utf8.Valid(value) {
 		return "value is not valid UTF-8", ""
 	}
@@ -138,6 +149,9 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 	if ev.FromAccount == "" {
 		return fail("fromAccount: required")
 	}
+	if r = checkAccount(ev.FromAccount); r != "" {
+		return fail("fromAccount: " + r)
+	}
 	if ev.FromResource, r = d.optStr(fFromResource); r != "" {
 		return fail(r)
 	}
@@ -168,6 +182,8 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 	}
 	return "", id
 }
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // syntaxError describes why value is not JSON.
 func syntaxError(value []byte) string {
@@ -273,24 +289,98 @@ func (d *decoder) str(f int, sp span) (string, string) {
 	if d.value[sp.s] != '"' {
 		return "", fieldNames[f] + ": must be a string"
 	}
-	return d.stringAt(sp.s, sp.e), ""
+	v, r := d.stringAt(sp.s, sp.e)
+	if r != "" {
+		return "", fieldNames[f] + ": " + r
+	}
+	return v, ""
 }
 
-// stringAt returns the JSON string literal value[s:e].
-func (d *decoder) stringAt(s, e int) string {
+// stringAt returns the JSON string literal value[s:e], or why it is not
+// text: a \u escape of a lone UTF-16 surrogate, which encoding/json would
+// silently turn into U+FFFD (the sender did not mean that).
+func (d *decoder) stringAt(s, e int) (string, string) {
 	raw := d.value[s+1 : e-1]
-	for _, c := range raw {
-		if c == '\\' {
-			var out string
-			_ = json.Unmarshal(d.value[s:e], &out) // valid JSON: cannot fail
-			return out
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		if esc := loneSurrogate(raw); esc != "" {
+			return "", esc + " is a lone UTF-16 surrogate, not a character"
 		}
+		var out string
+		_ = json.Unmarshal(d.value[s:e], &out) // valid JSON: cannot fail
+		return out, ""
 	}
 	if d.whole != "" {
-		return d.whole[s+1 : e-1]
+		return d.whole[s+1 : e-1], ""
 	}
-	return string(raw)
+	return string(raw), ""
 }
+
+// loneSurrogate returns the first \uXXXX escape of raw (the inside of a valid
+// JSON string literal) that is half of a surrogate pair without its other
+// half, or "".
+func loneSurrogate(raw []byte) string {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++
+		if raw[i] != 'u' {
+			continue
+		}
+		esc := raw[i-1 : i+5]
+		r := hex4(raw[i+1 : i+5])
+		i += 4
+		switch {
+		case r >= 0xD800 && r < 0xDC00: // high: a low one must follow
+			if i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+				if lo := hex4(raw[i+3 : i+7]); lo >= 0xDC00 && lo < 0xE000 {
+					i += 6
+					continue
+				}
+			}
+			return string(esc)
+		case r >= 0xDC00 && r < 0xE000:
+			return string(esc)
+		}
+	}
+	return ""
+}
+
+// hex4 reads four hex digits (valid JSON: they are).
+func hex4(h []byte) rune {
+	var r rune
+	for _, c := range h[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// checkAccount returns why a non-empty account is not one, or "": it must
+// not be only white space, nor hold a control character (C0, DEL or C1),
+// which no account name has and which would reach logs and terminals.
+func checkAccount(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || (c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0) { // C1 is U+0080-U+009F: C2 80-C2 9F
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return "holds a control character (" + fmt.Sprintf("U+%04X", r) + ")"
+		}
+	}
+	if strings.IndexFunc(s, notSpace) < 0 {
+		return "must not be only white space"
+	}
+	return ""
+}
+
+func notSpace(r rune) bool { return !unicode.IsSpace(r) }
 
 // recipients reads the one recipient field and the kind.
 func (d *decoder) recipients(ev *Event, lim Limits) string {
@@ -336,6 +426,9 @@ func (d *decoder) recipients(ev *Event, lim Limits) string {
 		if s == "" {
 			return "toAccount: must not be empty"
 		}
+		if r := checkAccount(s); r != "" {
+			return "toAccount: " + r
+		}
 		ev.ToAccounts = []string{s}
 	case fToAccounts:
 		if r := d.accounts(ev, sp); r != "" {
@@ -371,9 +464,16 @@ func (d *decoder) accounts(ev *Event, sp span) string {
 			return notList
 		}
 		end, _ := stringEnd(b, i)
-		s := d.stringAt(i, end)
-		if s == "" {
-			return "toAccounts[" + strconv.Itoa(n) + "]: must not be empty"
+		s, r := d.stringAt(i, end)
+		if r == "" {
+			if s == "" {
+				r = "must not be empty"
+			} else {
+				r = checkAccount(s)
+			}
+		}
+		if r != "" {
+			return "toAccounts[" + strconv.Itoa(n) + "]: " + r
 		}
 		if !u.add(s, d.maxRecipients) {
 			return tooMany(d.maxRecipients)
@@ -425,10 +525,18 @@ func (d *decoder) topicID(sp span) (int64, string) {
 	case c == '"':
 		digits = b[sp.s+1 : sp.e-1]
 		if bytes.IndexByte(digits, '\\') >= 0 {
-			digits = []byte(d.stringAt(sp.s, sp.e))
+			s, r := d.stringAt(sp.s, sp.e)
+			if r != "" {
+				return 0, r
+			}
+			digits = []byte(s)
 		}
 		if len(digits) == 0 {
 			return 0, "must be a whole number, got \"\""
+		}
+		// One spelling per id: "012" and "12" must not both name topic 12.
+		if len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9' {
+			return 0, "must be written without leading zeros, got " + quote(string(digits))
 		}
 	case c == '-' || (c >= '0' && c <= '9'):
 		digits = b[sp.s:sp.e]

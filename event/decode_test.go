@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
@@ -54,6 +55,12 @@ func TestDecodeAccepts(t *testing.T) {
 		{"an escaped key is the same key",
 			`{"\u0066romAccount":"a","toAccount":"b","msg":"m"}`,
 			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m"}, Recipients: message.Recipients{ToAccounts: []string{"b"}}}},
+		{"accounts may hold inner spaces, non-ASCII text and escaped surrogate pairs",
+			`{"fromAccount":" shop 1 ","toAccounts":["日本 太郎","\ud83d\ude00","\\ud800"],"msg":"\ud83d\ude00"}`,
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: " shop 1 ", FromResource: "mimc-bridge", Msg: "😀"}, Recipients: message.Recipients{ToAccounts: []string{"日本 太郎", "😀", `\ud800`}}}},
+		{"a topic id string written with escapes is read unescaped",
+			`{"fromAccount":"a","topicIds":["\u0031\u0030", "9"],"msg":"m"}`,
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2T, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m"}, Recipients: message.Recipients{TopicIDs: []int64{10, 9}}}},
 		{"the message may be exactly the limit",
 			`{"fromAccount":"a","toAccount":"b","msg":"` + strings.Repeat("m", 64) + `"}`,
 			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", Msg: strings.Repeat("m", 64)}, Recipients: message.Recipients{ToAccounts: []string{"b"}}}},
@@ -103,7 +110,28 @@ func TestDecodeRejects(t *testing.T) {
 		reason   string // the reason must contain this
 		id       string // "" means the source's default id
 	}{
-		{"an empty value", ``, "invalid JSON: unexpected end of JSON input", ""},
+		{"an empty value", ``, "empty record", ""},
+		{"a value of only white space", " \n\t", "empty record", ""},
+		{"a value that starts with a UTF-8 byte-order mark", "\xef\xbb\xbf{" + ok + "}", "starts with a byte-order mark (U+FEFF)", ""},
+		{"a topic id string with a leading zero", `{"fromAccount":"a","topicId":"012","msg":"m"}`, `topicId: must be written without leading zeros, got "012"`, ""},
+		{"a topic id string of zeros", `{"fromAccount":"a","topicIds":["7","00"],"msg":"m"}`, `topicIds[1]: must be written without leading zeros, got "00"`, ""},
+		{"a topic id string with a sign", `{"fromAccount":"a","topicId":"+12","msg":"m"}`, `topicId: must be a whole number, got "+12"`, ""},
+		{"a topic id number with a leading zero is not JSON", `{"fromAccount":"a","topicId":012,"msg":"m"}`, "invalid JSON", ""},
+		{"a fromAccount of only spaces", `{"id":"e1","fromAccount":"   ","toAccount":"b","msg":"m"}`, "fromAccount: must not be only white space", "e1"},
+		{"a fromAccount of only non-ASCII spaces", `{"fromAccount":"\u3000\u00a0","toAccount":"b","msg":"m"}`, "fromAccount: must not be only white space", ""},
+		{"a toAccount of only a tab", `{"fromAccount":"a","toAccount":"\t","msg":"m"}`, "toAccount: holds a control character (U+0009)", ""},
+		{"a NUL in a toAccount", `{"fromAccount":"a","toAccount":"a\u0000b","msg":"m"}`, "toAccount: holds a control character (U+0000)", ""},
+		{"an escape sequence in a fromAccount", `{"fromAccount":"a\u001b[31mRED","toAccount":"b","msg":"m"}`, "fromAccount: holds a control character (U+001B)", ""},
+		{"a raw DEL in an account of a list", "{\"fromAccount\":\"a\",\"toAccounts\":[\"b\",\"c\x7f\"],\"msg\":\"m\"}", "toAccounts[1]: holds a control character (U+007F)", ""},
+		{"a raw C1 control in an account of a list", "{\"fromAccount\":\"a\",\"toAccounts\":[\"b\xc2\x9b\"],\"msg\":\"m\"}", "toAccounts[0]: holds a control character (U+009B)", ""},
+		{"an account of only spaces in a list", `{"fromAccount":"a","toAccounts":["b"," "],"msg":"m"}`, "toAccounts[1]: must not be only white space", ""},
+		{"a lone high surrogate in msg", `{"fromAccount":"a","toAccount":"b","msg":"x\ud800y"}`, `msg: \ud800 is a lone UTF-16 surrogate, not a character`, ""},
+		{"a lone high surrogate at the end of msg", `{"fromAccount":"a","toAccount":"b","msg":"x\uD83D"}`, `msg: \uD83D is a lone UTF-16 surrogate`, ""},
+		{"a high surrogate followed by another high one", `{"fromAccount":"a","toAccount":"b","msg":"\ud83d\ud83d"}`, `msg: \ud83d is a lone UTF-16 surrogate`, ""},
+		{"a lone low surrogate in an account", `{"fromAccount":"a","toAccounts":["b","\udc00"],"msg":"m"}`, `toAccounts[1]: \udc00 is a lone UTF-16 surrogate`, ""},
+		{"a lone surrogate in the id", `{"id":"e\udfff","fromAccount":"a","toAccount":"b","msg":"m"}`, `id: \udfff is a lone UTF-16 surrogate`, ""},
+		{"a lone surrogate in bizType", `{"id":"e1",` + ok + `,"bizType":"\ud800"}`, `bizType: \ud800 is a lone UTF-16 surrogate`, "e1"},
+		{"a lone surrogate in a topic id string", `{"fromAccount":"a","topicId":"1\ud800","msg":"m"}`, `topicId: \ud800 is a lone UTF-16 surrogate`, ""},
 		{"bad JSON", `{"id":"x",}`, "invalid JSON: invalid character '}'", ""},
 		{"trailing data after the object", `{` + ok + `} {}`, "invalid JSON:", ""},
 		{"a JSON array", `[1,2]`, "invalid JSON: the value must be an object, not an array", ""},
@@ -178,6 +206,14 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+func TestATombstoneIsAnEmptyRecord(t *testing.T) {
+	_, err := Decode(nil, testSrc, testLim)
+	var re *RejectError
+	if !errors.As(err, &re) || re.Reason != "empty record (a tombstone: the value is null)" || re.ID != testSrc.DefaultID() {
+		t.Errorf("err %v", err)
+	}
+}
+
 func TestADeepButLegalUnknownFieldIsSkipped(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 9000) + "1" + strings.Repeat(`}`, 9000)
 	ev, err := Decode([]byte(`{"x":`+deep+`,"fromAccount":"a","toAccount":"b","msg":"m"}`), testSrc, testLim)
@@ -234,6 +270,8 @@ func FuzzDecode(f *testing.F) {
 		`{"fromAccount":"a","topicIds":["9223372036854775807", 5, "5", 7],"msg":"bQ==","msgType":"base64","kind":"p2t"}`,
 		`{"fromAccount":"a\u0000<>&\u2028","toAccount":"b\ud800","msg":"x\ty","isStore":false,"x":[{"y":null}]}`,
 		`{"fromAccount":"a","topicId":"00012","msg":"m"}`,
+		`{"fromAccount":" ","toAccounts":["\u0085","\ud83d\ude00"],"msg":"\udc00"}`,
+		"\xef\xbb\xbf{}",
 		`{"\u0069d":"k","fromAccount":"a","toAccount":"b","msg":"m","id":"j"}`,
 		`[]`, `{`, `{"a":1}`, "{\"msg\":\"\xff\"}",
 	} {
@@ -267,6 +305,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		if ev.Recipients.Len() == 0 || ev.Recipients.Len() > lim.MaxRecipients {
 			t.Fatalf("%d recipients", ev.Recipients.Len())
+		}
+		for _, a := range append([]string{ev.FromAccount}, ev.ToAccounts...) {
+			if strings.ContainsFunc(a, unicode.IsControl) || strings.TrimFunc(a, unicode.IsSpace) == "" {
+				t.Fatalf("accepted the account %q", a)
+			}
 		}
 		checkRoundTrip(t, ev)
 	})

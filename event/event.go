@@ -16,8 +16,14 @@
 //     strict: no line breaks, no unpadded or URL-safe form), because it is
 //     passed to MIMC as is.
 //   - A topic id is a JSON integer (no fraction or exponent, read from the
-//     literal, never through float64) or a string of decimal digits, from 1
-//     to 2^63-1.
+//     literal, never through float64) or a string of decimal digits without
+//     sign, spaces or leading zeros (one spelling per id), from 1 to 2^63-1.
+//   - An account (fromAccount, toAccount, toAccounts) is not only white
+//     space and holds no control character (C0, DEL, C1).
+//   - A \u escape of a lone UTF-16 surrogate is rejected in every string:
+//     encoding/json would turn it into U+FFFD, which the sender did not mean.
+//   - An empty (or tombstone) record is "empty record"; a UTF-8 byte-order
+//     mark before the JSON is named as such.
 //   - Nesting is bounded by encoding/json's validator (10000 levels); the
 //     skipping of unknown values is iterative, so deep values cost no stack.
 package event
