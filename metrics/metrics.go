@@ -40,6 +40,15 @@ type Metrics struct {
 	EventsSkipped           *prometheus.CounterVec // topic
 	ResultsScanSeconds      prometheus.Gauge
 	ResultsScanRecords      prometheus.Gauge
+
+	// The quota and the calls in flight (quota.go).
+	QuotaShare           *prometheus.GaugeVec   // kind
+	QuotaRate            *prometheus.GaugeVec   // kind
+	QuotaGroupRate       *prometheus.GaugeVec   // kind
+	QuotaRefusals        *prometheus.CounterVec // kind
+	QuotaPauses          *prometheus.CounterVec // kind
+	QuotaPausedSeconds   *prometheus.CounterVec // kind
+	MIMCConcurrencyLimit prometheus.Gauge
 }
 
 // New creates and registers every collector on a fresh registry, together
@@ -78,6 +87,7 @@ func New() *Metrics {
 		m.EventsSkipped, m.ResultsScanSeconds, m.ResultsScanRecords} {
 		f(c)
 	}
+	m.newQuota(f)
 	return m
 }
 

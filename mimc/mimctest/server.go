@@ -98,6 +98,7 @@ type Server struct {
 	script []string
 	calls  []*Call
 	next   uint64
+	quota  quotaState
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -361,6 +362,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg = "refused"
 		}
 		s.envelope(w, rec, &c, http.StatusOK, code, msg)
+		return
+	}
+	if s.overQuota(w, rec, &c) {
 		return
 	}
 	s.success(w, rec, &c, many)

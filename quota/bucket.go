@@ -1,0 +1,252 @@
+package quota
+
+import (
+	"container/list"
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// bucket schedules the calls of one kind.
+//
+// The token bucket itself is golang.org/x/time/rate, used only through
+// AllowN and TokensAt at explicit times. Its WaitN and ReserveN are not
+// used: they hand out future tokens in arrival order, so sixteen normal calls
+// of 100 recipients would reserve four seconds of a 400/s quota ahead of any
+// urgent call. The small scheduler here keeps one queue per priority, grants
+// the head of the urgent queue first, and lets the head of the normal queue
+// take only tokens that are in the bucket now and that no urgent call waits
+// for. One timer wakes the scheduler when the next head can be served.
+type bucket struct {
+	cfg   *Config
+	kind  string
+	quota float64 // the group's quota
+
+	mu          sync.Mutex
+	lim         *rate.Limiter
+	share       float64
+	burst       int
+	factor      float64   // of the share, lowered by 429s: its value at since
+	since       time.Time // when factor was last lowered (zero: never)
+	pausedUntil time.Time
+	queues      [priorities]list.List // of *waiter
+	timer       *time.Timer
+}
+
+type waiter struct {
+	left  int           // recipients still to take
+	ready chan struct{} // closed when granted
+	at    time.Time     // when granted
+}
+
+func newBucket(cfg *Config, k string, quota float64, now time.Time) *bucket {
+	b := &bucket{cfg: cfg, kind: k, quota: quota, factor: 1}
+	// The bucket starts full: a member that joins may send one call at once.
+	b.lim = rate.NewLimiter(rate.Limit(quota), b.burstFor(1))
+	b.mu.Lock()
+	b.setShareLocked(1, now)
+	b.mu.Unlock()
+	return b
+}
+
+// burstFor is one full call, but at most one second of the member's limit,
+// so that the members' bursts together stay within a second of quota. A
+// member with less than one recipient per second still needs a burst of 1.
+func (b *bucket) burstFor(share float64) int {
+	perSecond := math.Floor(b.quota * share)
+	return max(1, min(b.cfg.MaxRecipients, int(min(perSecond, math.MaxInt32))))
+}
+
+func (b *bucket) setShare(share float64, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.setShareLocked(share, now)
+	b.dispatch(now)
+}
+
+func (b *bucket) setShareLocked(share float64, now time.Time) {
+	b.share = share
+	b.burst = b.burstFor(share)
+	b.lim.SetBurstAt(now, b.burst)
+	b.lim.SetLimitAt(now, rate.Limit(b.rateAt(now)))
+	if o := b.cfg.Observer; o != nil {
+		o.Share(b.kind, share)
+		o.Rate(b.kind, b.rateAt(now))
+	}
+}
+
+// factorAt is the fraction of the share allowed at now: after a 429 it
+// climbs linearly back to 1 over cfg.Recover.
+func (b *bucket) factorAt(now time.Time) float64 {
+	if b.factor >= 1 {
+		return 1
+	}
+	if b.cfg.Recover <= 0 {
+		return 1
+	}
+	f := b.factor + float64(now.Sub(b.since))/float64(b.cfg.Recover)
+	return min(1, f)
+}
+
+func (b *bucket) rateAt(now time.Time) float64 {
+	return b.quota * b.share * b.factorAt(now)
+}
+
+// MaxRecipients is the member's burst: the largest call it may send.
+func (b *bucket) MaxRecipients() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.burst
+}
+
+// Rate is the current rate in recipients per second. Reading it brings the
+// observer up to date with the recovery, which otherwise moves only when
+// calls are granted.
+func (b *bucket) Rate() float64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.cfg.Now()
+	b.refresh(now)
+	return b.rateAt(now)
+}
+
+// refresh brings the token bucket's rate up to date with the recovery.
+func (b *bucket) refresh(now time.Time) {
+	if b.factor >= 1 {
+		return
+	}
+	r := b.rateAt(now)
+	if b.factorAt(now) >= 1 {
+		b.factor = 1
+	}
+	if rate.Limit(r) != b.lim.Limit() {
+		b.lim.SetLimitAt(now, rate.Limit(r))
+		if o := b.cfg.Observer; o != nil {
+			o.Rate(b.kind, r)
+		}
+	}
+}
+
+func (b *bucket) wait(ctx context.Context, p Priority, n int) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	w := &waiter{left: n, ready: make(chan struct{})}
+	b.mu.Lock()
+	if b.share <= 0 {
+		b.mu.Unlock()
+		return time.Time{}, ErrNoShare
+	}
+	e := b.queues[p].PushBack(w)
+	b.dispatch(b.cfg.Now())
+	b.mu.Unlock()
+
+	select {
+	case <-w.ready:
+		return w.at, nil
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-w.ready:
+		// Granted while the context ended: the tokens are spent, so the
+		// call may as well go.
+		return w.at, nil
+	default:
+	}
+	b.queues[p].Remove(e)
+	b.dispatch(b.cfg.Now())
+	return time.Time{}, ctx.Err()
+}
+
+// dispatch grants what can be granted now, urgent first, and arms the timer
+// for the next head. It is called with mu held.
+func (b *bucket) dispatch(now time.Time) {
+	b.refresh(now)
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if now.Before(b.pausedUntil) {
+		if b.queues[Urgent].Len()+b.queues[Normal].Len() > 0 {
+			b.arm(b.pausedUntil.Sub(now))
+		}
+		return
+	}
+	for p := priorities - 1; p >= 0; p-- {
+		q := &b.queues[p]
+		for q.Len() > 0 {
+			w := q.Front().Value.(*waiter)
+			for w.left > 0 {
+				k := min(w.left, b.burst)
+				if !b.lim.AllowN(now, k) {
+					break
+				}
+				w.left -= k
+			}
+			if w.left > 0 {
+				// The head waits for tokens; nothing below it may take
+				// them meanwhile.
+				k := min(w.left, b.burst)
+				missing := float64(k) - b.lim.TokensAt(now)
+				r := float64(b.lim.Limit())
+				if r <= 0 {
+					return // no share: setShare dispatches again
+				}
+				b.arm(time.Duration(math.Ceil(missing / r * float64(time.Second))))
+				return
+			}
+			q.Remove(q.Front())
+			w.at = now
+			close(w.ready)
+		}
+	}
+}
+
+func (b *bucket) arm(d time.Duration) {
+	d = max(d, time.Millisecond)
+	if b.timer == nil {
+		b.timer = time.AfterFunc(d, b.wake)
+		return
+	}
+	b.timer.Reset(d)
+}
+
+func (b *bucket) wake() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dispatch(b.cfg.Now())
+}
+
+func (b *bucket) tooMany(grantedAt time.Time, retryAfter time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.cfg.Now()
+	if o := b.cfg.Observer; o != nil {
+		o.TooMany(b.kind)
+	}
+	// Calls granted before the last decrease were sent at the old rate:
+	// their 429s are already answered.
+	if grantedAt.After(b.since) {
+		f := b.factorAt(now) * b.cfg.Decrease
+		b.factor = max(f, b.cfg.MinFactor)
+		b.since = now
+		r := b.rateAt(now)
+		b.lim.SetLimitAt(now, rate.Limit(r))
+		if o := b.cfg.Observer; o != nil {
+			o.Rate(b.kind, r)
+		}
+	}
+	if retryAfter > 0 {
+		if until := now.Add(retryAfter); until.After(b.pausedUntil) {
+			b.pausedUntil = until
+			if o := b.cfg.Observer; o != nil {
+				o.Paused(b.kind, retryAfter)
+			}
+		}
+	}
+	b.dispatch(now)
+}
