@@ -156,6 +156,10 @@ func selfSignedPEM(t *testing.T) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
+// largerThan repeats s past n bytes (a certificate's PEM is 497 to 501
+// bytes: a fixed count of them can fall short).
+func largerThan(n int, s string) string { return strings.Repeat(s, n/len(s)+1) }
+
 func TestEachBadSettingIsNamed(t *testing.T) {
 	tests := []struct {
 		scenario string
@@ -224,7 +228,7 @@ func TestEachBadSettingIsNamed(t *testing.T) {
 		{"a secret of only spaces", map[string]string{"MIMC_APP_SECRET": "   "}, "MIMC_APP_SECRET"},
 		{"a secret file of only spaces", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, "   \n")}, "MIMC_APP_SECRET_FILE"},
 		{"a secret file larger than 4 KiB", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, strings.Repeat("s", MaxSecretFileBytes+1))}, "MIMC_APP_SECRET_FILE"},
-		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, strings.Repeat(selfSignedPEM(t), 1<<20/500))}, "KAFKA_TLS_CA_FILE"},
+		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, largerThan(1<<20, selfSignedPEM(t)))}, "KAFKA_TLS_CA_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

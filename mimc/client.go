@@ -43,6 +43,13 @@ const (
 type Call struct {
 	message.Content
 	message.Recipients
+	// Urgent calls take the quota before the others.
+	Urgent bool
+	// Expires, when set, holds when each recipient expires, in the order
+	// of the recipients (zero: never). Before every attempt, and while an
+	// attempt waits for the rate limit, the client drops the recipients
+	// whose time has come: they are never sent and take no quota.
+	Expires []time.Time
 }
 
 // Endpoint is the path the call goes to, or "" when it cannot be sent.
@@ -84,9 +91,16 @@ func (c *Call) route() (endpoint string, many bool, err error) {
 
 // Result is the answer to a successful call.
 type Result struct {
-	PacketIDs []string // PacketIDs[i] belongs to the i-th recipient of the call
+	PacketIDs []string // PacketIDs[i] belongs to the i-th recipient of the call ("" when it expired)
 	Attempts  int
 	Endpoint  string // e.g. "/api/push/p2p/more"
+	// SentAt is when the first attempt went out (zero: none did).
+	SentAt time.Time
+	// Expired holds the positions of the recipients dropped because they
+	// expired (Call.Expires), ascending, also when Push fails: the error is
+	// then about the others. When every recipient expired, Push returns no
+	// error and PacketIDs holds only "".
+	Expired []int
 }
 
 // Client sends calls to MIMC. It is safe for concurrent use.
@@ -205,29 +219,47 @@ func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
 	buf := getBuffer()
 	writeBody(buf, &c.cfg.Credentials, &call, many)
 	body := newSharedBody(buf)
-	defer body.release()
 
+	n := call.Recipients.Len()
 	p := pusher{c: c, ctx: ctx, endpoint: endpoint, url: c.baseURL + endpoint,
-		many: many, kind: call.Kind, n: call.Recipients.Len(), body: body}
+		many: many, kind: call.Kind, n: n, body: body,
+		orig: &call, exp: newExpiry(call.Expires, n)}
+	defer func() { p.body.release() }()
 	deadline, _ := ctx.Deadline()
 	retry := c.cfg.Retry.start(deadline)
 	for {
 		e := p.try()
 		if e == nil {
-			return Result{PacketIDs: p.ids, Attempts: p.attempts, Endpoint: endpoint}, nil
+			return p.result(nil)
 		}
-		res := Result{Attempts: p.attempts, Endpoint: endpoint}
 		wait, again := retry.next(e)
 		if !again {
-			return res, e
+			return p.result(e)
 		}
 		if ctx.Err() == nil {
 			p.notify(e, wait)
 		}
 		if err := sleep(ctx, wait); err != nil {
-			return res, p.ended(err, e)
+			return p.result(p.ended(err, e))
 		}
 	}
+}
+
+// result is what Push returns once its attempts are over: e is the last
+// one's error, nil when it delivered or when every recipient expired.
+func (p *pusher) result(e *Error) (Result, error) {
+	res := Result{Attempts: p.attempts, Endpoint: p.endpoint, SentAt: p.sentAt}
+	if p.exp != nil {
+		res.Expired = p.exp.dropped()
+	}
+	if e != nil {
+		return res, e
+	}
+	res.PacketIDs = p.ids
+	if p.exp != nil {
+		res.PacketIDs = p.exp.spread(p.ids, len(p.exp.at))
+	}
+	return res, nil
 }
 
 // sleep waits d or until ctx ends.
@@ -255,21 +287,33 @@ type pusher struct {
 
 	attempts int
 	ids      []string
+
+	sentAt time.Time // of the first attempt
+	orig   *Call     // the call as given
+	exp    *expiry   // nil when no recipient expires
 }
 
-// try makes one attempt once it is admitted; nil is success.
+// try makes one attempt once it is admitted; nil is success, and also the
+// end of a call whose every recipient expired before it was sent.
 func (p *pusher) try() *Error {
 	if err := p.ctx.Err(); err != nil {
 		return p.fail(&Error{Message: "context done before the attempt", Err: err})
 	}
-	if err := p.c.waitRate(p.ctx, p.kind, p.n); err != nil {
-		return p.fail(&Error{Message: "waiting for the rate limit", Err: err})
+	if e := p.awaitRate(); e != nil || p.allExpired() {
+		return e
 	}
 	if err := p.c.acquire(p.ctx); err != nil {
 		return p.fail(&Error{Message: "waiting for a free call slot", Err: err})
 	}
+	if !p.prune() {
+		p.c.release()
+		return nil
+	}
 	p.attempts++
 	start := time.Now()
+	if p.attempts == 1 {
+		p.sentAt = start
+	}
 	ids, e := p.attempt()
 	p.c.release()
 	if obs := p.c.cfg.Observer; obs != nil {
@@ -285,6 +329,57 @@ func (p *pusher) try() *Error {
 	}
 	p.ids = ids
 	return nil
+}
+
+// awaitRate waits until the call's recipients may be sent. A recipient that
+// expires meanwhile is dropped, and the wait goes on for the others: the
+// wait is bounded by the next expiry, and a limiter that cannot grant the
+// quota before it (rate.Limiter says so at once) waits for that expiry.
+func (p *pusher) awaitRate() *Error {
+	for {
+		if !p.prune() {
+			return nil // every recipient expired
+		}
+		ctx, cancel := p.ctx, context.CancelFunc(func() {})
+		if p.exp != nil {
+			if next := p.exp.next(); !next.IsZero() {
+				ctx, cancel = context.WithDeadline(p.ctx, next)
+			}
+		}
+		err := p.c.waitRate(ctx, p.kind, p.n)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if p.exp != nil && p.ctx.Err() == nil {
+			err = p.exp.untilNext(p.ctx)
+		}
+		if err != nil {
+			return p.fail(&Error{Message: "waiting for the rate limit", Err: err})
+		}
+	}
+}
+
+// allExpired reports whether every recipient of the call expired.
+func (p *pusher) allExpired() bool { return p.exp != nil && len(p.exp.alive) == 0 }
+
+// prune drops the recipients that have expired, reshaping the request for
+// the others; it reports false when none is left.
+func (p *pusher) prune() bool {
+	if p.exp == nil || !p.exp.prune(time.Now()) {
+		return true
+	}
+	if len(p.exp.alive) == 0 {
+		return false
+	}
+	call := p.exp.narrow(p.orig)
+	endpoint, many, _ := call.route() // the kind is valid and a recipient is left
+	buf := getBuffer()
+	writeBody(buf, &p.c.cfg.Credentials, &call, many)
+	p.body.release()
+	p.body = newSharedBody(buf)
+	p.endpoint, p.url, p.many, p.n = endpoint, p.c.baseURL+endpoint, many, call.Recipients.Len()
+	return true
 }
 
 func (p *pusher) fail(e *Error) *Error {
