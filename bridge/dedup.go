@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,6 +51,14 @@ func (g *generation) findDone(ctx context.Context) {
 	if err != nil {
 		g.log.Warn("outcomes already written: looking for them failed, nothing is skipped (work done before may be done again)",
 			zap.Int("records_read", stats.Read), zap.Duration("took", stats.Took), zap.Error(err))
+		// The outcomes not found are still on the results topic: this
+		// generation's commits keep the bounds they came with, so that
+		// the next owner looks for them again.
+		for _, a := range g.assignments {
+			if !a.OutcomesSince.IsZero() {
+				g.floors[a.TopicPartition] = floor{since: a.OutcomesSince, until: math.MaxInt64}
+			}
+		}
 		return
 	}
 	var skipped []string

@@ -200,18 +200,23 @@ func TestACommitKeepsThePreviousBoundWhileSkippedRecordsLieAfterIt(t *testing.T)
 	})
 }
 
-func TestAFailedScanSkipsNothing(t *testing.T) {
+func TestAFailedScanSkipsNothingAndCommitsKeepTheBoundTheyCameWith(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		push := &pushLog{}
 		h := newHarness(t, 1, push, nil)
 		h.p.scanner = &fakeScanner{err: errors.New("broker gone")}
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: time.Now().Add(-time.Minute)}}
+		prev := time.Now().Add(-time.Minute)
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: prev}}
 		h.start()
 		h.src.produce(0, ev("e0", "alice"), ev("e1", "bob"))
 		for h.com.committed(0) < 2 {
 			time.Sleep(250 * time.Millisecond)
 		}
+		time.Sleep(2 * h.p.cfg.progress.boundRefresh)
 		h.stop()
+		if got := h.com.bound(0); !got.Equal(prev) {
+			t.Errorf("commits carry bound %v, want the one the generation came with (%v): the outcomes not found are still to be looked for", got, prev)
+		}
 		if push.count("alice") != 1 || push.count("bob") != 1 {
 			t.Errorf("pushes alice %d bob %d, want each once", push.count("alice"), push.count("bob"))
 		}
