@@ -89,7 +89,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))
 	g.findDone(ctx)
-	g.seedBounds()
+	g.seedBounds(ctx)
 	p.met.Generations.Inc()
 	p.met.AssignedPartitions.Set(float64(len(assignments)))
 	p.health.setJoined(true)
