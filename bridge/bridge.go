@@ -78,25 +78,19 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, err
 	}
-	retryStatuses, err := mimc.ParseCodeSet(cfg.RetryHTTPStatuses)
-	if err != nil {
-		return nil, fmt.Errorf("RETRY_HTTP_STATUSES: %w", err)
-	}
-	retryCodes, err := mimc.ParseCodeSet(cfg.RetryCodes)
-	if err != nil {
-		return nil, fmt.Errorf("RETRY_CODES: %w", err)
-	}
 	health := newHealth()
 	client, err := mimc.New(mimc.Config{
-		BaseURL:            cfg.MIMCURL,
-		Credentials:        mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
-		HTTPTimeout:        cfg.HTTPTimeout,
-		RetryMaxElapsed:    cfg.RetryMaxElapsed,
+		BaseURL:     cfg.MIMCURL,
+		Credentials: mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
+		HTTPTimeout: cfg.HTTPTimeout,
+		Retry: mimc.RetryPolicy{
+			HTTPStatuses: cfg.RetryHTTPStatuses,
+			Codes:        cfg.RetryCodes,
+			MaxElapsed:   cfg.RetryMaxElapsed,
+		},
 		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
 		RateP2P:            cfg.RateP2P,
 		RateP2T:            cfg.RateP2T,
-		RetryHTTPStatuses:  retryStatuses,
-		RetryCodes:         retryCodes,
 		Observer:           observer{met: met, health: health},
 	}, log.With(zap.String("component", "mimc")))
 	if err != nil {
@@ -120,10 +114,13 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		return nil, err
 	}
 	offsets := consumer.NewOffsetClient(conn)
+	settings := pipelineSettings(cfg)
+	// The batcher cuts calls by what this client's request bodies weigh.
+	settings.batch.Size = client.BodySize()
 	return &Bridge{
 		cfg: cfg, log: log, conn: conn,
 		pipe: &pipeline{
-			cfg:    pipelineSettings(cfg),
+			cfg:    settings,
 			source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
 			pusher: client, pub: pub, offsets: offsets, scanner: scanner,
 			log: log, met: met, health: health,

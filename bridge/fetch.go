@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"time"
 
@@ -140,32 +139,10 @@ func newRecord(tp consumer.TopicPartition, m consumer.Record, cfg *fetchConfig, 
 	return rec
 }
 
-// toBatching fills the batcher's view of an event: its content and its
-// recipients.
+// toBatching gives the batcher its view of an event: the event's own
+// content and recipients, shared, not copied.
 func toBatching(dst *batching.Event, ev *event.Event) {
-	dst.Content = batching.Content{
-		Kind: ev.Kind, FromAccount: ev.FromAccount, FromResource: ev.FromResource,
-		Msg: ev.Msg, MsgType: ev.MsgType, BizType: ev.BizType, IsStore: store(ev.IsStore),
-	}
-	if ev.Kind == event.P2T {
-		dst.Recipients = make([]string, len(ev.TopicIDs))
-		for i, id := range ev.TopicIDs {
-			dst.Recipients[i] = strconv.FormatInt(id, 10)
-		}
-	} else {
-		dst.Recipients = ev.ToAccounts
-	}
-}
-
-func store(b *bool) batching.Store {
-	switch {
-	case b == nil:
-		return batching.StoreUnset
-	case *b:
-		return batching.StoreTrue
-	default:
-		return batching.StoreFalse
-	}
+	dst.Content, dst.Recipients = &ev.Content, ev.Recipients
 }
 
 // room bounds the events in flight: a fetcher takes a place for every record

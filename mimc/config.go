@@ -11,17 +11,13 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
-// Defaults of Config; a zero field takes the default.
+// Defaults of Config; a zero field takes the default. The retry defaults are
+// RetryPolicy's.
 const (
-	DefaultBaseURL              = "https://mimc.chat.xiaomi.net"
-	DefaultHTTPTimeout          = 10 * time.Second
-	DefaultRetryMaxElapsed      = 2 * time.Minute
-	DefaultRetryInitialInterval = 100 * time.Millisecond
-	DefaultRetryMaxInterval     = 5 * time.Second
-	DefaultMaxConcurrentCalls   = 16
-	DefaultMaxResponseBytes     = 1 << 20
-	DefaultRetryHTTPStatuses    = "429,500,502-599"
-	DefaultRetryCodes           = "429,500-"
+	DefaultBaseURL            = "https://mimc.chat.xiaomi.net"
+	DefaultHTTPTimeout        = 10 * time.Second
+	DefaultMaxConcurrentCalls = 16
+	DefaultMaxResponseBytes   = 1 << 20
 )
 
 // Credentials are the app's credentials from the MIMC console.
@@ -34,15 +30,6 @@ type Credentials struct {
 	AppKey    string
 	AppSecret secret.String
 }
-
-// Kind is the kind of a call: to accounts (p2p) or to topics (p2t).
-type Kind string
-
-// The two kinds of call.
-const (
-	P2P Kind = "p2p"
-	P2T Kind = "p2t"
-)
 
 // Observer hears about every attempt, for metrics. Its methods are called from
 // the goroutine of Push and must be safe for concurrent use.
@@ -62,21 +49,14 @@ type Config struct {
 
 	// HTTPTimeout bounds one attempt.
 	HTTPTimeout time.Duration
-	// RetryMaxElapsed bounds the retries of one call (the context bounds it too).
-	RetryMaxElapsed      time.Duration
-	RetryInitialInterval time.Duration
-	RetryMaxInterval     time.Duration
+	// Retry decides what is retried and how long it waits; its zero fields
+	// take the defaults.
+	Retry RetryPolicy
 
 	// MaxConcurrentCalls bounds the HTTP attempts in flight.
 	MaxConcurrentCalls int
 	// RateP2P and RateP2T are recipients per second for each kind; 0 is no limit.
 	RateP2P, RateP2T float64
-
-	// RetryHTTPStatuses are the HTTP statuses that are retried. The zero set
-	// takes the default; it cannot be configured empty.
-	RetryHTTPStatuses CodeSet
-	// RetryCodes are the envelope codes that are retried (zero set: default).
-	RetryCodes CodeSet
 
 	// MaxResponseBytes bounds the answer body that is read.
 	MaxResponseBytes int64
@@ -95,26 +75,12 @@ func (c *Config) SetDefaults() {
 	if c.HTTPTimeout == 0 {
 		c.HTTPTimeout = DefaultHTTPTimeout
 	}
-	if c.RetryMaxElapsed == 0 {
-		c.RetryMaxElapsed = DefaultRetryMaxElapsed
-	}
-	if c.RetryInitialInterval == 0 {
-		c.RetryInitialInterval = DefaultRetryInitialInterval
-	}
-	if c.RetryMaxInterval == 0 {
-		c.RetryMaxInterval = DefaultRetryMaxInterval
-	}
+	c.Retry.setDefaults()
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.RetryHTTPStatuses.IsZero() {
-		c.RetryHTTPStatuses = MustParseCodeSet(DefaultRetryHTTPStatuses)
-	}
-	if c.RetryCodes.IsZero() {
-		c.RetryCodes = MustParseCodeSet(DefaultRetryCodes)
 	}
 }
 
@@ -141,22 +107,11 @@ func (c *Config) Validate() error {
 	if c.Credentials.AppSecret.IsZero() {
 		return errors.New("mimc config: app secret is empty")
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"http timeout", c.HTTPTimeout},
-		{"retry max elapsed", c.RetryMaxElapsed},
-		{"retry initial interval", c.RetryInitialInterval},
-		{"retry max interval", c.RetryMaxInterval},
-	} {
-		if d.v < 0 {
-			return fmt.Errorf("mimc config: %s %s is negative", d.name, d.v)
-		}
+	if c.HTTPTimeout < 0 {
+		return fmt.Errorf("mimc config: http timeout %s is negative", c.HTTPTimeout)
 	}
-	if c.RetryMaxInterval < c.RetryInitialInterval {
-		return fmt.Errorf("mimc config: retry max interval %s is below retry initial interval %s",
-			c.RetryMaxInterval, c.RetryInitialInterval)
+	if err := c.Retry.validate(); err != nil {
+		return fmt.Errorf("mimc config: %w", err)
 	}
 	if c.MaxConcurrentCalls < 0 {
 		return fmt.Errorf("mimc config: max concurrent calls %d is negative", c.MaxConcurrentCalls)

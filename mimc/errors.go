@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinel errors; an *Error wraps one of them (or a network error) in Err,
@@ -38,8 +39,9 @@ type Error struct {
 	Code       int    // envelope code, 0 when none
 	Message    string // envelope message or a description
 	Attempts   int
-	Retryable  bool  // what the last attempt was classified as
-	Err        error // underlying cause
+	Retryable  bool          // what the last attempt was classified as
+	RetryAfter time.Duration // the answer's Retry-After; 0 when none
+	Err        error         // underlying cause
 }
 
 // Error never contains the app secret: the message is scrubbed when the
