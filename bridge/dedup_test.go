@@ -250,3 +250,27 @@ func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 		h.stop()
 	})
 }
+
+// An idle partition's commit is sent again now and then with a fresh bound:
+// otherwise the next owner would read everything written to the results
+// topic since its last record.
+func TestAnIdlePartitionsBoundIsRefreshed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, &pushLog{}, nil)
+		h.start()
+		h.src.produce(0, ev("e0", "alice"))
+		for h.com.committed(0) < 1 {
+			time.Sleep(250 * time.Millisecond)
+		}
+		first, commits := h.com.bound(0), h.com.commits()
+		time.Sleep(5 * time.Minute)
+		refresh := h.p.cfg.progress.boundRefresh
+		if got := h.com.bound(0); got.Sub(first) < 4*refresh {
+			t.Errorf("after 5 idle minutes the bound is %v, %v after the first: not refreshed every %v", got, got.Sub(first), refresh)
+		}
+		if n := h.com.commits() - commits; n > 6 {
+			t.Errorf("%d commits in 5 idle minutes, want about one per %v", n, refresh)
+		}
+		h.stop()
+	})
+}
