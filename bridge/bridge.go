@@ -33,6 +33,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
+	"github.com/mimc-bridge/mimc-bridge/quota"
 )
 
 // Bridge is one member of the consumer group.
@@ -52,10 +53,15 @@ type pipeline struct {
 	pusher  Pusher
 	pub     Publisher
 	offsets EndOffsets // nil: no lag gauges
-	scanner Scanner    // nil: outcomes already written are not looked for
-	log     *zap.Logger
-	met     *metrics.Metrics
-	health  *Health
+	// quota holds this member to its share of the group's MIMC quota (nil:
+	// none); partitions counts the input partitions the share divides.
+	quota           *quota.Limiter
+	partitions      PartitionCounter
+	totalPartitions int     // the last count; generations run one at a time
+	scanner         Scanner // nil: outcomes already written are not looked for
+	log             *zap.Logger
+	met             *metrics.Metrics
+	health          *Health
 }
 
 // pipelineConfig holds the settings of every stage.
@@ -65,6 +71,7 @@ type pipelineConfig struct {
 	send     sendConfig
 	write    writeConfig
 	progress progressConfig
+	topics   []string // the input topics (KAFKA_TOPICS)
 	// drain bounds the end of a generation: past it, in-flight work is
 	// abandoned (left uncommitted for the next owner) so that this member
 	// rejoins before the group gives up on it.
@@ -154,7 +161,8 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg), clockSkew: 10 * time.Second},
 		// Heartbeats stop while a generation drains: a revocation must end
 		// well inside the session timeout.
-		drain: min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
+		drain:  min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
+		topics: cfg.KafkaTopics,
 	}
 }
 

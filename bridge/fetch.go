@@ -86,6 +86,10 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		rec := newRecord(a.TopicPartition, m, g.cfg.fetch.limits)
 		if rec.settled != nil {
 			rejected.Inc()
+		} else if !g.budget.take(ctx, rec.ev.Kind, len(rec.Event.Recipients)) {
+			// The generation ended while the quota held fetching back:
+			// the record stays pending, uncommitted, for the next owner.
+			return
 		}
 		// The batch stage reads events until the channel closes, so this
 		// send cannot block forever.

@@ -20,6 +20,7 @@ type generation struct {
 	committer   Committer
 	tracker     *consumer.Tracker
 	room        *room
+	budget      *sendBudget // nil: no quota
 	batcher     *batching.Batcher
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
@@ -85,6 +86,8 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		}
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))
+	p.setShare(ctx, g.log, len(assignments))
+	g.budget = newSendBudget(p.quota, p.cfg.drain)
 	g.findDone(ctx)
 	g.seedBounds()
 	p.met.Generations.Inc()

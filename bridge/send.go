@@ -54,6 +54,7 @@ func (g *generation) sendOne(c *batching.Call, sent chan<- outItem, scratch []ev
 	now := time.Now()
 	for _, e := range done {
 		rec := e.Data.(*record)
+		g.budget.free(rec.ev.Kind, len(rec.Event.Recipients))
 		out := outcomeOf(rec, now, scratch)
 		scratch = out.Recipients[:0]
 		sent <- completed(rec, now, &out)
