@@ -114,6 +114,9 @@ type Call struct {
 	idx1 [1]int32
 }
 
+// EventOf returns the event that recipient i of the call belongs to.
+func (c *Call) EventOf(i int) *Event { return c.evs[i] }
+
 // Resolve records the results of the call's recipients: results[i] is the
 // result of Recipients[i]. A single result applies to every recipient (a
 // whole-call failure). Any other count is a programming error: every

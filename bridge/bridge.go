@@ -67,8 +67,8 @@ type pipeline struct {
 // pipelineConfig holds the settings of every stage.
 type pipelineConfig struct {
 	fetch    fetchConfig
-	batch    batching.Config
-	send     sendConfig
+	batch    batching.Config // MaxPendingEvents is set per lane
+	lanes    [priorities]laneConfig
 	write    writeConfig
 	progress progressConfig
 	topics   []string // the input topics (KAFKA_TOPICS)
@@ -141,6 +141,10 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 
 // pipelineSettings derives every stage's settings from the bridge's.
 func pipelineSettings(cfg config.Config) pipelineConfig {
+	urgentTopics := map[string]bool{}
+	for _, t := range cfg.UrgentTopics {
+		urgentTopics[t] = true
+	}
 	return pipelineConfig{
 		fetch: fetchConfig{
 			limits: event.Limits{
@@ -149,14 +153,15 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 				MaxRecipients:       cfg.MaxEventRecipients,
 				DefaultFromResource: cfg.FromResource,
 			},
-			maxPending: cfg.MaxPendingEvents,
+			urgent:     urgentTopics,
+			defaultTTL: cfg.EventTTL,
 		},
 		batch: batching.Config{
 			MaxRecipients:    cfg.BatchMaxRecipients,
 			Linger:           linger(cfg.BatchLinger),
 			MaxPendingEvents: cfg.MaxPendingEvents,
 		},
-		send:     sendConfig{senders: cfg.MaxConcurrentCalls},
+		lanes:    lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0),
 		write:    writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
 		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg), clockSkew: 10 * time.Second},
 		// Heartbeats stop while a generation drains: a revocation must end

@@ -80,25 +80,46 @@ func (g *generation) skip(tp consumer.TopicPartition, offset int64) bool {
 	return true
 }
 
-// seedBounds commits again, with a bound, the offset of every partition
-// whose commit carries none: until this generation's first commit moves
-// them, a crash would otherwise leave the next owner nothing to look from.
-func (g *generation) seedBounds() {
+// seedBounds commits, before anything is fetched, the start offset of every
+// partition whose commit carries no bound (or that has no commit: a new
+// group starts at the first offset), with a bound: until this generation's
+// first commit of it, a crash would otherwise leave the next owner nothing to
+// look from, and every outcome written would be written again.
+func (g *generation) seedBounds(ctx context.Context) {
 	offsets := make(map[consumer.TopicPartition]int64)
-	since := make(map[consumer.TopicPartition]time.Time)
-	now := time.Now().Add(-g.cfg.progress.clockSkew)
+	var unknown []consumer.TopicPartition
 	for _, a := range g.assignments {
-		if a.Offset >= 0 && a.OutcomesSince.IsZero() {
-			offsets[a.TopicPartition], since[a.TopicPartition] = a.Offset, now
+		switch {
+		case !a.OutcomesSince.IsZero():
+		case a.Offset >= 0:
+			offsets[a.TopicPartition] = a.Offset
+		default:
+			unknown = append(unknown, a.TopicPartition)
+		}
+	}
+	now := time.Now().Add(-g.cfg.progress.clockSkew)
+	if len(unknown) > 0 && g.scanner != nil {
+		first, err := g.scanner.FirstOffsets(ctx, unknown)
+		if err != nil {
+			g.log.Warn("looking up where partitions without a commit start failed: they get a bound at their first commit", zap.Error(err))
+		}
+		for tp, off := range first {
+			offsets[tp] = off
 		}
 	}
 	if len(offsets) == 0 {
 		return
 	}
+	since := make(map[consumer.TopicPartition]time.Time, len(offsets))
+	for tp := range offsets {
+		since[tp] = now
+	}
 	if err := g.committer.Commit(offsets, since); err != nil {
 		g.met.CommitErrors.Inc()
 		g.log.Warn("committing the start offsets with a bound failed", zap.Error(err))
+		return
 	}
+	g.tracker.Committed(offsets)
 }
 
 // bounds returns, per assigned partition, the bound a commit of it taken

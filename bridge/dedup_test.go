@@ -39,6 +39,15 @@ func (s *fakeScanner) Scan(_ context.Context, as []consumer.Assignment) (consume
 	return s.done, stats, nil
 }
 
+// FirstOffsets answers that every partition starts at 0.
+func (s *fakeScanner) FirstOffsets(_ context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error) {
+	out := map[consumer.TopicPartition]int64{}
+	for _, tp := range tps {
+		out[tp] = 0
+	}
+	return out, nil
+}
+
 func (s *fakeScanner) scans() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,13 +223,14 @@ func TestAFailedScanSkipsNothing(t *testing.T) {
 
 // A commit without a bound (none yet, a tool's, an older version's) is not
 // scanned from; the generation commits the same offset again with a bound
-// before it fetches, so that a crash from then on leaves one.
+// before it fetches (a partition with no commit: its first offset), so that
+// a crash from then on leaves one.
 func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 1, &pushLog{}, nil)
+		h := newHarness(t, 2, &pushLog{}, nil)
 		scan := &fakeScanner{}
 		h.p.scanner = scan
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 5}}
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 5}, {TopicPartition: tp(1), Offset: -2}}
 		h.pub.markWritten(tp(0), 0, 1, 2, 3, 4)
 		start := time.Now()
 		h.start()
@@ -233,6 +243,9 @@ func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 		}
 		if got, want := h.com.bound(0), start.Add(-h.p.cfg.progress.clockSkew); h.com.committed(0) != 5 || !got.Equal(want) {
 			t.Errorf("start commit at %d with bound %v, want 5 with %v", h.com.committed(0), got, want)
+		}
+		if got, want := h.com.bound(1), start.Add(-h.p.cfg.progress.clockSkew); !got.Equal(want) {
+			t.Errorf("a partition with no commit got bound %v at its first offset, want %v", got, want)
 		}
 		h.stop()
 	})

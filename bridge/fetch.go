@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strconv"
@@ -16,8 +17,9 @@ import (
 
 // fetchConfig configures the fetch stage.
 type fetchConfig struct {
-	limits     event.Limits // what the decoder accepts
-	maxPending int          // events in flight before fetching pauses
+	limits     event.Limits    // what the decoder accepts
+	urgent     map[string]bool // URGENT_TOPICS
+	defaultTTL time.Duration   // EVENT_TTL: the time to live of an event without a ttl; 0: none
 }
 
 // record is one fetched input record on its way through the pipeline. The
@@ -27,30 +29,43 @@ type record struct {
 	tp         consumer.TopicPartition
 	offset     int64
 	receivedAt time.Time
+	expiresAt  time.Time // zero: never
+	prio       priority
 	ev         event.Event
 	// settled is the outcome of a record that needs no MIMC call (a
-	// rejected one): it passes the batcher by.
+	// rejected one, or one expired when fetched): it passes the batcher by.
 	settled *outItem
 }
 
 // fetch starts one fetcher per assigned partition and returns the records
-// they fetch, in offset order per partition. The channel is closed once
-// every fetcher has stopped, which they do when ctx ends.
-func (g *generation) fetch(ctx context.Context) <-chan *record {
-	events := make(chan *record, 256)
+// they fetch, per lane, in offset order per partition. The channels are
+// closed once every fetcher has stopped, which they do when ctx ends.
+func (g *generation) fetch(ctx context.Context) [priorities]<-chan *record {
+	var out [priorities]<-chan *record
+	var events [priorities]chan *record
+	for prio := range events {
+		events[prio] = make(chan *record, 256)
+		out[prio] = events[prio]
+	}
 	var fetchers sync.WaitGroup
 	for _, a := range g.assignments {
-		fetchers.Go(func() { g.fetchPartition(ctx, a, events) })
+		l := g.lanes[normal]
+		if g.cfg.fetch.urgent[a.Topic] {
+			l = g.lanes[urgent]
+		}
+		fetchers.Go(func() { g.fetchPartition(ctx, a, l, events[l.prio]) })
 	}
 	go func() {
 		fetchers.Wait()
-		close(events)
+		for _, ch := range events {
+			close(ch)
+		}
 	}()
-	return events
+	return out
 }
 
-// fetchPartition reads one partition until ctx ends.
-func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, events chan<- *record) {
+// fetchPartition reads one partition of lane l until ctx ends.
+func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, l *lane, events chan<- *record) {
 	fields := []zap.Field{zap.String("topic", a.Topic), zap.Int("partition", a.Partition)}
 	r, err := g.source.Open(a)
 	if err != nil {
@@ -60,6 +75,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	defer r.Close()
 	consumed := g.met.EventsConsumed.WithLabelValues(a.Topic)
 	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
+	pending := g.met.PriorityPendingEvents.WithLabelValues(l.prio.String())
 	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
 	for {
 		m, err := r.Next(ctx)
@@ -77,16 +93,18 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		}
 		// Room is taken for a record in hand, never while waiting for
 		// one: pending counts records, so an idle bridge has none.
-		if !g.room.take(ctx) {
+		if !l.room.take(ctx) {
 			return
 		}
 		g.tracker.Add(a.TopicPartition, m.Offset, time.Now())
 		g.met.PendingEvents.Inc()
+		pending.Inc()
 		consumed.Inc()
-		rec := newRecord(a.TopicPartition, m, g.cfg.fetch.limits)
-		if rec.settled != nil {
+		rec := newRecord(a.TopicPartition, m, &g.cfg.fetch, l.prio)
+		if rec.settled != nil && rec.settled.status == event.Rejected {
 			rejected.Inc()
-		} else if !g.budget.take(ctx, rec.ev.Kind, len(rec.Event.Recipients)) {
+		}
+		if rec.budgeted() && !g.budget.take(ctx, rec.ev.Kind, len(rec.Event.Recipients)) {
 			// The generation ended while the quota held fetching back:
 			// the record stays pending, uncommitted, for the next owner.
 			return
@@ -97,23 +115,31 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	}
 }
 
-// newRecord decodes m. A record the decoder rejects carries its settled
-// outcome instead of an event.
-func newRecord(tp consumer.TopicPartition, m consumer.Record, limits event.Limits) *record {
+// newRecord decodes m. A record the decoder rejects, or whose event has
+// expired, carries its settled outcome instead of an event.
+func newRecord(tp consumer.TopicPartition, m consumer.Record, cfg *fetchConfig, prio priority) *record {
 	now := time.Now()
-	rec := &record{tp: tp, offset: m.Offset, receivedAt: now}
+	rec := &record{tp: tp, offset: m.Offset, receivedAt: now, prio: prio}
 	src := event.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
-	ev, err := event.Decode(m.Value, src, limits)
+	ev, err := event.Decode(m.Value, src, cfg.limits)
 	if err != nil {
 		var rej *event.RejectError
 		if !errors.As(err, &rej) {
 			rej = &event.RejectError{ID: src.DefaultID(), Reason: err.Error()}
 		}
 		out := event.NewRejected(src, m.Value, rej, now, time.Now())
-		rec.settled = settle(tp, m.Offset, &out)
+		rec.settled = settle(rec, &out)
 		return rec
 	}
 	rec.ev = ev
+	// A record without a timestamp (an old message format) lives from
+	// when it is fetched.
+	rec.expiresAt = rec.ev.ExpiresAt(cmp.Or(m.Time, now), cfg.defaultTTL)
+	if event.IsExpired(rec.expiresAt, now) {
+		out := event.NewExpired(&rec.ev, src, rec.expiresAt, now, now)
+		rec.settled = settle(rec, &out)
+		return rec
+	}
 	toBatching(&rec.Event, &rec.ev)
 	rec.Event.Data = rec
 	return rec

@@ -19,9 +19,8 @@ type generation struct {
 	assignments []consumer.Assignment
 	committer   Committer
 	tracker     *consumer.Tracker
-	room        *room
+	lanes       [priorities]*lane
 	budget      *sendBudget // nil: no quota
-	batcher     *batching.Batcher
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
 	done   consumer.Done
@@ -46,9 +45,9 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Ass
 	}
 	defer g.abandon()
 
-	events := g.fetch(ctx)            // closed once every partition's fetcher has stopped, when ctx ends
-	calls, settled := g.batch(events) // closed once events is, after the batcher is flushed
-	sent := g.send(calls)             // closed once every sender has returned
+	events := g.fetch(ctx)            // per lane; closed once every partition's fetcher has stopped, when ctx ends
+	calls, settled := g.batch(events) // per lane, and settled; closed once events are, after the batchers are flushed
+	sent := g.send(calls)             // closed once every sender of both lanes has returned
 	written := g.write(sent, settled) // closed once both inputs are closed and drained
 	stopProgress := g.progress()      // commits and watches progress every tick
 
@@ -62,19 +61,23 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Ass
 
 // begin sets up the state of a generation.
 func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.Assignment, committer Committer) (*generation, error) {
-	batcher, err := batching.New(p.cfg.batch)
-	if err != nil {
-		return nil, err
-	}
 	abandonCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	g := &generation{
 		pipeline: p, log: p.log.With(zap.Int32("generation", id)),
 		assignments: assignments, committer: committer,
 		tracker:    consumer.NewTracker(),
-		room:       newRoom(p.cfg.fetch.maxPending),
-		batcher:    batcher,
 		abandonCtx: abandonCtx, abandon: abandon,
 		floors: make(map[consumer.TopicPartition]floor),
+	}
+	for prio, lc := range p.cfg.lanes {
+		bc := p.cfg.batch
+		bc.MaxPendingEvents = lc.maxPending
+		batcher, err := batching.New(bc)
+		if err != nil {
+			abandon()
+			return nil, err
+		}
+		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending), batcher: batcher}
 	}
 	g.lastProgress.Store(time.Now().UnixNano())
 	parts := make([]string, 0, len(assignments))
@@ -89,7 +92,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 	p.setShare(ctx, g.log, len(assignments))
 	g.budget = newSendBudget(p.quota, p.cfg.drain)
 	g.findDone(ctx)
-	g.seedBounds()
+	g.seedBounds(ctx)
 	p.met.Generations.Inc()
 	p.met.AssignedPartitions.Set(float64(len(assignments)))
 	p.health.setJoined(true)
@@ -100,7 +103,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 // deadline it abandons in-flight work (no outcome, so no commit: the next
 // owner does it again) and waits for the stages to let go.
 func (g *generation) drain(written <-chan struct{}) {
-	g.log.Info("generation ending: draining", zap.Int("pending_events", g.room.held()))
+	g.log.Info("generation ending: draining", zap.Int("pending_events", g.held()))
 	t := time.NewTimer(g.cfg.drain)
 	defer t.Stop()
 	select {
@@ -109,14 +112,17 @@ func (g *generation) drain(written <-chan struct{}) {
 	case <-t.C:
 	}
 	g.log.Warn("drain deadline passed: abandoning in-flight work, it stays uncommitted for the next owner",
-		zap.Duration("deadline", g.cfg.drain), zap.Int("pending_events", g.room.held()))
+		zap.Duration("deadline", g.cfg.drain), zap.Int("pending_events", g.held()))
 	g.abandon()
 	<-written
 }
 
 // end clears what this generation reported.
 func (g *generation) end(drainStart time.Time) {
-	g.met.PendingEvents.Sub(float64(g.room.held()))
+	g.met.PendingEvents.Sub(float64(g.held()))
+	for _, l := range g.lanes {
+		g.met.PriorityPendingEvents.WithLabelValues(l.prio.String()).Sub(float64(l.room.held()))
+	}
 	g.met.AssignedPartitions.Set(0)
 	for _, a := range g.assignments {
 		// The next generation may give these partitions to another

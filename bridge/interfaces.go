@@ -76,6 +76,10 @@ type Scanner interface {
 	// ctx ends. On an error nothing is found: a record done again repeats
 	// a push, a record skipped wrongly would be lost.
 	Scan(ctx context.Context, assignments []consumer.Assignment) (consumer.Done, consumer.ScanStats, error)
+	// FirstOffsets returns the first offset of every partition asked:
+	// where a partition with no commit starts. It blocks for one request
+	// and returns when ctx ends.
+	FirstOffsets(ctx context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error)
 }
 
 // EndOffsets looks up where partitions end, for the lag gauges.

@@ -16,6 +16,7 @@ type outItem struct {
 	key    []byte
 	value  []byte
 	status string
+	prio   priority
 	// The outcome, for a smaller form when the broker refuses value as too
 	// large: out when it was built apart (settled records), else rebuilt
 	// from rec as completed at at.
@@ -35,9 +36,9 @@ func (it *outItem) outcome() *event.Outcome {
 
 // settle encodes the outcome of a record settled without a call; out is
 // kept for a smaller form.
-func settle(tp consumer.TopicPartition, offset int64, out *event.Outcome) *outItem {
+func settle(rec *record, out *event.Outcome) *outItem {
 	it := encode(out)
-	it.tp, it.offset, it.out = tp, offset, out
+	it.tp, it.offset, it.prio, it.out = rec.tp, rec.offset, rec.prio, out
 	return &it
 }
 
@@ -45,7 +46,7 @@ func settle(tp consumer.TopicPartition, offset int64, out *event.Outcome) *outIt
 // its recipients may be reused at once.
 func completed(rec *record, now time.Time, out *event.Outcome) outItem {
 	it := encode(out)
-	it.tp, it.offset, it.rec, it.at = rec.tp, rec.offset, rec, now
+	it.tp, it.offset, it.prio, it.rec, it.at = rec.tp, rec.offset, rec.prio, rec, now
 	return it
 }
 
@@ -91,7 +92,7 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 	} else {
 		out.Recipients = make([]event.Recipient, len(unique))
 	}
-	delivered, failed := 0, 0
+	delivered, failed, expired := 0, 0, 0
 	var firstErr error
 	var undelivered []int
 	for i, r := range unique {
@@ -110,11 +111,17 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 			delivered++
 			continue
 		}
-		failed++
 		undelivered = append(undelivered, i)
 		if firstErr == nil {
 			firstErr = res.Err
 		}
+		var ee *expiredError
+		if errors.As(res.Err, &ee) {
+			expired++
+			rc.Error = res.Err.Error()
+			continue
+		}
+		failed++
 		var me *mimc.Error
 		if errors.As(res.Err, &me) {
 			rc.Code = me.Code
@@ -125,7 +132,7 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 		}
 		rc.Error = res.Err.Error()
 	}
-	out.Status = event.Status(delivered, failed, 0)
+	out.Status = event.Status(delivered, failed, expired)
 	if out.Status != event.Delivered {
 		out.Event = ev.Subset(undelivered)
 	}

@@ -76,7 +76,7 @@ func (g *generation) commit() {
 // the first event after a lull is not taken for a stall.
 func (g *generation) observe() {
 	now := time.Now()
-	pending := g.room.held()
+	pending := g.held()
 	if pending == 0 {
 		g.lastProgress.Store(now.UnixNano())
 	}

@@ -56,6 +56,11 @@ type sendBudget struct {
 	waiting bool
 }
 
+// budgeted reports whether rec counts in the send budget: a normal event
+// that goes to MIMC. Urgent events have room of their own, which a normal
+// backlog must not take.
+func (rec *record) budgeted() bool { return rec.settled == nil && rec.prio == normal }
+
 // newSendBudget returns nil when no kind has a quota: nothing to size.
 func newSendBudget(q *quota.Limiter, drain time.Duration) *sendBudget {
 	if q == nil || !q.Limited(event.P2P) && !q.Limited(event.P2T) {

@@ -11,24 +11,22 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
-// sendConfig configures the send stage.
-type sendConfig struct {
-	senders int // calls in flight at most
-}
-
-// send starts the senders: each pushes calls to MIMC and turns the events a
-// call completes into outcomes. The returned channel is closed once every
-// sender has returned, after calls is closed.
-func (g *generation) send(calls <-chan *batching.Call) <-chan outItem {
+// send starts the senders of each lane: each pushes its lane's calls to
+// MIMC and turns the events a call completes into outcomes. The returned
+// channel is closed once every sender has returned, after the calls are
+// closed.
+func (g *generation) send(calls [priorities]<-chan *batching.Call) <-chan outItem {
 	sent := make(chan outItem, 4096)
 	var senders sync.WaitGroup
-	for range g.cfg.send.senders {
-		senders.Go(func() {
-			var scratch []event.Recipient // the recipients of one outcome at a time
-			for c := range calls {
-				scratch = g.sendOne(c, sent, scratch)
-			}
-		})
+	for prio, l := range g.lanes {
+		for range g.cfg.lanes[prio].senders {
+			senders.Go(func() {
+				var scratch []event.Recipient // the recipients of one outcome at a time
+				for c := range calls[prio] {
+					scratch = g.sendOne(l, c, sent, scratch)
+				}
+			})
+		}
 	}
 	go func() {
 		senders.Wait()
@@ -40,21 +38,29 @@ func (g *generation) send(calls <-chan *batching.Call) <-chan outItem {
 // sendOne pushes one call and hands on the outcomes of the events it
 // completes. scratch holds the recipients of one outcome at a time; the
 // grown buffer is returned for the next call.
-func (g *generation) sendOne(c *batching.Call, sent chan<- outItem, scratch []event.Recipient) []event.Recipient {
+func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scratch []event.Recipient) []event.Recipient {
 	g.met.RecipientsPerCall.Observe(float64(len(c.Recipients)))
 	g.met.MIMCCallsInFlight.Inc()
-	res, err := g.pusher.Push(g.abandonCtx, toMIMC(c))
+	call := toMIMC(c)
+	call.Urgent = l.prio == urgent
+	call.Expires = expiries(c)
+	res, err := g.pusher.Push(g.abandonCtx, call)
 	g.met.MIMCCallsInFlight.Dec()
 	if g.abandonCtx.Err() != nil {
 		// Abandoned: no outcome, so no commit; the next owner of these
 		// partitions sends them again.
 		return scratch
 	}
-	done := c.Resolve(results(res, err)...)
+	if !res.SentAt.IsZero() {
+		g.met.SendWaitSeconds.WithLabelValues(l.prio.String()).Observe(res.SentAt.Sub(c.FirstAt).Seconds())
+	}
+	done := c.Resolve(results(c, res, err)...)
 	now := time.Now()
 	for _, e := range done {
 		rec := e.Data.(*record)
-		g.budget.free(rec.ev.Kind, len(rec.Event.Recipients))
+		if rec.budgeted() {
+			g.budget.free(rec.ev.Kind, len(rec.Event.Recipients))
+		}
 		out := outcomeOf(rec, now, scratch)
 		scratch = out.Recipients[:0]
 		sent <- completed(rec, now, &out)
@@ -63,6 +69,23 @@ func (g *generation) sendOne(c *batching.Call, sent chan<- outItem, scratch []ev
 	// content stays open: drop the events so their records can go.
 	clear(done)
 	return scratch
+}
+
+// expiries returns when each recipient of c expires (its event's expiry),
+// or nil when none does.
+func expiries(c *batching.Call) []time.Time {
+	var out []time.Time
+	for i := range c.Recipients {
+		at := c.EventOf(i).Data.(*record).expiresAt
+		if at.IsZero() {
+			continue
+		}
+		if out == nil {
+			out = make([]time.Time, len(c.Recipients))
+		}
+		out[i] = at
+	}
+	return out
 }
 
 // toMIMC maps a batched call onto the MIMC client's call.
@@ -96,19 +119,34 @@ func toMIMC(c *batching.Call) mimc.Call {
 var yes, no = true, false
 
 // results maps MIMC's answer onto the call's recipients: one packet id each,
-// or one error for all.
-func results(res mimc.Result, err error) []batching.Result {
-	if err != nil {
-		attempts := 1
-		var me *mimc.Error
-		if errors.As(err, &me) {
-			attempts = me.Attempts
-		}
-		return []batching.Result{{Err: err, Attempts: attempts}}
+// or one error for all, and an expiredError for each recipient that expired
+// before it was sent.
+func results(c *batching.Call, res mimc.Result, err error) []batching.Result {
+	attempts := res.Attempts
+	var me *mimc.Error
+	if errors.As(err, &me) {
+		attempts = me.Attempts
 	}
-	out := make([]batching.Result, len(res.PacketIDs))
-	for i, id := range res.PacketIDs {
-		out[i] = batching.Result{PacketID: id, Attempts: res.Attempts}
+	if err != nil && len(res.Expired) == 0 {
+		return []batching.Result{{Err: err, Attempts: max(attempts, 1)}}
+	}
+	out := make([]batching.Result, len(c.Recipients))
+	for i := range out {
+		switch {
+		case err != nil:
+			out[i] = batching.Result{Err: err, Attempts: attempts}
+		default:
+			out[i] = batching.Result{PacketID: res.PacketIDs[i], Attempts: attempts}
+		}
+	}
+	for _, i := range res.Expired {
+		out[i] = batching.Result{Err: &expiredError{at: c.EventOf(i).Data.(*record).expiresAt}, Attempts: attempts}
 	}
 	return out
 }
+
+// expiredError is the result of a recipient whose event expired before the
+// recipient was sent.
+type expiredError struct{ at time.Time }
+
+func (e *expiredError) Error() string { return event.ExpiredError(e.at) }

@@ -108,21 +108,29 @@ func (w *writer) done(batch []outItem) {
 	g := w.g
 	g.health.writerOK()
 	g.lastProgress.Store(time.Now().UnixNano())
-	delivered := 0 // counted once per batch: the usual status
+	var delivered, freed [priorities]int // counted once per batch: the usual status
 	for i := range batch {
 		it := &batch[i]
 		g.tracker.Done(it.tp, it.offset)
+		freed[it.prio]++
 		if it.status == event.Delivered {
-			delivered++
+			delivered[it.prio]++
 		} else {
 			g.met.Outcomes.WithLabelValues(it.status).Inc()
+			g.met.PriorityOutcomes.WithLabelValues(it.prio.String(), it.status).Inc()
 		}
 		*it = outItem{}
 	}
-	if delivered > 0 {
-		g.met.Outcomes.WithLabelValues(event.Delivered).Add(float64(delivered))
+	for prio, l := range g.lanes {
+		if n := delivered[prio]; n > 0 {
+			g.met.Outcomes.WithLabelValues(event.Delivered).Add(float64(n))
+			g.met.PriorityOutcomes.WithLabelValues(l.prio.String(), event.Delivered).Add(float64(n))
+		}
+		if n := freed[prio]; n > 0 {
+			l.room.free(n)
+			g.met.PriorityPendingEvents.WithLabelValues(l.prio.String()).Sub(float64(n))
+		}
 	}
-	g.room.free(len(batch))
 	g.met.PendingEvents.Sub(float64(len(batch)))
 }
 

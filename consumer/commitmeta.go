@@ -17,10 +17,12 @@ import (
 // (none, a tool's) carries no bound.
 const commitMetadataPrefix = "mimc-bridge/1 outcomes-since="
 
-// encodeCommitMetadata returns the metadata of a commit whose outcomes
-// were all written at or after since (in unix milliseconds, the unit of
-// record timestamps); "" for a zero since.
-func encodeCommitMetadata(since time.Time) string {
+// CommitMetadata returns the metadata of a commit whose outcomes were all
+// written at or after since (in unix milliseconds, the unit of record
+// timestamps); "" for a zero since. Tools that set a group's offsets may
+// write it too: without it the bridge does not look for outcomes already
+// written.
+func CommitMetadata(since time.Time) string {
 	if since.IsZero() {
 		return ""
 	}

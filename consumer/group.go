@@ -86,7 +86,7 @@ func (g *Generation) Commit(offsets map[TopicPartition]int64, since map[TopicPar
 	}
 	for tp, off := range offsets {
 		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafka.OffsetCommit{
-			Partition: tp.Partition, Offset: off, Metadata: encodeCommitMetadata(since[tp]),
+			Partition: tp.Partition, Offset: off, Metadata: CommitMetadata(since[tp]),
 		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)

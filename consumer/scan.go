@@ -75,6 +75,16 @@ func (s *Scanner) Close() {
 	}
 }
 
+// FirstOffsets returns the first offset of each partition: where a group
+// with no commit starts reading.
+func (s *Scanner) FirstOffsets(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	want := make(map[string][]int)
+	for _, tp := range tps {
+		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
+	}
+	return listOffsets(ctx, s.client, want, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
+}
+
 // Done lists, per partition, the offsets whose outcome is on the results
 // topic. The zero Done holds nothing.
 type Done struct {

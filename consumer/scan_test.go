@@ -10,9 +10,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/internal/retention"
 )
 
 // broker is a kfake broker on loopback TCP with helpers for the scanner's
@@ -236,34 +236,13 @@ func TestScanStartingBelowTheLogStartStartsAtTheLogStart(t *testing.T) {
 }
 
 // deleteRecords deletes the records of topic/partition below offset, as
-// retention does with old segments (kafka-go has no DeleteRecords).
+// retention does with old segments.
 func (b *broker) deleteRecords(topic string, partition int32, before int64) {
 	b.tb.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.brokers...))
-	if err != nil {
-		b.tb.Fatal(err)
-	}
-	defer cl.Close()
-	req := kmsg.NewPtrDeleteRecordsRequest()
-	rt := kmsg.NewDeleteRecordsRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-	rp.Partition, rp.Offset = partition, before
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 10000
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		b.tb.Fatalf("deleting records: %v", err)
-	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if p.ErrorCode != 0 {
-				b.tb.Fatalf("deleting records of %s/%d: error code %d", t.Topic, p.Partition, p.ErrorCode)
-			}
-		}
+	if err := retention.DeleteBefore(ctx, b.brokers, topic, partition, before); err != nil {
+		b.tb.Fatal(err)
 	}
 }
 
@@ -274,12 +253,12 @@ func TestCommitMetadataRoundTrips(t *testing.T) {
 		md       string
 		want     time.Time
 	}{
-		{"a bound written by the bridge comes back", encodeCommitMetadata(at), at},
+		{"a bound written by the bridge comes back", CommitMetadata(at), at},
 		{"no metadata carries no bound", "", time.Time{}},
 		{"a tool's metadata carries no bound", "reset by kafka-consumer-groups", time.Time{}},
 		{"a later format carries no bound", "mimc-bridge/2 outcomes-since=1764607842123", time.Time{}},
 		{"a bound that is not a number carries none", commitMetadataPrefix + "soon", time.Time{}},
-		{"a zero bound is written as none", encodeCommitMetadata(time.Time{}), time.Time{}},
+		{"a zero bound is written as none", CommitMetadata(time.Time{}), time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

@@ -24,8 +24,14 @@ const (
 type Sample struct {
 	ID    string // the record key; for a bad-JSON sample the outcome's id is <topic>/<partition>/<offset>
 	Value []byte
-	Want  string // the expected status: event.Delivered, event.Failed or event.Rejected
+	Want  string // the expected status: event.Delivered, event.Failed, event.Expired or event.Rejected
 	What  string // a few words on what it shows
+	// Urgent samples go to the urgent topic (URGENT_TOPICS), the others to
+	// the input topic.
+	Urgent bool
+	// Age dates the record's timestamp this far back: an event whose ttl is
+	// shorter has expired when it arrives.
+	Age time.Duration
 }
 
 // Options shape the burst.
@@ -38,7 +44,19 @@ type Options struct {
 	// Prefix starts every id ("demo-k3f9"), so that runs sharing a broker
 	// (--data-dir) have distinct ids.
 	Prefix string
+	// Urgent includes login codes for the urgent topic, and Expiring flash
+	// sales whose ttl ran out before they were produced (their record's
+	// timestamp is Age in the past): they end expired.
+	Urgent, Expiring bool
 }
+
+// The ttls of the urgent and the expiring samples, and how old an expiring
+// sample's record is.
+const (
+	UrgentTTL   = 60
+	ExpiringTTL = 30
+	ExpiringAge = 2 * time.Minute
+)
 
 // The shared messages: events carrying the same content merge into one
 // p2p/more or p2t/more call.
@@ -49,6 +67,8 @@ var (
 	post    = content{FromAccount: "forum", Msg: "New post in your group", BizType: "FORUM"}
 	notice  = content{FromAccount: "ops", FromResource: "pager", Msg: "Maintenance tonight at 02:00", IsStore: ptr(false)}
 	refused = content{FromAccount: RefusedAccount, Msg: "You won a prize!"}
+	login   = content{FromAccount: "auth", Msg: "Your login code is 4711", BizType: "OTP"}
+	flash   = content{FromAccount: "marketing", Msg: "Flash sale: the next 30 seconds only"}
 )
 
 // Topic ids: small ones, and ones past 2^53 that a float64 would round.
@@ -57,7 +77,9 @@ var topicIDs = []int64{1001, 1002, 1003, 1<<53 + 1, 1<<53 + 7, 46116860184273879
 // Samples returns n sample events: per cycle of 20, p2p single and list
 // recipients, p2t single and list with topic ids as numbers and strings,
 // base64, shared messages so that calls merge, one invalid event and (with
-// Options.Refused) one that MIMC refuses.
+// Options.Refused) one that MIMC refuses, (with Options.Urgent) one login
+// code for the urgent topic and (with Options.Expiring) one flash sale that
+// has expired when it arrives.
 func Samples(n int, o Options) []Sample {
 	rng := rand.New(rand.NewPCG(o.Seed, 0x64656d6f))
 	account := func() string { return fmt.Sprintf("user-%02d", 1+rng.IntN(40)) }
@@ -75,6 +97,14 @@ func Samples(n int, o Options) []Sample {
 		id := fmt.Sprintf("%s-%04d", o.Prefix, i+1)
 		var s Sample
 		switch slot := i % 20; {
+		case slot == 12 && o.Urgent:
+			s = login.p2p(id, "urgent: a login code with a ttl", account())
+			s.Value = withTTL(s.Value, UrgentTTL)
+			s.Urgent = true
+		case slot == 13 && o.Expiring:
+			s = flash.p2pList(id, "expired: its ttl ran out before it arrived", accounts())
+			s.Value = withTTL(s.Value, ExpiringTTL)
+			s.Age, s.Want = ExpiringAge, event.Expired
 		case slot <= 3 || slot == 12 || slot == 13:
 			s = shipped.p2p(id, "p2p, one toAccount", account())
 		case slot <= 6 || slot == 18:
@@ -176,6 +206,11 @@ func (c content) p2tList(id, what string, topics []int64) Sample {
 	}
 	m["topicIds"] = list
 	return c.sample(id, what, m)
+}
+
+// withTTL adds "ttl": seconds to an event's JSON object.
+func withTTL(value []byte, seconds int) []byte {
+	return fmt.Appendf(value[:len(value)-1:len(value)-1], `,"ttl":%d}`, seconds)
 }
 
 // invalidSample returns the k-th kind of invalid event, in rotation.

@@ -82,3 +82,38 @@ func TestPercentileUsesTheNearestRank(t *testing.T) {
 		}
 	}
 }
+
+func TestUrgentAndExpiringSamples(t *testing.T) {
+	now := time.Now()
+	urgent, expiring := 0, 0
+	for _, s := range Samples(100, Options{Urgent: true, Expiring: true, Seed: 3, Prefix: "t"}) {
+		if s.Want == event.Rejected {
+			continue
+		}
+		ev, err := event.Decode(s.Value, event.Source{Topic: "mimc.push"}, event.Limits{})
+		if err != nil {
+			t.Fatalf("%s (%s) is rejected: %v", s.ID, s.What, err)
+		}
+		expired := event.IsExpired(ev.ExpiresAt(now.Add(-s.Age), 0), now)
+		if expired != (s.Want == event.Expired) {
+			t.Errorf("%s (%s): expired %v at arrival, want %s", s.ID, s.What, expired, s.Want)
+		}
+		if s.Urgent {
+			urgent++
+			if ev.TTL != UrgentTTL {
+				t.Errorf("urgent %s has ttl %d", s.ID, ev.TTL)
+			}
+		}
+		if expired {
+			expiring++
+		}
+	}
+	if urgent != 5 || expiring != 5 {
+		t.Errorf("%d urgent and %d expiring samples in 100, want 5 of each", urgent, expiring)
+	}
+	for _, s := range Samples(100, Options{Seed: 3, Prefix: "t"}) {
+		if s.Urgent || s.Age != 0 || s.Want == event.Expired {
+			t.Fatalf("%s (%s) is urgent or expiring without the options", s.ID, s.What)
+		}
+	}
+}

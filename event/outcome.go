@@ -87,6 +87,22 @@ func NewRejected(src Source, value []byte, err *RejectError, receivedAt, now tim
 	return o
 }
 
+// NewExpired returns the outcome of an event that expired at expiredAt
+// before any of its recipients was sent: every recipient carries the error,
+// and the event is kept so that it can be produced again.
+func NewExpired(ev *Event, src Source, expiredAt, receivedAt, now time.Time) Outcome {
+	reason := ExpiredError(expiredAt)
+	o := Outcome{ID: ev.ID, Status: Expired, Kind: ev.Kind, Source: src, ReceivedAt: receivedAt, CompletedAt: now,
+		Error: reason, Event: ev, Recipients: make([]Recipient, ev.Recipients())}
+	for i, a := range ev.ToAccounts {
+		o.Recipients[i] = Recipient{ToAccount: a, Error: reason}
+	}
+	for i, id := range ev.TopicIDs {
+		o.Recipients[i] = Recipient{TopicID: strconv.FormatInt(id, 10), Error: reason}
+	}
+	return o
+}
+
 // InputPrefix returns at most the first MaxInputBytes of value as a string,
 // cut at a UTF-8 character boundary, invalid UTF-8 replaced by U+FFFD (as
 // JSON would write it anyway).

@@ -141,3 +141,20 @@ func TestTheStatusOfAnEvent(t *testing.T) {
 		}
 	}
 }
+
+func TestAnEventExpiredBeforeItWasSent(t *testing.T) {
+	ev := Event{ID: "sale-1", Kind: P2T, FromAccount: "shop", Msg: "m", TopicIDs: []int64{9007199254740993, 7}, TTL: 2}
+	rec := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	o := NewExpired(&ev, testSrc, ev.ExpiresAt(rec, 0), rec.Add(3*time.Second), rec.Add(3*time.Second))
+	want := "expired at 2026-11-25T10:00:02.000Z before it was sent"
+	if o.Status != Expired || o.Error != want || o.Event != &ev || o.Attempts != 0 || o.Source != testSrc {
+		t.Errorf("outcome %+v", o)
+	}
+	if !reflect.DeepEqual(o.Recipients, []Recipient{{TopicID: "9007199254740993", Error: want}, {TopicID: "7", Error: want}}) {
+		t.Errorf("recipients %+v", o.Recipients)
+	}
+	back, err := ParseOutcome(o.AppendJSON(nil))
+	if err != nil || back.Event == nil || back.Event.TTL != 2 {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -86,15 +87,118 @@ func report(t *testing.T, c *cluster, fake *mimctest.Server, cfg config.Config, 
 	return dupOutcomes, dupPushes
 }
 
+// life is when one process ran: the MIMC calls that arrived and the outcomes
+// completed in it are that process's.
+type life struct{ from, to time.Time }
+
+func (l life) holds(at time.Time) bool { return !at.Before(l.from) && !at.After(l.to) }
+
+// killFigures are what a SIGKILL left behind.
+type killFigures struct {
+	calls            int // MIMC calls the killed process made
+	cutShort         int // of them, cut short by the kill: MIMC never answered
+	pushedNoOutcome  int // recipients MIMC accepted whose outcome the process had not written: in flight at the kill
+	repeatedPushes   int // recipients the process pushed that were pushed again after the kill
+	repeatedFinished int // of those, recipients whose outcome the process had written (the next owner skips them: 0)
+	dupOutcomes      int // events the process wrote an outcome for that got another after the kill
+}
+
+func (f killFigures) String() string {
+	return fmt.Sprintf("%d calls, %d cut short by the kill; %d recipients pushed without their outcome written (in flight at the kill); "+
+		"%d pushed again after it (%d of them with their outcome written); %d duplicate outcomes",
+		f.calls, f.cutShort, f.pushedNoOutcome, f.repeatedPushes, f.repeatedFinished, f.dupOutcomes)
+}
+
+// perKill attributes the repeats of a crash test to the kills: for each
+// killed process, what it pushed and wrote, and what was done again after.
+func perKill(t *testing.T, c *cluster, fake *mimctest.Server, cfg config.Config, killed []life) []killFigures {
+	t.Helper()
+	outs := c.outcomes(t, cfg.ResultsTopic)
+	recipientOf := func(r event.Recipient) string {
+		if r.ToAccount != "" {
+			return "p2p:" + r.ToAccount
+		}
+		return "p2t:" + r.TopicID
+	}
+	// Per event (its one recipient): when its outcomes were completed.
+	written := map[string][]time.Time{}
+	for _, o := range outs {
+		for _, r := range o.Recipients {
+			written[recipientOf(r)] = append(written[recipientOf(r)], o.CompletedAt)
+		}
+	}
+	type push struct {
+		at       time.Time
+		answered bool
+	}
+	pushes := map[string][]time.Time{}
+	var calls []push
+	for _, call := range fake.Calls() {
+		calls = append(calls, push{at: call.At, answered: call.HTTPStatus != 0})
+		if call.PacketIDs == nil {
+			continue
+		}
+		for _, a := range call.ToAccounts {
+			pushes["p2p:"+a] = append(pushes["p2p:"+a], call.At)
+		}
+		for _, id := range call.TopicIDs {
+			pushes[fmt.Sprintf("p2t:%d", id)] = append(pushes[fmt.Sprintf("p2t:%d", id)], call.At)
+		}
+	}
+	figs := make([]killFigures, len(killed))
+	for i, l := range killed {
+		f := &figs[i]
+		for _, cl := range calls {
+			if l.holds(cl.at) {
+				f.calls++
+				if !cl.answered {
+					f.cutShort++
+				}
+			}
+		}
+		for rcpt, ats := range pushes {
+			if !slices.ContainsFunc(ats, l.holds) {
+				continue
+			}
+			finished := slices.ContainsFunc(written[rcpt], l.holds)
+			if !finished {
+				f.pushedNoOutcome++
+			}
+			if slices.ContainsFunc(ats, func(at time.Time) bool { return at.After(l.to) }) {
+				f.repeatedPushes++
+				if finished {
+					f.repeatedFinished++
+				}
+			}
+		}
+		for _, ats := range written {
+			if slices.ContainsFunc(ats, l.holds) && slices.ContainsFunc(ats, func(at time.Time) bool { return at.After(l.to) }) {
+				f.dupOutcomes++
+			}
+		}
+	}
+	return figs
+}
+
+// Three SIGKILLs mid-stream: nothing is lost, no event gets a second
+// outcome, and a push is repeated only if it was in flight at a kill (MIMC
+// accepted it, its outcome was not yet written). Each kill's figures are
+// logged:
+//
+//	go test ./integration_test/ -run TestSIGKILLThreeTimes -v | grep -E 'kill|SIGKILL'
 func TestSIGKILLThreeTimesLosesNothing(t *testing.T) {
 	c, fake, cfg, ids := crashSetup(t, 3000)
+	var killed []life
 	for i := 0; i < 3; i++ {
+		from := time.Now()
 		p := startProc(t, cfg)
 		before := len(fake.Calls())
 		waitFor(t, 60*time.Second, "the bridge to make progress", func() bool { return len(fake.Calls()) > before+40 })
 		time.Sleep(time.Duration(200+rand.Intn(400)) * time.Millisecond)
+		to := time.Now()
 		p.kill(t)
-		t.Logf("kill %d after %d MIMC calls", i+1, len(fake.Calls()))
+
+		killed = append(killed, life{from: from, to: to})
 	}
 	p := startProc(t, cfg)
 	allCommitted(t, c, cfg, 120*time.Second)
@@ -102,7 +206,19 @@ func TestSIGKILLThreeTimesLosesNothing(t *testing.T) {
 		t.Errorf("exit code %d after SIGTERM, want 0", code)
 	}
 	dupOutcomes, dupPushes := report(t, c, fake, cfg, ids)
+	for i, f := range perKill(t, c, fake, cfg, killed) {
+		t.Logf("kill %d: %s", i+1, f)
+		if f.repeatedFinished != 0 {
+			t.Errorf("kill %d: %d recipients whose outcome was written were pushed again", i+1, f.repeatedFinished)
+		}
+	}
 	t.Logf("SIGKILL x3: %d events, %d duplicate outcomes, %d duplicate pushes", len(ids), dupOutcomes, dupPushes)
+	if dupOutcomes != 0 {
+		t.Errorf("%d duplicate outcomes after the kills, want 0: the next owner skips what the results topic holds", dupOutcomes)
+	}
+	if !strings.Contains(p.output.String(), "outcomes already written: their records are skipped") {
+		t.Errorf("the last process did not log what it skipped")
+	}
 }
 
 func TestSIGTERMDrainsAndRestartsWithoutDuplicates(t *testing.T) {

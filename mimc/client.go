@@ -46,6 +46,13 @@ type Call struct {
 	IsStore      *bool    // sent only when non-nil
 	ToAccounts   []string // P2P recipients
 	TopicIDs     []int64  // P2T recipients (int64 numbers on the wire)
+	// Urgent calls take the quota before the others.
+	Urgent bool
+	// Expires, when set, holds when each recipient expires, in the order
+	// of the recipients (zero: never). Before every attempt, and while an
+	// attempt waits for the rate limit, the client drops the recipients
+	// whose time has come: they are never sent and take no quota.
+	Expires []time.Time
 }
 
 // Recipients is the number of recipients of the call's kind.
@@ -98,9 +105,16 @@ func (c *Call) route() (endpoint string, many bool, err error) {
 
 // Result is the answer to a successful call.
 type Result struct {
-	PacketIDs []string // PacketIDs[i] belongs to the i-th recipient of the call
+	PacketIDs []string // PacketIDs[i] belongs to the i-th recipient of the call ("" when it expired)
 	Attempts  int
 	Endpoint  string // e.g. "/api/push/p2p/more"
+	// SentAt is when the first attempt went out (zero: none did).
+	SentAt time.Time
+	// Expired holds the positions of the recipients dropped because they
+	// expired (Call.Expires), ascending, also when Push fails: the error is
+	// then about the others. When every recipient expired, Push returns no
+	// error and PacketIDs holds only "".
+	Expired []int
 }
 
 // Client sends calls to MIMC. It is safe for concurrent use.
@@ -197,10 +211,11 @@ func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
 	buf := getBuffer()
 	writeBody(buf, &c.cfg.Credentials, &call, many)
 	body := newSharedBody(buf)
-	defer body.release()
 
 	p := pusher{c: c, ctx: ctx, endpoint: endpoint, url: c.baseURL + endpoint,
-		many: many, kind: call.Kind, n: call.Recipients(), body: body}
+		many: many, kind: call.Kind, n: call.Recipients(), body: body,
+		orig: &call, exp: newExpiry(call.Expires, call.Recipients())}
+	defer func() { p.body.release() }()
 	b := &retryBackOff{
 		exp: backoff.ExponentialBackOff{
 			InitialInterval:     c.cfg.RetryInitialInterval,
@@ -215,8 +230,14 @@ func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
 	b.deadline, _ = ctx.Deadline()
 	p.backoff = b
 	err = backoff.RetryNotify(p.op, backoff.WithContext(b, ctx), p.notify)
-	res := Result{Attempts: p.attempts, Endpoint: endpoint}
-	if err == nil {
+	res := Result{Attempts: p.attempts, Endpoint: p.endpoint, SentAt: p.sentAt}
+	if p.exp != nil {
+		res.Expired = p.exp.dropped()
+		if err == nil || errors.Is(err, errAllExpired) {
+			res.PacketIDs = p.exp.spread(p.ids, call.Recipients())
+			return res, nil
+		}
+	} else if err == nil {
 		res.PacketIDs = p.ids
 		return res, nil
 	}
@@ -250,22 +271,36 @@ type pusher struct {
 	attempts int
 	ids      []string
 	last     *Error
+
+	sentAt time.Time // of the first attempt
+	orig   *Call     // the call as given
+	exp    *expiry   // nil when no recipient expires
 }
+
+// errAllExpired ends a push whose every recipient expired.
+var errAllExpired = errors.New("every recipient expired")
 
 func (p *pusher) op() error {
 	if err := p.ctx.Err(); err != nil {
 		return backoff.Permanent(p.fail(&Error{Message: "context done before the attempt", Err: err}))
 	}
-	if err := waitRecipients(p.ctx, p.c.limiter(p.kind), p.n); err != nil {
-		return backoff.Permanent(p.fail(&Error{Message: "waiting for the rate limit", Err: err}))
+	if err := p.waitRate(); err != nil {
+		return backoff.Permanent(err)
 	}
 	select {
 	case p.c.sem <- struct{}{}:
 	case <-p.ctx.Done():
 		return backoff.Permanent(p.fail(&Error{Message: "waiting for a free call slot", Err: p.ctx.Err()}))
 	}
+	if !p.prune() {
+		<-p.c.sem
+		return backoff.Permanent(errAllExpired)
+	}
 	p.attempts++
 	start := time.Now()
+	if p.attempts == 1 {
+		p.sentAt = start
+	}
 	ids, e := p.attempt()
 	<-p.c.sem
 	if obs := p.c.cfg.Observer; obs != nil {
@@ -287,6 +322,55 @@ func (p *pusher) op() error {
 		return backoff.Permanent(e)
 	}
 	return e
+}
+
+// waitRate waits until the call's recipients may be sent. A recipient that
+// expires meanwhile is dropped, and the wait goes on for the others: the
+// wait is bounded by the next expiry, and a limiter that cannot grant the
+// quota before it (rate.Limiter says so at once) waits for that expiry.
+func (p *pusher) waitRate() error {
+	lim := p.c.limiter(p.kind)
+	for {
+		if !p.prune() {
+			return errAllExpired
+		}
+		ctx, cancel := p.ctx, context.CancelFunc(func() {})
+		if p.exp != nil {
+			if next := p.exp.next(); !next.IsZero() {
+				ctx, cancel = context.WithDeadline(p.ctx, next)
+			}
+		}
+		err := waitRecipients(ctx, lim, p.n)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if p.exp != nil && p.ctx.Err() == nil {
+			err = p.exp.untilNext(p.ctx)
+		}
+		if err != nil {
+			return p.fail(&Error{Message: "waiting for the rate limit", Err: err})
+		}
+	}
+}
+
+// prune drops the recipients that have expired, reshaping the request for
+// the others; it reports false when none is left.
+func (p *pusher) prune() bool {
+	if p.exp == nil || !p.exp.prune(time.Now()) {
+		return true
+	}
+	if len(p.exp.alive) == 0 {
+		return false
+	}
+	call := p.exp.narrow(p.orig)
+	endpoint, many, _ := call.route() // the kind is valid and a recipient is left
+	buf := getBuffer()
+	writeBody(buf, &p.c.cfg.Credentials, &call, many)
+	p.body.release()
+	p.body = newSharedBody(buf)
+	p.endpoint, p.url, p.many, p.n = endpoint, p.c.baseURL+endpoint, many, call.Recipients()
+	return true
 }
 
 func (p *pusher) fail(e *Error) *Error {

@@ -1,0 +1,87 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
+)
+
+func TestLanesAreSizedOutOfTheSettings(t *testing.T) {
+	for _, tt := range []struct {
+		scenario         string
+		pending, senders int
+		hasUrgent        bool
+		want             [priorities]laneConfig
+	}{
+		{"without urgent topics the normal lane has everything", 10000, 16, false,
+			[priorities]laneConfig{{maxPending: 10000, senders: 16}, {maxPending: 1, senders: 1}}},
+		{"urgent topics take a quarter of the room and add a quarter of the senders", 10000, 16, true,
+			[priorities]laneConfig{{maxPending: 7500, senders: 16}, {maxPending: 2500, senders: 4}}},
+		{"the smallest settings still give each lane room and two urgent senders", 1, 1, true,
+			[priorities]laneConfig{{maxPending: 1, senders: 1}, {maxPending: 1, senders: 2}}},
+	} {
+		if got := lanes(tt.pending, tt.senders, tt.hasUrgent); got != tt.want {
+			t.Errorf("%s: %+v, want %+v", tt.scenario, got, tt.want)
+		}
+	}
+}
+
+func TestABacklogOnOtherTopicsNeverHoldsAnUrgentEventBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// MIMC takes no call from "shop" until released: the normal lane
+		// fills its room and its senders, and its fetching pauses.
+		release := make(chan struct{})
+		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
+			if call.FromAccount == "shop" {
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return mimc.Result{}, ctx.Err()
+				}
+			}
+			return answer(call)
+		})
+		h := newHarness(t, 1, push, func(c *config.Config) {
+			c.MaxPendingEvents = 8
+			c.MaxConcurrentCalls = 2
+			c.UrgentTopics = []string{"urgent"}
+		})
+		urgentTP := consumer.TopicPartition{Topic: "urgent", Partition: 0}
+		h.startOn(tp(0), urgentTP)
+		for i := range 50 {
+			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"m%d"}`, i, i, i%3))
+		}
+		synctest.Wait()
+		pending := func(p priority) float64 { return gauge(h.p.met.PriorityPendingEvents.WithLabelValues(p.String())) }
+		if pending(normal) != 6 || pending(urgent) != 0 {
+			t.Fatalf("pending normal %v, urgent %v: want the normal lane full (6) and the urgent one empty", pending(normal), pending(urgent))
+		}
+		h.src.produceTo("urgent", 0, time.Now(), `{"id":"otp","fromAccount":"auth","toAccount":"ann","msg":"code 4711"}`)
+		for end := time.Now().Add(10 * time.Second); len(h.pub.all()) == 0 && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if outs := h.pub.all(); len(outs) != 1 || outs[0].ID != "otp" || outs[0].Status != event.Delivered {
+			close(release)
+			h.stop()
+			t.Fatalf("outcomes %+v, want the urgent event's alone while the backlog is stuck", outs)
+		}
+		close(release)
+		for h.com.committed(0) < 50 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.stop()
+		if got := len(h.byID()); got != 51 {
+			t.Errorf("%d outcomes, want 51", got)
+		}
+		if pending(normal) != 0 || pending(urgent) != 0 {
+			t.Errorf("pending normal %v, urgent %v after the generation, want 0", pending(normal), pending(urgent))
+		}
+	})
+}
