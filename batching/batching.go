@@ -165,6 +165,11 @@ func (c *Call) Resolve(results ...Result) []*Event {
 // Config configures a Batcher. Zero values take the defaults.
 type Config struct {
 	MaxRecipients    int              // per call, default 100
+	// KindMaxRecipients lowers MaxRecipients for a kind (KindP2P,
+	// KindP2T): a member whose share of the quota is below one full call a
+	// second sends smaller calls. Absent, 0 or above MaxRecipients:
+	// MaxRecipients.
+	KindMaxRecipients map[string]int
 	Linger           time.Duration    // since the call's first event, default 50ms
 	MaxBodyBytes     int              // safe request body size, default 512 KiB
 	MaxPendingEvents int              // events added and not yet complete, default 10000
@@ -256,6 +261,7 @@ type group struct {
 	overhead int    // estimated body of a call with no recipient
 	minCost  int    // smallest possible cost of one recipient
 	p2t      bool
+	max      int     // recipients per call of its kind
 	calls    []*Call // open calls, oldest first
 	callsBuf [2]*Call
 	first    Call // the first call of the group, allocated with it
@@ -344,7 +350,7 @@ func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
 			c = b.newCall(g, now)
 		}
 		b.add(c, ev, int32(i), r, h, cost)
-		if len(c.Recipients) >= b.cfg.MaxRecipients || c.body+g.minCost > b.cfg.MaxBodyBytes {
+		if len(c.Recipients) >= g.max || c.body+g.minCost > b.cfg.MaxBodyBytes {
 			dst = b.emit(c, dst)
 		}
 	}
@@ -436,6 +442,10 @@ func (b *Batcher) group(c *Content) *group {
 	g := &b.groupBuf[0]
 	b.groupBuf = b.groupBuf[1:]
 	g.content, g.hash, g.next, g.p2t = *c, h, head, c.Kind == KindP2T
+	g.max = b.cfg.MaxRecipients
+	if m := b.cfg.KindMaxRecipients[c.Kind]; m > 0 && m < g.max {
+		g.max = m
+	}
 	g.calls = g.callsBuf[:0]
 	g.overhead = bodyOverhead + escapedLen(c.FromAccount) + escapedLen(c.FromResource) +
 		escapedLen(c.BizType) + escapedLen(c.MsgType) + escapedLen(c.Msg)

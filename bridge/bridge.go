@@ -31,6 +31,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/inflight"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
@@ -94,14 +95,36 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		return nil, fmt.Errorf("RETRY_CODES: %w", err)
 	}
 	health := newHealth()
+	q, err := quota.New(quota.Config{
+		RateP2P: cfg.RateP2P, RateP2T: cfg.RateP2T,
+		MaxRecipients: cfg.BatchMaxRecipients,
+		Observer:      met.QuotaObserver(),
+	}, log.With(zap.String("component", "quota")))
+	if err != nil {
+		return nil, err
+	}
+	// No share until the first generation: tokens saved up before it
+	// would be a burst into quota the other members are spending.
+	q.SetShare(0)
+	for kind, r := range map[string]float64{event.P2P: cfg.RateP2P, event.P2T: cfg.RateP2T} {
+		if r > 0 {
+			met.QuotaGroupRate.WithLabelValues(kind).Set(r)
+		}
+	}
+	calls, err := inflight.New(inflight.Config{
+		Max:     cfg.MaxConcurrentCalls,
+		OnLimit: func(n int) { met.MIMCConcurrencyLimit.Set(float64(n)) },
+	}, log.With(zap.String("component", "inflight")))
+	if err != nil {
+		return nil, err
+	}
 	client, err := mimc.New(mimc.Config{
 		BaseURL:            cfg.MIMCURL,
 		Credentials:        mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
 		HTTPTimeout:        cfg.HTTPTimeout,
 		RetryMaxElapsed:    cfg.RetryMaxElapsed,
 		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
-		RateP2P:            cfg.RateP2P,
-		RateP2T:            cfg.RateP2T,
+		Gate:               gate{quota: q, inflight: calls},
 		RetryHTTPStatuses:  retryStatuses,
 		RetryCodes:         retryCodes,
 		Observer:           observer{met: met, health: health},
@@ -127,14 +150,18 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		return nil, err
 	}
 	offsets := consumer.NewOffsetClient(conn)
+	pipe := &pipeline{
+		cfg:    pipelineSettings(cfg),
+		source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
+		pusher: client, pub: pub, offsets: offsets, scanner: scanner,
+		log: log, met: met, health: health,
+	}
+	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
+		pipe.quota, pipe.partitions = q, offsets
+	}
 	return &Bridge{
 		cfg: cfg, log: log, conn: conn,
-		pipe: &pipeline{
-			cfg:    pipelineSettings(cfg),
-			source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
-			pusher: client, pub: pub, offsets: offsets, scanner: scanner,
-			log: log, met: met, health: health,
-		},
+		pipe:  pipe,
 		close: func() { client.Close(); _ = pub.Close(); offsets.Close(); scanner.Close() },
 	}, nil
 }

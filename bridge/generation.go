@@ -69,9 +69,12 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		abandonCtx: abandonCtx, abandon: abandon,
 		floors: make(map[consumer.TopicPartition]floor),
 	}
+	p.setShare(ctx, g.log, len(assignments))
+	g.budget = newSendBudget(p.quota, p.cfg.drain)
 	for prio, lc := range p.cfg.lanes {
 		bc := p.cfg.batch
 		bc.MaxPendingEvents = lc.maxPending
+		bc.KindMaxRecipients = p.kindMaxRecipients()
 		batcher, err := batching.New(bc)
 		if err != nil {
 			abandon()
@@ -89,8 +92,6 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		}
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))
-	p.setShare(ctx, g.log, len(assignments))
-	g.budget = newSendBudget(p.quota, p.cfg.drain)
 	g.findDone(ctx)
 	g.seedBounds(ctx)
 	p.met.Generations.Inc()

@@ -41,6 +41,15 @@ func (p *pipeline) setShare(ctx context.Context, log *zap.Logger, held int) {
 	p.quota.SetShare(share)
 }
 
+// kindMaxRecipients is the largest call of each kind this member may send
+// under its share of the quota, for the batcher (nil: no quota).
+func (p *pipeline) kindMaxRecipients() map[string]int {
+	if p.quota == nil {
+		return nil
+	}
+	return map[string]int{event.P2P: p.quota.MaxRecipients(event.P2P), event.P2T: p.quota.MaxRecipients(event.P2T)}
+}
+
 // sendBudget sizes what is pending to what can be sent: under a quota,
 // fetching pauses once the recipients pending of a kind would take more
 // than a third of the drain budget to send at the member's current rate, so

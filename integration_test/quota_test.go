@@ -16,17 +16,18 @@ import (
 // quotaRun is a group of in-process bridges against one sandbox with an
 // app-wide quota, as production MIMC counts it.
 type quotaRun struct {
-	c       *cluster
-	fake    *mimctest.Server
-	cfg     config.Config
-	results string
-	ids     []string
+	c          *cluster
+	fake       *mimctest.Server
+	cfg        config.Config
+	results    string
+	ids        []string
+	recipients int
 }
 
 // newQuotaRun creates the topics, a sandbox with a p2p quota of perSecond
-// recipients and a backlog of events p2p events of one recipient each, 100
-// to a message so that calls can fill.
-func newQuotaRun(t *testing.T, partitions int, perSecond float64, q mimctest.Quota, events int) *quotaRun {
+// recipients and a backlog of events p2p events of perEvent recipients each,
+// 100 recipients to a message so that calls can fill.
+func newQuotaRun(t *testing.T, partitions int, perSecond float64, q mimctest.Quota, events, perEvent int) *quotaRun {
 	t.Helper()
 	c := newKfake(t)
 	in := c.topic(t, "push", partitions)
@@ -45,8 +46,13 @@ func newQuotaRun(t *testing.T, partitions int, perSecond float64, q mimctest.Quo
 	for i := range values {
 		id := fmt.Sprintf("%s-%d", prefix, i)
 		r.ids = append(r.ids, id)
+		to := make([]string, perEvent)
+		for j := range to {
+			to[j] = fmt.Sprintf("user-%d-%d", i, j)
+		}
+		r.recipients += perEvent
 		values[i] = mustJSON(t, map[string]any{"id": id, "fromAccount": "shop",
-			"toAccount": fmt.Sprintf("user-%d", i), "msg": fmt.Sprintf("%s campaign %d", prefix, i/100)})
+			"toAccounts": to, "msg": fmt.Sprintf("%s campaign %d", prefix, i*perEvent/100)})
 	}
 	c.produce(t, in, values...)
 	return r
@@ -60,7 +66,7 @@ func (r *quotaRun) accepted() int64 { return r.fake.QuotaStats().P2P.AcceptedRec
 func (r *quotaRun) allDelivered(t *testing.T, within time.Duration) {
 	t.Helper()
 	waitFor(t, within, "every event's recipient accepted by the sandbox", func() bool {
-		return r.accepted() >= int64(len(r.ids))
+		return r.accepted() >= int64(r.recipients)
 	})
 	want := map[string]bool{}
 	for _, id := range r.ids {
@@ -142,11 +148,12 @@ func (r *quotaRun) largestCallSince(from time.Time) int {
 }
 
 func TestTheGroupSharesTheQuota(t *testing.T) {
-	// 240 recipients a second for the group; 12 partitions. Alone, a
-	// member sends full calls of 100; three members hold 80/s each, four
-	// 60/s, and each sends calls of at most its second of quota.
+	// 240 recipients a second for the group; 12 partitions; events of 100
+	// recipients. Alone, a member sends full calls of 100; three members
+	// hold 80/s each, four 60/s, and each sends calls of at most its
+	// second of quota.
 	const quota = 240
-	r := newQuotaRun(t, 12, quota, mimctest.Quota{}, 3000)
+	r := newQuotaRun(t, 12, quota, mimctest.Quota{}, 30, 100)
 
 	m1 := startBridge(t, r.cfg)
 	waitShares(t, 1, m1)
@@ -180,19 +187,22 @@ func TestTheGroupSharesTheQuota(t *testing.T) {
 	waitShares(t, 1.0/3, m1, m2, m3)
 	r.allDelivered(t, 60*time.Second)
 
-	if n := r.largestCallSince(threeAt); n > 80 {
-		t.Errorf("a call of %d recipients arrived once the group had three or more members (at most 80 each)", n)
+	if n := r.largestCallSince(threeAt); n != 80 {
+		t.Errorf("once the group had three or more members, the largest call had %d recipients, want 80 (a second of a third of the quota)", n)
 	}
 	st := r.fake.QuotaStats().P2P
 	t.Logf("sandbox: %d calls accepted (%d recipients), %d refused", st.AcceptedCalls, st.AcceptedRecipients, st.RefusedCalls)
-	if share := st.RefusedShare(); share > 0.05 {
-		t.Errorf("%.1f%% of calls were refused for the quota through the joins and the leave, want at most 5%%", 100*share)
+	// The members' buckets start empty and their bursts add up to MIMC's
+	// bucket: nothing should be refused; one call is left to the
+	// scheduling noise of a loaded machine.
+	if st.RefusedCalls > 1 {
+		t.Errorf("%d calls were refused for the quota through the joins and the leave, want none", st.RefusedCalls)
 	}
 }
 
 func TestA429StormSlowsTheSenders(t *testing.T) {
 	// The bridge believes the quota is 2000/s; the sandbox allows 200/s.
-	r := newQuotaRun(t, 4, 200, mimctest.Quota{}, 1500)
+	r := newQuotaRun(t, 4, 200, mimctest.Quota{}, 1500, 1)
 	r.cfg.RateP2P = 2000
 	m := startBridge(t, r.cfg)
 	r.allDelivered(t, 60*time.Second)
@@ -214,7 +224,7 @@ func TestARebalanceUnderAQuotaBoundBacklogDrainsInItsBudget(t *testing.T) {
 	// 100 recipients a second and a backlog of 40 s. The drain budget is
 	// two thirds of the 6 s session timeout: a member must hold no more
 	// than it can send in a third of it, or a rebalance abandons work.
-	r := newQuotaRun(t, 4, 100, mimctest.Quota{}, 4000)
+	r := newQuotaRun(t, 4, 100, mimctest.Quota{}, 4000, 1)
 	m1 := startBridge(t, r.cfg)
 	waitFor(t, 30*time.Second, "the first member sending", func() bool { return r.accepted() >= 200 })
 	m2 := startBridge(t, r.cfg)
@@ -226,14 +236,4 @@ func TestARebalanceUnderAQuotaBoundBacklogDrainsInItsBudget(t *testing.T) {
 	if !strings.Contains(logs, `"msg":"generation drained"`) {
 		t.Errorf("the first member logged no drained generation")
 	}
-}
-
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
@@ -124,9 +122,6 @@ type Client struct {
 	baseURL  string
 	http     *http.Client
 	ownsHTTP bool
-	sem      chan struct{}
-	limP2P   *rate.Limiter
-	limP2T   *rate.Limiter
 }
 
 // New validates cfg (filling its defaults) and returns a client. A nil log
@@ -143,9 +138,6 @@ func New(cfg Config, log *zap.Logger) (*Client, error) {
 		log:     log.Named("mimc"),
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		http:    cfg.HTTPClient,
-		sem:     make(chan struct{}, cfg.MaxConcurrentCalls),
-		limP2P:  newLimiter(cfg.RateP2P),
-		limP2T:  newLimiter(cfg.RateP2T),
 	}
 	if c.http == nil {
 		c.http = newHTTPClient(cfg.MaxConcurrentCalls)
@@ -164,16 +156,6 @@ func newHTTPClient(maxConcurrent int) *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// newLimiter counts recipients per second. The burst is one second's worth
-// (at least 1); Push waits for larger calls in burst-sized chunks.
-func newLimiter(perSecond float64) *rate.Limiter {
-	if perSecond <= 0 {
-		return nil
-	}
-	burst := int(math.Min(math.Ceil(perSecond), math.MaxInt32))
-	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
-}
-
 // Close closes the idle connections of the client's own HTTP client (a
 // Config.HTTPClient is left alone).
 func (c *Client) Close() {
@@ -190,13 +172,6 @@ func (c *Client) GoString() string { return c.String() }
 
 // Config returns the effective configuration (defaults filled).
 func (c *Client) Config() Config { return c.cfg }
-
-func (c *Client) limiter(k Kind) *rate.Limiter {
-	if k == P2P {
-		return c.limP2P
-	}
-	return c.limP2T
-}
 
 // Push sends call and returns its packet ids, or an *Error. Invalid calls
 // fail at once with ErrInvalidCall and no attempt.
@@ -284,16 +259,12 @@ func (p *pusher) op() error {
 	if err := p.ctx.Err(); err != nil {
 		return backoff.Permanent(p.fail(&Error{Message: "context done before the attempt", Err: err}))
 	}
-	if err := p.waitRate(); err != nil {
+	adm, err := p.admit()
+	if err != nil {
 		return backoff.Permanent(err)
 	}
-	select {
-	case p.c.sem <- struct{}{}:
-	case <-p.ctx.Done():
-		return backoff.Permanent(p.fail(&Error{Message: "waiting for a free call slot", Err: p.ctx.Err()}))
-	}
 	if !p.prune() {
-		<-p.c.sem
+		adm.Cancel()
 		return backoff.Permanent(errAllExpired)
 	}
 	p.attempts++
@@ -302,7 +273,10 @@ func (p *pusher) op() error {
 		p.sentAt = start
 	}
 	ids, e := p.attempt()
-	<-p.c.sem
+	if e != nil {
+		e.RetryAfter = p.backoff.retryAfter
+	}
+	adm.Done(e)
 	if obs := p.c.cfg.Observer; obs != nil {
 		var err error
 		status, code := 0, 0
@@ -324,15 +298,20 @@ func (p *pusher) op() error {
 	return e
 }
 
-// waitRate waits until the call's recipients may be sent. A recipient that
-// expires meanwhile is dropped, and the wait goes on for the others: the
-// wait is bounded by the next expiry, and a limiter that cannot grant the
-// quota before it (rate.Limiter says so at once) waits for that expiry.
-func (p *pusher) waitRate() error {
-	lim := p.c.limiter(p.kind)
+// admit waits until the Gate lets the attempt go. A recipient that expires
+// meanwhile is dropped, and the wait goes on for the others: the wait is
+// bounded by the next expiry.
+func (p *pusher) admit() (Admission, error) {
+	gate := p.c.cfg.Gate
+	if gate == nil {
+		if !p.prune() {
+			return nil, errAllExpired
+		}
+		return noAdmission{}, nil
+	}
 	for {
 		if !p.prune() {
-			return errAllExpired
+			return nil, errAllExpired
 		}
 		ctx, cancel := p.ctx, context.CancelFunc(func() {})
 		if p.exp != nil {
@@ -340,19 +319,25 @@ func (p *pusher) waitRate() error {
 				ctx, cancel = context.WithDeadline(p.ctx, next)
 			}
 		}
-		err := waitRecipients(ctx, lim, p.n)
+		adm, err := gate.Admit(ctx, p.kind, p.orig.Urgent, p.n)
 		cancel()
 		if err == nil {
-			return nil
+			return adm, nil
 		}
 		if p.exp != nil && p.ctx.Err() == nil {
 			err = p.exp.untilNext(p.ctx)
 		}
 		if err != nil {
-			return p.fail(&Error{Message: "waiting for the rate limit", Err: err})
+			return nil, p.fail(&Error{Message: "waiting to be admitted (quota, calls in flight)", Err: err})
 		}
 	}
 }
+
+// noAdmission admits every attempt of a Client without a Gate.
+type noAdmission struct{}
+
+func (noAdmission) Done(*Error) {}
+func (noAdmission) Cancel()     {}
 
 // prune drops the recipients that have expired, reshaping the request for
 // the others; it reports false when none is left.
@@ -573,21 +558,4 @@ func (b *retryBackOff) NextBackOff() time.Duration {
 		return backoff.Stop
 	}
 	return d
-}
-
-// waitRecipients takes n tokens from lim, in burst-sized chunks so that a
-// call larger than the burst still goes out.
-func waitRecipients(ctx context.Context, lim *rate.Limiter, n int) error {
-	if lim == nil {
-		return nil
-	}
-	burst := lim.Burst()
-	for n > 0 {
-		k := min(n, burst)
-		if err := lim.WaitN(ctx, k); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package mimc
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -18,7 +17,7 @@ const (
 	DefaultRetryMaxElapsed      = 2 * time.Minute
 	DefaultRetryInitialInterval = 100 * time.Millisecond
 	DefaultRetryMaxInterval     = 5 * time.Second
-	DefaultMaxConcurrentCalls   = 16
+	DefaultMaxConcurrentCalls   = 256
 	DefaultMaxResponseBytes     = 1 << 20
 	DefaultRetryHTTPStatuses    = "429,500,502-599"
 	DefaultRetryCodes           = "429,500-"
@@ -67,10 +66,12 @@ type Config struct {
 	RetryInitialInterval time.Duration
 	RetryMaxInterval     time.Duration
 
-	// MaxConcurrentCalls bounds the HTTP attempts in flight.
+	// MaxConcurrentCalls sizes the client's connection pool: the most
+	// attempts expected in flight. The Gate bounds them.
 	MaxConcurrentCalls int
-	// RateP2P and RateP2T are recipients per second for each kind; 0 is no limit.
-	RateP2P, RateP2T float64
+	// Gate, when set, admits every attempt (the quota, the calls in
+	// flight); without one, attempts go at once.
+	Gate Gate
 
 	// RetryHTTPStatuses are the HTTP statuses that are retried. The zero set
 	// takes the default; it cannot be configured empty.
@@ -160,14 +161,6 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentCalls < 0 {
 		return fmt.Errorf("mimc config: max concurrent calls %d is negative", c.MaxConcurrentCalls)
-	}
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"rate p2p", c.RateP2P}, {"rate p2t", c.RateP2T}} {
-		if r.v < 0 || math.IsNaN(r.v) || math.IsInf(r.v, 0) {
-			return fmt.Errorf("mimc config: %s %v must be a finite number >= 0", r.name, r.v)
-		}
 	}
 	if c.MaxResponseBytes < 0 {
 		return fmt.Errorf("mimc config: max response bytes %d is negative", c.MaxResponseBytes)

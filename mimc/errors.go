@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Sentinel errors; an *Error wraps one of them (or a network error) in Err,
@@ -39,6 +40,8 @@ type Error struct {
 	Message    string // envelope message or a description
 	Attempts   int
 	Retryable  bool  // what the last attempt was classified as
+	// RetryAfter is the Retry-After of an HTTP 429 or 503 answer (0: none).
+	RetryAfter time.Duration
 	Err        error // underlying cause
 }
 

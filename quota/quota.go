@@ -9,7 +9,9 @@
 //   - the member's burst is at most one full call and at most one second of
 //     its limit, so that the members' bursts together stay within one second
 //     of quota; a member whose limit is below one full call sends smaller
-//     calls (MaxRecipients), rather than bursting past it;
+//     calls (MaxRecipients), rather than bursting past it; and its bucket
+//     starts empty, so that a member joining never bursts into quota the
+//     others have spent;
 //   - a 429 multiplies the member's rate down, and the rate climbs back
 //     linearly to the share; a Retry-After pauses every send of the kind;
 //   - urgent calls take the quota first, and normal calls take only what is
