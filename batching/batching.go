@@ -16,44 +16,18 @@ import (
 	"hash/maphash"
 	"sync/atomic"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
-
-// Store is the isStore flag of an event: absent, false and true are three
-// different contents.
-type Store uint8
-
-// The three values of Store.
-const (
-	StoreUnset Store = iota
-	StoreFalse
-	StoreTrue
-)
-
-// Kinds of calls.
-const (
-	KindP2P = "p2p"
-	KindP2T = "p2t"
-)
-
-// Content is what makes two events mergeable: events with equal Content go
-// into the same call.
-type Content struct {
-	Kind         string // "p2p" or "p2t"
-	FromAccount  string
-	FromResource string
-	Msg, MsgType string
-	BizType      string
-	IsStore      Store
-}
 
 // Event is one input record to deliver. The caller allocates it and must not
-// copy it or change it while it is pending.
+// copy it or change it (nor its Content) while it is pending.
 type Event struct {
-	Content    Content
-	Recipients []string // p2p accounts, or p2t topic ids as decimal strings; a repeat counts once
-	Data       any      // opaque, owned by the caller; batching never looks at it
+	Content    *message.Content
+	Recipients message.Recipients // those of Content.Kind; a repeat counts once
+	Data       any                // opaque, owned by the caller; batching never looks at it
 
-	unique    []string
+	unique    message.Recipients
 	results   []Result
 	remaining atomic.Int32 // unique recipients without a result yet
 	attempts  atomic.Int32
@@ -61,10 +35,11 @@ type Event struct {
 
 // Unique returns the de-duplicated recipients in order of first appearance.
 // It may share memory with Recipients. It is set by Add.
-func (e *Event) Unique() []string { return e.unique }
+func (e *Event) Unique() message.Recipients { return e.unique }
 
 // Results returns the results of the event's recipients: Results()[i] is the
-// result of Unique()[i]. It is complete once Resolve has returned the event.
+// result of the i-th recipient of Unique(). It is complete once Resolve has
+// returned the event.
 func (e *Event) Results() []Result { return e.results }
 
 // Attempts returns the largest Result.Attempts over the event's recipients,
@@ -92,9 +67,9 @@ type Result struct {
 
 // Call is one MIMC request: one content to up to MaxRecipients recipients.
 type Call struct {
-	Content    *Content  // shared by every call of the content; do not mutate
-	Recipients []string  // unique within the call, at most MaxRecipients
-	FirstAt    time.Time // time of the call's first event (linger starts there)
+	Content    *message.Content   // shared by every call of the content; do not mutate
+	Recipients message.Recipients // of Content.Kind, unique within the call, at most MaxRecipients
+	FirstAt    time.Time          // time of the call's first event (linger starts there)
 
 	b    *Batcher
 	g    *group // while open
@@ -109,7 +84,8 @@ type Call struct {
 	prev, next *Call // linger list, while open
 	resolved   atomic.Bool
 
-	rec1 [1]string
+	acc1 [1]string
+	id1  [1]int64
 	ev1  [1]*Event
 	idx1 [1]int32
 }
@@ -162,16 +138,27 @@ func (c *Call) Resolve(results ...Result) []*Event {
 	return c.evs[:done:done]
 }
 
+// Sizer measures a call's request body, whose format the batcher does not
+// know: a call of content c costs Empty(c), plus Account(a) or TopicID(id)
+// for each of its recipients. Account("") and TopicID(0) are the least a
+// recipient can cost. mimc.BodySize measures MIMC's requests.
+type Sizer interface {
+	Empty(c *message.Content) int
+	Account(a string) int
+	TopicID(id int64) int
+}
+
 // Config configures a Batcher. Zero values take the defaults.
 type Config struct {
 	MaxRecipients    int              // per call, default 100
-	// KindMaxRecipients lowers MaxRecipients for a kind (KindP2P,
-	// KindP2T): a member whose share of the quota is below one full call a
+	// KindMaxRecipients lowers MaxRecipients for a kind (message.P2P,
+	// message.P2T): a member whose share of the quota is below one full call a
 	// second sends smaller calls. Absent, 0 or above MaxRecipients:
 	// MaxRecipients.
 	KindMaxRecipients map[string]int
 	Linger           time.Duration    // since the call's first event, default 50ms
-	MaxBodyBytes     int              // safe request body size, default 512 KiB
+	MaxBodyBytes     int              // safe request body size as Size measures it, default 512 KiB
+	Size             Sizer            // default: bodies are not measured, MaxBodyBytes never applies
 	MaxPendingEvents int              // events added and not yet complete, default 10000
 	Now              func() time.Time // default time.Now
 }
@@ -218,8 +205,18 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Size == nil {
+		c.Size = unmeasured{}
+	}
 	return c
 }
+
+// unmeasured is the Sizer of a batcher that does not limit body sizes.
+type unmeasured struct{}
+
+func (unmeasured) Empty(*message.Content) int { return 0 }
+func (unmeasured) Account(string) int         { return 0 }
+func (unmeasured) TopicID(int64) int          { return 0 }
 
 // maxMaxRecipients keeps a call's indexes within uint16.
 const maxMaxRecipients = 1 << 15
@@ -233,9 +230,11 @@ type Batcher struct {
 	cfg     Config
 	pending atomic.Int64
 
-	seed   maphash.Seed
-	hash   func(*Content) uint64 // content hash; a hook so tests can force collisions
-	groups map[uint64]*group     // open contents by hash, chained on collision
+	seed     maphash.Seed
+	hash     func(*message.Content) uint64 // content hash; a hook so tests can force collisions
+	groups   map[uint64]*group             // open contents by hash, chained on collision
+	accounts kind[string]
+	topics   kind[int64]
 
 	head, tail *Call // open calls, oldest first (FirstAt never decreases along the list)
 	open       int
@@ -255,13 +254,11 @@ const groupChunk = 16
 
 // group is the state of one content while it has open calls.
 type group struct {
-	content  Content
+	content  message.Content
 	hash     uint64
 	next     *group // next group with the same hash
-	overhead int    // estimated body of a call with no recipient
-	minCost  int    // smallest possible cost of one recipient
+	overhead int    // body of a call with no recipient
 	p2t      bool
-	max      int     // recipients per call of its kind
 	calls    []*Call // open calls, oldest first
 	callsBuf [2]*Call
 	first    Call // the first call of the group, allocated with it
@@ -279,7 +276,42 @@ func New(cfg Config) (*Batcher, error) {
 		groups: make(map[uint64]*group),
 	}
 	b.hash = b.hashContent
+	size := b.cfg.Size
+	b.accounts = kind[string]{
+		list:    func(r *message.Recipients) *[]string { return &r.ToAccounts },
+		hash:    func(a string) uint64 { return maphash.String(b.seed, a) },
+		cost:    size.Account,
+		minCost: size.Account(""),
+		max:     b.cfg.maxRecipients(message.P2P),
+	}
+	b.topics = kind[int64]{
+		list:    func(r *message.Recipients) *[]int64 { return &r.TopicIDs },
+		hash:    func(id int64) uint64 { return maphash.Comparable(b.seed, id) },
+		cost:    size.TopicID,
+		minCost: size.TopicID(0),
+		max:     b.cfg.maxRecipients(message.P2T),
+	}
 	return b, nil
+}
+
+// recipient is an account (p2p) or a topic id (p2t).
+type recipient interface{ string | int64 }
+
+// kind is what differs between the recipients of the two kinds of call.
+type kind[T recipient] struct {
+	list    func(*message.Recipients) *[]T // the list of this kind
+	hash    func(T) uint64
+	cost    func(T) int // body bytes of one recipient
+	minCost int         // the least cost of a recipient
+	max     int         // recipients per call
+}
+
+// maxRecipients is MaxRecipients, or the kind's own when lower.
+func (c Config) maxRecipients(kind string) int {
+	if m := c.KindMaxRecipients[kind]; m > 0 && m < c.MaxRecipients {
+		return m
+	}
+	return c.MaxRecipients
 }
 
 // Pending reports the events added and not yet complete. It is safe to call
@@ -295,17 +327,30 @@ func (b *Batcher) Open() int { return b.open }
 // whose recipients is already in the content's open call.
 //
 // Add returns ErrFull, without adding ev, when Pending() >= MaxPendingEvents.
-// An event with no recipient, of an unknown kind, or still pending from an
-// earlier Add is an error.
+// An event with no recipient of its kind, one with recipients of the other
+// kind, of an unknown kind, or still pending from an earlier Add is an error.
 func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
 	switch {
 	case ev == nil:
 		return dst, errors.New("batching: nil event")
-	case len(ev.Recipients) == 0:
+	case ev.Content == nil:
+		return dst, errors.New("batching: event has no content")
+	case ev.Content.Kind == message.P2P:
+		return add(b, &b.accounts, ev, dst)
+	case ev.Content.Kind == message.P2T:
+		return add(b, &b.topics, ev, dst)
+	}
+	return dst, fmt.Errorf("batching: unknown kind %q", ev.Content.Kind)
+}
+
+func add[T recipient](b *Batcher, k *kind[T], ev *Event, dst []*Call) ([]*Call, error) {
+	rs := *k.list(&ev.Recipients)
+	switch {
+	case len(rs) == 0:
 		return dst, errors.New("batching: event has no recipient")
-	case ev.Content.Kind != KindP2P && ev.Content.Kind != KindP2T:
-		return dst, fmt.Errorf("batching: unknown kind %q", ev.Content.Kind)
-	case len(ev.Recipients) > 1<<30:
+	case len(rs) != ev.Recipients.Len():
+		return dst, fmt.Errorf("batching: a %s event has recipients of the other kind", ev.Content.Kind)
+	case len(rs) > 1<<30:
 		return dst, errors.New("batching: too many recipients")
 	case ev.remaining.Load() > 0:
 		return dst, errors.New("batching: event is already pending")
@@ -314,23 +359,24 @@ func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
 		return dst, ErrFull
 	}
 
-	unique, hashes := b.dedupe(ev.Recipients)
-	ev.unique = unique
+	unique, hashes := dedupe(b, rs, k.hash)
+	ev.unique = message.Recipients{}
+	*k.list(&ev.unique) = unique
 	ev.results = b.takeResults(len(unique))
 	ev.attempts.Store(0)
 	ev.remaining.Store(int32(len(unique)))
 	b.pending.Add(1)
 
-	g := b.group(&ev.Content)
+	g := b.group(ev.Content)
 	var now time.Time
 	haveNow := false
 	for i, r := range unique {
 		h := hashes[i]
-		cost := recipientCost(g.p2t, r)
+		cost := k.cost(r)
 		var c *Call
 		for j := 0; j < len(g.calls); {
 			cand := g.calls[j]
-			if cand.holds(h, r) {
+			if holds(cand, *k.list(&cand.Recipients), h, r) {
 				j++
 				continue
 			}
@@ -349,8 +395,8 @@ func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
 			}
 			c = b.newCall(g, now)
 		}
-		b.add(c, ev, int32(i), r, h, cost)
-		if len(c.Recipients) >= g.max || c.body+g.minCost > b.cfg.MaxBodyBytes {
+		n := addTo(c, k, ev, int32(i), r, h, cost)
+		if n >= k.max || c.body+k.minCost > b.cfg.MaxBodyBytes {
 			dst = b.emit(c, dst)
 		}
 	}
@@ -413,22 +459,14 @@ func (b *Batcher) now() time.Time {
 	return t
 }
 
-// hashContent hashes every field of c, each on its own and then mixed in
-// order, so that moving bytes from one field to the next changes the hash.
-// Equal hashes are still compared field by field.
-func (b *Batcher) hashContent(c *Content) uint64 {
-	const k = 0x9e3779b97f4a7c15
-	h := maphash.String(b.seed, c.Msg)
-	h = (h^maphash.String(b.seed, c.FromAccount))*k + uint64(len(c.FromAccount))
-	h = (h^maphash.String(b.seed, c.FromResource))*k + uint64(len(c.FromResource))
-	h = (h^maphash.String(b.seed, c.MsgType))*k + uint64(len(c.MsgType))
-	h = (h^maphash.String(b.seed, c.BizType))*k + uint64(len(c.BizType))
-	h = (h^maphash.String(b.seed, c.Kind))*k + uint64(c.IsStore)
-	return h ^ h>>29
-}
+// hashContent hashes the whole content: every field, whatever fields
+// Content gets, each string by its bytes and length, so that moving bytes
+// from one field to the next changes the hash. Equal hashes are still
+// compared as values.
+func (b *Batcher) hashContent(c *message.Content) uint64 { return maphash.Comparable(b.seed, *c) }
 
 // group finds the open group of content c or makes one.
-func (b *Batcher) group(c *Content) *group {
+func (b *Batcher) group(c *message.Content) *group {
 	h := b.hash(c)
 	head := b.groups[h]
 	for g := head; g != nil; g = g.next {
@@ -441,18 +479,9 @@ func (b *Batcher) group(c *Content) *group {
 	}
 	g := &b.groupBuf[0]
 	b.groupBuf = b.groupBuf[1:]
-	g.content, g.hash, g.next, g.p2t = *c, h, head, c.Kind == KindP2T
-	g.max = b.cfg.MaxRecipients
-	if m := b.cfg.KindMaxRecipients[c.Kind]; m > 0 && m < g.max {
-		g.max = m
-	}
+	g.content, g.hash, g.next, g.p2t = *c, h, head, c.Kind == message.P2T
 	g.calls = g.callsBuf[:0]
-	g.overhead = bodyOverhead + escapedLen(c.FromAccount) + escapedLen(c.FromResource) +
-		escapedLen(c.BizType) + escapedLen(c.MsgType) + escapedLen(c.Msg)
-	g.minCost = 3 // `"",`
-	if g.p2t {
-		g.minCost = 2 // `0,`
-	}
+	g.overhead = b.cfg.Size.Empty(c)
 	b.groups[h] = g
 	return g
 }
@@ -491,7 +520,11 @@ func (b *Batcher) newCall(g *group, now time.Time) *Call {
 	c.b = b
 	c.g = g
 	c.body = g.overhead
-	c.Recipients = c.rec1[:0]
+	if g.p2t {
+		c.Recipients.TopicIDs = c.id1[:0]
+	} else {
+		c.Recipients.ToAccounts = c.acc1[:0]
+	}
 	c.evs = c.ev1[:0]
 	c.idx = c.idx1[:0]
 	g.calls = append(g.calls, c)
@@ -547,9 +580,10 @@ const linearMax = 8
 // maxFreeSets bounds the sets kept for reuse.
 const maxFreeSets = 256
 
-func (c *Call) holds(h uint64, r string) bool {
+// holds reports whether list, the recipients of call c, has r of hash h.
+func holds[T recipient](c *Call, list []T, h uint64, r T) bool {
 	if c.set == nil {
-		for _, o := range c.Recipients {
+		for _, o := range list {
 			if o == r {
 				return true
 			}
@@ -558,7 +592,7 @@ func (c *Call) holds(h uint64, r string) bool {
 	}
 	mask := uint64(len(c.set) - 1)
 	for p := h & mask; c.set[p] != 0; p = (p + 1) & mask {
-		if c.Recipients[c.set[p]-1] == r {
+		if list[c.set[p]-1] == r {
 			return true
 		}
 	}
@@ -574,32 +608,37 @@ func (c *Call) insert(h uint64, i int) {
 	c.set[p] = uint16(i + 1)
 }
 
-// add appends recipient r, of hash h, the idx-th unique recipient of ev.
-func (b *Batcher) add(c *Call, ev *Event, idx int32, r string, h uint64, cost int) {
-	if n := len(c.Recipients); n == cap(c.Recipients) {
+// addTo appends to call c recipient r, of hash h, the idx-th unique
+// recipient of ev, and returns the call's number of recipients.
+func addTo[T recipient](c *Call, k *kind[T], ev *Event, idx int32, r T, h uint64, cost int) int {
+	b := c.b
+	list := k.list(&c.Recipients)
+	if n := len(*list); n == cap(*list) {
 		// 1 (inline), then 8, then the most a call can hold.
 		size := b.cfg.MaxRecipients
 		if n < linearMax && size > linearMax {
 			size = linearMax
 		}
-		c.Recipients = grow(c.Recipients, size)
+		*list = grow(*list, size)
 		c.evs = grow(c.evs, size)
 		c.idx = grow(c.idx, size)
 	}
-	c.Recipients = append(c.Recipients, r)
+	*list = append(*list, r)
 	c.evs = append(c.evs, ev)
 	c.idx = append(c.idx, idx)
 	c.body += cost
-	switch n := len(c.Recipients); {
+	n := len(*list)
+	switch {
 	case c.set != nil:
 		c.insert(h, n-1)
 	case n > linearMax && n < b.cfg.MaxRecipients:
 		c.set = b.newSet()
-		for i, o := range c.Recipients[:n-1] {
-			c.insert(maphash.String(b.seed, o), i)
+		for i, o := range (*list)[:n-1] {
+			c.insert(k.hash(o), i)
 		}
 		c.insert(h, n-1)
 	}
+	return n
 }
 
 func (b *Batcher) newSet() []uint16 {
@@ -641,14 +680,14 @@ func (b *Batcher) takeResults(n int) []Result {
 // dedupe returns the recipients without repeats, in order of first
 // appearance, and their hashes (valid until the next call). When rs has no
 // repeat, unique is rs itself.
-func (b *Batcher) dedupe(rs []string) (unique []string, hashes []uint64) {
+func dedupe[T recipient](b *Batcher, rs []T, hash func(T) uint64) (unique []T, hashes []uint64) {
 	n := len(rs)
 	if cap(b.hashes) < n {
 		b.hashes = make([]uint64, n)
 	}
 	hs := b.hashes[:n]
 	for i, r := range rs {
-		hs[i] = maphash.String(b.seed, r)
+		hs[i] = hash(r)
 	}
 	if n == 1 {
 		return rs, hs
@@ -666,7 +705,7 @@ func (b *Batcher) dedupe(rs []string) (unique []string, hashes []uint64) {
 		if dup < 0 {
 			return rs, hs
 		}
-		unique = make([]string, 0, n-1)
+		unique = make([]T, 0, n-1)
 		unique = append(unique, rs[:dup]...)
 		k := dup
 		for i := dup + 1; i < n; i++ {
@@ -711,7 +750,7 @@ func (b *Batcher) dedupe(rs []string) (unique []string, hashes []uint64) {
 		}
 		if seen {
 			if unique == nil {
-				unique = make([]string, k, n-1)
+				unique = make([]T, k, n-1)
 				copy(unique, rs[:k])
 			}
 			continue

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/internal/jsonw"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 type fakeClock struct{ t time.Time }
@@ -16,10 +20,29 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) Now() time.Time          { return c.t }
 func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
+// jsonSize measures bodies as a JSON request of the content's strings and
+// the recipients would be: a fixed part for keys and credentials, each
+// string quoted, each recipient with its comma, topic ids as numbers.
+type jsonSize struct{}
+
+const jsonFixed = 256
+
+func (jsonSize) Empty(c *message.Content) int {
+	return jsonFixed + jsonw.Len(c.FromAccount) + jsonw.Len(c.FromResource) +
+		jsonw.Len(c.BizType) + jsonw.Len(c.MsgType) + jsonw.Len(c.Msg)
+}
+func (jsonSize) Account(a string) int { return jsonw.Len(a) + 1 }
+func (jsonSize) TopicID(id int64) int { return len(strconv.FormatInt(id, 10)) + 1 }
+
+// newTestBatcher returns a batcher on a fake clock that measures bodies
+// with jsonSize unless cfg has a Sizer.
 func newTestBatcher(t *testing.T, cfg Config) (*Batcher, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
 	cfg.Now = clk.Now
+	if cfg.Size == nil {
+		cfg.Size = jsonSize{}
+	}
 	b, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -28,11 +51,25 @@ func newTestBatcher(t *testing.T, cfg Config) (*Batcher, *fakeClock) {
 }
 
 func p2p(msg string, rs ...string) *Event {
-	return &Event{Content: Content{Kind: KindP2P, FromAccount: "shop", Msg: msg}, Recipients: rs}
+	return &Event{Content: &message.Content{Kind: message.P2P, FromAccount: "shop", Msg: msg},
+		Recipients: message.Recipients{ToAccounts: rs}}
 }
 
-func p2t(msg string, rs ...string) *Event {
-	return &Event{Content: Content{Kind: KindP2T, FromAccount: "shop", Msg: msg}, Recipients: rs}
+func p2t(msg string, ids ...int64) *Event {
+	return &Event{Content: &message.Content{Kind: message.P2T, FromAccount: "shop", Msg: msg},
+		Recipients: message.Recipients{TopicIDs: ids}}
+}
+
+// names lists recipients as text (topic ids in decimal) for the checks.
+func names(r message.Recipients) []string {
+	if len(r.TopicIDs) == 0 {
+		return r.ToAccounts
+	}
+	out := make([]string, len(r.TopicIDs))
+	for i, id := range r.TopicIDs {
+		out[i] = strconv.FormatInt(id, 10)
+	}
+	return out
 }
 
 func mustAdd(t *testing.T, b *Batcher, ev *Event, dst []*Call) []*Call {
@@ -47,7 +84,7 @@ func mustAdd(t *testing.T, b *Batcher, ev *Event, dst []*Call) []*Call {
 func recipientsOf(calls []*Call) [][]string {
 	out := make([][]string, len(calls))
 	for i, c := range calls {
-		out[i] = c.Recipients
+		out[i] = names(c.Recipients)
 	}
 	return out
 }
@@ -88,15 +125,16 @@ func TestBatcher(t *testing.T) {
 		{"a kind's own max recipients makes its calls smaller and leaves the other kind's alone", testKindMaxRecipients},
 		{"a call goes out before a recipient would push its body past MaxBodyBytes", testBodySize},
 		{"a recipient that cannot fit in an empty call goes out alone", testLoneRecipient},
-		{"p2t topic ids count as JSON numbers in the body", testP2TBody},
-		{"the body estimate counts the escaped msg", testBodyOverhead},
+		{"p2t topic ids stay numbers and cost what the Sizer says", testP2TBody},
+		{"a call's body is the Sizer's measure of its content and recipients", testBodyOverhead},
+		{"without a Sizer bodies are not measured", testUnmeasured},
 		{"linger emits a call once its deadline has passed and not before", testLinger},
 		{"a new call's linger starts at its own first event", testLingerPerCall},
 		{"UntilNext reports the earliest deadline and nothing when no call is open", testUntilNext},
 		{"a clock that goes back does not reorder deadlines", testClockBack},
 		{"Flush emits every open call and forgets every content", testFlush},
 		{"Add refuses events at MaxPendingEvents and accepts again after completion", testFull},
-		{"Add refuses an event with no recipient, an unknown kind or one still pending", testAddErrors},
+		{"Add refuses an event with no recipient, mixed kinds, no content, an unknown kind or one still pending", testAddErrors},
 		{"Resolve returns an event once, with its last recipient", testResolveOnce},
 		{"a single result applies to every recipient of the call", testResolveOne},
 		{"a wrong number of results fails every recipient", testResolveWrongCount},
@@ -126,24 +164,28 @@ func testMerge(t *testing.T) {
 }
 
 func testDifferentContent(t *testing.T) {
-	base := Content{Kind: KindP2P, FromAccount: "a", FromResource: "r", Msg: "m", MsgType: "t", BizType: "z", IsStore: StoreTrue}
-	variants := []func(*Content){
-		func(c *Content) { c.Kind = KindP2T },
-		func(c *Content) { c.FromAccount = "b" },
-		func(c *Content) { c.FromResource = "s" },
-		func(c *Content) { c.Msg = "n" },
-		func(c *Content) { c.MsgType = "u" },
-		func(c *Content) { c.BizType = "y" },
-		func(c *Content) { c.IsStore = StoreFalse },
+	base := message.Content{Kind: message.P2P, FromAccount: "a", FromResource: "r", Msg: "m", MsgType: "t", BizType: "z", IsStore: message.StoreTrue}
+	variants := []func(*message.Content){
+		func(c *message.Content) { c.Kind = message.P2T },
+		func(c *message.Content) { c.FromAccount = "b" },
+		func(c *message.Content) { c.FromResource = "s" },
+		func(c *message.Content) { c.Msg = "n" },
+		func(c *message.Content) { c.MsgType = "u" },
+		func(c *message.Content) { c.BizType = "y" },
+		func(c *message.Content) { c.IsStore = message.StoreFalse },
 		// Moving bytes between fields must not make equal hashes likely.
-		func(c *Content) { c.FromAccount, c.FromResource = "ar", "" },
+		func(c *message.Content) { c.FromAccount, c.FromResource = "ar", "" },
 	}
 	b, _ := newTestBatcher(t, Config{})
-	mustAdd(t, b, &Event{Content: base, Recipients: []string{"1"}}, nil)
+	mustAdd(t, b, &Event{Content: &base, Recipients: message.Recipients{ToAccounts: []string{"1"}}}, nil)
 	for _, v := range variants {
 		c := base
 		v(&c)
-		mustAdd(t, b, &Event{Content: c, Recipients: []string{"1"}}, nil)
+		ev := &Event{Content: &c, Recipients: message.Recipients{ToAccounts: []string{"1"}}}
+		if c.Kind == message.P2T {
+			ev.Recipients = message.Recipients{TopicIDs: []int64{1}}
+		}
+		mustAdd(t, b, ev, nil)
 	}
 	calls := b.Flush(nil)
 	if len(calls) != len(variants)+1 {
@@ -156,7 +198,7 @@ func testDifferentContent(t *testing.T) {
 
 func testIsStore(t *testing.T) {
 	b, _ := newTestBatcher(t, Config{})
-	for _, s := range []Store{StoreUnset, StoreFalse, StoreTrue, StoreTrue} {
+	for _, s := range []message.Store{message.StoreUnset, message.StoreFalse, message.StoreTrue, message.StoreTrue} {
 		ev := p2p("hi", "alice")
 		ev.Content.IsStore = s
 		mustAdd(t, b, ev, nil)
@@ -166,7 +208,7 @@ func testIsStore(t *testing.T) {
 	if len(calls) != 4 {
 		t.Fatalf("got %d calls, want 4", len(calls))
 	}
-	for i, want := range []Store{StoreUnset, StoreFalse, StoreTrue, StoreTrue} {
+	for i, want := range []message.Store{message.StoreUnset, message.StoreFalse, message.StoreTrue, message.StoreTrue} {
 		if calls[i].Content.IsStore != want {
 			t.Fatalf("call %d isStore = %d, want %d", i, calls[i].Content.IsStore, want)
 		}
@@ -178,7 +220,7 @@ func testIsStore(t *testing.T) {
 
 func testHashCollision(t *testing.T) {
 	b, clk := newTestBatcher(t, Config{})
-	b.hash = func(*Content) uint64 { return 42 }
+	b.hash = func(*message.Content) uint64 { return 42 }
 	var calls []*Call
 	calls = mustAdd(t, b, p2p("one", "alice"), calls)
 	clk.Advance(10 * time.Millisecond)
@@ -215,8 +257,8 @@ func testRepeatInEvent(t *testing.T) {
 	b, _ := newTestBatcher(t, Config{})
 	ev := p2p("hi", "alice", "bob", "alice", "alice", "carol", "bob")
 	mustAdd(t, b, ev, nil)
-	if want := []string{"alice", "bob", "carol"}; !reflect.DeepEqual(ev.Unique(), want) {
-		t.Fatalf("Unique() = %q, want %q", ev.Unique(), want)
+	if want := []string{"alice", "bob", "carol"}; !reflect.DeepEqual(ev.Unique().ToAccounts, want) {
+		t.Fatalf("Unique() = %q, want %q", ev.Unique().ToAccounts, want)
 	}
 	calls := b.Flush(nil)
 	wantCalls(t, calls, []string{"alice", "bob", "carol"})
@@ -230,8 +272,23 @@ func testRepeatInEvent(t *testing.T) {
 	}
 	big := p2p("big", rs...)
 	mustAdd(t, b, big, nil)
-	if !reflect.DeepEqual(big.Unique(), want) {
-		t.Fatalf("Unique() = %q, want %q", big.Unique(), want)
+	if !reflect.DeepEqual(big.Unique().ToAccounts, want) {
+		t.Fatalf("Unique() = %q, want %q", big.Unique().ToAccounts, want)
+	}
+	// Topic ids are de-duplicated as numbers, on both paths.
+	var ids []int64
+	for i := range 100 {
+		ids = append(ids, int64(i%40+1), int64(i%3+1))
+	}
+	topics := p2t("big", ids...)
+	mustAdd(t, b, topics, nil)
+	if got := topics.Unique().TopicIDs; len(got) != 40 || got[0] != 1 || got[39] != 40 {
+		t.Fatalf("Unique() = %v, want 1 to 40", got)
+	}
+	small := p2t("small", 7, 7, 9007199254740993, 7)
+	mustAdd(t, b, small, nil)
+	if got := small.Unique().TopicIDs; !reflect.DeepEqual(got, []int64{7, 9007199254740993}) {
+		t.Fatalf("Unique() = %v, want [7 9007199254740993]", got)
 	}
 	if len(big.Results()) != len(want) {
 		t.Fatalf("len(Results()) = %d, want %d", len(big.Results()), len(want))
@@ -283,20 +340,20 @@ func testLargeEvent(t *testing.T) {
 	wantCalls(t, calls, []string{"a", "b"}, []string{"c", "d"}, []string{"e"})
 	var done []*Event
 	for i := len(calls) - 1; i >= 0; i-- {
-		done = append(done, calls[i].Resolve(ok(calls[i].Recipients...)...)...)
+		done = append(done, calls[i].Resolve(ok(calls[i].Recipients.ToAccounts...)...)...)
 	}
 	if len(done) != 1 || done[0] != ev {
 		t.Fatalf("completed %v, want the event once", done)
 	}
 	for i, r := range ev.Results() {
-		if want := "pk-" + ev.Unique()[i]; r.PacketID != want {
+		if want := "pk-" + ev.Unique().ToAccounts[i]; r.PacketID != want {
 			t.Fatalf("Results()[%d] = %+v, want packet %s", i, r, want)
 		}
 	}
 }
 
 func testBodySize(t *testing.T) {
-	overhead := bodyOverhead + len(`"shop"`) + len(`""`)*3 + len(`"hi"`)
+	overhead := jsonFixed + len(`"shop"`) + len(`""`)*3 + len(`"hi"`)
 	// Room for exactly two 5-letter accounts: `"aaaaa",` is 8 bytes.
 	b, _ := newTestBatcher(t, Config{MaxBodyBytes: overhead + 16 + 7})
 	var calls []*Call
@@ -330,24 +387,20 @@ func testLoneRecipient(t *testing.T) {
 
 func testP2TBody(t *testing.T) {
 	b, _ := newTestBatcher(t, Config{})
-	mustAdd(t, b, p2t("hi", "123456789012345678"), nil)
+	mustAdd(t, b, p2t("hi", 123456789012345678), nil)
 	calls := b.Flush(nil)
-	want := bodyOverhead + len(`"shop"`) + len(`""`)*3 + len(`"hi"`) + len("123456789012345678,")
+	want := jsonFixed + len(`"shop"`) + len(`""`)*3 + len(`"hi"`) + len("123456789012345678,")
 	if calls[0].body != want {
 		t.Fatalf("body = %d, want %d", calls[0].body, want)
 	}
-	if got := recipientCost(true, "12a"); got != len(`"12a",`) {
-		t.Fatalf("non-numeric topic id costs %d, want %d", got, len(`"12a",`))
-	}
-	if got := recipientCost(false, "123"); got != len(`"123",`) {
-		t.Fatalf("p2p account costs %d, want %d", got, len(`"123",`))
+	if got := calls[0].Recipients.TopicIDs; !reflect.DeepEqual(got, []int64{123456789012345678}) {
+		t.Fatalf("TopicIDs = %v, want the id as given", got)
 	}
 }
 
 func testBodyOverhead(t *testing.T) {
 	b, _ := newTestBatcher(t, Config{})
-	ev := p2p("<b>\"x\"\n\x01é\u2028")
-	ev.Recipients = []string{"a&b"}
+	ev := p2p("<b>\"x\"\n\x01é\u2028", "a&b")
 	ev.Content.BizType = "biz"
 	mustAdd(t, b, ev, nil)
 	calls := b.Flush(nil)
@@ -358,30 +411,21 @@ func testBodyOverhead(t *testing.T) {
 		}
 		return len(out)
 	}
-	want := bodyOverhead + js("shop") + js("") + js("biz") + js("") + js(ev.Content.Msg) + js("a&b") + 1
+	want := jsonFixed + js("shop") + js("") + js("biz") + js("") + js(ev.Content.Msg) + js("a&b") + 1
 	if calls[0].body != want {
 		t.Fatalf("body = %d, want %d", calls[0].body, want)
 	}
 }
 
-func TestEscapedLenMatchesEncodingJSON(t *testing.T) {
-	cases := []string{
-		"", "plain", `"quoted"`, `back\slash`, "\b\f\n\r\t", "\x00\x01\x1f\x7f",
-		"<script>&amp;</script>", "héllo wörld", "日本語", "emoji 😀", "\u2028\u2029",
-		"bad \xff utf8", "\xc3", "\xed\xa0\x80 surrogate", strings.Repeat("<&>", 100),
+func testUnmeasured(t *testing.T) {
+	b, err := New(Config{MaxBodyBytes: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for c := range 256 {
-		cases = append(cases, string(rune(c)), string([]byte{byte(c)}))
-	}
-	for _, s := range cases {
-		out, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := escapedLen(s); got != len(out) {
-			t.Errorf("escapedLen(%q) = %d, want %d (%s)", s, got, len(out), out)
-		}
-	}
+	calls := mustAdd(t, b, p2p("hi", strings.Repeat("x", 100), "y"), nil)
+	wantCalls(t, calls)
+	calls = b.Flush(nil)
+	wantCalls(t, calls, []string{strings.Repeat("x", 100), "y"})
 }
 
 func testLinger(t *testing.T) {
@@ -457,7 +501,7 @@ func testFlush(t *testing.T) {
 	b, _ := newTestBatcher(t, Config{})
 	mustAdd(t, b, p2p("one", "a", "b"), nil)
 	mustAdd(t, b, p2p("one", "a"), nil)
-	mustAdd(t, b, p2t("two", "1"), nil)
+	mustAdd(t, b, p2t("two", 1), nil)
 	calls := b.Flush(nil)
 	wantCalls(t, calls, []string{"a", "b"}, []string{"a"}, []string{"1"})
 	if b.Open() != 0 || len(b.groups) != 0 {
@@ -492,6 +536,14 @@ func testAddErrors(t *testing.T) {
 	b, _ := newTestBatcher(t, Config{})
 	if _, err := b.Add(p2p("hi"), nil); err == nil {
 		t.Fatalf("Add accepted an event with no recipient")
+	}
+	mixed := p2p("hi", "a")
+	mixed.Recipients.TopicIDs = []int64{1}
+	if _, err := b.Add(mixed, nil); err == nil {
+		t.Fatalf("Add accepted a p2p event with topic ids")
+	}
+	if _, err := b.Add(&Event{Recipients: message.Recipients{ToAccounts: []string{"a"}}}, nil); err == nil {
+		t.Fatalf("Add accepted an event with no content")
 	}
 	bad := p2p("hi", "a")
 	bad.Content.Kind = "p2x"
@@ -605,7 +657,7 @@ func testConcurrentResolve(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for c := range work {
-				for _, ev := range c.Resolve(ok(c.Recipients...)...) {
+				for _, ev := range c.Resolve(ok(c.Recipients.ToAccounts...)...) {
 					completed <- ev
 				}
 				_ = b.Pending()
@@ -636,7 +688,7 @@ func testConcurrentResolve(t *testing.T) {
 			t.Fatalf("event %d completed %d times", i, seen[ev])
 		}
 		for j, r := range ev.Results() {
-			if r.PacketID != "pk-"+ev.Unique()[j] {
+			if r.PacketID != "pk-"+ev.Unique().ToAccounts[j] {
 				t.Fatalf("event %d result %d = %+v", i, j, r)
 			}
 		}
@@ -709,10 +761,10 @@ func TestNewValidates(t *testing.T) {
 				}
 				want := Config{MaxRecipients: 100, Linger: 50 * time.Millisecond, MaxBodyBytes: 512 << 10, MaxPendingEvents: 10000}
 				got := b.cfg
-				if got.Now == nil {
-					t.Fatalf("Now is nil")
+				if got.Now == nil || got.Size == nil {
+					t.Fatalf("Now or Size is nil")
 				}
-				got.Now = nil
+				got.Now, got.Size = nil, nil
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("config = %+v, want %+v", got, want)
 				}
@@ -726,8 +778,8 @@ func TestNewValidates(t *testing.T) {
 }
 
 func testKindMaxRecipients(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 4, KindMaxRecipients: map[string]int{KindP2T: 2}})
-	calls := mustAdd(t, b, p2t("m", "1", "2", "3"), nil)
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 4, KindMaxRecipients: map[string]int{message.P2T: 2}})
+	calls := mustAdd(t, b, p2t("m", 1, 2, 3), nil)
 	wantCalls(t, calls, []string{"1", "2"})
 	calls = mustAdd(t, b, p2p("m", "a", "b", "c"), nil)
 	wantCalls(t, calls)

@@ -5,6 +5,7 @@ import (
 	"log"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // The owner adds events and sends the calls that come back; when nothing
@@ -15,10 +16,10 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	content := batching.Content{Kind: "p2p", FromAccount: "shop", Msg: "Your order shipped"}
+	content := &message.Content{Kind: message.P2P, FromAccount: "shop", Msg: "Your order shipped"}
 	events := []*batching.Event{
-		{Content: content, Recipients: []string{"alice", "bob", "alice"}, Data: "record 1"},
-		{Content: content, Recipients: []string{"carol"}, Data: "record 2"},
+		{Content: content, Recipients: message.Recipients{ToAccounts: []string{"alice", "bob", "alice"}}, Data: "record 1"},
+		{Content: content, Recipients: message.Recipients{ToAccounts: []string{"carol"}}, Data: "record 2"},
 	}
 	var calls []*batching.Call
 	for _, ev := range events {
@@ -30,12 +31,12 @@ func Example() {
 	calls = b.Flush(calls)
 
 	for _, c := range calls {
-		results := make([]batching.Result, len(c.Recipients))
-		for i, r := range c.Recipients {
+		results := make([]batching.Result, c.Recipients.Len())
+		for i, r := range c.Recipients.ToAccounts {
 			results[i] = batching.Result{PacketID: "packet-for-" + r, Attempts: 1}
 		}
 		for _, ev := range c.Resolve(results...) {
-			fmt.Println(ev.Data, ev.Unique(), ev.Results()[0].PacketID)
+			fmt.Println(ev.Data, ev.Unique().ToAccounts, ev.Results()[0].PacketID)
 		}
 	}
 	fmt.Println("pending:", b.Pending())

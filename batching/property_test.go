@@ -1,12 +1,14 @@
 package batching
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // source yields the choices of a random stream: from a seeded generator in
@@ -42,19 +44,19 @@ func (s *byteSource) intn(n int) int {
 func (s *byteSource) done() bool { return len(s.b) == 0 }
 
 var (
-	streamContents = func() []Content {
-		base := Content{Kind: KindP2P, FromAccount: "shop", FromResource: "srv1", Msg: "Your order shipped", BizType: "ORDER"}
-		cs := []Content{base}
+	streamContents = func() []message.Content {
+		base := message.Content{Kind: message.P2P, FromAccount: "shop", FromResource: "srv1", Msg: "Your order shipped", BizType: "ORDER"}
+		cs := []message.Content{base}
 		c := base
-		c.IsStore = StoreTrue
+		c.IsStore = message.StoreTrue
 		cs = append(cs, c)
-		c.IsStore = StoreFalse
+		c.IsStore = message.StoreFalse
 		cs = append(cs, c)
 		c = base
 		c.Msg = "<b>\"escaped\"</b>\n\x01\xff\u2028 é"
 		cs = append(cs, c)
 		c = base
-		c.Kind = KindP2T
+		c.Kind = message.P2T
 		cs = append(cs, c)
 		c.FromResource = ""
 		cs = append(cs, c)
@@ -67,10 +69,10 @@ var (
 		}
 		return pool
 	}()
-	p2tPool = func() []string {
-		pool := []string{"12345678901234567890"}
+	p2tPool = func() []int64 {
+		pool := []int64{1<<63 - 1, 9007199254740993}
 		for i := range 40 {
-			pool = append(pool, fmt.Sprint(i*i*37))
+			pool = append(pool, int64(i*i*37+1))
 		}
 		return pool
 	}()
@@ -112,6 +114,7 @@ func runStream(t testing.TB, src source) {
 		MaxRecipients:    maxRecipients,
 		Linger:           10 * time.Millisecond,
 		MaxPendingEvents: 1 + src.intn(40),
+		Size:             jsonSize{},
 		Now:              s.clk.Now,
 	}
 	switch src.intn(3) {
@@ -128,7 +131,7 @@ func runStream(t testing.TB, src source) {
 	s.cfg = b.cfg
 	if src.intn(4) == 0 {
 		// Few hashes: every content shares its hash with others.
-		b.hash = func(c *Content) uint64 { return uint64(len(c.FromResource) % 2) }
+		b.hash = func(c *message.Content) uint64 { return uint64(len(c.FromResource) % 2) }
 	}
 
 	for !src.done() {
@@ -156,16 +159,20 @@ func runStream(t testing.TB, src source) {
 
 func (s *stream) add() {
 	c := streamContents[s.src.intn(len(streamContents))]
-	pool := p2pPool
-	if c.Kind == KindP2T {
-		pool = p2tPool
-	}
 	n := 1 + s.src.intn(min(3*s.cfg.MaxRecipients, 80))
-	rs := make([]string, n)
-	for i := range rs {
-		rs[i] = pool[s.src.intn(len(pool))]
+	var rs message.Recipients
+	if c.Kind == message.P2T {
+		rs.TopicIDs = make([]int64, n)
+		for i := range rs.TopicIDs {
+			rs.TopicIDs[i] = p2tPool[s.src.intn(len(p2tPool))]
+		}
+	} else {
+		rs.ToAccounts = make([]string, n)
+		for i := range rs.ToAccounts {
+			rs.ToAccounts[i] = p2pPool[s.src.intn(len(p2pPool))]
+		}
 	}
-	ev := &Event{Content: c, Recipients: rs}
+	ev := &Event{Content: &c, Recipients: rs}
 	before := s.b.Open()
 	calls, err := s.b.Add(ev, nil)
 	if errors.Is(err, ErrFull) {
@@ -187,14 +194,14 @@ func (s *stream) add() {
 	s.events = append(s.events, ev)
 	var want []string
 	seen := map[string]bool{}
-	for _, r := range rs {
+	for _, r := range names(rs) {
 		if !seen[r] {
 			seen[r] = true
 			want = append(want, r)
 		}
 	}
-	if fmt.Sprint(want) != fmt.Sprint(ev.Unique()) || len(ev.Results()) != len(want) {
-		s.t.Fatalf("Unique() = %q, want %q", ev.Unique(), want)
+	if got := names(ev.Unique()); !slices.Equal(got, want) || len(ev.Results()) != len(want) {
+		s.t.Fatalf("Unique() = %q, want %q", got, want)
 	}
 	s.emitted(calls, "Add")
 }
@@ -223,18 +230,10 @@ func (s *stream) untilNext() {
 	}
 }
 
-func jsonLen(t testing.TB, s string) int {
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(b)
-}
-
 // emitted checks calls that the batcher just gave out.
 func (s *stream) emitted(calls []*Call, by string) {
 	for _, c := range calls {
-		n := len(c.Recipients)
+		n := c.Recipients.Len()
 		if n == 0 || n > s.cfg.MaxRecipients {
 			s.t.Fatalf("%s: call of %d recipients, max %d", by, n, s.cfg.MaxRecipients)
 		}
@@ -242,31 +241,35 @@ func (s *stream) emitted(calls []*Call, by string) {
 			s.t.Fatalf("%s: call fan-back has %d/%d entries for %d recipients", by, len(c.evs), len(c.idx), n)
 		}
 		ct := c.Content
-		body := bodyOverhead + jsonLen(s.t, ct.FromAccount) + jsonLen(s.t, ct.FromResource) +
-			jsonLen(s.t, ct.BizType) + jsonLen(s.t, ct.MsgType) + jsonLen(s.t, ct.Msg)
+		if (ct.Kind == message.P2T) != (len(c.Recipients.TopicIDs) == n) {
+			s.t.Fatalf("%s: a %s call has recipients %+v", by, ct.Kind, c.Recipients)
+		}
+		size := s.cfg.Size
+		body := size.Empty(ct)
+		for _, id := range c.Recipients.TopicIDs {
+			body += size.TopicID(id)
+		}
+		for _, a := range c.Recipients.ToAccounts {
+			body += size.Account(a)
+		}
 		seen := map[string]bool{}
-		for i, r := range c.Recipients {
+		for i, r := range names(c.Recipients) {
 			if seen[r] {
-				s.t.Fatalf("%s: call names %q twice: %q", by, r, c.Recipients)
+				s.t.Fatalf("%s: call names %q twice: %q", by, r, names(c.Recipients))
 			}
 			seen[r] = true
 			ev := c.evs[i]
-			if ev.Content != *ct {
-				s.t.Fatalf("%s: call of %+v carries an event of %+v", by, *ct, ev.Content)
+			if *ev.Content != *ct {
+				s.t.Fatalf("%s: call of %+v carries an event of %+v", by, *ct, *ev.Content)
 			}
 			idx := c.idx[i]
-			if ev.Unique()[idx] != r {
-				s.t.Fatalf("%s: recipient %q fans back to %q", by, r, ev.Unique()[idx])
+			if u := names(ev.Unique()); u[idx] != r {
+				s.t.Fatalf("%s: recipient %q fans back to %q", by, r, u[idx])
 			}
 			p := streamPair{ev, idx}
 			s.placed[p]++
 			if s.placed[p] != 1 {
 				s.t.Fatalf("%s: recipient %q of an event is in %d calls", by, r, s.placed[p])
-			}
-			if ct.Kind == KindP2T {
-				body += len(r) + 1
-			} else {
-				body += jsonLen(s.t, r) + 1
 			}
 		}
 		if body != c.body {
@@ -304,7 +307,7 @@ func (s *stream) resolveSome(all bool) {
 			ev  *Event
 			idx int32
 		}
-		fans := make([]fan, len(c.Recipients))
+		fans := make([]fan, c.Recipients.Len())
 		for j := range fans {
 			fans[j] = fan{c.evs[j], c.idx[j]}
 		}
@@ -313,7 +316,7 @@ func (s *stream) resolveSome(all bool) {
 		case 0:
 			results = []Result{{Err: errors.New("whole call"), Attempts: 1 + s.src.intn(4)}}
 		default:
-			for j := range c.Recipients {
+			for j := range c.Recipients.Len() {
 				r := Result{PacketID: fmt.Sprint("pk", j), Attempts: 1 + s.src.intn(4)}
 				if s.src.intn(5) == 0 {
 					r = Result{Err: fmt.Errorf("recipient %d", j), Attempts: r.Attempts}
@@ -334,7 +337,7 @@ func (s *stream) resolveSome(all bool) {
 			if s.done[ev] != 1 {
 				s.t.Fatalf("an event completed %d times", s.done[ev])
 			}
-			for idx := range ev.Unique() {
+			for idx := range ev.Unique().Len() {
 				if _, ok := s.want[streamPair{ev, int32(idx)}]; !ok {
 					s.t.Fatalf("an event completed before its recipient %d had a result", idx)
 				}
@@ -358,7 +361,7 @@ func (s *stream) checkFinal() {
 		for idx, r := range ev.Results() {
 			p := streamPair{ev, int32(idx)}
 			if s.placed[p] != 1 {
-				s.t.Fatalf("recipient %q of an event was in %d calls", ev.Unique()[idx], s.placed[p])
+				s.t.Fatalf("recipient %q of an event was in %d calls", names(ev.Unique())[idx], s.placed[p])
 			}
 			want := s.want[p]
 			if r.PacketID != want.PacketID || r.Err != want.Err || r.Attempts != want.Attempts {
@@ -401,16 +404,5 @@ func FuzzBatcher(f *testing.F) {
 			data = data[:8<<10] // a long stream adds time, not cases
 		}
 		runStream(t, &byteSource{b: data})
-	})
-}
-
-func FuzzEscapedLen(f *testing.F) {
-	for _, s := range []string{"", "plain", "<&>", "\x00\xff", "é\u2028"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := escapedLen(s), jsonLen(t, s); got != want {
-			t.Fatalf("escapedLen(%q) = %d, want %d", s, got, want)
-		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
@@ -38,13 +39,13 @@ func runNaive(ctx context.Context, spec childSpec, p *progress) error {
 	defer client.Close()
 
 	type input struct {
-		ID           string   `json:"id"`
-		FromAccount  string   `json:"fromAccount"`
-		FromResource string   `json:"fromResource"`
-		ToAccounts   []string `json:"toAccounts"`
-		Msg          string   `json:"msg"`
-		BizType      string   `json:"bizType"`
-		IsStore      *bool    `json:"isStore"`
+		ID           string        `json:"id"`
+		FromAccount  string        `json:"fromAccount"`
+		FromResource string        `json:"fromResource"`
+		ToAccounts   []string      `json:"toAccounts"`
+		Msg          string        `json:"msg"`
+		BizType      string        `json:"bizType"`
+		IsStore      message.Store `json:"isStore"`
 	}
 	type recipient struct {
 		ToAccount string `json:"toAccount"`
@@ -75,8 +76,9 @@ func runNaive(ctx context.Context, spec childSpec, p *progress) error {
 		out := outcome{ID: in.ID, Status: "delivered"}
 		for _, to := range in.ToAccounts {
 			res, err := client.Push(ctx, mimc.Call{
-				Kind: mimc.P2P, FromAccount: in.FromAccount, FromResource: in.FromResource,
-				Msg: in.Msg, BizType: in.BizType, IsStore: in.IsStore, ToAccounts: []string{to},
+				Content: message.Content{Kind: message.P2P, FromAccount: in.FromAccount, FromResource: in.FromResource,
+					Msg: in.Msg, BizType: in.BizType, IsStore: in.IsStore},
+				Recipients: message.Recipients{ToAccounts: []string{to}},
 			})
 			rc := recipient{ToAccount: to}
 			if err != nil {

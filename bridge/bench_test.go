@@ -8,6 +8,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // delivered returns n records of 3 recipients each, sent in one call and
@@ -22,9 +23,10 @@ func delivered(b *testing.B, n int) []*record {
 	var calls []*batching.Call
 	for i := range recs {
 		ev := event.Event{
-			ID: "e" + strconv.Itoa(i) + "-1764097200000000000", Kind: event.P2P, FromAccount: "shop", FromResource: "campaigns",
-			Msg: "Campaign 17: spring sale", BizType: "PROMO",
-			ToAccounts: []string{"u" + strconv.Itoa(i) + "x0", "u" + strconv.Itoa(i) + "x1", "u" + strconv.Itoa(i) + "x2"},
+			ID: "e" + strconv.Itoa(i) + "-1764097200000000000",
+			Content: message.Content{Kind: message.P2P, FromAccount: "shop", FromResource: "campaigns",
+				Msg: "Campaign 17: spring sale", BizType: "PROMO"},
+			Recipients: message.Recipients{ToAccounts: []string{"u" + strconv.Itoa(i) + "x0", "u" + strconv.Itoa(i) + "x1", "u" + strconv.Itoa(i) + "x2"}},
 		}
 		rec := &record{tp: consumer.TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
 			receivedAt: time.Now(), ev: ev}
@@ -37,7 +39,7 @@ func delivered(b *testing.B, n int) []*record {
 	}
 	calls = bt.Flush(calls)
 	for _, c := range calls {
-		results := make([]batching.Result, len(c.Recipients))
+		results := make([]batching.Result, c.Recipients.Len())
 		for i := range results {
 			results[i] = batching.Result{PacketID: "k3f9x-" + strconv.Itoa(1000000+i), Attempts: 1}
 		}

@@ -32,6 +32,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/inflight"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
@@ -86,14 +87,6 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, err
 	}
-	retryStatuses, err := mimc.ParseCodeSet(cfg.RetryHTTPStatuses)
-	if err != nil {
-		return nil, fmt.Errorf("RETRY_HTTP_STATUSES: %w", err)
-	}
-	retryCodes, err := mimc.ParseCodeSet(cfg.RetryCodes)
-	if err != nil {
-		return nil, fmt.Errorf("RETRY_CODES: %w", err)
-	}
 	health := newHealth()
 	q, err := quota.New(quota.Config{
 		RateP2P: cfg.RateP2P, RateP2T: cfg.RateP2T,
@@ -103,10 +96,12 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, err
 	}
-	// No share until the first generation: tokens saved up before it
-	// would be a burst into quota the other members are spending.
-	q.SetShare(0)
-	for kind, r := range map[string]float64{event.P2P: cfg.RateP2P, event.P2T: cfg.RateP2T} {
+	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
+		// No share until the first generation: tokens saved up before
+		// it would be a burst into quota the other members are spending.
+		q.SetShare(0)
+	}
+	for kind, r := range map[string]float64{message.P2P: cfg.RateP2P, message.P2T: cfg.RateP2T} {
 		if r > 0 {
 			met.QuotaGroupRate.WithLabelValues(kind).Set(r)
 		}
@@ -119,14 +114,16 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		return nil, err
 	}
 	client, err := mimc.New(mimc.Config{
-		BaseURL:            cfg.MIMCURL,
-		Credentials:        mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
-		HTTPTimeout:        cfg.HTTPTimeout,
-		RetryMaxElapsed:    cfg.RetryMaxElapsed,
+		BaseURL:     cfg.MIMCURL,
+		Credentials: mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
+		HTTPTimeout: cfg.HTTPTimeout,
+		Retry: mimc.RetryPolicy{
+			HTTPStatuses: cfg.RetryHTTPStatuses,
+			Codes:        cfg.RetryCodes,
+			MaxElapsed:   cfg.RetryMaxElapsed,
+		},
 		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
 		Gate:               gate{quota: q, inflight: calls},
-		RetryHTTPStatuses:  retryStatuses,
-		RetryCodes:         retryCodes,
 		Observer:           observer{met: met, health: health},
 	}, log.With(zap.String("component", "mimc")))
 	if err != nil {
@@ -150,8 +147,11 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		return nil, err
 	}
 	offsets := consumer.NewOffsetClient(conn)
+	settings := pipelineSettings(cfg)
+	// The batcher cuts calls by what this client's request bodies weigh.
+	settings.batch.Size = client.BodySize()
 	pipe := &pipeline{
-		cfg:    pipelineSettings(cfg),
+		cfg:    settings,
 		source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
 		pusher: client, pub: pub, offsets: offsets, scanner: scanner,
 		log: log, met: met, health: health,

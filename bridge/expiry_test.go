@@ -92,7 +92,7 @@ func TestAnEventExpiredWhenFetchedIsNeverSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var pushed atomic.Int32
 		push := pushFunc(func(_ context.Context, call mimc.Call) (mimc.Result, error) {
-			pushed.Add(int32(call.Recipients()))
+			pushed.Add(int32(call.Recipients.Len()))
 			return answer(call)
 		})
 		h := newHarness(t, 1, push, func(c *config.Config) { c.EventTTL = time.Minute })
@@ -197,7 +197,7 @@ func TestAnEventThatExpiresBetweenRetriesIsNotRetried(t *testing.T) {
 		// The first attempt fails after 900ms; the retry comes at least
 		// 250ms later (500ms with jitter), after the event's 1s.
 		srv, client := sandbox(t, func(c *mimc.Config) {
-			c.RetryInitialInterval = 500 * time.Millisecond
+			c.Retry.InitialInterval = 500 * time.Millisecond
 		})
 		srv.SetFaults(mimctest.Faults{Latency: 900 * time.Millisecond})
 		srv.Script(mimctest.FaultHTTP500)

@@ -98,7 +98,7 @@ func answer(call mimc.Call) (mimc.Result, error) {
 	if call.FromAccount == "blocked" {
 		return mimc.Result{}, &mimc.Error{Code: 403, Message: "forbidden", Attempts: 1}
 	}
-	n := call.Recipients()
+	n := call.Recipients.Len()
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("pkt-%d", i)

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"time"
 
@@ -104,7 +103,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		if rec.settled != nil && rec.settled.status == event.Rejected {
 			rejected.Inc()
 		}
-		if rec.budgeted() && !g.budget.take(ctx, rec.ev.Kind, len(rec.Event.Recipients)) {
+		if rec.budgeted() && !g.budget.take(ctx, rec.ev.Kind, rec.Event.Recipients.Len()) {
 			// The generation ended while the quota held fetching back:
 			// the record stays pending, uncommitted, for the next owner.
 			return
@@ -145,32 +144,10 @@ func newRecord(tp consumer.TopicPartition, m consumer.Record, cfg *fetchConfig, 
 	return rec
 }
 
-// toBatching fills the batcher's view of an event: its content and its
-// recipients.
+// toBatching gives the batcher its view of an event: the event's own
+// content and recipients, shared, not copied.
 func toBatching(dst *batching.Event, ev *event.Event) {
-	dst.Content = batching.Content{
-		Kind: ev.Kind, FromAccount: ev.FromAccount, FromResource: ev.FromResource,
-		Msg: ev.Msg, MsgType: ev.MsgType, BizType: ev.BizType, IsStore: store(ev.IsStore),
-	}
-	if ev.Kind == event.P2T {
-		dst.Recipients = make([]string, len(ev.TopicIDs))
-		for i, id := range ev.TopicIDs {
-			dst.Recipients[i] = strconv.FormatInt(id, 10)
-		}
-	} else {
-		dst.Recipients = ev.ToAccounts
-	}
-}
-
-func store(b *bool) batching.Store {
-	switch {
-	case b == nil:
-		return batching.StoreUnset
-	case *b:
-		return batching.StoreTrue
-	default:
-		return batching.StoreFalse
-	}
+	dst.Content, dst.Recipients = &ev.Content, ev.Recipients
 }
 
 // room bounds the events in flight: a fetcher takes a place for every record

@@ -25,12 +25,12 @@ type gate struct {
 
 var _ mimc.Gate = gate{}
 
-func (g gate) Admit(ctx context.Context, kind mimc.Kind, urgent bool, n int) (mimc.Admission, error) {
+func (g gate) Admit(ctx context.Context, kind string, urgent bool, n int) (mimc.Admission, error) {
 	p := quota.Normal
 	if urgent {
 		p = quota.Urgent
 	}
-	at, err := g.quota.Wait(ctx, string(kind), p, n)
+	at, err := g.quota.Wait(ctx, kind, p, n)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +38,7 @@ func (g gate) Admit(ctx context.Context, kind mimc.Kind, urgent bool, n int) (mi
 	if err != nil {
 		return nil, err
 	}
-	return admission{g: g, ctx: ctx, kind: string(kind), at: at, permit: permit}, nil
+	return admission{g: g, ctx: ctx, kind: kind, at: at, permit: permit}, nil
 }
 
 // admission is one attempt let through the gate.

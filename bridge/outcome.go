@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/consumer"
@@ -86,21 +87,23 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 	}
 	unique := rec.Event.Unique()
 	results := rec.Event.Results()
-	if cap(buf) >= len(unique) {
-		out.Recipients = buf[:len(unique)]
+	n := unique.Len()
+	if cap(buf) >= n {
+		out.Recipients = buf[:n]
 		clear(out.Recipients)
 	} else {
-		out.Recipients = make([]event.Recipient, len(unique))
+		out.Recipients = make([]event.Recipient, n)
 	}
 	delivered, failed, expired := 0, 0, 0
 	var firstErr error
 	var undelivered []int
-	for i, r := range unique {
+	for i := range n {
 		rc := &out.Recipients[i]
 		if ev.Kind == event.P2T {
-			rc.TopicID = r
+			// Outcomes carry topic ids as decimal strings (64-bit safe).
+			rc.TopicID = strconv.FormatInt(unique.TopicIDs[i], 10)
 		} else {
-			rc.ToAccount = r
+			rc.ToAccount = unique.ToAccounts[i]
 		}
 		if i >= len(results) {
 			continue

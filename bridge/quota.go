@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
 
@@ -47,7 +47,7 @@ func (p *pipeline) kindMaxRecipients() map[string]int {
 	if p.quota == nil {
 		return nil
 	}
-	return map[string]int{event.P2P: p.quota.MaxRecipients(event.P2P), event.P2T: p.quota.MaxRecipients(event.P2T)}
+	return map[string]int{message.P2P: p.quota.MaxRecipients(message.P2P), message.P2T: p.quota.MaxRecipients(message.P2T)}
 }
 
 // sendBudget sizes what is pending to what can be sent: under a quota,
@@ -72,7 +72,7 @@ func (rec *record) budgeted() bool { return rec.settled == nil && rec.prio == no
 
 // newSendBudget returns nil when no kind has a quota: nothing to size.
 func newSendBudget(q *quota.Limiter, drain time.Duration) *sendBudget {
-	if q == nil || !q.Limited(event.P2P) && !q.Limited(event.P2T) {
+	if q == nil || !q.Limited(message.P2P) && !q.Limited(message.P2T) {
 		return nil
 	}
 	return &sendBudget{quota: q, window: drain.Seconds() / 3, held: map[string]int{}, freed: make(chan struct{})}

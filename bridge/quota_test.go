@@ -11,7 +11,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
-	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
@@ -54,7 +54,7 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: tp(5), Offset: -2}}
 		h.start()
 		synctest.Wait()
-		if r := q.Rate(event.P2P); r != 100 {
+		if r := q.Rate(message.P2P); r != 100 {
 			t.Errorf("holding 2 of 8 partitions, the rate is %v, want 100 of 400", r)
 		}
 		h.stop()
@@ -64,7 +64,7 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 		h.assign = []consumer.Assignment{{TopicPartition: tp(1), Offset: -2}}
 		h.start()
 		synctest.Wait()
-		if r := q.Rate(event.P2P); r != 50 {
+		if r := q.Rate(message.P2P); r != 50 {
 			t.Errorf("holding 1 of 8 partitions with the count failing, the rate is %v, want 50", r)
 		}
 		h.stop()
@@ -74,7 +74,7 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 		h.assign = nil
 		h.start()
 		synctest.Wait()
-		if r := q.Rate(event.P2P); r != 400 {
+		if r := q.Rate(message.P2P); r != 400 {
 			t.Errorf("holding every partition, the rate is %v, want 400", r)
 		}
 		h.stop()

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"errors"
-	"strconv"
 	"sync"
 	"time"
 
@@ -39,7 +38,7 @@ func (g *generation) send(calls [priorities]<-chan *batching.Call) <-chan outIte
 // completes. scratch holds the recipients of one outcome at a time; the
 // grown buffer is returned for the next call.
 func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scratch []event.Recipient) []event.Recipient {
-	g.met.RecipientsPerCall.Observe(float64(len(c.Recipients)))
+	g.met.RecipientsPerCall.Observe(float64(c.Recipients.Len()))
 	g.met.MIMCCallsInFlight.Inc()
 	call := toMIMC(c)
 	call.Urgent = l.prio == urgent
@@ -59,7 +58,7 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 	for _, e := range done {
 		rec := e.Data.(*record)
 		if rec.budgeted() {
-			g.budget.free(rec.ev.Kind, len(rec.Event.Recipients))
+			g.budget.free(rec.ev.Kind, rec.Event.Recipients.Len())
 		}
 		out := outcomeOf(rec, now, scratch)
 		scratch = out.Recipients[:0]
@@ -75,48 +74,24 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 // or nil when none does.
 func expiries(c *batching.Call) []time.Time {
 	var out []time.Time
-	for i := range c.Recipients {
+	for i := range c.Recipients.Len() {
 		at := c.EventOf(i).Data.(*record).expiresAt
 		if at.IsZero() {
 			continue
 		}
 		if out == nil {
-			out = make([]time.Time, len(c.Recipients))
+			out = make([]time.Time, c.Recipients.Len())
 		}
 		out[i] = at
 	}
 	return out
 }
 
-// toMIMC maps a batched call onto the MIMC client's call.
+// toMIMC maps a batched call onto the MIMC client's call: the same content
+// and recipients.
 func toMIMC(c *batching.Call) mimc.Call {
-	call := mimc.Call{
-		Kind:         mimc.Kind(c.Content.Kind),
-		FromAccount:  c.Content.FromAccount,
-		FromResource: c.Content.FromResource,
-		Msg:          c.Content.Msg,
-		MsgType:      c.Content.MsgType,
-		BizType:      c.Content.BizType,
-	}
-	switch c.Content.IsStore {
-	case batching.StoreTrue:
-		call.IsStore = &yes
-	case batching.StoreFalse:
-		call.IsStore = &no
-	}
-	if call.Kind == mimc.P2T {
-		call.TopicIDs = make([]int64, len(c.Recipients))
-		for i, r := range c.Recipients {
-			// The recipients were formatted from int64 by toBatching.
-			call.TopicIDs[i], _ = strconv.ParseInt(r, 10, 64)
-		}
-	} else {
-		call.ToAccounts = c.Recipients
-	}
-	return call
+	return mimc.Call{Content: *c.Content, Recipients: c.Recipients}
 }
-
-var yes, no = true, false
 
 // results maps MIMC's answer onto the call's recipients: one packet id each,
 // or one error for all, and an expiredError for each recipient that expired
@@ -130,7 +105,7 @@ func results(c *batching.Call, res mimc.Result, err error) []batching.Result {
 	if err != nil && len(res.Expired) == 0 {
 		return []batching.Result{{Err: err, Attempts: max(attempts, 1)}}
 	}
-	out := make([]batching.Result, len(c.Recipients))
+	out := make([]batching.Result, c.Recipients.Len())
 	for i := range out {
 		switch {
 		case err != nil:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // readRecords returns every record of topic, partition by partition.
@@ -58,7 +59,7 @@ func readRecords(t *testing.T, addr, topic string) []kafka.Message {
 // only the undelivered recipients.
 func replayOutcomes(input, urgent string, at time.Time) []event.Outcome {
 	ev := func(id string, to ...string) *event.Event {
-		return &event.Event{ID: id, Kind: event.P2P, FromAccount: "shop", FromResource: "srv", ToAccounts: to, Msg: "hello " + id}
+		return &event.Event{ID: id, Content: message.Content{Kind: event.P2P, FromAccount: "shop", FromResource: "srv", Msg: "hello " + id}, Recipients: message.Recipients{ToAccounts: to}}
 	}
 	src := func(topic string, off int64) event.Source {
 		return event.Source{Topic: topic, Partition: 0, Offset: off}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 var sentLine = regexp.MustCompile(`^sent (\S+) to (\S+) partition (\d+) offset (\d+)\n$`)
@@ -74,7 +75,7 @@ func TestSend(t *testing.T) {
 		}
 		ev := decode(t, m.Value)
 		if ev.Kind != event.P2P || strings.Join(ev.ToAccounts, ",") != "alice,bob,carol" || ev.FromResource != "srv1" ||
-			ev.BizType != "ORDER" || ev.IsStore == nil || !*ev.IsStore || ev.Msg != "Your order shipped" {
+			ev.BizType != "ORDER" || ev.IsStore != message.StoreTrue || ev.Msg != "Your order shipped" {
 			t.Errorf("produced %+v from %s", ev, m.Value)
 		}
 		if p := (kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: m.Key}, 0, 1, 2); p != m.Partition {
@@ -86,7 +87,7 @@ func TestSend(t *testing.T) {
 			"--msg", "aGk=", "--msg-type", "base64", "--is-store=false")...)
 		_, m := sent(t, code, stdout, stderr)
 		ev := decode(t, m.Value)
-		if ev.Kind != event.P2T || len(ev.TopicIDs) != 1 || ev.TopicIDs[0] != 9007199254740993 || ev.IsStore == nil || *ev.IsStore || ev.MsgType != "base64" {
+		if ev.Kind != event.P2T || len(ev.TopicIDs) != 1 || ev.TopicIDs[0] != 9007199254740993 || ev.IsStore != message.StoreFalse || ev.MsgType != "base64" {
 			t.Errorf("produced %+v from %s", ev, m.Value)
 		}
 	})

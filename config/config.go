@@ -30,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/smallfile"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -71,8 +72,8 @@ type Config struct {
 	LogFormat          string // json, console
 
 	MaxEventRecipients int           // an event with more unique recipients is rejected
-	RetryHTTPStatuses  string        // HTTP statuses retried: a list of N, N-M and N- items
-	RetryCodes         string        // MIMC envelope codes retried: same syntax
+	RetryHTTPStatuses  mimc.CodeSet  // HTTP statuses retried
+	RetryCodes         mimc.CodeSet  // MIMC envelope codes retried
 	ShutdownTimeout    time.Duration // graceful shutdown deadline
 
 	KafkaSessionTimeout time.Duration // consumer group session (and rebalance) timeout

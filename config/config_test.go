@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -52,7 +54,7 @@ func TestDefaultsMatchTheDesign(t *testing.T) {
 		BatchMaxRecipients: 100, BatchLinger: 50 * time.Millisecond, MaxPendingEvents: 10000,
 		MaxConcurrentCalls: 256, HTTPTimeout: 10 * time.Second, RetryMaxElapsed: 2 * time.Minute,
 		MaxMsgBytes: 10240, HTTPAddr: ":8080", LogLevel: "info", LogFormat: "json",
-		MaxEventRecipients: 10000, RetryHTTPStatuses: "429,500,502-599", RetryCodes: "429,500-",
+		MaxEventRecipients: 10000, RetryHTTPStatuses: mimc.MustParseCodeSet("429,500,502-599"), RetryCodes: mimc.MustParseCodeSet("429,500-"),
 		ShutdownTimeout:     30 * time.Second,
 		KafkaSessionTimeout: 30 * time.Second,
 	}
@@ -154,6 +156,10 @@ func selfSignedPEM(t *testing.T) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
+// largerThan repeats s past n bytes (a certificate's PEM is 497 to 501
+// bytes: a fixed count of them can fall short).
+func largerThan(n int, s string) string { return strings.Repeat(s, n/len(s)+1) }
+
 func TestEachBadSettingIsNamed(t *testing.T) {
 	tests := []struct {
 		scenario string
@@ -222,7 +228,7 @@ func TestEachBadSettingIsNamed(t *testing.T) {
 		{"a secret of only spaces", map[string]string{"MIMC_APP_SECRET": "   "}, "MIMC_APP_SECRET"},
 		{"a secret file of only spaces", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, "   \n")}, "MIMC_APP_SECRET_FILE"},
 		{"a secret file larger than 4 KiB", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, strings.Repeat("s", MaxSecretFileBytes+1))}, "MIMC_APP_SECRET_FILE"},
-		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, strings.Repeat(selfSignedPEM(t), 1<<20/500))}, "KAFKA_TLS_CA_FILE"},
+		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, largerThan(1<<20, selfSignedPEM(t)))}, "KAFKA_TLS_CA_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

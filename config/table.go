@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -48,14 +49,14 @@ var table = []setting{
 	listSetting("URGENT_TOPICS", "", "input topics, among KAFKA_TOPICS, whose events go ahead of all others: pending room of their own, sent first, the quota first", func(c *Config) *[]string { return &c.UrgentTopics }),
 	durationSetting("EVENT_TTL", "0s", "time to live of an event without a ttl of its own, from its record's timestamp: an expired event is not sent (0: none; at most 720h)", func(c *Config) *time.Duration { return &c.EventTTL }),
 	durationSetting("HTTP_TIMEOUT", "10s", "timeout of one MIMC call", func(c *Config) *time.Duration { return &c.HTTPTimeout }),
-	durationSetting("RETRY_MAX_ELAPSED", "2m", "how long a call is retried before its recipients fail", func(c *Config) *time.Duration { return &c.RetryMaxElapsed }),
+	durationSetting("RETRY_MAX_ELAPSED", shortDuration(mimc.DefaultRetryMaxElapsed), "how long a call is retried before its recipients fail", func(c *Config) *time.Duration { return &c.RetryMaxElapsed }),
 	intSetting("MAX_MSG_BYTES", "10240", "largest msg after base64 decoding, in bytes", func(c *Config) *int { return &c.MaxMsgBytes }),
 	stringSetting("HTTP_ADDR", ":8080", "listen address of /metrics, /healthz and /readyz (empty: no HTTP server)", func(c *Config) *string { return &c.HTTPAddr }),
 	lowerSetting("LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 	lowerSetting("LOG_FORMAT", "json", "log format: json or console", func(c *Config) *string { return &c.LogFormat }),
 	intSetting("MAX_EVENT_RECIPIENTS", "10000", "an event with more unique recipients is rejected", func(c *Config) *int { return &c.MaxEventRecipients }),
-	stringSetting("RETRY_HTTP_STATUSES", "429,500,502-599", "HTTP statuses that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *string { return &c.RetryHTTPStatuses }),
-	stringSetting("RETRY_CODES", "429,500-", "MIMC envelope codes that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *string { return &c.RetryCodes }),
+	codeSetSetting("RETRY_HTTP_STATUSES", mimc.DefaultRetryHTTPStatuses, "HTTP statuses that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *mimc.CodeSet { return &c.RetryHTTPStatuses }),
+	codeSetSetting("RETRY_CODES", mimc.DefaultRetryCodes, "MIMC envelope codes that are retried: comma-separated N, N-M or N- (N and up) items", func(c *Config) *mimc.CodeSet { return &c.RetryCodes }),
 	durationSetting("SHUTDOWN_TIMEOUT", "30s", "graceful shutdown deadline", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	durationSetting("KAFKA_SESSION_TIMEOUT", "30s", "consumer group session timeout: a member silent this long loses its partitions; a revocation drains within two thirds of it", func(c *Config) *time.Duration { return &c.KafkaSessionTimeout }),
 	durationSetting("STALL_TIMEOUT", "0s", "events pending and no outcome written for this long marks the bridge stalled (/readyz 503, mimc_bridge_stalled 1); 0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m", func(c *Config) *time.Duration { return &c.StallTimeout }),
@@ -174,30 +175,31 @@ func durationSetting(name, def, help string, field func(*Config) *time.Duration)
 	}
 }
 
-// Format of a whole-number range list: RETRY_* settings.
-func checkRangeList(name, v string, lo, hi int) error {
-	if strings.TrimSpace(v) == "" {
-		return nil // nothing is retried
-	}
-	for item := range strings.SplitSeq(v, ",") {
-		item = strings.TrimSpace(item)
-		from, to, isRange := strings.Cut(item, "-")
-		a, err := strconv.Atoi(from)
-		if err != nil || from == "" || from[0] == '+' {
-			return settingErr(name, "%s is not N, N-M or N- (a comma-separated list of those), in %s", quote(item), quote(v))
-		}
-		b := a
-		if isRange && to != "" {
-			if b, err = strconv.Atoi(to); err != nil || to[0] == '+' {
-				return settingErr(name, "%s is not N, N-M or N- (a comma-separated list of those), in %s", quote(item), quote(v))
+// codeSetSetting is a list of codes and ranges (RETRY_* settings), parsed
+// once here into the mimc.CodeSet the client uses; Validate checks what the
+// codes may be.
+func codeSetSetting(name, def, help string, field func(*Config) *mimc.CodeSet) setting {
+	return setting{name: name, def: def, help: help,
+		parse: func(c *Config, v string) error {
+			set, err := mimc.ParseCodeSet(v)
+			if err != nil {
+				return settingErr(name, "%v (want a comma-separated list of N, N-M or N- items)", err)
 			}
-		}
-		if a < lo || b > hi {
-			return settingErr(name, "%s is outside %d-%d", quote(item), lo, hi)
-		}
-		if b < a {
-			return settingErr(name, "%s: the range ends before it starts", quote(item))
-		}
+			*field(c) = set
+			return nil
+		},
+		format: func(c *Config) string { return field(c).String() },
 	}
-	return nil
+}
+
+// shortDuration writes a default as an operator would: "2m", not "2m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

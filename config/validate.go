@@ -14,6 +14,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/internal/capool"
 	"github.com/mimc-bridge/mimc-bridge/internal/smallfile"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 // Validate checks every setting and returns all problems joined, each an
@@ -166,11 +167,11 @@ func (c Config) Validate(forRun bool) error {
 	if !(c.RateP2T >= 0) {
 		add("RATE_P2T", "must not be negative (0: no limit), got %g", c.RateP2T)
 	}
-	if err := checkRangeList("RETRY_HTTP_STATUSES", c.RetryHTTPStatuses, 100, 599); err != nil {
-		errs = append(errs, err)
+	if err := mimc.CheckRetryHTTPStatuses(c.RetryHTTPStatuses); err != nil {
+		add("RETRY_HTTP_STATUSES", "%v", err)
 	}
-	if err := checkRangeList("RETRY_CODES", c.RetryCodes, 0, maxInt); err != nil {
-		errs = append(errs, err)
+	if err := mimc.CheckRetryCodes(c.RetryCodes); err != nil {
+		add("RETRY_CODES", "%v", err)
 	}
 
 	// Operations.

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // Field indexes of the input object.
@@ -163,9 +164,9 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 	if sp, ok := d.get(fIsStore); ok {
 		switch string(value[sp.s:sp.e]) {
 		case "true":
-			ev.IsStore = &trueVal
+			ev.IsStore = message.StoreTrue
 		case "false":
-			ev.IsStore = &falseVal
+			ev.IsStore = message.StoreFalse
 		default:
 			return fail("isStore: must be true or false")
 		}
@@ -181,8 +182,6 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 	}
 	return "", id
 }
-
-var trueVal, falseVal = true, false
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 

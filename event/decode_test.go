@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 var (
 	testSrc = Source{Topic: "mimc.push", Partition: 3, Offset: 1042}
 	testLim = Limits{MaxMsgBytes: 64, MaxIDBytes: 256, MaxRecipients: 5, DefaultFromResource: "mimc-bridge"}
 )
-
-func boolp(b bool) *bool { return &b }
 
 func TestDecodeAccepts(t *testing.T) {
 	tests := []struct {
@@ -27,44 +27,43 @@ func TestDecodeAccepts(t *testing.T) {
 			`{"id": "order-4711-shipped", "fromAccount": "shop", "fromResource": "srv1",
 			  "toAccounts": ["alice", "bob"], "msg": "Your order shipped", "msgType": "",
 			  "bizType": "ORDER", "isStore": true}`,
-			Event{ID: "order-4711-shipped", Kind: P2P, FromAccount: "shop", FromResource: "srv1",
-				ToAccounts: []string{"alice", "bob"}, Msg: "Your order shipped", BizType: "ORDER", IsStore: boolp(true)}},
+			Event{ID: "order-4711-shipped", Content: message.Content{Kind: P2P, FromAccount: "shop", FromResource: "srv1", Msg: "Your order shipped", BizType: "ORDER", IsStore: message.StoreTrue}, Recipients: message.Recipients{ToAccounts: []string{"alice", "bob"}}}},
 		{"a missing id and fromResource get their defaults",
 			`{"fromAccount":"shop","toAccount":"alice","msg":"hi"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: "shop", FromResource: "mimc-bridge", ToAccounts: []string{"alice"}, Msg: "hi"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "shop", FromResource: "mimc-bridge", Msg: "hi"}, Recipients: message.Recipients{ToAccounts: []string{"alice"}}}},
 		{"null and empty strings count as absent",
 			`{"id":"","fromAccount":"shop","fromResource":null,"toAccount":"alice","msg":"hi","kind":"","isStore":null,"bizType":null,"topicIds":null}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: "shop", FromResource: "mimc-bridge", ToAccounts: []string{"alice"}, Msg: "hi"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "shop", FromResource: "mimc-bridge", Msg: "hi"}, Recipients: message.Recipients{ToAccounts: []string{"alice"}}}},
 		{"a repeated recipient counts once, in order of first appearance",
 			`{"fromAccount":"a","toAccounts":["x","y","x","z","y"],"msg":"m","isStore":false}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", ToAccounts: []string{"x", "y", "z"}, Msg: "m", IsStore: boolp(false)}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m", IsStore: message.StoreFalse}, Recipients: message.Recipients{ToAccounts: []string{"x", "y", "z"}}}},
 		{"a topic id beyond 2^53 as a number keeps every digit",
 			`{"fromAccount":"a","topicId":9007199254740993,"msg":"m","kind":"p2t"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2T, FromAccount: "a", FromResource: "mimc-bridge", TopicIDs: []int64{9007199254740993}, Msg: "m"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2T, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m"}, Recipients: message.Recipients{TopicIDs: []int64{9007199254740993}}}},
 		{"topic ids mix numbers and decimal strings and repeat once",
 			`{"fromAccount":"a","topicIds":["9223372036854775807", 5, "5", 7],"msg":"m"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2T, FromAccount: "a", FromResource: "mimc-bridge", TopicIDs: []int64{9223372036854775807, 5, 7}, Msg: "m"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2T, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m"}, Recipients: message.Recipients{TopicIDs: []int64{9223372036854775807, 5, 7}}}},
 		{"a base64 message is measured after decoding",
 			`{"fromAccount":"a","toAccount":"b","msgType":"base64","msg":"` + strings.Repeat("AAAA", 16) + `"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", ToAccounts: []string{"b"}, MsgType: "base64", Msg: strings.Repeat("AAAA", 16)}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", MsgType: "base64", Msg: strings.Repeat("AAAA", 16)}, Recipients: message.Recipients{ToAccounts: []string{"b"}}}},
 		{"escapes and non-ASCII text are decoded",
 			`{"id":"\u00e9t\u00e9 \ud83d\ude00","fromAccount":"a\"b","toAccount":"\u0062\/c","msg":"line\nnext 日本"}`,
-			Event{ID: "été 😀", Kind: P2P, FromAccount: `a"b`, FromResource: "mimc-bridge", ToAccounts: []string{"b/c"}, Msg: "line\nnext 日本"}},
+			Event{ID: "été 😀", Content: message.Content{Kind: P2P, FromAccount: `a"b`, FromResource: "mimc-bridge", Msg: "line\nnext 日本"}, Recipients: message.Recipients{ToAccounts: []string{"b/c"}}}},
 		{"unknown fields are ignored, however nested, and repeated",
 			`{"x":{"a":[1,{"b":"}]"}]},"x":2,"fromAccount":"a","ToAccount":"ignored","toAccount":"b","msg":"m"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", ToAccounts: []string{"b"}, Msg: "m"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m"}, Recipients: message.Recipients{ToAccounts: []string{"b"}}}},
 		{"an escaped key is the same key",
 			`{"\u0066romAccount":"a","toAccount":"b","msg":"m"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", ToAccounts: []string{"b"}, Msg: "m"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m"}, Recipients: message.Recipients{ToAccounts: []string{"b"}}}},
 		{"accounts may hold inner spaces, non-ASCII text and escaped surrogate pairs",
 			`{"fromAccount":" shop 1 ","toAccounts":["日本 太郎","\ud83d\ude00","\\ud800"],"msg":"\ud83d\ude00"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: " shop 1 ", FromResource: "mimc-bridge", ToAccounts: []string{"日本 太郎", "😀", `\ud800`}, Msg: "😀"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: " shop 1 ", FromResource: "mimc-bridge", Msg: "😀"}, Recipients: message.Recipients{ToAccounts: []string{"日本 太郎", "😀", `\ud800`}}}},
 		{"a topic id string written with escapes is read unescaped",
 			`{"fromAccount":"a","topicIds":["\u0031\u0030", "9"],"msg":"m"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2T, FromAccount: "a", FromResource: "mimc-bridge", TopicIDs: []int64{10, 9}, Msg: "m"}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2T, FromAccount: "a", FromResource: "mimc-bridge", Msg: "m"}, Recipients: message.Recipients{TopicIDs: []int64{10, 9}}}},
 		{"the message may be exactly the limit",
 			`{"fromAccount":"a","toAccount":"b","msg":"` + strings.Repeat("m", 64) + `"}`,
-			Event{ID: "mimc.push/3/1042", Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", ToAccounts: []string{"b"}, Msg: strings.Repeat("m", 64)}},
+			Event{ID: "mimc.push/3/1042", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "mimc-bridge", Msg: strings.Repeat("m", 64)}, Recipients: message.Recipients{ToAccounts: []string{"b"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -304,8 +303,8 @@ func FuzzDecode(f *testing.F) {
 		if s, ok := ref["id"].(string); ok && s != "" && s != ev.ID {
 			t.Fatalf("id: decoded %q, encoding/json reads %q", ev.ID, s)
 		}
-		if ev.Recipients() == 0 || ev.Recipients() > lim.MaxRecipients {
-			t.Fatalf("%d recipients", ev.Recipients())
+		if ev.Recipients.Len() == 0 || ev.Recipients.Len() > lim.MaxRecipients {
+			t.Fatalf("%d recipients", ev.Recipients.Len())
 		}
 		for _, a := range append([]string{ev.FromAccount}, ev.ToAccounts...) {
 			if strings.ContainsFunc(a, unicode.IsControl) || strings.TrimFunc(a, unicode.IsSpace) == "" {

@@ -44,9 +44,9 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = jsonw.AppendString(dst, e.MsgType)
 	dst = append(dst, `,"bizType":`...)
 	dst = jsonw.AppendString(dst, e.BizType)
-	if e.IsStore != nil {
+	if v, set := e.IsStore.Bool(); set {
 		dst = append(dst, `,"isStore":`...)
-		dst = strconv.AppendBool(dst, *e.IsStore)
+		dst = strconv.AppendBool(dst, v)
 	}
 	if e.TTL > 0 {
 		dst = append(dst, `,"ttl":`...)

@@ -30,12 +30,14 @@ package event
 
 import (
 	"strconv"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
-// Kinds of event.
+// Kinds of event, as in message; an outcome's kind is one of them too.
 const (
-	P2P = "p2p"
-	P2T = "p2t"
+	P2P = message.P2P
+	P2T = message.P2T
 )
 
 // Source locates an input record.
@@ -56,30 +58,23 @@ func (s Source) DefaultID() string {
 	return string(b)
 }
 
-// Event is a validated, normalized input event.
+// Event is a validated, normalized input event: its id and the push it asks
+// for. FromResource is Limits.DefaultFromResource when the input has none;
+// the recipients (ToAccounts for p2p, TopicIDs > 0 for p2t) are unique, in
+// order of first appearance.
 type Event struct {
-	ID           string // the given id, or Source.DefaultID
-	Kind         string // P2P or P2T
-	FromAccount  string
-	FromResource string // Limits.DefaultFromResource when the input has none
-	Msg          string
-	MsgType      string // "" or "base64"
-	BizType      string
-	IsStore      *bool    // nil when absent
-	ToAccounts   []string // p2p: unique, in order of first appearance
-	TopicIDs     []int64  // p2t: unique, > 0, in order of first appearance
-	TTL          int      // seconds to live from the record's timestamp, 1 to MaxTTL; 0 when absent
+	ID string // the given id, or Source.DefaultID
+	message.Content
+	message.Recipients
+	TTL int // seconds to live from the record's timestamp, 1 to MaxTTL; 0 when absent (not sent: it is no part of the push)
 }
-
-// Recipients returns the number of recipients.
-func (e *Event) Recipients() int { return len(e.ToAccounts) + len(e.TopicIDs) }
 
 // Subset returns the event with only the recipients at positions idx (of
 // ToAccounts or TopicIDs, ascending): the event of an outcome, holding what
 // was not delivered, so that producing it again sends only that. Every
 // position gives e itself; e is never changed.
 func (e *Event) Subset(idx []int) *Event {
-	if len(idx) == e.Recipients() {
+	if len(idx) == e.Recipients.Len() {
 		return e
 	}
 	sub := *e

@@ -93,7 +93,7 @@ func NewRejected(src Source, value []byte, err *RejectError, receivedAt, now tim
 func NewExpired(ev *Event, src Source, expiredAt, receivedAt, now time.Time) Outcome {
 	reason := ExpiredError(expiredAt)
 	o := Outcome{ID: ev.ID, Status: Expired, Kind: ev.Kind, Source: src, ReceivedAt: receivedAt, CompletedAt: now,
-		Error: reason, Event: ev, Recipients: make([]Recipient, ev.Recipients())}
+		Error: reason, Event: ev, Recipients: make([]Recipient, ev.Recipients.Len())}
 	for i, a := range ev.ToAccounts {
 		o.Recipients[i] = Recipient{ToAccount: a, Error: reason}
 	}

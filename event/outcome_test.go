@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // designExample is the outcome example of DESIGN.md.
@@ -61,8 +63,7 @@ type refOutcome struct {
 }
 
 func sampleOutcomes() map[string]Outcome {
-	ev := Event{ID: "e<1>", Kind: P2T, FromAccount: "a&b", FromResource: "r", Msg: "m\u2028\x01\"\\", MsgType: "", BizType: "B",
-		IsStore: boolp(false), TopicIDs: []int64{9223372036854775807, 1}}
+	ev := Event{ID: "e<1>", Content: message.Content{Kind: P2T, FromAccount: "a&b", FromResource: "r", Msg: "m\u2028\x01\"\\", MsgType: "", BizType: "B", IsStore: message.StoreFalse}, Recipients: message.Recipients{TopicIDs: []int64{9223372036854775807, 1}}}
 	return map[string]Outcome{
 		"a delivered p2p outcome": {ID: "x", Status: Delivered, Kind: P2P, Attempts: 2, Source: testSrc, ReceivedAt: at(1), CompletedAt: at(2),
 			Recipients: []Recipient{{ToAccount: "alice", PacketID: "p1"}}},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 func TestATTLIsAPositiveWholeNumberOfSecondsUpToThirtyDays(t *testing.T) {
@@ -61,7 +63,7 @@ func TestATTLIsAPositiveWholeNumberOfSecondsUpToThirtyDays(t *testing.T) {
 }
 
 func TestTheNormalizedEventCarriesItsTTL(t *testing.T) {
-	ev := Event{ID: "e", Kind: P2P, FromAccount: "a", FromResource: "r", ToAccounts: []string{"b"}, Msg: "m", TTL: 30}
+	ev := Event{ID: "e", Content: message.Content{Kind: P2P, FromAccount: "a", FromResource: "r", Msg: "m"}, Recipients: message.Recipients{ToAccounts: []string{"b"}}, TTL: 30}
 	if got := string(ev.AppendJSON(nil)); !strings.HasSuffix(got, `"bizType":"","ttl":30}`) {
 		t.Errorf("AppendJSON = %s", got)
 	}
@@ -107,8 +109,8 @@ func TestAnEventExpiresAtItsRecordTimePlusItsTTLOrTheDefault(t *testing.T) {
 }
 
 func TestSubsetKeepsOnlyTheRecipientsAtThePositionsGiven(t *testing.T) {
-	p2p := Event{ID: "e", Kind: P2P, FromAccount: "a", ToAccounts: []string{"x", "y", "z"}, Msg: "m", TTL: 9}
-	p2t := Event{ID: "t", Kind: P2T, FromAccount: "a", TopicIDs: []int64{7, 8, 9}, Msg: "m"}
+	p2p := Event{ID: "e", Content: message.Content{Kind: P2P, FromAccount: "a", Msg: "m"}, Recipients: message.Recipients{ToAccounts: []string{"x", "y", "z"}}, TTL: 9}
+	p2t := Event{ID: "t", Content: message.Content{Kind: P2T, FromAccount: "a", Msg: "m"}, Recipients: message.Recipients{TopicIDs: []int64{7, 8, 9}}}
 	if got := p2p.Subset([]int{0, 2}); !reflect.DeepEqual(got.ToAccounts, []string{"x", "z"}) || got.TTL != 9 || got.ID != "e" {
 		t.Errorf("p2p subset %+v", got)
 	}
@@ -143,7 +145,7 @@ func TestTheStatusOfAnEvent(t *testing.T) {
 }
 
 func TestAnEventExpiredBeforeItWasSent(t *testing.T) {
-	ev := Event{ID: "sale-1", Kind: P2T, FromAccount: "shop", Msg: "m", TopicIDs: []int64{9007199254740993, 7}, TTL: 2}
+	ev := Event{ID: "sale-1", Content: message.Content{Kind: P2T, FromAccount: "shop", Msg: "m"}, Recipients: message.Recipients{TopicIDs: []int64{9007199254740993, 7}}, TTL: 2}
 	rec := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	o := NewExpired(&ev, testSrc, ev.ExpiresAt(rec, 0), rec.Add(3*time.Second), rec.Add(3*time.Second))
 	want := "expired at 2026-11-25T10:00:02.000Z before it was sent"

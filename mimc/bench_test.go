@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
@@ -19,8 +20,8 @@ func benchCall(n int) Call {
 	for i := range accounts {
 		accounts[i] = "user-" + strconv.Itoa(100000+i)
 	}
-	return Call{Kind: P2P, FromAccount: "shop", FromResource: "srv1",
-		Msg: "Your order 4711 shipped \"today\"", ToAccounts: accounts}
+	return Call{Content: message.Content{Kind: message.P2P, FromAccount: "shop", FromResource: "srv1",
+		Msg: "Your order 4711 shipped \"today\""}, Recipients: message.Recipients{ToAccounts: accounts}}
 }
 
 func BenchmarkEncodeBody100(b *testing.B) {

@@ -20,9 +20,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 
+	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -34,16 +35,12 @@ const (
 	EndpointP2TMore = "/api/push/p2t/more"
 )
 
-// Call is one push: one message from one sender to the recipients of its kind.
+// Call is one push: one message from one sender to the recipients of its
+// kind. BizType is sent only when non-empty, IsStore only when set; topic ids
+// are int64 numbers on the wire.
 type Call struct {
-	Kind         Kind
-	FromAccount  string
-	FromResource string
-	Msg, MsgType string
-	BizType      string   // sent only when non-empty
-	IsStore      *bool    // sent only when non-nil
-	ToAccounts   []string // P2P recipients
-	TopicIDs     []int64  // P2T recipients (int64 numbers on the wire)
+	message.Content
+	message.Recipients
 	// Urgent calls take the quota before the others.
 	Urgent bool
 	// Expires, when set, holds when each recipient expires, in the order
@@ -51,17 +48,6 @@ type Call struct {
 	// attempt waits for the rate limit, the client drops the recipients
 	// whose time has come: they are never sent and take no quota.
 	Expires []time.Time
-}
-
-// Recipients is the number of recipients of the call's kind.
-func (c Call) Recipients() int {
-	switch c.Kind {
-	case P2P:
-		return len(c.ToAccounts)
-	case P2T:
-		return len(c.TopicIDs)
-	}
-	return len(c.ToAccounts) + len(c.TopicIDs)
 }
 
 // Endpoint is the path the call goes to, or "" when it cannot be sent.
@@ -75,7 +61,7 @@ func (c Call) Endpoint() string {
 
 func (c *Call) route() (endpoint string, many bool, err error) {
 	switch c.Kind {
-	case P2P:
+	case message.P2P:
 		if len(c.TopicIDs) > 0 {
 			return "", false, fmt.Errorf("%w: a p2p call has topic ids", ErrInvalidCall)
 		}
@@ -86,7 +72,7 @@ func (c *Call) route() (endpoint string, many bool, err error) {
 			return EndpointP2P, false, nil
 		}
 		return EndpointP2PMore, true, nil
-	case P2T:
+	case message.P2T:
 		if len(c.ToAccounts) > 0 {
 			return "", false, fmt.Errorf("%w: a p2t call has accounts", ErrInvalidCall)
 		}
@@ -98,7 +84,7 @@ func (c *Call) route() (endpoint string, many bool, err error) {
 		}
 		return EndpointP2TMore, true, nil
 	}
-	return "", false, fmt.Errorf("%w: unknown kind %q", ErrInvalidCall, string(c.Kind))
+	return "", false, fmt.Errorf("%w: unknown kind %q", ErrInvalidCall, c.Kind)
 }
 
 // Result is the answer to a successful call.
@@ -173,8 +159,12 @@ func (c *Client) GoString() string { return c.String() }
 // Config returns the effective configuration (defaults filled).
 func (c *Client) Config() Config { return c.cfg }
 
+// BodySize measures the client's request bodies (see BodySize).
+func (c *Client) BodySize() BodySize { return newBodySize(&c.cfg.Credentials) }
+
 // Push sends call and returns its packet ids, or an *Error. Invalid calls
-// fail at once with ErrInvalidCall and no attempt.
+// fail at once with ErrInvalidCall and no attempt. Failed attempts are
+// retried as Config.Retry says.
 func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
 	endpoint, many, err := call.route()
 	if err != nil {
@@ -187,48 +177,58 @@ func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
 	writeBody(buf, &c.cfg.Credentials, &call, many)
 	body := newSharedBody(buf)
 
+	n := call.Recipients.Len()
 	p := pusher{c: c, ctx: ctx, endpoint: endpoint, url: c.baseURL + endpoint,
-		many: many, kind: call.Kind, n: call.Recipients(), body: body,
-		orig: &call, exp: newExpiry(call.Expires, call.Recipients())}
+		many: many, kind: call.Kind, n: n, body: body,
+		orig: &call, exp: newExpiry(call.Expires, n)}
 	defer func() { p.body.release() }()
-	b := &retryBackOff{
-		exp: backoff.ExponentialBackOff{
-			InitialInterval:     c.cfg.RetryInitialInterval,
-			RandomizationFactor: backoff.DefaultRandomizationFactor,
-			Multiplier:          backoff.DefaultMultiplier,
-			MaxInterval:         c.cfg.RetryMaxInterval,
-			MaxElapsedTime:      c.cfg.RetryMaxElapsed,
-			Stop:                backoff.Stop,
-			Clock:               backoff.SystemClock,
-		},
+	deadline, _ := ctx.Deadline()
+	retry := c.cfg.Retry.start(deadline)
+	for {
+		e := p.try()
+		if e == nil {
+			return p.result(nil)
+		}
+		wait, again := retry.next(e)
+		if !again {
+			return p.result(e)
+		}
+		if ctx.Err() == nil {
+			p.notify(e, wait)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return p.result(p.ended(err, e))
+		}
 	}
-	b.deadline, _ = ctx.Deadline()
-	p.backoff = b
-	err = backoff.RetryNotify(p.op, backoff.WithContext(b, ctx), p.notify)
+}
+
+// result is what Push returns once its attempts are over: e is the last
+// one's error, nil when it delivered or when every recipient expired.
+func (p *pusher) result(e *Error) (Result, error) {
 	res := Result{Attempts: p.attempts, Endpoint: p.endpoint, SentAt: p.sentAt}
 	if p.exp != nil {
 		res.Expired = p.exp.dropped()
-		if err == nil || errors.Is(err, errAllExpired) {
-			res.PacketIDs = p.exp.spread(p.ids, call.Recipients())
-			return res, nil
-		}
-	} else if err == nil {
-		res.PacketIDs = p.ids
-		return res, nil
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e != nil {
 		return res, e
 	}
-	// The context ended while waiting for the next attempt.
-	e = &Error{Endpoint: endpoint, Attempts: p.attempts, Err: err}
-	if last := p.last; last != nil {
-		e.HTTPStatus, e.Code, e.Message, e.Retryable = last.HTTPStatus, last.Code, last.Message, last.Retryable
-		if last.Err != nil {
-			e.Err = fmt.Errorf("%w (last attempt: %v)", err, last.Err)
-		}
+	res.PacketIDs = p.ids
+	if p.exp != nil {
+		res.PacketIDs = p.exp.spread(p.ids, len(p.exp.at))
 	}
-	return res, e
+	return res, nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // pusher is the state of one Push across its attempts.
@@ -238,34 +238,31 @@ type pusher struct {
 	endpoint string
 	url      string
 	many     bool
-	kind     Kind
+	kind     string
 	n        int
 	body     *sharedBody
-	backoff  *retryBackOff
 
 	attempts int
 	ids      []string
-	last     *Error
 
 	sentAt time.Time // of the first attempt
 	orig   *Call     // the call as given
 	exp    *expiry   // nil when no recipient expires
 }
 
-// errAllExpired ends a push whose every recipient expired.
-var errAllExpired = errors.New("every recipient expired")
-
-func (p *pusher) op() error {
+// try makes one attempt once it is admitted; nil is success, and also the
+// end of a call whose every recipient expired before it was sent.
+func (p *pusher) try() *Error {
 	if err := p.ctx.Err(); err != nil {
-		return backoff.Permanent(p.fail(&Error{Message: "context done before the attempt", Err: err}))
+		return p.fail(&Error{Message: "context done before the attempt", Err: err})
 	}
-	adm, err := p.admit()
-	if err != nil {
-		return backoff.Permanent(err)
+	adm, e := p.admit()
+	if e != nil || p.allExpired() {
+		return e
 	}
 	if !p.prune() {
 		adm.Cancel()
-		return backoff.Permanent(errAllExpired)
+		return nil
 	}
 	p.attempts++
 	start := time.Now()
@@ -273,45 +270,34 @@ func (p *pusher) op() error {
 		p.sentAt = start
 	}
 	ids, e := p.attempt()
-	if e != nil {
-		e.RetryAfter = p.backoff.retryAfter
-	}
 	adm.Done(e)
 	if obs := p.c.cfg.Observer; obs != nil {
 		var err error
-		status, code := 0, 0
+		status, code := http.StatusOK, CodeOK
 		if e != nil {
 			err, status, code = e, e.HTTPStatus, e.Code
-		} else {
-			status, code = http.StatusOK, CodeOK
 		}
 		obs.Attempt(p.endpoint, status, code, p.n, err, time.Since(start))
 	}
-	if e == nil {
-		p.ids = ids
-		return nil
+	if e != nil {
+		return p.fail(e)
 	}
-	p.fail(e)
-	if !e.Retryable {
-		return backoff.Permanent(e)
-	}
-	return e
+	p.ids = ids
+	return nil
 }
 
-// admit waits until the Gate lets the attempt go. A recipient that expires
-// meanwhile is dropped, and the wait goes on for the others: the wait is
-// bounded by the next expiry.
-func (p *pusher) admit() (Admission, error) {
+// admit waits until the Gate lets the attempt go (at once without one). A
+// recipient that expires meanwhile is dropped, and the wait goes on for the
+// others: the wait is bounded by the next expiry. It returns no admission
+// and no error when every recipient expired.
+func (p *pusher) admit() (Admission, *Error) {
 	gate := p.c.cfg.Gate
-	if gate == nil {
-		if !p.prune() {
-			return nil, errAllExpired
-		}
-		return noAdmission{}, nil
-	}
 	for {
 		if !p.prune() {
-			return nil, errAllExpired
+			return nil, nil // every recipient expired
+		}
+		if gate == nil {
+			return noAdmission{}, nil
 		}
 		ctx, cancel := p.ctx, context.CancelFunc(func() {})
 		if p.exp != nil {
@@ -339,6 +325,9 @@ type noAdmission struct{}
 func (noAdmission) Done(*Error) {}
 func (noAdmission) Cancel()     {}
 
+// allExpired reports whether every recipient of the call expired.
+func (p *pusher) allExpired() bool { return p.exp != nil && len(p.exp.alive) == 0 }
+
 // prune drops the recipients that have expired, reshaping the request for
 // the others; it reports false when none is left.
 func (p *pusher) prune() bool {
@@ -354,7 +343,7 @@ func (p *pusher) prune() bool {
 	writeBody(buf, &p.c.cfg.Credentials, &call, many)
 	p.body.release()
 	p.body = newSharedBody(buf)
-	p.endpoint, p.url, p.many, p.n = endpoint, p.c.baseURL+endpoint, many, call.Recipients()
+	p.endpoint, p.url, p.many, p.n = endpoint, p.c.baseURL+endpoint, many, call.Recipients.Len()
 	return true
 }
 
@@ -362,23 +351,29 @@ func (p *pusher) fail(e *Error) *Error {
 	e.Endpoint = p.endpoint
 	e.Attempts = p.attempts
 	e.Message = p.c.scrub(e.Message)
-	p.last = e
 	return e
 }
 
-func (p *pusher) notify(err error, wait time.Duration) {
-	fields := []zap.Field{
+// ended is the error of a call whose context ended while it waited for its
+// next attempt: the context's error, with what the last attempt got.
+func (p *pusher) ended(err error, last *Error) *Error {
+	e := &Error{Endpoint: p.endpoint, Attempts: p.attempts, Err: err,
+		HTTPStatus: last.HTTPStatus, Code: last.Code, Message: last.Message, Retryable: last.Retryable}
+	if last.Err != nil {
+		e.Err = fmt.Errorf("%w (last attempt: %v)", err, last.Err)
+	}
+	return e
+}
+
+func (p *pusher) notify(e *Error, wait time.Duration) {
+	p.c.log.Warn("mimc call failed, retrying",
 		zap.String("endpoint", p.endpoint),
 		zap.Int("attempt", p.attempts),
 		zap.Duration("wait", wait),
 		zap.Int("recipients", p.n),
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		fields = append(fields, zap.Int("http_status", e.HTTPStatus), zap.Int("code", e.Code))
-	}
-	fields = append(fields, zap.Error(err))
-	p.c.log.Warn("mimc call failed, retrying", fields...)
+		zap.Int("http_status", e.HTTPStatus),
+		zap.Int("code", e.Code),
+		zap.Error(e))
 	if obs := p.c.cfg.Observer; obs != nil {
 		obs.Retry(p.endpoint)
 	}
@@ -391,9 +386,10 @@ const drainCap = 64 << 10
 // maxMessage bounds an envelope message kept in an error.
 const maxMessage = 512
 
-// attempt makes one HTTP request and classifies its outcome.
+// attempt makes one HTTP request and classifies its outcome by the policy.
 func (p *pusher) attempt() ([]string, *Error) {
 	cfg := &p.c.cfg
+	policy := &cfg.Retry
 	actx, cancel := context.WithTimeout(p.ctx, cfg.HTTPTimeout)
 	defer cancel()
 	rb := p.body.reader()
@@ -413,14 +409,14 @@ func (p *pusher) attempt() ([]string, *Error) {
 		if cerr := p.ctx.Err(); cerr != nil {
 			return nil, &Error{Message: "request abandoned", Err: err}
 		}
-		if isCertError(err) {
-			return nil, &Error{Message: "tls certificate", Err: err}
-		}
 		msg := "request failed"
-		if actx.Err() != nil {
+		switch {
+		case isCertError(err):
+			msg = "tls certificate"
+		case actx.Err() != nil:
 			msg = "no answer within " + cfg.HTTPTimeout.String()
 		}
-		return nil, &Error{Message: msg, Err: err, Retryable: true}
+		return nil, &Error{Message: msg, Err: err, Retryable: policy.Transport(err)}
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
@@ -432,19 +428,17 @@ func (p *pusher) attempt() ([]string, *Error) {
 		if cerr := p.ctx.Err(); cerr != nil {
 			return nil, &Error{HTTPStatus: status, Message: "reading the answer abandoned", Err: rerr}
 		}
-		return nil, &Error{HTTPStatus: status, Message: "reading the answer", Err: rerr, Retryable: true}
+		return nil, &Error{HTTPStatus: status, Message: "reading the answer", Err: rerr, Retryable: policy.Transport(rerr)}
 	}
 	tooLarge := int64(buf.Len()) > cfg.MaxResponseBytes
 
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			p.backoff.retryAfter = d
-		}
-	}
-	if cfg.RetryHTTPStatuses.Contains(status) || status < 200 || status > 299 {
-		e := &Error{HTTPStatus: status, Retryable: cfg.RetryHTTPStatuses.Contains(status), Err: ErrRejected}
+	if status < 200 || status > 299 {
+		e := &Error{HTTPStatus: status, Retryable: policy.HTTPStatuses.Contains(status), Err: ErrRejected}
 		if e.Retryable {
 			e.Err = ErrUnavailable
+		}
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}
 		if !tooLarge {
 			// Best effort: an error page may still be an envelope.
@@ -467,7 +461,7 @@ func (p *pusher) attempt() ([]string, *Error) {
 	}
 	if code != CodeOK {
 		e := &Error{HTTPStatus: status, Code: code, Message: truncate(msg), Err: ErrRejected}
-		if cfg.RetryCodes.Contains(code) {
+		if policy.Codes.Contains(code) {
 			e.Retryable, e.Err = true, ErrUnavailable
 		}
 		return nil, e
@@ -487,12 +481,8 @@ func isCertError(err error) bool {
 	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) || errors.As(err, &verify)
 }
 
-func truncate(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	return s[:maxMessage] + "…"
-}
+// truncate bounds a message from the server, cut at a character boundary.
+func truncate(s string) string { return textcut.Ellipsis(s, maxMessage) }
 
 // scrub removes the app secret from a text that came from the server.
 func (c *Client) scrub(s string) string {
@@ -525,37 +515,4 @@ func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
 		return min(max(d, 0), maxRetryAfter), true
 	}
 	return 0, false
-}
-
-// retryBackOff is exponential backoff with jitter that also waits at least
-// a Retry-After (capped by the remaining budget), and stops at once when the
-// next wait would outlast the context's deadline.
-type retryBackOff struct {
-	exp        backoff.ExponentialBackOff
-	deadline   time.Time
-	retryAfter time.Duration // from the last attempt, used once
-}
-
-func (b *retryBackOff) Reset() {
-	b.exp.Reset()
-	b.retryAfter = 0
-}
-
-func (b *retryBackOff) NextBackOff() time.Duration {
-	d := b.exp.NextBackOff()
-	ra := b.retryAfter
-	b.retryAfter = 0
-	if d == backoff.Stop {
-		return backoff.Stop
-	}
-	if ra > d {
-		if rem := b.exp.MaxElapsedTime - b.exp.GetElapsedTime(); ra > rem {
-			ra = rem
-		}
-		d = max(d, ra)
-	}
-	if !b.deadline.IsZero() && time.Until(b.deadline) <= d {
-		return backoff.Stop
-	}
-	return d
 }

@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
 func TestPushEndpoints(t *testing.T) {
 	big := int64(1)<<53 + 1 // not representable as a float64
-	yes := true
 	tests := []struct {
 		scenario string
 		call     Call
@@ -33,8 +33,8 @@ func TestPushEndpoints(t *testing.T) {
 		{"one topic goes to p2t/ as a topicId number", p2t(big), EndpointP2T, []string{"p2t:" + strconv.FormatInt(big, 10)}},
 		{"many topics beyond 2^53 go to p2t/more with every digit", p2t(big, math.MaxInt64, 7), EndpointP2TMore,
 			[]string{"p2t:" + strconv.FormatInt(big, 10), "p2t:" + strconv.FormatInt(math.MaxInt64, 10), "p2t:7"}},
-		{"bizType, isStore and a base64 message are carried", Call{Kind: P2P, FromAccount: "shop", Msg: "aGk=",
-			MsgType: "base64", BizType: "ORDER", IsStore: &yes, ToAccounts: []string{"alice", "bob"}}, EndpointP2PMore,
+		{"bizType, isStore and a base64 message are carried", Call{Content: message.Content{Kind: message.P2P, FromAccount: "shop", Msg: "aGk=",
+			MsgType: "base64", BizType: "ORDER", IsStore: message.StoreTrue}, Recipients: accounts("alice", "bob")}, EndpointP2PMore,
 			[]string{"p2p:alice", "p2p:bob"}},
 	}
 	for _, tt := range tests {
@@ -60,7 +60,7 @@ func TestPushEndpoints(t *testing.T) {
 			got := calls[0]
 			if got.Endpoint != tt.endpoint || got.FromAccount != tt.call.FromAccount || got.Msg != tt.call.Msg ||
 				got.MsgType != tt.call.MsgType || got.BizType != tt.call.BizType ||
-				(got.IsStore == nil) != (tt.call.IsStore == nil) {
+				(got.IsStore == nil) != (tt.call.IsStore == message.StoreUnset) {
 				t.Errorf("server recorded %+v for %+v", got, tt.call)
 			}
 		})
@@ -110,14 +110,14 @@ func TestPushRetries(t *testing.T) {
 				}
 			}},
 		{scenario: "a field the server refuses is final",
-			call: Call{Kind: P2P, FromAccount: "shop", Msg: "hi", MsgType: "hex", ToAccounts: []string{"alice"}},
+			call: Call{Content: message.Content{Kind: message.P2P, FromAccount: "shop", Msg: "hi", MsgType: "hex"}, Recipients: accounts("alice")},
 			check: func(t *testing.T, e *Error, _ time.Duration) {
 				if e.Code != 400 || e.Attempts != 1 || e.Retryable {
 					t.Errorf("got %+v, want final code 400 after 1 attempt", e)
 				}
 			}},
-		{scenario: "retries stop at RetryMaxElapsed",
-			mod:   func(c *Config) { c.RetryMaxElapsed = 200 * time.Millisecond },
+		{scenario: "retries stop at Retry.MaxElapsed",
+			mod:   func(c *Config) { c.Retry.MaxElapsed = 200 * time.Millisecond },
 			setup: func(s *mimctest.Server) { s.SetFaults(always500) },
 			check: func(t *testing.T, e *Error, elapsed time.Duration) {
 				if e.HTTPStatus != 500 || !e.Retryable || e.Attempts < 3 || !errors.Is(e, ErrUnavailable) {
@@ -145,7 +145,7 @@ func TestPushRetries(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Push: %v", err)
 				}
-				if res.Attempts != tt.attempts || len(res.PacketIDs) != call.Recipients() {
+				if res.Attempts != tt.attempts || len(res.PacketIDs) != call.Recipients.Len() {
 					t.Fatalf("result %+v, want %d attempts", res, tt.attempts)
 				}
 				if n := len(srv.Calls()); n != tt.attempts {
@@ -183,7 +183,7 @@ func TestPushRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestPushRetryAfterLongerThanTheBudget(t *testing.T) {
-	srv, c, _ := newFake(t, func(c *Config) { c.RetryMaxElapsed = 300 * time.Millisecond })
+	srv, c, _ := newFake(t, func(c *Config) { c.Retry.MaxElapsed = 300 * time.Millisecond })
 	srv.SetFaults(mimctest.Faults{HTTP429: 1, RetryAfter: time.Hour})
 	start := time.Now()
 	_, err := c.Push(ctxT(t), p2p("alice"))
@@ -252,7 +252,7 @@ func TestPushConnectionRefusedIsRetried(t *testing.T) {
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	cfg := testConfig("http://" + addr)
-	cfg.RetryMaxElapsed = 100 * time.Millisecond
+	cfg.Retry.MaxElapsed = 100 * time.Millisecond
 	c, logs := newTestClient(t, cfg)
 	_, err = c.Push(ctxT(t), p2p("alice"))
 	e := asError(t, err)
@@ -273,7 +273,7 @@ func TestPushConnectionRefusedIsRetried(t *testing.T) {
 
 func TestPushContext(t *testing.T) {
 	t.Run("a cancelled context stops the retries", func(t *testing.T) {
-		srv, c, _ := newFake(t, func(c *Config) { c.RetryMaxElapsed = time.Minute })
+		srv, c, _ := newFake(t, func(c *Config) { c.Retry.MaxElapsed = time.Minute })
 		srv.SetFaults(always500)
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(100*time.Millisecond, cancel)
@@ -313,7 +313,7 @@ func TestPushContext(t *testing.T) {
 	})
 	t.Run("a deadline shorter than the next wait stops at once", func(t *testing.T) {
 		srv, c, _ := newFake(t, func(c *Config) {
-			c.RetryInitialInterval, c.RetryMaxInterval = 10*time.Second, 10*time.Second
+			c.Retry.InitialInterval, c.Retry.MaxInterval = 10*time.Second, 10*time.Second
 		})
 		srv.SetFaults(always500)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -337,10 +337,13 @@ func TestPushInvalidCalls(t *testing.T) {
 	}{
 		{"a p2p call without recipients fails at once", p2p()},
 		{"a p2t call without recipients fails at once", p2t()},
-		{"a p2p call with topic ids fails at once", Call{Kind: P2P, FromAccount: "shop", Msg: "m", TopicIDs: []int64{1}}},
-		{"a p2t call with accounts fails at once", Call{Kind: P2T, FromAccount: "shop", Msg: "m", ToAccounts: []string{"a"}}},
-		{"a call of unknown kind fails at once", Call{Kind: "p2x", FromAccount: "shop", Msg: "m", ToAccounts: []string{"a"}}},
-		{"a call without sender fails at once", Call{Kind: P2P, Msg: "m", ToAccounts: []string{"a"}}},
+		{"a p2p call with topic ids fails at once", Call{Content: message.Content{Kind: message.P2P, FromAccount: "shop", Msg: "m"},
+			Recipients: message.Recipients{TopicIDs: []int64{1}}}},
+		{"a p2t call with accounts fails at once", Call{Content: message.Content{Kind: message.P2T, FromAccount: "shop", Msg: "m"},
+			Recipients: accounts("a")}},
+		{"a call of unknown kind fails at once", Call{Content: message.Content{Kind: "p2x", FromAccount: "shop", Msg: "m"},
+			Recipients: accounts("a")}},
+		{"a call without sender fails at once", Call{Content: message.Content{Kind: message.P2P, Msg: "m"}, Recipients: accounts("a")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {

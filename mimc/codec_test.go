@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -27,9 +28,10 @@ func TestParseCodeSet(t *testing.T) {
 		{scenario: "an empty string is the empty set", in: "", out: []int{0, 200, 500}, str: ""},
 		{scenario: "a word names the bad item", in: "429,abc", errHas: `"abc"`},
 		{scenario: "a reversed range names its bounds", in: "599-500", errHas: "upper bound 500 is below lower bound 599"},
-		{scenario: "a missing lower bound is refused", in: "-500", errHas: `item "-500"`},
+		{scenario: "a missing lower bound is refused", in: "-500", errHas: `"-500" has no lower bound`},
 		{scenario: "an empty item is refused", in: "429,,500", errHas: "empty item"},
-		{scenario: "a bad upper bound names it", in: "500-5x", errHas: `"5x"`},
+		{scenario: "a bad upper bound names it", in: "500-5x", errHas: `"500-5x": "5x" is not a non-negative integer`},
+		{scenario: "a sign is refused", in: "+500", errHas: `"+500" is not a non-negative integer`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -69,8 +71,8 @@ func TestConfig(t *testing.T) {
 		}
 		got := c.Config()
 		if got.BaseURL != DefaultBaseURL || got.HTTPTimeout != DefaultHTTPTimeout || got.MaxConcurrentCalls != 256 ||
-			got.RetryHTTPStatuses.String() != DefaultRetryHTTPStatuses || got.RetryCodes.String() != DefaultRetryCodes ||
-			got.MaxResponseBytes != 1<<20 || got.RetryMaxElapsed != DefaultRetryMaxElapsed {
+			got.Retry.HTTPStatuses.String() != DefaultRetryHTTPStatuses || got.Retry.Codes.String() != DefaultRetryCodes ||
+			got.MaxResponseBytes != 1<<20 || got.Retry.MaxElapsed != DefaultRetryMaxElapsed {
 			t.Errorf("defaults not filled: %+v", got)
 		}
 	})
@@ -97,7 +99,6 @@ func TestConfig(t *testing.T) {
 }
 
 func TestWriteBody(t *testing.T) {
-	no := false
 	creds := &Credentials{AppID: "2882303761517669588", AppKey: "key", AppSecret: secret.New(canary)}
 	tests := []struct {
 		scenario string
@@ -112,8 +113,8 @@ func TestWriteBody(t *testing.T) {
 			"appId": "2882303761517669588", "appKey": "key", "appSecret": canary, "fromAccount": "shop",
 			"fromResource": "srv1", "topicIds": []any{json.Number("9007199254740993"), json.Number("-1")},
 			"msg": "hello", "msgType": ""}},
-		{"isStore false and bizType are sent", Call{Kind: P2P, FromAccount: "s", Msg: "m\n\"q\"\u2028<é>\x01",
-			BizType: "B", IsStore: &no, ToAccounts: []string{"a", "b"}}, true, map[string]any{
+		{"isStore false and bizType are sent", Call{Content: message.Content{Kind: message.P2P, FromAccount: "s", Msg: "m\n\"q\"\u2028<é>\x01",
+			BizType: "B", IsStore: message.StoreFalse}, Recipients: accounts("a", "b")}, true, map[string]any{
 			"appId": "2882303761517669588", "appKey": "key", "appSecret": canary, "fromAccount": "s",
 			"fromResource": "", "toAccounts": []any{"a", "b"}, "msg": "m\n\"q\"\u2028<é>\x01", "msgType": "",
 			"bizType": "B", "isStore": false}},

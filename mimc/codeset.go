@@ -1,7 +1,6 @@
 package mimc
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -29,11 +28,11 @@ func ParseCodeSet(s string) (CodeSet, error) {
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
-			return CodeSet{}, fmt.Errorf("code set %q: empty item", s)
+			return CodeSet{}, fmt.Errorf("an empty item in %q", s)
 		}
 		r, err := parseCodeRange(item)
 		if err != nil {
-			return CodeSet{}, fmt.Errorf("code set %q: item %q: %w", s, item, err)
+			return CodeSet{}, err
 		}
 		set.ranges = append(set.ranges, r)
 	}
@@ -49,15 +48,16 @@ func MustParseCodeSet(s string) CodeSet {
 	return set
 }
 
+// parseCodeRange reads "N", "N-M" or "N-"; its errors name the item.
 func parseCodeRange(item string) (codeRange, error) {
 	lo, hi, isRange := strings.Cut(item, "-")
 	lo, hi = strings.TrimSpace(lo), strings.TrimSpace(hi)
 	if lo == "" {
-		return codeRange{}, errors.New("missing lower bound")
+		return codeRange{}, fmt.Errorf("%q has no lower bound", item)
 	}
-	l, err := strconv.Atoi(lo)
-	if err != nil || l < 0 {
-		return codeRange{}, fmt.Errorf("%q is not a non-negative integer", lo)
+	l, err := parseCode(item, lo)
+	if err != nil {
+		return codeRange{}, err
 	}
 	if !isRange {
 		return codeRange{l, l}, nil
@@ -65,14 +65,26 @@ func parseCodeRange(item string) (codeRange, error) {
 	if hi == "" {
 		return codeRange{l, math.MaxInt}, nil
 	}
-	h, err := strconv.Atoi(hi)
-	if err != nil || h < 0 {
-		return codeRange{}, fmt.Errorf("%q is not a non-negative integer", hi)
+	h, err := parseCode(item, hi)
+	if err != nil {
+		return codeRange{}, err
 	}
 	if h < l {
-		return codeRange{}, fmt.Errorf("upper bound %d is below lower bound %d", h, l)
+		return codeRange{}, fmt.Errorf("%q: upper bound %d is below lower bound %d", item, h, l)
 	}
 	return codeRange{l, h}, nil
+}
+
+// parseCode reads the bound s of item: decimal digits only, no sign.
+func parseCode(item, s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err == nil && s[0] >= '0' && s[0] <= '9' {
+		return n, nil
+	}
+	if s == item {
+		return 0, fmt.Errorf("%q is not a non-negative integer", s)
+	}
+	return 0, fmt.Errorf("%q: %q is not a non-negative integer", item, s)
 }
 
 // Contains reports whether code is in the set.
@@ -96,16 +108,20 @@ func (s CodeSet) String() string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.Itoa(r.lo))
-		switch {
-		case r.hi == math.MaxInt:
-			b.WriteByte('-')
-		case r.hi != r.lo:
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(r.hi))
-		}
+		b.WriteString(r.String())
 	}
 	return b.String()
+}
+
+// String is the item as ParseCodeSet reads it: "N", "N-M" or "N-".
+func (r codeRange) String() string {
+	switch {
+	case r.hi == math.MaxInt:
+		return strconv.Itoa(r.lo) + "-"
+	case r.hi != r.lo:
+		return strconv.Itoa(r.lo) + "-" + strconv.Itoa(r.hi)
+	}
+	return strconv.Itoa(r.lo)
 }
 
 // MarshalText implements encoding.TextMarshaler.

@@ -10,17 +10,13 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
-// Defaults of Config; a zero field takes the default.
+// Defaults of Config; a zero field takes the default. The retry defaults are
+// RetryPolicy's.
 const (
-	DefaultBaseURL              = "https://mimc.chat.xiaomi.net"
-	DefaultHTTPTimeout          = 10 * time.Second
-	DefaultRetryMaxElapsed      = 2 * time.Minute
-	DefaultRetryInitialInterval = 100 * time.Millisecond
-	DefaultRetryMaxInterval     = 5 * time.Second
-	DefaultMaxConcurrentCalls   = 256
-	DefaultMaxResponseBytes     = 1 << 20
-	DefaultRetryHTTPStatuses    = "429,500,502-599"
-	DefaultRetryCodes           = "429,500-"
+	DefaultBaseURL            = "https://mimc.chat.xiaomi.net"
+	DefaultHTTPTimeout        = 10 * time.Second
+	DefaultMaxConcurrentCalls = 256
+	DefaultMaxResponseBytes   = 1 << 20
 )
 
 // Credentials are the app's credentials from the MIMC console.
@@ -33,15 +29,6 @@ type Credentials struct {
 	AppKey    string
 	AppSecret secret.String
 }
-
-// Kind is the kind of a call: to accounts (p2p) or to topics (p2t).
-type Kind string
-
-// The two kinds of call.
-const (
-	P2P Kind = "p2p"
-	P2T Kind = "p2t"
-)
 
 // Observer hears about every attempt, for metrics. Its methods are called from
 // the goroutine of Push and must be safe for concurrent use.
@@ -61,10 +48,9 @@ type Config struct {
 
 	// HTTPTimeout bounds one attempt.
 	HTTPTimeout time.Duration
-	// RetryMaxElapsed bounds the retries of one call (the context bounds it too).
-	RetryMaxElapsed      time.Duration
-	RetryInitialInterval time.Duration
-	RetryMaxInterval     time.Duration
+	// Retry decides what is retried and how long it waits; its zero fields
+	// take the defaults.
+	Retry RetryPolicy
 
 	// MaxConcurrentCalls sizes the client's connection pool: the most
 	// attempts expected in flight. The Gate bounds them.
@@ -72,12 +58,6 @@ type Config struct {
 	// Gate, when set, admits every attempt (the quota, the calls in
 	// flight); without one, attempts go at once.
 	Gate Gate
-
-	// RetryHTTPStatuses are the HTTP statuses that are retried. The zero set
-	// takes the default; it cannot be configured empty.
-	RetryHTTPStatuses CodeSet
-	// RetryCodes are the envelope codes that are retried (zero set: default).
-	RetryCodes CodeSet
 
 	// MaxResponseBytes bounds the answer body that is read.
 	MaxResponseBytes int64
@@ -96,26 +76,12 @@ func (c *Config) SetDefaults() {
 	if c.HTTPTimeout == 0 {
 		c.HTTPTimeout = DefaultHTTPTimeout
 	}
-	if c.RetryMaxElapsed == 0 {
-		c.RetryMaxElapsed = DefaultRetryMaxElapsed
-	}
-	if c.RetryInitialInterval == 0 {
-		c.RetryInitialInterval = DefaultRetryInitialInterval
-	}
-	if c.RetryMaxInterval == 0 {
-		c.RetryMaxInterval = DefaultRetryMaxInterval
-	}
+	c.Retry.setDefaults()
 	if c.MaxConcurrentCalls == 0 {
 		c.MaxConcurrentCalls = DefaultMaxConcurrentCalls
 	}
 	if c.MaxResponseBytes == 0 {
 		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.RetryHTTPStatuses.IsZero() {
-		c.RetryHTTPStatuses = MustParseCodeSet(DefaultRetryHTTPStatuses)
-	}
-	if c.RetryCodes.IsZero() {
-		c.RetryCodes = MustParseCodeSet(DefaultRetryCodes)
 	}
 }
 
@@ -142,22 +108,11 @@ func (c *Config) Validate() error {
 	if c.Credentials.AppSecret.IsZero() {
 		return errors.New("mimc config: app secret is empty")
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"http timeout", c.HTTPTimeout},
-		{"retry max elapsed", c.RetryMaxElapsed},
-		{"retry initial interval", c.RetryInitialInterval},
-		{"retry max interval", c.RetryMaxInterval},
-	} {
-		if d.v < 0 {
-			return fmt.Errorf("mimc config: %s %s is negative", d.name, d.v)
-		}
+	if c.HTTPTimeout < 0 {
+		return fmt.Errorf("mimc config: http timeout %s is negative", c.HTTPTimeout)
 	}
-	if c.RetryMaxInterval < c.RetryInitialInterval {
-		return fmt.Errorf("mimc config: retry max interval %s is below retry initial interval %s",
-			c.RetryMaxInterval, c.RetryInitialInterval)
+	if err := c.Retry.validate(); err != nil {
+		return fmt.Errorf("mimc config: %w", err)
 	}
 	if c.MaxConcurrentCalls < 0 {
 		return fmt.Errorf("mimc config: max concurrent calls %d is negative", c.MaxConcurrentCalls)

@@ -39,10 +39,9 @@ type Error struct {
 	Code       int    // envelope code, 0 when none
 	Message    string // envelope message or a description
 	Attempts   int
-	Retryable  bool  // what the last attempt was classified as
-	// RetryAfter is the Retry-After of an HTTP 429 or 503 answer (0: none).
-	RetryAfter time.Duration
-	Err        error // underlying cause
+	Retryable  bool          // what the last attempt was classified as
+	RetryAfter time.Duration // the answer's Retry-After; 0 when none
+	Err        error         // underlying cause
 }
 
 // Error never contains the app secret: the message is scrubbed when the

@@ -3,6 +3,8 @@ package mimc
 import (
 	"context"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // expiry keeps a call to the recipients whose time has not run out: the
@@ -73,7 +75,7 @@ func (e *expiry) dropped() []int {
 // narrow returns orig with only the recipients still in the call.
 func (e *expiry) narrow(orig *Call) Call {
 	c := *orig
-	if orig.Kind == P2T {
+	if orig.Kind == message.P2T {
 		c.TopicIDs = make([]int64, len(e.alive))
 		for j, i := range e.alive {
 			c.TopicIDs[j] = orig.TopicIDs[i]
@@ -98,13 +100,4 @@ func (e *expiry) spread(ids []string, n int) []string {
 }
 
 // untilNext waits until the next recipient expires, or ctx ends.
-func (e *expiry) untilNext(ctx context.Context) error {
-	t := time.NewTimer(time.Until(e.next()))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (e *expiry) untilNext(ctx context.Context) error { return sleep(ctx, time.Until(e.next())) }

@@ -66,8 +66,8 @@ func TestExpiredRecipientsAreNeverSent(t *testing.T) {
 	t.Run("a recipient that expires between retries is not retried", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv, c := newBubbleFake(t, func(c *Config) {
-				c.RetryInitialInterval = 500 * time.Millisecond
-				c.RetryMaxInterval = 500 * time.Millisecond
+				c.Retry.InitialInterval = 500 * time.Millisecond
+				c.Retry.MaxInterval = 500 * time.Millisecond
 			})
 			srv.Script(mimctest.FaultHTTP500)
 			call := p2p("ann", "bo")
@@ -91,9 +91,9 @@ func TestExpiredRecipientsAreNeverSent(t *testing.T) {
 	t.Run("a failed call reports which recipients expired before the last attempt", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv, c := newBubbleFake(t, func(c *Config) {
-				c.RetryInitialInterval = 500 * time.Millisecond
-				c.RetryMaxInterval = 500 * time.Millisecond
-				c.RetryMaxElapsed = 800 * time.Millisecond
+				c.Retry.InitialInterval = 500 * time.Millisecond
+				c.Retry.MaxInterval = 500 * time.Millisecond
+				c.Retry.MaxElapsed = 800 * time.Millisecond
 			})
 			srv.SetFaults(mimctest.Faults{HTTP500: 1})
 			call := p2p("ann", "bo")

@@ -8,11 +8,11 @@ import "context"
 // Gate sends every attempt at once. Every attempt goes through it, retries
 // included, since each spends quota at MIMC.
 type Gate interface {
-	// Admit blocks until an attempt of n recipients of the kind may be
-	// sent (urgent ones ahead of the others), or until ctx ends: then it
-	// returns ctx's error. It is called from the goroutine of Push, for
-	// many calls at once.
-	Admit(ctx context.Context, kind Kind, urgent bool, n int) (Admission, error)
+	// Admit blocks until an attempt of n recipients of the kind
+	// (message.P2P, message.P2T) may be sent, urgent ones ahead of the
+	// others, or until ctx ends: then it returns ctx's error. It is called
+	// from the goroutine of Push, for many calls at once.
+	Admit(ctx context.Context, kind string, urgent bool, n int) (Admission, error)
 }
 
 // Admission is one admitted attempt. Exactly one of its methods is called,

@@ -24,7 +24,7 @@ type recordingGate struct {
 	hold     chan struct{} // nil: admit at once
 }
 
-func (g *recordingGate) Admit(ctx context.Context, kind Kind, urgent bool, n int) (Admission, error) {
+func (g *recordingGate) Admit(ctx context.Context, kind string, urgent bool, n int) (Admission, error) {
 	g.mu.Lock()
 	g.asked = append(g.asked, fmt.Sprintf("%s urgent=%v %d", kind, urgent, n))
 	hold := g.hold
@@ -62,7 +62,7 @@ func TestTheGateAdmitsEveryAttemptAndHearsItsAnswer(t *testing.T) {
 		g := &recordingGate{}
 		srv, c := newBubbleFake(t, func(c *Config) {
 			c.Gate = g
-			c.RetryMaxElapsed = time.Minute
+			c.Retry.MaxElapsed = time.Minute
 		})
 		srv.SetFaults(mimctest.Faults{RetryAfter: 2 * time.Second})
 		srv.Script(mimctest.FaultHTTP429, mimctest.FaultEnvelope500, mimctest.FaultOK)
@@ -140,12 +140,12 @@ func quotaGate(t *testing.T, perSecond float64) Gate {
 
 type limiterGate struct{ q *quota.Limiter }
 
-func (g limiterGate) Admit(ctx context.Context, kind Kind, urgent bool, n int) (Admission, error) {
+func (g limiterGate) Admit(ctx context.Context, kind string, urgent bool, n int) (Admission, error) {
 	p := quota.Normal
 	if urgent {
 		p = quota.Urgent
 	}
-	if _, err := g.q.Wait(ctx, string(kind), p, n); err != nil {
+	if _, err := g.q.Wait(ctx, kind, p, n); err != nil {
 		return nil, err
 	}
 	return noAdmission{}, nil

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
@@ -28,12 +29,10 @@ func testServerConfig() mimctest.Config {
 
 func testConfig(baseURL string) Config {
 	return Config{
-		BaseURL:              baseURL,
-		Credentials:          Credentials{AppID: testAppID, AppKey: testAppKey, AppSecret: secret.New(canary)},
-		HTTPTimeout:          2 * time.Second,
-		RetryInitialInterval: time.Millisecond,
-		RetryMaxInterval:     10 * time.Millisecond,
-		RetryMaxElapsed:      2 * time.Second,
+		BaseURL:     baseURL,
+		Credentials: Credentials{AppID: testAppID, AppKey: testAppKey, AppSecret: secret.New(canary)},
+		HTTPTimeout: 2 * time.Second,
+		Retry:       RetryPolicy{InitialInterval: time.Millisecond, MaxInterval: 10 * time.Millisecond, MaxElapsed: 2 * time.Second},
 	}
 }
 
@@ -75,12 +74,16 @@ func answering(t *testing.T, status int, header http.Header, body string) string
 	return ts.URL
 }
 
-func p2p(accounts ...string) Call {
-	return Call{Kind: P2P, FromAccount: "shop", FromResource: "srv1", Msg: "hello", ToAccounts: accounts}
+func accounts(as ...string) message.Recipients { return message.Recipients{ToAccounts: as} }
+
+func p2p(as ...string) Call {
+	return Call{Content: message.Content{Kind: message.P2P, FromAccount: "shop", FromResource: "srv1", Msg: "hello"},
+		Recipients: accounts(as...)}
 }
 
 func p2t(ids ...int64) Call {
-	return Call{Kind: P2T, FromAccount: "shop", FromResource: "srv1", Msg: "hello", TopicIDs: ids}
+	return Call{Content: message.Content{Kind: message.P2T, FromAccount: "shop", FromResource: "srv1", Msg: "hello"},
+		Recipients: message.Recipients{TopicIDs: ids}}
 }
 
 func ctxT(t *testing.T) context.Context {

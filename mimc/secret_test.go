@@ -29,7 +29,7 @@ func TestSecretIsNeverPrinted(t *testing.T) {
 	// A server that echoes the secret in its message gets scrubbed.
 	echo := testConfig(answering(t, http.StatusServiceUnavailable, nil,
 		`{"code":503,"message":"bad secret `+canary+`","data":null}`))
-	echo.RetryMaxElapsed = 20 * 1e6
+	echo.Retry.MaxElapsed = 20 * 1e6
 	echoing, echoLogs := newTestClient(t, echo)
 	_, errEcho := echoing.Push(ctxT(t), call)
 	if errEcho == nil || !strings.Contains(errEcho.Error(), secret.Redacted) {

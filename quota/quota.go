@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // Priority orders the calls waiting for the quota.
@@ -145,16 +147,16 @@ func New(cfg Config, log *zap.Logger) (*Limiter, error) {
 	l := &Limiter{cfg: cfg, log: log}
 	now := cfg.Now()
 	if cfg.RateP2P > 0 {
-		l.p2p = newBucket(&l.cfg, p2p, cfg.RateP2P, now)
+		l.p2p = newBucket(&l.cfg, message.P2P, cfg.RateP2P, now)
 	}
 	if cfg.RateP2T > 0 {
-		l.p2t = newBucket(&l.cfg, p2t, cfg.RateP2T, now)
+		l.p2t = newBucket(&l.cfg, message.P2T, cfg.RateP2T, now)
 	}
 	return l, nil
 }
 
 func (l *Limiter) bucket(k string) *bucket {
-	if k == p2p {
+	if k == message.P2P {
 		return l.p2p
 	}
 	return l.p2t
@@ -225,12 +227,6 @@ func (l *Limiter) TooMany(k string, grantedAt time.Time, retryAfter time.Duratio
 		b.tooMany(grantedAt, retryAfter)
 	}
 }
-
-// The kinds of call, as message.Kind spells them.
-const (
-	p2p = "p2p"
-	p2t = "p2t"
-)
 
 type priorityKey struct{}
 

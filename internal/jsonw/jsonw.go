@@ -68,3 +68,33 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// asciiLen is the length of each ASCII byte inside a JSON string, taken from
+// AppendString itself so that Len cannot disagree with it.
+var asciiLen = func() (t [utf8.RuneSelf]uint8) {
+	var buf [8]byte
+	for c := range t {
+		t[c] = uint8(len(AppendString(buf[:0], string(rune(c)))) - 2)
+	}
+	return t
+}()
+
+// Len returns len(AppendString(nil, s)) without writing anything.
+func Len(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			n += int(asciiLen[c])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			n += len(`\ufffd`) // the same length as \u2028
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}

@@ -15,11 +15,9 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -105,7 +103,6 @@ type Server struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	srv       *http.Server
-	ts        *httptest.Server
 }
 
 // New returns a server accepting cfg's credentials. Its packet ids are a
@@ -148,30 +145,35 @@ func (s *Server) Start(addr string) (baseURL string, err error) {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
-	srv, ts := s.srv, s.ts
-	s.srv, s.ts = nil, nil
+	srv := s.srv
+	s.srv = nil
 	s.mu.Unlock()
-	var err error
-	if srv != nil {
-		err = srv.Close()
+	if srv == nil {
+		return nil
 	}
-	if ts != nil {
-		ts.Close()
-	}
-	return err
+	return srv.Close()
 }
 
-// NewTestServer serves s with httptest, closed by t.Cleanup, and returns
-// the server and its base URL.
-func NewTestServer(t testing.TB, cfg Config) (*Server, string) {
+// TB is the part of testing.TB that NewTestServer uses. The package does
+// not import testing (nor httptest, which registers a flag), so that the
+// binary that serves the demo's sandbox does not link them.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// NewTestServer serves a new server on a loopback port until the test ends
+// and returns it and its base URL.
+func NewTestServer(t TB, cfg Config) (*Server, string) {
 	t.Helper()
 	s := New(cfg)
-	ts := httptest.NewServer(s)
-	s.mu.Lock()
-	s.ts = ts
-	s.mu.Unlock()
+	url, err := s.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
 	t.Cleanup(func() { _ = s.Close() })
-	return s, ts.URL
+	return s, url
 }
 
 // SetFaults replaces the faults; it is safe while serving.

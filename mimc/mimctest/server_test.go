@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,4 +258,22 @@ func TestFaults(t *testing.T) {
 			t.Errorf("after Reset: %d calls, data %s", len(s.Calls()), e.Data)
 		}
 	})
+}
+
+// The demo serves this sandbox from the shipped binary, which must not link
+// the testing package (its flags and its code).
+func TestTheBinaryDoesNotLinkTesting(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/mimc-bridge/mimc-bridge").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/mimc-bridge/mimc-bridge/mimc/mimctest") {
+		t.Fatalf("the binary does not link mimctest any more; this test checks nothing: %v", deps)
+	}
+	for _, pkg := range []string{"testing", "net/http/httptest"} {
+		if slices.Contains(deps, pkg) {
+			t.Errorf("the binary links %s", pkg)
+		}
+	}
 }
