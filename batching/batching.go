@@ -150,17 +150,17 @@ type Sizer interface {
 
 // Config configures a Batcher. Zero values take the defaults.
 type Config struct {
-	MaxRecipients int // per call, default 100
+	MaxRecipients    int              // per call, default 100
+	Linger           time.Duration    // since the call's first event, default 50ms
+	MaxBodyBytes     int              // safe request body size as Size measures it, default 512 KiB
+	Size             Sizer            // default: bodies are not measured, MaxBodyBytes never applies
+	MaxPendingEvents int              // events added and not yet complete, default 10000
+	Now              func() time.Time // default time.Now
 	// KindMaxRecipients lowers MaxRecipients for a kind (message.P2P,
 	// message.P2T): a member whose share of the quota is below one full call a
 	// second sends smaller calls. Absent, 0 or above MaxRecipients:
 	// MaxRecipients.
 	KindMaxRecipients map[string]int
-	Linger            time.Duration    // since the call's first event, default 50ms
-	MaxBodyBytes      int              // safe request body size as Size measures it, default 512 KiB
-	Size              Sizer            // default: bodies are not measured, MaxBodyBytes never applies
-	MaxPendingEvents  int              // events added and not yet complete, default 10000
-	Now               func() time.Time // default time.Now
 }
 
 // Defaults.
