@@ -188,9 +188,10 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 			Linger:           linger(cfg.BatchLinger),
 			MaxPendingEvents: cfg.MaxPendingEvents,
 		},
-		lanes:    lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0),
-		write:    writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
-		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg), clockSkew: 10 * time.Second},
+		lanes: lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0),
+		write: writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
+		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg),
+			clockSkew: 10 * time.Second, boundRefresh: time.Minute},
 		// Heartbeats stop while a generation drains: a revocation must end
 		// well inside the session timeout.
 		drain:  min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),

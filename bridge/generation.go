@@ -25,6 +25,9 @@ type generation struct {
 	// had at the start; floors the bounds their commits must keep.
 	done   consumer.Done
 	floors map[consumer.TopicPartition]floor
+	// lastBound is the bound of each partition's last commit (the
+	// progress stage's alone once the stages run).
+	lastBound map[consumer.TopicPartition]time.Time
 
 	// abandonCtx ends MIMC calls and outcome writes when a drain runs out
 	// of time; what was abandoned stays uncommitted for the next owner.
@@ -67,7 +70,8 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		assignments: assignments, committer: committer,
 		tracker:    consumer.NewTracker(),
 		abandonCtx: abandonCtx, abandon: abandon,
-		floors: make(map[consumer.TopicPartition]floor),
+		floors:    make(map[consumer.TopicPartition]floor),
+		lastBound: make(map[consumer.TopicPartition]time.Time),
 	}
 	p.setShare(ctx, g.log, len(assignments))
 	g.budget = newSendBudget(p.quota, p.cfg.drain)
