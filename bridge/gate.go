@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -38,13 +37,12 @@ func (g gate) Admit(ctx context.Context, kind string, urgent bool, n int) (mimc.
 	if err != nil {
 		return nil, err
 	}
-	return admission{g: g, ctx: ctx, kind: kind, at: at, permit: permit}, nil
+	return admission{g: g, kind: kind, at: at, permit: permit}, nil
 }
 
 // admission is one attempt let through the gate.
 type admission struct {
 	g      gate
-	ctx    context.Context // the attempt's: tells an abandoned attempt apart
 	kind   string
 	at     time.Time // when the quota granted it
 	permit *inflight.Permit
@@ -54,7 +52,7 @@ func (a admission) Done(e *mimc.Error) {
 	if tooMany(e) {
 		a.g.quota.TooMany(a.kind, a.at, e.RetryAfter)
 	}
-	a.permit.Done(loadOf(a.ctx, e))
+	a.permit.Done(loadOf(e))
 }
 
 func (a admission) Cancel() { a.permit.Done(inflight.Abandoned) }
@@ -63,13 +61,11 @@ func tooMany(e *mimc.Error) bool {
 	return e != nil && (e.HTTPStatus == http.StatusTooManyRequests || e.Code == http.StatusTooManyRequests)
 }
 
-// loadOf reads what an attempt's outcome says about MIMC's load.
-func loadOf(ctx context.Context, e *mimc.Error) inflight.Answer {
+// loadOf reads what an attempt's answer says about MIMC's load.
+func loadOf(e *mimc.Error) inflight.Answer {
 	switch {
 	case e == nil:
 		return inflight.Served
-	case ctx.Err() != nil || errors.Is(e, context.Canceled):
-		return inflight.Abandoned
 	case tooMany(e), e.HTTPStatus >= 500, e.Code >= 500, e.HTTPStatus == 0:
 		// No answer at all (a timeout, a refused connection) is MIMC
 		// failing to keep up too.

@@ -270,7 +270,11 @@ func (p *pusher) try() *Error {
 		p.sentAt = start
 	}
 	ids, e := p.attempt()
-	adm.Done(e)
+	if p.ctx.Err() != nil {
+		adm.Cancel() // abandoned: its outcome says nothing about MIMC
+	} else {
+		adm.Done(e)
+	}
 	if obs := p.c.cfg.Observer; obs != nil {
 		var err error
 		status, code := http.StatusOK, CodeOK

@@ -21,7 +21,8 @@ type Admission interface {
 	// Done reports the attempt's outcome: nil when MIMC accepted it, else
 	// its error (an HTTP 429 or envelope 429 carries any Retry-After).
 	Done(e *Error)
-	// Cancel gives back an admission that was not used: no attempt was
-	// made.
+	// Cancel gives back an admission whose attempt was not made, or was
+	// abandoned because the call's context ended: it says nothing about
+	// MIMC.
 	Cancel()
 }
