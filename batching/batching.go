@@ -156,6 +156,11 @@ type Config struct {
 	Size             Sizer            // default: bodies are not measured, MaxBodyBytes never applies
 	MaxPendingEvents int              // events added and not yet complete, default 10000
 	Now              func() time.Time // default time.Now
+	// KindMaxRecipients lowers MaxRecipients for a kind (message.P2P,
+	// message.P2T): a member whose share of the quota is below one full call a
+	// second sends smaller calls. Absent, 0 or above MaxRecipients:
+	// MaxRecipients.
+	KindMaxRecipients map[string]int
 }
 
 // Defaults.
@@ -277,12 +282,14 @@ func New(cfg Config) (*Batcher, error) {
 		hash:    func(a string) uint64 { return maphash.String(b.seed, a) },
 		cost:    size.Account,
 		minCost: size.Account(""),
+		max:     b.cfg.maxRecipients(message.P2P),
 	}
 	b.topics = kind[int64]{
 		list:    func(r *message.Recipients) *[]int64 { return &r.TopicIDs },
 		hash:    func(id int64) uint64 { return maphash.Comparable(b.seed, id) },
 		cost:    size.TopicID,
 		minCost: size.TopicID(0),
+		max:     b.cfg.maxRecipients(message.P2T),
 	}
 	return b, nil
 }
@@ -296,6 +303,15 @@ type kind[T recipient] struct {
 	hash    func(T) uint64
 	cost    func(T) int // body bytes of one recipient
 	minCost int         // the least cost of a recipient
+	max     int         // recipients per call
+}
+
+// maxRecipients is MaxRecipients, or the kind's own when lower.
+func (c Config) maxRecipients(kind string) int {
+	if m := c.KindMaxRecipients[kind]; m > 0 && m < c.MaxRecipients {
+		return m
+	}
+	return c.MaxRecipients
 }
 
 // Pending reports the events added and not yet complete. It is safe to call
@@ -380,7 +396,7 @@ func add[T recipient](b *Batcher, k *kind[T], ev *Event, dst []*Call) ([]*Call, 
 			c = b.newCall(g, now)
 		}
 		n := addTo(c, k, ev, int32(i), r, h, cost)
-		if n >= b.cfg.MaxRecipients || c.body+k.minCost > b.cfg.MaxBodyBytes {
+		if n >= k.max || c.body+k.minCost > b.cfg.MaxBodyBytes {
 			dst = b.emit(c, dst)
 		}
 	}

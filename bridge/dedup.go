@@ -37,6 +37,11 @@ func (g *generation) findDone(ctx context.Context) {
 			unbounded++
 		}
 		g.lastBound[a.TopicPartition] = a.OutcomesSince
+		if !a.BoundKnown {
+			// A bound that could not be read may exist: leave it in
+			// place until this generation commits progress.
+			g.lastBound[a.TopicPartition] = time.Now()
+		}
 	}
 	if g.scanner == nil || unbounded == len(g.assignments) {
 		if len(g.assignments) > 0 {
@@ -94,13 +99,14 @@ func (g *generation) skip(tp consumer.TopicPartition, offset int64) bool {
 // partition whose commit carries no bound (or that has no commit: a new
 // group starts at the first offset), with a bound: until this generation's
 // first commit of it, a crash would otherwise leave the next owner nothing to
-// look from, and every outcome written would be written again.
+// look from, and every outcome written would be written again. Where reading
+// the commit failed, its bound, if any, is kept.
 func (g *generation) seedBounds(ctx context.Context) {
 	offsets := make(map[consumer.TopicPartition]int64)
 	var unknown []consumer.TopicPartition
 	for _, a := range g.assignments {
 		switch {
-		case !a.OutcomesSince.IsZero():
+		case !a.OutcomesSince.IsZero() || !a.BoundKnown:
 		case a.Offset >= 0:
 			offsets[a.TopicPartition] = a.Offset
 		default:

@@ -232,10 +232,14 @@ func TestAFailedScanSkipsNothingAndCommitsKeepTheBoundTheyCameWith(t *testing.T)
 // a crash from then on leaves one.
 func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 2, &pushLog{}, nil)
+		h := newHarness(t, 3, &pushLog{}, nil)
 		scan := &fakeScanner{}
 		h.p.scanner = scan
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 5}, {TopicPartition: tp(1), Offset: -2}}
+		h.assign = []consumer.Assignment{
+			{TopicPartition: tp(0), Offset: 5, BoundKnown: true},
+			{TopicPartition: tp(1), Offset: -2, BoundKnown: true},
+			{TopicPartition: tp(2), Offset: 3}, // reading its commit failed: it may carry a bound
+		}
 		h.pub.markWritten(tp(0), 0, 1, 2, 3, 4)
 		start := time.Now()
 		h.start()
@@ -251,6 +255,10 @@ func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 		}
 		if got, want := h.com.bound(1), start.Add(-h.p.cfg.progress.clockSkew); !got.Equal(want) {
 			t.Errorf("a partition with no commit got bound %v at its first offset, want %v", got, want)
+		}
+		time.Sleep(30 * time.Second)
+		if got := h.com.bound(2); !got.IsZero() {
+			t.Errorf("a partition whose commit could not be read was committed again with bound %v: that may lose its own", got)
 		}
 		h.stop()
 	})

@@ -20,6 +20,7 @@ type generation struct {
 	committer   Committer
 	tracker     *consumer.Tracker
 	lanes       [priorities]*lane
+	budget      *sendBudget // nil: no quota
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
 	done   consumer.Done
@@ -72,9 +73,12 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		floors:    make(map[consumer.TopicPartition]floor),
 		lastBound: make(map[consumer.TopicPartition]time.Time),
 	}
+	p.setShare(ctx, g.log, len(assignments))
+	g.budget = newSendBudget(p.quota, p.cfg.drain)
 	for prio, lc := range p.cfg.lanes {
 		bc := p.cfg.batch
 		bc.MaxPendingEvents = lc.maxPending
+		bc.KindMaxRecipients = p.kindMaxRecipients()
 		batcher, err := batching.New(bc)
 		if err != nil {
 			abandon()

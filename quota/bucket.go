@@ -45,8 +45,14 @@ type waiter struct {
 
 func newBucket(cfg *Config, k string, quota float64, now time.Time) *bucket {
 	b := &bucket{cfg: cfg, kind: k, quota: quota, factor: 1}
-	// The bucket starts full: a member that joins may send one call at once.
+	// The bucket starts empty. MIMC's bucket holds a second of the quota;
+	// the members' buckets fill at rates that add up to the quota and hold
+	// at most a second of it together, so while none starts with tokens
+	// that MIMC's bucket lacks, their bursts always fit in it. A member that
+	// joined with a full bucket while the others were spending MIMC's would
+	// be refused: 429 at every scale-out.
 	b.lim = rate.NewLimiter(rate.Limit(quota), b.burstFor(1))
+	b.lim.AllowN(now, b.burstFor(1))
 	b.mu.Lock()
 	b.setShareLocked(1, now)
 	b.mu.Unlock()

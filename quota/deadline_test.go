@@ -7,13 +7,15 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 func TestCallsWhoseContextEndsSoonerAreServedSooner(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 10})
 		ctx := t.Context()
-		if _, err := l.Wait(ctx, p2p, Normal, 10); err != nil { // empty the bucket
+		if _, err := l.Wait(ctx, message.P2P, Normal, 10); err != nil { // empty the bucket
 			t.Fatal(err)
 		}
 		var mu sync.Mutex
@@ -30,7 +32,7 @@ func TestCallsWhoseContextEndsSoonerAreServedSooner(t *testing.T) {
 			}
 			wg.Go(func() {
 				defer cancel()
-				if _, err := l.Wait(wctx, p2p, Normal, 10); err != nil {
+				if _, err := l.Wait(wctx, message.P2P, Normal, 10); err != nil {
 					t.Errorf("%s: %v", c.name, err)
 				}
 				mu.Lock()
