@@ -39,6 +39,7 @@ type childSpec struct {
 	// Expect outcomes: a member of a group does not know its part.
 	UntilSignal      bool
 	RateP2P, RateP2T float64 // RATE_P2P, RATE_P2T (bridge)
+	Urgent           string  // a second input topic, in URGENT_TOPICS (bridge)
 }
 
 // childResult is what a child reports on stdout, as one JSON line.
