@@ -156,6 +156,11 @@ type Config struct {
 	Size             Sizer            // default: bodies are not measured, MaxBodyBytes never applies
 	MaxPendingEvents int              // events added and not yet complete, default 10000
 	Now              func() time.Time // default time.Now
+	// KindMaxRecipients lowers MaxRecipients for a kind (message.P2P,
+	// message.P2T): a member whose share of the quota is below one full call a
+	// second sends smaller calls. Absent, 0 or above MaxRecipients:
+	// MaxRecipients.
+	KindMaxRecipients map[string]int
 }
 
 // Defaults.
@@ -229,6 +234,7 @@ type Batcher struct {
 	hash    func(*message.Content) uint64 // content hash; a hook so tests can force collisions
 	groups  map[uint64]*group             // open contents by hash, chained on collision
 	minCost [2]int                        // the least a recipient costs: [0] an account, [1] a topic id
+	perCall [2]int                        // the most recipients in a call: [0] p2p, [1] p2t
 
 	head, tail *Call // open calls, oldest first (FirstAt never decreases along the list)
 	open       int
@@ -271,6 +277,7 @@ func New(cfg Config) (*Batcher, error) {
 	}
 	b.hash = b.hashContent
 	b.minCost = [2]int{b.cfg.Size.Account(""), b.cfg.Size.TopicID(0)}
+	b.perCall = [2]int{b.cfg.maxRecipients(message.P2P), b.cfg.maxRecipients(message.P2T)}
 	return b, nil
 }
 
@@ -302,6 +309,14 @@ func costOf[T recipient](size Sizer, r *T) int {
 		return size.TopicID(*r)
 	}
 	panic("batching: a recipient is an account or a topic id")
+}
+
+// maxRecipients is MaxRecipients, or the kind's own when lower.
+func (c Config) maxRecipients(kind string) int {
+	if m := c.KindMaxRecipients[kind]; m > 0 && m < c.MaxRecipients {
+		return m
+	}
+	return c.MaxRecipients
 }
 
 // Pending reports the events added and not yet complete. It is safe to call
@@ -358,9 +373,9 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 	b.pending.Add(1)
 
 	g := b.group(ev.Content)
-	minCost := b.minCost[0]
+	minCost, perCall := b.minCost[0], b.perCall[0]
 	if g.p2t {
-		minCost = b.minCost[1]
+		minCost, perCall = b.minCost[1], b.perCall[1]
 	}
 	var now time.Time
 	haveNow := false
@@ -390,7 +405,7 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 			c = b.newCall(g, now)
 		}
 		n := addTo(c, ev, int32(i), r, h, cost)
-		if n >= b.cfg.MaxRecipients || c.body+minCost > b.cfg.MaxBodyBytes {
+		if n >= perCall || c.body+minCost > b.cfg.MaxBodyBytes {
 			dst = b.emit(c, dst)
 		}
 	}

@@ -122,6 +122,7 @@ func TestBatcher(t *testing.T) {
 		{"a recipient goes into the first open call that neither holds it nor is full", testFirstFit},
 		{"a call goes out from Add as soon as it holds MaxRecipients", testMaxRecipients},
 		{"an event with more recipients than MaxRecipients spans several calls", testLargeEvent},
+		{"a kind's own max recipients makes its calls smaller and leaves the other kind's alone", testKindMaxRecipients},
 		{"a call goes out before a recipient would push its body past MaxBodyBytes", testBodySize},
 		{"a recipient that cannot fit in an empty call goes out alone", testLoneRecipient},
 		{"p2t topic ids stay numbers and cost what the Sizer says", testP2TBody},
@@ -774,4 +775,14 @@ func TestNewValidates(t *testing.T) {
 			}
 		})
 	}
+}
+
+func testKindMaxRecipients(t *testing.T) {
+	b, _ := newTestBatcher(t, Config{MaxRecipients: 4, KindMaxRecipients: map[string]int{message.P2T: 2}})
+	calls := mustAdd(t, b, p2t("m", 1, 2, 3), nil)
+	wantCalls(t, calls, []string{"1", "2"})
+	calls = mustAdd(t, b, p2p("m", "a", "b", "c"), nil)
+	wantCalls(t, calls)
+	calls = mustAdd(t, b, p2p("m", "d", "e"), nil)
+	wantCalls(t, calls, []string{"a", "b", "c", "d"})
 }

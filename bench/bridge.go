@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +29,9 @@ const (
 	benchAppKey    = "5111766983588"
 	benchAppSecret = "bench-secret-0f3a"
 )
+
+// drainsAbandoned counts the drains that ran out of time in this process.
+var drainsAbandoned atomic.Int64
 
 // runBridge runs the bridge in this process (bridge.New and Run, as
 // cli.RunBridge does, without the operations server) with default settings
@@ -51,8 +56,16 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 	if spec.MaxCalls > 0 {
 		cfg.MaxConcurrentCalls = spec.MaxCalls
 	}
+	cfg.RateP2P, cfg.RateP2T = spec.RateP2P, spec.RateP2T
 	enc := zap.NewProductionEncoderConfig()
-	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.WarnLevel))
+	core := zapcore.RegisterHooks(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.WarnLevel),
+		func(e zapcore.Entry) error {
+			if strings.HasPrefix(e.Message, "drain deadline passed") {
+				drainsAbandoned.Add(1)
+			}
+			return nil
+		})
+	log := zap.New(core)
 	met := metrics.New()
 	b, err := bridge.New(cfg, log, met)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -34,6 +35,10 @@ type childSpec struct {
 	Timeout       time.Duration // give up after this long
 	MaxSecs       float64       // stop after this long since the first fetch, done or not (0: no cap)
 	Profile       string        // path prefix for CPU and heap profiles; "" none
+	// UntilSignal runs until SIGTERM (a graceful leave) instead of until
+	// Expect outcomes: a member of a group does not know its part.
+	UntilSignal      bool
+	RateP2P, RateP2T float64 // RATE_P2P, RATE_P2T (bridge)
 }
 
 // childResult is what a child reports on stdout, as one JSON line.
@@ -46,7 +51,9 @@ type childResult struct {
 	PeakRSS     int64 `json:"peakRssBytes"`  // VmHWM
 	PeakHeap    int64 `json:"peakHeapBytes"` // largest heap (objects) sampled
 	NumGC       int64 `json:"numGC"`
-	Error       string
+	// DrainsAbandoned counts the bridge's "drain deadline passed" warnings.
+	DrainsAbandoned int `json:"drainsAbandoned"`
+	Error           string
 }
 
 // childLine is one line a child writes on stdout.
@@ -104,6 +111,10 @@ func runChild(specJSON string) int {
 	// The monitor ends the run once every outcome is acknowledged, prints
 	// progress, and sends the ready line.
 	stop := make(chan struct{})
+	term := make(chan os.Signal, 1)
+	if spec.UntilSignal {
+		signal.Notify(term, syscall.SIGTERM)
+	}
 	go func() {
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
@@ -112,6 +123,10 @@ func runChild(specJSON string) int {
 		for {
 			select {
 			case <-stop:
+				return
+			case <-term:
+				p.lastAt.Store(time.Now().UnixNano())
+				close(p.done)
 				return
 			case <-t.C:
 			}
@@ -122,7 +137,7 @@ func runChild(specJSON string) int {
 			}
 			capped := spec.MaxSecs > 0 && p.firstFetch.Load() != 0 &&
 				time.Since(time.Unix(0, p.firstFetch.Load())).Seconds() >= spec.MaxSecs
-			if n >= int64(spec.Expect) || capped {
+			if !spec.UntilSignal && (n >= int64(spec.Expect) || capped) {
 				p.lastAt.Store(time.Now().UnixNano())
 				close(p.done)
 				return
@@ -149,10 +164,11 @@ func runChild(specJSON string) int {
 	heap.stop()
 
 	res := &childResult{
-		Events:      int(p.outcomes.Load()),
-		FirstFetch:  p.firstFetch.Load(),
-		LastOutcome: p.lastAt.Load(),
-		PeakHeap:    heap.peak.Load(),
+		DrainsAbandoned: int(drainsAbandoned.Load()),
+		Events:          int(p.outcomes.Load()),
+		FirstFetch:      p.firstFetch.Load(),
+		LastOutcome:     p.lastAt.Load(),
+		PeakHeap:        heap.peak.Load(),
 	}
 	if err != nil {
 		res.Error = err.Error()

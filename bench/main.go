@@ -59,6 +59,11 @@ type options struct {
 	latencyRate   float64
 	maxCalls      int
 	latencyRead   bool
+
+	quotaRate       float64 // recipients per second per kind
+	quotaSecs       float64 // backlog, in seconds at the quota
+	quotaMembers    int
+	quotaPartitions int
 }
 
 func main() {
@@ -77,13 +82,17 @@ func main() {
 	fs.IntVar(&o.backlog, "backlog", 1_000_000, "events of the large backlog (memory)")
 	fs.IntVar(&o.smallBacklog, "small-backlog", 100_000, "events of the small backlog the large one is compared with")
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of the input and results topics")
-	fs.StringVar(&modes, "modes", "bare,naive,bridge,bridge20", "modes to run: bare, naive, bridge (0ms MIMC), bridge20 (--mimc-latency)")
-	fs.StringVar(&workloads, "workloads", "heavy,none,latency,backlog", "workloads: heavy (200 messages), none (no sharing), latency (steady rate), backlog (memory)")
+	fs.StringVar(&modes, "modes", "bare,naive,bridge,bridge20,bridge100", "modes to run: bare, naive, bridge (0ms MIMC), bridge20 (--mimc-latency), bridge100 (100ms MIMC)")
+	fs.StringVar(&workloads, "workloads", "heavy,none,latency,backlog,quota", "workloads: heavy (200 messages), none (no sharing), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox)")
+	fs.Float64Var(&o.quotaRate, "quota-rate", 400, "quota workload: the sandbox's quota, recipients per second of each kind (RATE_P2P, RATE_P2T)")
+	fs.Float64Var(&o.quotaSecs, "quota-secs", 15, "quota workload: the backlog, in seconds of sending at the quota")
+	fs.IntVar(&o.quotaMembers, "quota-members", 3, "quota workload: bridge processes at the start (one more joins, one leaves)")
+	fs.IntVar(&o.quotaPartitions, "quota-partitions", 12, "quota workload: partitions of its topics")
 	fs.Float64Var(&o.latencySecs, "latency-secs", 5, "seconds of steady production in a latency run")
 	fs.DurationVar(&o.mimcLatency, "mimc-latency", 20*time.Millisecond, "MIMC latency of the bridge20 mode")
 	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "BATCH_LINGER of the bridge")
 	fs.IntVar(&o.maxRecipients, "max-recipients", 100, "BATCH_MAX_RECIPIENTS of the bridge")
-	fs.IntVar(&o.maxCalls, "concurrent-calls", 0, "MAX_CONCURRENT_CALLS of the bridge (0: its default, 16)")
+	fs.IntVar(&o.maxCalls, "concurrent-calls", 0, "MAX_CONCURRENT_CALLS of the bridge (0: its default, 256)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")

@@ -56,6 +56,9 @@ func targets(o options, rep *report) []target {
 	add(target{Name: "bridge ≥ 0.7 × bare pipe events/s (heavy sharing, MIMC 0ms)", Measured: v, Limit: 0.7, AtLeast: true, Unit: "×"}, ok)
 	v, ok = ratio(b20, bare)
 	add(target{Name: fmt.Sprintf("bridge at %s MIMC latency ≥ 0.5 × bare pipe (heavy sharing)", o.mimcLatency), Measured: v, Limit: 0.5, AtLeast: true, Unit: "×"}, ok)
+	b100 := rep.find("heavy", "bridge", 100)
+	v, ok = ratio(b100, bare)
+	add(target{Name: "bridge at 100ms MIMC latency ≥ 0.4 × bare pipe (heavy sharing)", Measured: v, Limit: 0.4, AtLeast: true, Unit: "×"}, ok)
 	v, ok = ratio(b0, naive)
 	add(target{Name: "bridge ≥ 30 × naive bridge (heavy sharing, MIMC 0ms)", Measured: v, Limit: 30, AtLeast: true, Unit: "×"}, ok)
 
@@ -95,6 +98,19 @@ func targets(o options, rep *report) []target {
 			t.Note = fmt.Sprintf("at %.0f events/s", found.Rate)
 		}
 		add(t, found != nil)
+	}
+	q := rep.Quota
+	qok := q != nil && q.Error == ""
+	if qok {
+		note := fmt.Sprintf("%d members, one joining, one leaving; %.0f/s per kind", q.Members, q.Quota)
+		add(target{Name: "quota workload: quota use ≥ 90% (p2p)", Measured: 100 * q.UseP2P, Limit: 90, AtLeast: true, Unit: "%", Note: note}, true)
+		add(target{Name: "quota workload: quota use ≥ 90% (p2t)", Measured: 100 * q.UseP2T, Limit: 90, AtLeast: true, Unit: "%", Note: note}, true)
+		add(target{Name: "quota workload: calls refused ≤ 1%", Measured: 100 * q.RefusedShare, Limit: 1, Unit: "%",
+			Note: fmt.Sprintf("%d of %d", q.Refused, q.Calls)}, true)
+	} else {
+		for _, n := range []string{"quota workload: quota use ≥ 90% (p2p)", "quota workload: quota use ≥ 90% (p2t)", "quota workload: calls refused ≤ 1%"} {
+			add(target{Name: n, Unit: "%"}, false)
+		}
 	}
 	return out
 }
@@ -154,6 +170,10 @@ func (r *report) print(w io.Writer) {
 		tw.Flush()
 	}
 
+	if r.Quota != nil {
+		r.Quota.print(w)
+	}
+
 	fmt.Fprintf(w, "\ntargets:\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, t := range r.Targets {
@@ -189,5 +209,8 @@ func (r *report) print(w io.Writer) {
 		if x.Error != "" {
 			fmt.Fprintf(w, "\nerror in latency %s@%gms: %s\n", x.Mode, x.MIMCLatencyMs, x.Error)
 		}
+	}
+	if r.Quota != nil && r.Quota.Error != "" {
+		fmt.Fprintf(w, "\nerror in the quota workload: %s\n", r.Quota.Error)
 	}
 }

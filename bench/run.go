@@ -87,6 +87,7 @@ type report struct {
 	Settings map[string]string `json:"settings"`
 	Runs     []runResult       `json:"runs"`
 	Latency  []latencyResult   `json:"latency"`
+	Quota    *quotaResult      `json:"quota,omitempty"`
 	Targets  []target          `json:"targets"`
 	Seconds  float64           `json:"seconds"`
 }
@@ -110,6 +111,8 @@ func (o options) modeSpecs() []modeSpec {
 			out = append(out, modeSpec{"bridge", "bridge", 0})
 		case "bridge20":
 			out = append(out, modeSpec{"bridge", "bridge", o.mimcLatency})
+		case "bridge100":
+			out = append(out, modeSpec{"bridge", "bridge", 100 * time.Millisecond})
 		}
 	}
 	return out
@@ -117,12 +120,12 @@ func (o options) modeSpecs() []modeSpec {
 
 func run(ctx context.Context, o options) (*report, error) {
 	for _, m := range o.modes {
-		if !has([]string{"bare", "naive", "bridge", "bridge20"}, m) {
+		if !has([]string{"bare", "naive", "bridge", "bridge20", "bridge100"}, m) {
 			return nil, fmt.Errorf("unknown mode %q", m)
 		}
 	}
 	for _, w := range o.workloads {
-		if !has([]string{"heavy", "none", "latency", "backlog"}, w) {
+		if !has([]string{"heavy", "none", "latency", "backlog", "quota"}, w) {
 			return nil, fmt.Errorf("unknown workload %q", w)
 		}
 	}
@@ -237,6 +240,9 @@ func run(ctx context.Context, o options) (*report, error) {
 			}
 		}
 	}
+	if has(o.workloads, "quota") && ctx.Err() == nil {
+		rep.Quota = e.quotaRun(ctx)
+	}
 	// Ratios to the bare pipe on the same workload.
 	for i := range rep.Runs {
 		r := &rep.Runs[i]
@@ -276,8 +282,12 @@ func (e *env) name(kind string) string {
 }
 
 func (e *env) createTopic(ctx context.Context, name string) error {
+	return e.createTopicN(ctx, name, e.o.partitions)
+}
+
+func (e *env) createTopicN(ctx context.Context, name string, partitions int) error {
 	resp, err := e.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: name, NumPartitions: e.o.partitions, ReplicationFactor: 1,
+		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
 	}}})
 	if err != nil {
 		return fmt.Errorf("creating topic %s: %w", name, err)
@@ -341,6 +351,10 @@ func (e *env) child(ctx context.Context, spec childSpec, onReady func()) (*child
 	}
 	b, _ := json.Marshal(spec)
 	cmd := exec.CommandContext(ctx, e.exe, "--child", string(b))
+	// Ending ctx asks the child to stop as an operator would: SIGTERM,
+	// and a graceful shutdown.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=") // the child sees every core, as a deployment would
 	out, err := cmd.StdoutPipe()

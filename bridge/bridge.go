@@ -31,8 +31,11 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/inflight"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
+	"github.com/mimc-bridge/mimc-bridge/quota"
 )
 
 // Bridge is one member of the consumer group.
@@ -52,10 +55,15 @@ type pipeline struct {
 	pusher  Pusher
 	pub     Publisher
 	offsets EndOffsets // nil: no lag gauges
-	scanner Scanner    // nil: outcomes already written are not looked for
-	log     *zap.Logger
-	met     *metrics.Metrics
-	health  *Health
+	// quota holds this member to its share of the group's MIMC quota (nil:
+	// none); partitions counts the input partitions the share divides.
+	quota           *quota.Limiter
+	partitions      PartitionCounter
+	totalPartitions int     // the last count; generations run one at a time
+	scanner         Scanner // nil: outcomes already written are not looked for
+	log             *zap.Logger
+	met             *metrics.Metrics
+	health          *Health
 }
 
 // pipelineConfig holds the settings of every stage.
@@ -65,6 +73,7 @@ type pipelineConfig struct {
 	lanes    [priorities]laneConfig
 	write    writeConfig
 	progress progressConfig
+	topics   []string // the input topics (KAFKA_TOPICS)
 	// drain bounds the end of a generation: past it, in-flight work is
 	// abandoned (left uncommitted for the next owner) so that this member
 	// rejoins before the group gives up on it.
@@ -79,6 +88,31 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		return nil, err
 	}
 	health := newHealth()
+	q, err := quota.New(quota.Config{
+		RateP2P: cfg.RateP2P, RateP2T: cfg.RateP2T,
+		MaxRecipients: cfg.BatchMaxRecipients,
+		Observer:      met.QuotaObserver(),
+	}, log.With(zap.String("component", "quota")))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
+		// No share until the first generation: tokens saved up before
+		// it would be a burst into quota the other members are spending.
+		q.SetShare(0)
+	}
+	for kind, r := range map[string]float64{message.P2P: cfg.RateP2P, message.P2T: cfg.RateP2T} {
+		if r > 0 {
+			met.QuotaGroupRate.WithLabelValues(kind).Set(r)
+		}
+	}
+	calls, err := inflight.New(inflight.Config{
+		Max:     cfg.MaxConcurrentCalls,
+		OnLimit: func(n int) { met.MIMCConcurrencyLimit.Set(float64(n)) },
+	}, log.With(zap.String("component", "inflight")))
+	if err != nil {
+		return nil, err
+	}
 	client, err := mimc.New(mimc.Config{
 		BaseURL:     cfg.MIMCURL,
 		Credentials: mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
@@ -89,8 +123,7 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 			MaxElapsed:   cfg.RetryMaxElapsed,
 		},
 		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
-		RateP2P:            cfg.RateP2P,
-		RateP2T:            cfg.RateP2T,
+		Gate:               gate{quota: q, inflight: calls},
 		Observer:           observer{met: met, health: health},
 	}, log.With(zap.String("component", "mimc")))
 	if err != nil {
@@ -117,14 +150,18 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	settings := pipelineSettings(cfg)
 	// The batcher cuts calls by what this client's request bodies weigh.
 	settings.batch.Size = client.BodySize()
+	pipe := &pipeline{
+		cfg:    settings,
+		source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
+		pusher: client, pub: pub, offsets: offsets, scanner: scanner,
+		log: log, met: met, health: health,
+	}
+	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
+		pipe.quota, pipe.partitions = q, offsets
+	}
 	return &Bridge{
 		cfg: cfg, log: log, conn: conn,
-		pipe: &pipeline{
-			cfg:    settings,
-			source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
-			pusher: client, pub: pub, offsets: offsets, scanner: scanner,
-			log: log, met: met, health: health,
-		},
+		pipe:  pipe,
 		close: func() { client.Close(); _ = pub.Close(); offsets.Close(); scanner.Close() },
 	}, nil
 }
@@ -151,12 +188,14 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 			Linger:           linger(cfg.BatchLinger),
 			MaxPendingEvents: cfg.MaxPendingEvents,
 		},
-		lanes:    lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0),
-		write:    writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
-		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg), clockSkew: 10 * time.Second},
+		lanes: lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0),
+		write: writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
+		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg),
+			clockSkew: 10 * time.Second, boundRefresh: time.Minute},
 		// Heartbeats stop while a generation drains: a revocation must end
 		// well inside the session timeout.
-		drain: min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
+		drain:  min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
+		topics: cfg.KafkaTopics,
 	}
 }
 

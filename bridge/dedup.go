@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -35,6 +36,12 @@ func (g *generation) findDone(ctx context.Context) {
 		if a.OutcomesSince.IsZero() {
 			unbounded++
 		}
+		g.lastBound[a.TopicPartition] = a.OutcomesSince
+		if !a.BoundKnown {
+			// A bound that could not be read may exist: leave it in
+			// place until this generation commits progress.
+			g.lastBound[a.TopicPartition] = time.Now()
+		}
 	}
 	if g.scanner == nil || unbounded == len(g.assignments) {
 		if len(g.assignments) > 0 {
@@ -49,6 +56,14 @@ func (g *generation) findDone(ctx context.Context) {
 	if err != nil {
 		g.log.Warn("outcomes already written: looking for them failed, nothing is skipped (work done before may be done again)",
 			zap.Int("records_read", stats.Read), zap.Duration("took", stats.Took), zap.Error(err))
+		// The outcomes not found are still on the results topic: this
+		// generation's commits keep the bounds they came with, so that
+		// the next owner looks for them again.
+		for _, a := range g.assignments {
+			if !a.OutcomesSince.IsZero() {
+				g.floors[a.TopicPartition] = floor{since: a.OutcomesSince, until: math.MaxInt64}
+			}
+		}
 		return
 	}
 	var skipped []string
@@ -84,13 +99,14 @@ func (g *generation) skip(tp consumer.TopicPartition, offset int64) bool {
 // partition whose commit carries no bound (or that has no commit: a new
 // group starts at the first offset), with a bound: until this generation's
 // first commit of it, a crash would otherwise leave the next owner nothing to
-// look from, and every outcome written would be written again.
+// look from, and every outcome written would be written again. Where reading
+// the commit failed, its bound, if any, is kept.
 func (g *generation) seedBounds(ctx context.Context) {
 	offsets := make(map[consumer.TopicPartition]int64)
 	var unknown []consumer.TopicPartition
 	for _, a := range g.assignments {
 		switch {
-		case !a.OutcomesSince.IsZero():
+		case !a.OutcomesSince.IsZero() || !a.BoundKnown:
 		case a.Offset >= 0:
 			offsets[a.TopicPartition] = a.Offset
 		default:
@@ -119,7 +135,41 @@ func (g *generation) seedBounds(ctx context.Context) {
 		g.log.Warn("committing the start offsets with a bound failed", zap.Error(err))
 		return
 	}
+	g.committedBounds(offsets, since)
 	g.tracker.Committed(offsets)
+}
+
+// committedBounds records the bounds of a successful commit.
+func (g *generation) committedBounds(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) {
+	for tp := range offsets {
+		g.lastBound[tp] = since[tp]
+	}
+}
+
+// refreshBounds adds to offsets every partition with nothing new to commit
+// whose last committed bound is older than the refresh age: its committed
+// offset again, with the fresh bound. An idle partition's bound would
+// otherwise age, and the next owner would read everything written to the
+// results topic since. Call it after lowerToFloors; offsets may be nil.
+func (g *generation) refreshBounds(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) map[consumer.TopicPartition]int64 {
+	committed := g.tracker.CommittedOffsets()
+	for _, a := range g.assignments {
+		tp := a.TopicPartition
+		if _, ok := offsets[tp]; ok {
+			continue
+		}
+		c, ok := committed[tp]
+		if !ok {
+			continue
+		}
+		if b := g.floored(tp, c, since[tp]); b.Sub(g.lastBound[tp]) > g.cfg.progress.boundRefresh {
+			if offsets == nil {
+				offsets = make(map[consumer.TopicPartition]int64)
+			}
+			offsets[tp], since[tp] = c, b
+		}
+	}
+	return offsets
 }
 
 // bounds returns, per assigned partition, the bound a commit of it taken
@@ -138,12 +188,19 @@ func (g *generation) bounds(now time.Time) map[consumer.TopicPartition]time.Time
 	return since
 }
 
-// lowerToFloors lowers the bound of each partition to commit to its floor
+// lowerToFloors lowers the bound of each partition of offsets to its floor
 // while skipped records lie at or after its offset.
 func (g *generation) lowerToFloors(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) {
 	for tp, off := range offsets {
-		if f, ok := g.floors[tp]; ok && off <= f.until && f.since.Before(since[tp]) {
-			since[tp] = f.since
-		}
+		since[tp] = g.floored(tp, off, since[tp])
 	}
+}
+
+// floored returns the bound of a commit of tp at off: t, or tp's floor
+// while skipped records lie at or after off.
+func (g *generation) floored(tp consumer.TopicPartition, off int64, t time.Time) time.Time {
+	if f, ok := g.floors[tp]; ok && off <= f.until && f.since.Before(t) {
+		return f.since
+	}
+	return t
 }

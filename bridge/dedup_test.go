@@ -200,18 +200,23 @@ func TestACommitKeepsThePreviousBoundWhileSkippedRecordsLieAfterIt(t *testing.T)
 	})
 }
 
-func TestAFailedScanSkipsNothing(t *testing.T) {
+func TestAFailedScanSkipsNothingAndCommitsKeepTheBoundTheyCameWith(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		push := &pushLog{}
 		h := newHarness(t, 1, push, nil)
 		h.p.scanner = &fakeScanner{err: errors.New("broker gone")}
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: time.Now().Add(-time.Minute)}}
+		prev := time.Now().Add(-time.Minute)
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: prev}}
 		h.start()
 		h.src.produce(0, ev("e0", "alice"), ev("e1", "bob"))
 		for h.com.committed(0) < 2 {
 			time.Sleep(250 * time.Millisecond)
 		}
+		time.Sleep(2 * h.p.cfg.progress.boundRefresh)
 		h.stop()
+		if got := h.com.bound(0); !got.Equal(prev) {
+			t.Errorf("commits carry bound %v, want the one the generation came with (%v): the outcomes not found are still to be looked for", got, prev)
+		}
 		if push.count("alice") != 1 || push.count("bob") != 1 {
 			t.Errorf("pushes alice %d bob %d, want each once", push.count("alice"), push.count("bob"))
 		}
@@ -227,10 +232,14 @@ func TestAFailedScanSkipsNothing(t *testing.T) {
 // a crash from then on leaves one.
 func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 2, &pushLog{}, nil)
+		h := newHarness(t, 3, &pushLog{}, nil)
 		scan := &fakeScanner{}
 		h.p.scanner = scan
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 5}, {TopicPartition: tp(1), Offset: -2}}
+		h.assign = []consumer.Assignment{
+			{TopicPartition: tp(0), Offset: 5, BoundKnown: true},
+			{TopicPartition: tp(1), Offset: -2, BoundKnown: true},
+			{TopicPartition: tp(2), Offset: 3}, // reading its commit failed: it may carry a bound
+		}
 		h.pub.markWritten(tp(0), 0, 1, 2, 3, 4)
 		start := time.Now()
 		h.start()
@@ -246,6 +255,34 @@ func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 		}
 		if got, want := h.com.bound(1), start.Add(-h.p.cfg.progress.clockSkew); !got.Equal(want) {
 			t.Errorf("a partition with no commit got bound %v at its first offset, want %v", got, want)
+		}
+		time.Sleep(30 * time.Second)
+		if got := h.com.bound(2); !got.IsZero() {
+			t.Errorf("a partition whose commit could not be read was committed again with bound %v: that may lose its own", got)
+		}
+		h.stop()
+	})
+}
+
+// An idle partition's commit is sent again now and then with a fresh bound:
+// otherwise the next owner would read everything written to the results
+// topic since its last record.
+func TestAnIdlePartitionsBoundIsRefreshed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, &pushLog{}, nil)
+		h.start()
+		h.src.produce(0, ev("e0", "alice"))
+		for h.com.committed(0) < 1 {
+			time.Sleep(250 * time.Millisecond)
+		}
+		first, commits := h.com.bound(0), h.com.commits()
+		time.Sleep(5 * time.Minute)
+		refresh := h.p.cfg.progress.boundRefresh
+		if got := h.com.bound(0); got.Sub(first) < 4*refresh {
+			t.Errorf("after 5 idle minutes the bound is %v, %v after the first: not refreshed every %v", got, got.Sub(first), refresh)
+		}
+		if n := h.com.commits() - commits; n > 6 {
+			t.Errorf("%d commits in 5 idle minutes, want about one per %v", n, refresh)
 		}
 		h.stop()
 	})

@@ -103,6 +103,11 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		if rec.settled != nil && rec.settled.status == event.Rejected {
 			rejected.Inc()
 		}
+		if rec.budgeted() && !g.budget.take(ctx, rec.ev.Kind, rec.Event.Recipients.Len()) {
+			// The generation ended while the quota held fetching back:
+			// the record stays pending, uncommitted, for the next owner.
+			return
+		}
 		// The batch stage reads events until the channel closes, so this
 		// send cannot block forever.
 		events <- rec

@@ -20,10 +20,14 @@ type generation struct {
 	committer   Committer
 	tracker     *consumer.Tracker
 	lanes       [priorities]*lane
+	budget      *sendBudget // nil: no quota
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
 	done   consumer.Done
 	floors map[consumer.TopicPartition]floor
+	// lastBound is the bound of each partition's last commit (the
+	// progress stage's alone once the stages run).
+	lastBound map[consumer.TopicPartition]time.Time
 
 	// abandonCtx ends MIMC calls and outcome writes when a drain runs out
 	// of time; what was abandoned stays uncommitted for the next owner.
@@ -66,11 +70,15 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		assignments: assignments, committer: committer,
 		tracker:    consumer.NewTracker(),
 		abandonCtx: abandonCtx, abandon: abandon,
-		floors: make(map[consumer.TopicPartition]floor),
+		floors:    make(map[consumer.TopicPartition]floor),
+		lastBound: make(map[consumer.TopicPartition]time.Time),
 	}
+	p.setShare(ctx, g.log, len(assignments))
+	g.budget = newSendBudget(p.quota, p.cfg.drain)
 	for prio, lc := range p.cfg.lanes {
 		bc := p.cfg.batch
 		bc.MaxPendingEvents = lc.maxPending
+		bc.KindMaxRecipients = p.kindMaxRecipients()
 		batcher, err := batching.New(bc)
 		if err != nil {
 			abandon()

@@ -88,3 +88,11 @@ type EndOffsets interface {
 	// asked. It blocks for one request and returns when ctx ends.
 	EndOffsets(ctx context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error)
 }
+
+// PartitionCounter counts partitions, for this member's share of the quota.
+type PartitionCounter interface {
+	// PartitionCount returns the number of partitions of all the topics
+	// together. It blocks for one request per topic and returns when ctx
+	// ends.
+	PartitionCount(ctx context.Context, topics []string) (int, error)
+}

@@ -19,6 +19,10 @@ type progressConfig struct {
 	// timestamps may come from another clock (a broker's, another
 	// member's) than the one that took it.
 	clockSkew time.Duration
+	// boundRefresh is the age past which the bound of a partition with
+	// nothing new to commit is committed again, fresh: the next owner
+	// reads the results topic from it.
+	boundRefresh time.Duration
 }
 
 // progress commits what the tracker allows and updates the progress gauges
@@ -55,15 +59,17 @@ func (g *generation) progress() (stop func()) {
 func (g *generation) commit() {
 	since := g.bounds(time.Now()) // before Committable: a bound taken earlier holds for later offsets
 	offsets := g.tracker.Committable()
+	g.lowerToFloors(offsets, since)
+	offsets = g.refreshBounds(offsets, since)
 	if len(offsets) == 0 {
 		return
 	}
-	g.lowerToFloors(offsets, since)
 	if err := g.committer.Commit(offsets, since); err != nil {
 		g.met.CommitErrors.Inc()
 		g.log.Warn("committing offsets failed", zap.Error(err))
 		return
 	}
+	g.committedBounds(offsets, since)
 	g.tracker.Committed(offsets)
 	g.met.Commits.Inc()
 	for tp, off := range offsets {

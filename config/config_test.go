@@ -52,7 +52,7 @@ func TestDefaultsMatchTheDesign(t *testing.T) {
 		KafkaTopics: []string{"mimc.push"}, KafkaGroupID: "mimc-bridge", ResultsTopic: "mimc.push.results",
 		MIMCURL: "https://mimc.chat.xiaomi.net", FromResource: "mimc-bridge",
 		BatchMaxRecipients: 100, BatchLinger: 50 * time.Millisecond, MaxPendingEvents: 10000,
-		MaxConcurrentCalls: 16, HTTPTimeout: 10 * time.Second, RetryMaxElapsed: 2 * time.Minute,
+		MaxConcurrentCalls: 256, HTTPTimeout: 10 * time.Second, RetryMaxElapsed: 2 * time.Minute,
 		MaxMsgBytes: 10240, HTTPAddr: ":8080", LogLevel: "info", LogFormat: "json",
 		MaxEventRecipients: 10000, RetryHTTPStatuses: mimc.MustParseCodeSet("429,500,502-599"), RetryCodes: mimc.MustParseCodeSet("429,500-"),
 		ShutdownTimeout:     30 * time.Second,

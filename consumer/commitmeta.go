@@ -62,7 +62,10 @@ func fetchOutcomeBounds(ctx context.Context, cl *kafka.Client, group string, as 
 		return fmt.Errorf("fetching the commits of group %s: %w", group, err)
 	}
 	if errors.Is(resp.Error, kafka.GroupIdNotFound) {
-		return nil // nothing committed yet
+		for i := range as {
+			as[i].BoundKnown = true // nothing committed yet
+		}
+		return nil
 	}
 	if resp.Error != nil {
 		return fmt.Errorf("fetching the commits of group %s: %w", group, resp.Error)
@@ -80,6 +83,7 @@ func fetchOutcomeBounds(ctx context.Context, cl *kafka.Client, group string, as 
 		}
 	}
 	for i := range as {
+		as[i].BoundKnown = true
 		if c, ok := got[as[i].TopicPartition]; ok && c.offset >= 0 && c.offset == as[i].Offset {
 			as[i].OutcomesSince = decodeCommitMetadata(c.md)
 		}

@@ -67,8 +67,8 @@ func TestCommitBoundComesBackToTheNextGeneration(t *testing.T) {
 		if a := got[p0]; a.Offset != 5 || !a.OutcomesSince.Equal(since) {
 			t.Errorf("%s: offset %d since %v, want 5 since %v", p0, a.Offset, a.OutcomesSince, since)
 		}
-		if a := got[p1]; a.Offset != 3 || !a.OutcomesSince.IsZero() {
-			t.Errorf("%s: offset %d since %v, want 3 and no bound", p1, a.Offset, a.OutcomesSince)
+		if a := got[p1]; a.Offset != 3 || !a.OutcomesSince.IsZero() || !a.BoundKnown {
+			t.Errorf("%s: offset %d since %v (known %v), want 3 and known to have no bound", p1, a.Offset, a.OutcomesSince, a.BoundKnown)
 		}
 	})
 }

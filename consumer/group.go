@@ -39,6 +39,10 @@ type Assignment struct {
 	// when the commit carried none (no commit yet, an older version, a
 	// tool): then nothing tells where to look for outcomes already written.
 	OutcomesSince time.Time
+	// BoundKnown tells that the commit's metadata was read: a zero
+	// OutcomesSince then means the commit carries no bound, rather than
+	// that reading it failed.
+	BoundKnown bool
 }
 
 // Generation is one membership period of the group. Its Commit sends offsets

@@ -32,9 +32,12 @@ const (
 type Config struct {
 	// Max is the upper bound of calls in flight (MAX_CONCURRENT_CALLS).
 	Max int
+	// Min is the least the bound falls to (default 8, or Max when lower):
+	// a few calls that hang until their timeout must not stop the others.
+	Min int
 	// Initial is the bound at the start (default a quarter of Max, at
-	// least 1): high enough to fill a fast MIMC at once, low enough not to
-	// flood a slow one before the first measurements.
+	// least 16 or Max when lower): high enough to fill a fast MIMC at once,
+	// low enough not to flood a slow one before the first measurements.
 	Initial int
 	// Penalty is how long a call answered with a timeout, 5xx or 429 keeps
 	// its permit, counted from its start.
@@ -48,8 +51,11 @@ func (c *Config) Validate() error {
 	if c.Max == 0 {
 		c.Max = DefaultMax
 	}
+	if c.Min == 0 {
+		c.Min = min(c.Max, 8)
+	}
 	if c.Initial == 0 {
-		c.Initial = max(1, c.Max/4)
+		c.Initial = max(min(c.Max, 16), c.Max/4)
 	}
 	if c.Penalty == 0 {
 		c.Penalty = DefaultPenalty
@@ -57,8 +63,10 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Max < 1:
 		return fmt.Errorf("inflight config: max %d must be at least 1", c.Max)
-	case c.Initial < 1 || c.Initial > c.Max:
-		return fmt.Errorf("inflight config: initial %d must be between 1 and max %d", c.Initial, c.Max)
+	case c.Min < 1 || c.Min > c.Max:
+		return fmt.Errorf("inflight config: min %d must be between 1 and max %d", c.Min, c.Max)
+	case c.Initial < c.Min || c.Initial > c.Max:
+		return fmt.Errorf("inflight config: initial %d must be between min %d and max %d", c.Initial, c.Min, c.Max)
 	case c.Penalty < 0:
 		return fmt.Errorf("inflight config: penalty %s is negative", c.Penalty)
 	}
@@ -80,7 +88,7 @@ func New(cfg Config, log *zap.Logger) (*Limiter, error) {
 		log = zap.NewNop()
 	}
 	b := adaptivelimiter.NewBuilder[any]().
-		WithLimits(1, uint(cfg.Max), uint(cfg.Initial)).
+		WithLimits(uint(cfg.Min), uint(cfg.Max), uint(cfg.Initial)).
 		// Adjust every two round trips once 20 calls have answered,
 		// rather than at most once a second after 50: the limit then
 		// reaches a few hundred within seconds at tens of milliseconds of

@@ -127,6 +127,17 @@ func TestAnOverloadedAnswerKeepsItsPermitForThePenalty(t *testing.T) {
 	})
 }
 
+func TestASmallMaxStartsAtTheMax(t *testing.T) {
+	// A bound of 4 starting at 1 would let one hung call stop every other.
+	l, err := New(Config{Max: 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Limit() != 4 {
+		t.Fatalf("limit %d, want 4", l.Limit())
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	for _, tt := range []struct {
 		scenario string
@@ -134,6 +145,7 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{"a negative max is refused", Config{Max: -1}},
 		{"an initial limit above the max is refused", Config{Max: 10, Initial: 11}},
+		{"a min above the max is refused", Config{Max: 10, Min: 11}},
 		{"a negative penalty is refused", Config{Penalty: -time.Second}},
 	} {
 		t.Run(tt.scenario, func(t *testing.T) {

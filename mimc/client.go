@@ -15,14 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
 	"github.com/mimc-bridge/mimc-bridge/message"
@@ -110,9 +108,6 @@ type Client struct {
 	baseURL  string
 	http     *http.Client
 	ownsHTTP bool
-	sem      chan struct{}
-	limP2P   *rate.Limiter
-	limP2T   *rate.Limiter
 }
 
 // New validates cfg (filling its defaults) and returns a client. A nil log
@@ -129,9 +124,6 @@ func New(cfg Config, log *zap.Logger) (*Client, error) {
 		log:     log.Named("mimc"),
 		baseURL: strings.TrimRight(cfg.BaseURL, "/"),
 		http:    cfg.HTTPClient,
-		sem:     make(chan struct{}, cfg.MaxConcurrentCalls),
-		limP2P:  newLimiter(cfg.RateP2P),
-		limP2T:  newLimiter(cfg.RateP2T),
 	}
 	if c.http == nil {
 		c.http = newHTTPClient(cfg.MaxConcurrentCalls)
@@ -150,16 +142,6 @@ func newHTTPClient(maxConcurrent int) *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// newLimiter counts recipients per second. The burst is one second's worth
-// (at least 1); Push waits for larger calls in burst-sized chunks.
-func newLimiter(perSecond float64) *rate.Limiter {
-	if perSecond <= 0 {
-		return nil
-	}
-	burst := int(math.Min(math.Ceil(perSecond), math.MaxInt32))
-	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
-}
-
 // Close closes the idle connections of the client's own HTTP client (a
 // Config.HTTPClient is left alone).
 func (c *Client) Close() {
@@ -176,31 +158,6 @@ func (c *Client) GoString() string { return c.String() }
 
 // Config returns the effective configuration (defaults filled).
 func (c *Client) Config() Config { return c.cfg }
-
-// The admission of an attempt: the rate limit of its kind, then a free call
-// slot. Each is one small method so that another policy (a group quota, an
-// adaptive number of slots) replaces it in one place.
-
-// waitRate waits until n recipients of kind may be sent.
-func (c *Client) waitRate(ctx context.Context, kind string, n int) error {
-	lim := c.limP2T
-	if kind == message.P2P {
-		lim = c.limP2P
-	}
-	return waitRecipients(ctx, lim, n)
-}
-
-// acquire takes a call slot; release gives it back.
-func (c *Client) acquire(ctx context.Context) error {
-	select {
-	case c.sem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (c *Client) release() { <-c.sem }
 
 // BodySize measures the client's request bodies (see BodySize).
 func (c *Client) BodySize() BodySize { return newBodySize(&c.cfg.Credentials) }
@@ -299,14 +256,12 @@ func (p *pusher) try() *Error {
 	if err := p.ctx.Err(); err != nil {
 		return p.fail(&Error{Message: "context done before the attempt", Err: err})
 	}
-	if e := p.awaitRate(); e != nil || p.allExpired() {
+	adm, e := p.admit()
+	if e != nil || p.allExpired() {
 		return e
 	}
-	if err := p.c.acquire(p.ctx); err != nil {
-		return p.fail(&Error{Message: "waiting for a free call slot", Err: err})
-	}
 	if !p.prune() {
-		p.c.release()
+		adm.Cancel()
 		return nil
 	}
 	p.attempts++
@@ -315,7 +270,11 @@ func (p *pusher) try() *Error {
 		p.sentAt = start
 	}
 	ids, e := p.attempt()
-	p.c.release()
+	if p.ctx.Err() != nil {
+		adm.Cancel() // abandoned: its outcome says nothing about MIMC
+	} else {
+		adm.Done(e)
+	}
 	if obs := p.c.cfg.Observer; obs != nil {
 		var err error
 		status, code := http.StatusOK, CodeOK
@@ -331,14 +290,18 @@ func (p *pusher) try() *Error {
 	return nil
 }
 
-// awaitRate waits until the call's recipients may be sent. A recipient that
-// expires meanwhile is dropped, and the wait goes on for the others: the
-// wait is bounded by the next expiry, and a limiter that cannot grant the
-// quota before it (rate.Limiter says so at once) waits for that expiry.
-func (p *pusher) awaitRate() *Error {
+// admit waits until the Gate lets the attempt go (at once without one). A
+// recipient that expires meanwhile is dropped, and the wait goes on for the
+// others: the wait is bounded by the next expiry. It returns no admission
+// and no error when every recipient expired.
+func (p *pusher) admit() (Admission, *Error) {
+	gate := p.c.cfg.Gate
 	for {
 		if !p.prune() {
-			return nil // every recipient expired
+			return nil, nil // every recipient expired
+		}
+		if gate == nil {
+			return noAdmission{}, nil
 		}
 		ctx, cancel := p.ctx, context.CancelFunc(func() {})
 		if p.exp != nil {
@@ -346,19 +309,25 @@ func (p *pusher) awaitRate() *Error {
 				ctx, cancel = context.WithDeadline(p.ctx, next)
 			}
 		}
-		err := p.c.waitRate(ctx, p.kind, p.n)
+		adm, err := gate.Admit(ctx, p.kind, p.orig.Urgent, p.n)
 		cancel()
 		if err == nil {
-			return nil
+			return adm, nil
 		}
 		if p.exp != nil && p.ctx.Err() == nil {
 			err = p.exp.untilNext(p.ctx)
 		}
 		if err != nil {
-			return p.fail(&Error{Message: "waiting for the rate limit", Err: err})
+			return nil, p.fail(&Error{Message: "waiting to be admitted (quota, calls in flight)", Err: err})
 		}
 	}
 }
+
+// noAdmission admits every attempt of a Client without a Gate.
+type noAdmission struct{}
+
+func (noAdmission) Done(*Error) {}
+func (noAdmission) Cancel()     {}
 
 // allExpired reports whether every recipient of the call expired.
 func (p *pusher) allExpired() bool { return p.exp != nil && len(p.exp.alive) == 0 }
@@ -550,21 +519,4 @@ func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
 		return min(max(d, 0), maxRetryAfter), true
 	}
 	return 0, false
-}
-
-// waitRecipients takes n tokens from lim, in burst-sized chunks so that a
-// call larger than the burst still goes out.
-func waitRecipients(ctx context.Context, lim *rate.Limiter, n int) error {
-	if lim == nil {
-		return nil
-	}
-	burst := lim.Burst()
-	for n > 0 {
-		k := min(n, burst)
-		if err := lim.WaitN(ctx, k); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
 }

@@ -70,7 +70,7 @@ func TestConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := c.Config()
-		if got.BaseURL != DefaultBaseURL || got.HTTPTimeout != DefaultHTTPTimeout || got.MaxConcurrentCalls != 16 ||
+		if got.BaseURL != DefaultBaseURL || got.HTTPTimeout != DefaultHTTPTimeout || got.MaxConcurrentCalls != 256 ||
 			got.Retry.HTTPStatuses.String() != DefaultRetryHTTPStatuses || got.Retry.Codes.String() != DefaultRetryCodes ||
 			got.MaxResponseBytes != 1<<20 || got.Retry.MaxElapsed != DefaultRetryMaxElapsed {
 			t.Errorf("defaults not filled: %+v", got)
@@ -84,7 +84,6 @@ func TestConfig(t *testing.T) {
 		{"a base url without scheme is refused", func(c *Config) { c.BaseURL = "mimc.example" }, "base url"},
 		{"a missing secret is refused", func(c *Config) { c.Credentials.AppSecret = secret.String{} }, "app secret"},
 		{"a missing app id is refused", func(c *Config) { c.Credentials.AppID = "" }, "app id"},
-		{"a negative rate is refused", func(c *Config) { c.RateP2T = -1 }, "rate p2t"},
 		{"a negative timeout is refused", func(c *Config) { c.HTTPTimeout = -1 }, "http timeout"},
 	}
 	for _, tt := range bad {

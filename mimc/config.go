@@ -3,7 +3,6 @@ package mimc
 import (
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -16,7 +15,7 @@ import (
 const (
 	DefaultBaseURL            = "https://mimc.chat.xiaomi.net"
 	DefaultHTTPTimeout        = 10 * time.Second
-	DefaultMaxConcurrentCalls = 16
+	DefaultMaxConcurrentCalls = 256
 	DefaultMaxResponseBytes   = 1 << 20
 )
 
@@ -53,10 +52,12 @@ type Config struct {
 	// take the defaults.
 	Retry RetryPolicy
 
-	// MaxConcurrentCalls bounds the HTTP attempts in flight.
+	// MaxConcurrentCalls sizes the client's connection pool: the most
+	// attempts expected in flight. The Gate bounds them.
 	MaxConcurrentCalls int
-	// RateP2P and RateP2T are recipients per second for each kind; 0 is no limit.
-	RateP2P, RateP2T float64
+	// Gate, when set, admits every attempt (the quota, the calls in
+	// flight); without one, attempts go at once.
+	Gate Gate
 
 	// MaxResponseBytes bounds the answer body that is read.
 	MaxResponseBytes int64
@@ -115,14 +116,6 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentCalls < 0 {
 		return fmt.Errorf("mimc config: max concurrent calls %d is negative", c.MaxConcurrentCalls)
-	}
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"rate p2p", c.RateP2P}, {"rate p2t", c.RateP2T}} {
-		if r.v < 0 || math.IsNaN(r.v) || math.IsInf(r.v, 0) {
-			return fmt.Errorf("mimc config: %s %v must be a finite number >= 0", r.name, r.v)
-		}
 	}
 	if c.MaxResponseBytes < 0 {
 		return fmt.Errorf("mimc config: max response bytes %d is negative", c.MaxResponseBytes)

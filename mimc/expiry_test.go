@@ -109,7 +109,7 @@ func TestExpiredRecipientsAreNeverSent(t *testing.T) {
 	})
 	t.Run("waiting for the rate limit ends at the expiry and spends no quota on it", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv, c := newBubbleFake(t, func(c *Config) { c.RateP2P = 10 })
+			srv, c := newBubbleFake(t, func(c *Config) { c.Gate = quotaGate(t, 10) })
 			ctx := t.Context()
 			if _, err := c.Push(ctx, p2p("a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9")); err != nil {
 				t.Fatal(err) // the burst: the bucket is empty now

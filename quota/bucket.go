@@ -37,15 +37,22 @@ type bucket struct {
 }
 
 type waiter struct {
-	left  int           // recipients still to take
-	ready chan struct{} // closed when granted
-	at    time.Time     // when granted
+	left     int           // recipients still to take
+	ready    chan struct{} // closed when granted
+	at       time.Time     // when granted
+	deadline time.Time     // of its context; zero: none
 }
 
 func newBucket(cfg *Config, k string, quota float64, now time.Time) *bucket {
 	b := &bucket{cfg: cfg, kind: k, quota: quota, factor: 1}
-	// The bucket starts full: a member that joins may send one call at once.
+	// The bucket starts empty. MIMC's bucket holds a second of the quota;
+	// the members' buckets fill at rates that add up to the quota and hold
+	// at most a second of it together, so while none starts with tokens
+	// that MIMC's bucket lacks, their bursts always fit in it. A member that
+	// joined with a full bucket while the others were spending MIMC's would
+	// be refused: 429 at every scale-out.
 	b.lim = rate.NewLimiter(rate.Limit(quota), b.burstFor(1))
+	b.lim.AllowN(now, b.burstFor(1))
 	b.mu.Lock()
 	b.setShareLocked(1, now)
 	b.mu.Unlock()
@@ -135,12 +142,13 @@ func (b *bucket) wait(ctx context.Context, p Priority, n int) (time.Time, error)
 		return time.Time{}, err
 	}
 	w := &waiter{left: n, ready: make(chan struct{})}
+	w.deadline, _ = ctx.Deadline()
 	b.mu.Lock()
 	if b.share <= 0 {
 		b.mu.Unlock()
 		return time.Time{}, ErrNoShare
 	}
-	e := b.queues[p].PushBack(w)
+	e := b.enqueue(&b.queues[p], w)
 	b.dispatch(b.cfg.Now())
 	b.mu.Unlock()
 
@@ -161,6 +169,22 @@ func (b *bucket) wait(ctx context.Context, p Priority, n int) (time.Time, error)
 	b.queues[p].Remove(e)
 	b.dispatch(b.cfg.Now())
 	return time.Time{}, ctx.Err()
+}
+
+// enqueue places w in q by its deadline: a call whose context ends sooner
+// (the MIMC client bounds the wait by the next expiry among the call's
+// recipients) is served sooner, so that when the quota is the bottleneck
+// the events that expire first go first. Calls without a deadline keep
+// their arrival order, after those with one.
+func (b *bucket) enqueue(q *list.List, w *waiter) *list.Element {
+	if !w.deadline.IsZero() {
+		for e := q.Front(); e != nil; e = e.Next() {
+			if d := e.Value.(*waiter).deadline; d.IsZero() || w.deadline.Before(d) {
+				return q.InsertBefore(w, e)
+			}
+		}
+	}
+	return q.PushBack(w)
 }
 
 // dispatch grants what can be granted now, urgent first, and arms the timer

@@ -9,7 +9,9 @@
 //   - the member's burst is at most one full call and at most one second of
 //     its limit, so that the members' bursts together stay within one second
 //     of quota; a member whose limit is below one full call sends smaller
-//     calls (MaxRecipients), rather than bursting past it;
+//     calls (MaxRecipients), rather than bursting past it; and its bucket
+//     starts empty, so that a member joining never bursts into quota the
+//     others have spent;
 //   - a 429 multiplies the member's rate down, and the rate climbs back
 //     linearly to the share; a Retry-After pauses every send of the kind;
 //   - urgent calls take the quota first, and normal calls take only what is
@@ -25,6 +27,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // Priority orders the calls waiting for the quota.
@@ -143,16 +147,16 @@ func New(cfg Config, log *zap.Logger) (*Limiter, error) {
 	l := &Limiter{cfg: cfg, log: log}
 	now := cfg.Now()
 	if cfg.RateP2P > 0 {
-		l.p2p = newBucket(&l.cfg, p2p, cfg.RateP2P, now)
+		l.p2p = newBucket(&l.cfg, message.P2P, cfg.RateP2P, now)
 	}
 	if cfg.RateP2T > 0 {
-		l.p2t = newBucket(&l.cfg, p2t, cfg.RateP2T, now)
+		l.p2t = newBucket(&l.cfg, message.P2T, cfg.RateP2T, now)
 	}
 	return l, nil
 }
 
 func (l *Limiter) bucket(k string) *bucket {
-	if k == p2p {
+	if k == message.P2P {
 		return l.p2p
 	}
 	return l.p2t
@@ -224,8 +228,15 @@ func (l *Limiter) TooMany(k string, grantedAt time.Time, retryAfter time.Duratio
 	}
 }
 
-// The kinds of call, as message.Kind spells them.
-const (
-	p2p = "p2p"
-	p2t = "p2t"
-)
+type priorityKey struct{}
+
+// WithPriority returns a context whose calls wait for the quota at p.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+// PriorityOf is the priority WithPriority put in ctx, or Normal.
+func PriorityOf(ctx context.Context) Priority {
+	p, _ := ctx.Value(priorityKey{}).(Priority)
+	return p
+}

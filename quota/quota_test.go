@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 func newLimiter(t *testing.T, cfg Config) *Limiter {
@@ -37,8 +39,8 @@ func sendFor(t *testing.T, l *Limiter, k string, n int, d time.Duration) int {
 func TestAMemberAloneSendsTheWholeQuota(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 10})
-		// A full bucket of 10, then 100 a second.
-		if got := sendFor(t, l, p2p, 10, 10*time.Second); got < 1000 || got > 1010 {
+		// 100 a second from an empty bucket.
+		if got := sendFor(t, l, message.P2P, 10, 10*time.Second); got < 990 || got > 1000 {
 			t.Fatalf("sent %d recipients in 10s at 100/s", got)
 		}
 	})
@@ -63,14 +65,14 @@ func TestTheShareDividesTheRateAndTheBurst(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				l := newLimiter(t, Config{RateP2T: 400, MaxRecipients: 100})
 				l.SetShare(tt.share)
-				if r := l.Rate(p2t); math.Abs(r-tt.rate) > 1e-9 {
+				if r := l.Rate(message.P2T); math.Abs(r-tt.rate) > 1e-9 {
 					t.Errorf("rate %v, want %v", r, tt.rate)
 				}
-				if m := l.MaxRecipients(p2t); m != tt.maxRecipients {
+				if m := l.MaxRecipients(message.P2T); m != tt.maxRecipients {
 					t.Errorf("max recipients %d, want %d", m, tt.maxRecipients)
 				}
-				if m := l.MaxRecipients(p2p); m != 100 {
-					t.Errorf("p2p has no quota, yet its max recipients is %d", m)
+				if m := l.MaxRecipients(message.P2P); m != 100 {
+					t.Errorf("message.P2P has no quota, yet its max recipients is %d", m)
 				}
 			})
 		})
@@ -81,7 +83,8 @@ func TestAMemberSendsAtItsShare(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 400, MaxRecipients: 100})
 		l.SetShare(0.25)
-		if got := sendFor(t, l, p2p, 50, 10*time.Second); got < 1000 || got > 1100 {
+		// 100/s from an empty bucket, in calls of 50.
+		if got := sendFor(t, l, message.P2P, 50, 10*time.Second); got < 950 || got > 1000 {
 			t.Fatalf("sent %d recipients in 10s at a quarter of 400/s", got)
 		}
 	})
@@ -92,7 +95,7 @@ func TestUrgentCallsTakeTheQuotaFirst(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 400, MaxRecipients: 100})
 		ctx := t.Context()
 		for range 4 { // empty the bucket: 400 recipients
-			if _, err := l.Wait(ctx, p2p, Normal, 100); err != nil {
+			if _, err := l.Wait(ctx, message.P2P, Normal, 100); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -102,7 +105,7 @@ func TestUrgentCallsTakeTheQuotaFirst(t *testing.T) {
 		start := time.Now()
 		for range 16 { // four seconds of quota waiting
 			wg.Go(func() {
-				if _, err := l.Wait(ctx, p2p, Normal, 100); err != nil {
+				if _, err := l.Wait(ctx, message.P2P, Normal, 100); err != nil {
 					t.Error(err)
 				}
 				mu.Lock()
@@ -113,7 +116,7 @@ func TestUrgentCallsTakeTheQuotaFirst(t *testing.T) {
 		synctest.Wait()
 		var urgentAt time.Duration
 		wg.Go(func() {
-			if _, err := l.Wait(ctx, p2p, Urgent, 100); err != nil {
+			if _, err := l.Wait(ctx, message.P2P, Urgent, 100); err != nil {
 				t.Error(err)
 			}
 			urgentAt = time.Since(start)
@@ -150,13 +153,13 @@ func TestNormalCallsTakeWhatUrgentCallsLeave(t *testing.T) {
 				case <-ctx.Done():
 					return
 				}
-				if _, err := l.Wait(ctx, p2p, Urgent, 3); err != nil {
+				if _, err := l.Wait(ctx, message.P2P, Urgent, 3); err != nil {
 					return
 				}
 				urgent += 3
 			}
 		})
-		wg.Go(func() { normal = sendFor(t, l, p2p, 10, 10*time.Second) })
+		wg.Go(func() { normal = sendFor(t, l, message.P2P, 10, 10*time.Second) })
 		wg.Wait()
 		if urgent < 290 {
 			t.Errorf("urgent sent %d of its 300 recipients", urgent)
@@ -171,37 +174,37 @@ func TestA429LowersTheRateWhichRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		obs := &recorder{}
 		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 10, Recover: 10 * time.Second, Observer: obs})
-		at, err := l.Wait(t.Context(), p2p, Normal, 10)
+		at, err := l.Wait(t.Context(), message.P2P, Normal, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.TooMany(p2p, at, 0)
-		if r := l.Rate(p2p); r != 50 {
+		l.TooMany(message.P2P, at, 0)
+		if r := l.Rate(message.P2P); r != 50 {
 			t.Fatalf("rate %v after a 429, want 50", r)
 		}
 		// Another call sent at the old rate answers 429 too: no second cut.
-		l.TooMany(p2p, at, 0)
-		if r := l.Rate(p2p); r != 50 {
+		l.TooMany(message.P2P, at, 0)
+		if r := l.Rate(message.P2P); r != 50 {
 			t.Fatalf("rate %v after a second 429 of the same rate, want 50", r)
 		}
 		time.Sleep(2500 * time.Millisecond)
-		if r := l.Rate(p2p); r != 75 {
+		if r := l.Rate(message.P2P); r != 75 {
 			t.Fatalf("rate %v after 2.5s of recovery, want 75", r)
 		}
-		at2, _ := l.Wait(t.Context(), p2p, Normal, 10)
-		l.TooMany(p2p, at2, 0)
-		if r := l.Rate(p2p); r != 37.5 {
+		at2, _ := l.Wait(t.Context(), message.P2P, Normal, 10)
+		l.TooMany(message.P2P, at2, 0)
+		if r := l.Rate(message.P2P); r != 37.5 {
 			t.Fatalf("rate %v after a 429 at 75, want 37.5", r)
 		}
 		time.Sleep(time.Minute)
-		if r := l.Rate(p2p); r != 100 {
+		if r := l.Rate(message.P2P); r != 100 {
 			t.Fatalf("rate %v after recovery, want the share's 100", r)
 		}
 		if obs.tooMany != 3 {
 			t.Errorf("observed %d 429s, want 3", obs.tooMany)
 		}
-		if obs.rate[p2p] != 100 {
-			t.Errorf("observed rate %v, want 100", obs.rate[p2p])
+		if obs.rate[message.P2P] != 100 {
+			t.Errorf("observed rate %v, want 100", obs.rate[message.P2P])
 		}
 	})
 }
@@ -210,10 +213,10 @@ func TestTheRateNeverFallsBelowItsFloor(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 10, MinFactor: 0.1})
 		for range 20 {
-			at, _ := l.Wait(t.Context(), p2p, Normal, 1)
-			l.TooMany(p2p, at, 0)
+			at, _ := l.Wait(t.Context(), message.P2P, Normal, 1)
+			l.TooMany(message.P2P, at, 0)
 		}
-		if r := l.Rate(p2p); math.Abs(r-10) > 1e-9 {
+		if r := l.Rate(message.P2P); math.Abs(r-10) > 1e-9 {
 			t.Fatalf("rate %v, want the floor of 10", r)
 		}
 	})
@@ -223,17 +226,17 @@ func TestRetryAfterPausesEverySendOfTheKind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		obs := &recorder{}
 		l := newLimiter(t, Config{RateP2P: 1000, RateP2T: 1000, MaxRecipients: 10, Observer: obs})
-		at, _ := l.Wait(t.Context(), p2p, Urgent, 1)
-		l.TooMany(p2p, at, 2*time.Second)
+		at, _ := l.Wait(t.Context(), message.P2P, Urgent, 1)
+		l.TooMany(message.P2P, at, 2*time.Second)
 		start := time.Now()
-		if _, err := l.Wait(t.Context(), p2t, Urgent, 1); err != nil || time.Since(start) != 0 {
-			t.Fatalf("p2t waited %s (%v): the pause is p2p's", time.Since(start), err)
+		if _, err := l.Wait(t.Context(), message.P2T, Urgent, 1); err != nil || time.Since(start) != 0 {
+			t.Fatalf("message.P2T waited %s (%v): the pause is message.P2P's", time.Since(start), err)
 		}
-		if _, err := l.Wait(t.Context(), p2p, Urgent, 1); err != nil {
+		if _, err := l.Wait(t.Context(), message.P2P, Urgent, 1); err != nil {
 			t.Fatal(err)
 		}
 		if d := time.Since(start); d != 2*time.Second {
-			t.Fatalf("an urgent p2p call went out after %s, want the 2s of Retry-After", d)
+			t.Fatalf("an urgent message.P2P call went out after %s, want the 2s of Retry-After", d)
 		}
 		if obs.paused != 1 {
 			t.Errorf("observed %d pauses, want 1", obs.paused)
@@ -246,11 +249,11 @@ func TestACallLargerThanTheBurstGoesOutInParts(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 100})
 		l.SetShare(0.1) // 10/s, burst 10
 		start := time.Now()
-		if _, err := l.Wait(t.Context(), p2p, Normal, 30); err != nil {
+		if _, err := l.Wait(t.Context(), message.P2P, Normal, 30); err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(start); d != 2*time.Second {
-			t.Fatalf("30 recipients at 10/s from a full bucket of 10 took %s, want 2s", d)
+		if d := time.Since(start); d != 3*time.Second {
+			t.Fatalf("30 recipients at 10/s from an empty bucket of 10 took %s, want 3s", d)
 		}
 	})
 }
@@ -258,16 +261,16 @@ func TestACallLargerThanTheBurstGoesOutInParts(t *testing.T) {
 func TestACanceledWaitLeavesTheQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 10, MaxRecipients: 10})
-		if _, err := l.Wait(t.Context(), p2p, Normal, 10); err != nil {
+		if _, err := l.Wait(t.Context(), message.P2P, Normal, 10); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
-		if _, err := l.Wait(ctx, p2p, Urgent, 10); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := l.Wait(ctx, message.P2P, Urgent, 10); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v, want the deadline", err)
 		}
 		start := time.Now()
-		if _, err := l.Wait(t.Context(), p2p, Normal, 5); err != nil {
+		if _, err := l.Wait(t.Context(), message.P2P, Normal, 5); err != nil {
 			t.Fatal(err)
 		}
 		// 1 token accrued during the canceled wait; 4 more take 400ms.
@@ -277,20 +280,34 @@ func TestACanceledWaitLeavesTheQueue(t *testing.T) {
 	})
 }
 
+func TestABucketStartsEmpty(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A member that joins must not burst into quota the others spent.
+		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 50})
+		start := time.Now()
+		if _, err := l.Wait(t.Context(), message.P2P, Urgent, 50); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 500*time.Millisecond {
+			t.Fatalf("the first call of 50 at 100/s went out after %s, want 500ms", d)
+		}
+	})
+}
+
 func TestAKindWithoutQuotaNeverWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 1, MaxRecipients: 100})
 		start := time.Now()
 		for range 100 {
-			if _, err := l.Wait(t.Context(), p2t, Normal, 100); err != nil {
+			if _, err := l.Wait(t.Context(), message.P2T, Normal, 100); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if d := time.Since(start); d != 0 {
-			t.Fatalf("p2t waited %s", d)
+			t.Fatalf("message.P2T waited %s", d)
 		}
-		if l.Limited(p2t) || !math.IsInf(l.Rate(p2t), 1) {
-			t.Fatal("p2t reports a limit")
+		if l.Limited(message.P2T) || !math.IsInf(l.Rate(message.P2T), 1) {
+			t.Fatal("message.P2T reports a limit")
 		}
 	})
 }
@@ -298,7 +315,7 @@ func TestAKindWithoutQuotaNeverWaits(t *testing.T) {
 func TestAMemberWithoutAShareCannotSend(t *testing.T) {
 	l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 10})
 	l.SetShare(0)
-	if _, err := l.Wait(t.Context(), p2p, Normal, 1); !errors.Is(err, ErrNoShare) {
+	if _, err := l.Wait(t.Context(), message.P2P, Normal, 1); !errors.Is(err, ErrNoShare) {
 		t.Fatalf("got %v, want ErrNoShare", err)
 	}
 }
@@ -351,3 +368,12 @@ func (r *recorder) Rate(k string, v float64) {
 func (r *recorder) TooMany(string) { r.mu.Lock(); r.tooMany++; r.mu.Unlock() }
 
 func (r *recorder) Paused(string, time.Duration) { r.mu.Lock(); r.paused++; r.mu.Unlock() }
+
+func TestThePriorityTravelsInTheContext(t *testing.T) {
+	if p := PriorityOf(t.Context()); p != Normal {
+		t.Fatalf("a bare context has priority %s", p)
+	}
+	if p := PriorityOf(WithPriority(t.Context(), Urgent)); p != Urgent {
+		t.Fatalf("got %s, want urgent", p)
+	}
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
+)
+
+// The quota workload: several bridge processes of one group against one
+// sandbox that counts an app-wide quota, as production MIMC does, on a
+// backlog of both kinds. A member joins a third of the way through and one
+// leaves at two thirds. It reports how much of the quota the group used
+// (recipients accepted over the quota times the span) and the share of
+// calls refused with 429.
+
+// quotaResult is the quota workload's figures.
+type quotaResult struct {
+	Members       int     `json:"members"` // at the start; one joins, one leaves
+	Partitions    int     `json:"partitions"`
+	Quota         float64 `json:"quotaPerKind"` // recipients per second, each kind
+	MIMCLatencyMs float64 `json:"mimcLatencyMs"`
+	Events        int     `json:"events"`
+	Seconds       float64 `json:"seconds"` // first to last accepted call
+	UseP2P        float64 `json:"useP2P"`  // accepted recipients / (quota × seconds)
+	UseP2T        float64 `json:"useP2T"`
+	Calls         int64   `json:"calls"`
+	Refused       int64   `json:"refusedCalls"`
+	RefusedShare  float64 `json:"refusedShare"`
+	Abandoned     int     `json:"drainsAbandoned"` // "drain deadline passed" in the members' logs
+	Error         string  `json:"error,omitempty"`
+}
+
+// quotaEvent is event i of the quota workload: p2p for even i, p2t for odd
+// i, 1 to 5 recipients, 200 campaigns so that calls fill.
+func quotaEvent(dst []byte, i, events int) []byte {
+	n := 1 + int(mix(uint64(i))%5)
+	dst = append(dst, `{"id":"q`...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	dst = append(dst, `","fromAccount":"shop","fromResource":"campaigns",`...)
+	if i%2 == 0 {
+		dst = append(dst, `"toAccounts":[`...)
+	} else {
+		dst = append(dst, `"topicIds":[`...)
+	}
+	for j := 0; j < n; j++ {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		if i%2 == 0 {
+			dst = append(dst, `"u`...)
+			dst = strconv.AppendInt(dst, int64(i), 10)
+			dst = append(dst, 'x')
+			dst = strconv.AppendInt(dst, int64(j), 10)
+			dst = append(dst, '"')
+		} else {
+			dst = strconv.AppendInt(dst, int64(i)*8+int64(j)+1, 10)
+		}
+	}
+	dst = append(dst, `],"msg":"Campaign `...)
+	dst = strconv.AppendInt(dst, int64(i)*heavyMessages/int64(events), 10)
+	dst = append(dst, campaignText...)
+	dst = append(dst, `"}`...)
+	return dst
+}
+
+// quotaRun runs the quota workload.
+func (e *env) quotaRun(ctx context.Context) *quotaResult {
+	o := e.o
+	r := &quotaResult{Members: o.quotaMembers, Partitions: o.quotaPartitions, Quota: o.quotaRate, MIMCLatencyMs: ms(o.mimcLatency)}
+	// Three recipients an event on average, half of each kind.
+	r.Events = int(o.quotaSecs * 2 * o.quotaRate / 3)
+	fail := func(err error) *quotaResult {
+		r.Error = shorten(err.Error())
+		logf("quota: %s", r.Error)
+		return r
+	}
+	topic, results, group := e.name("in-quota"), e.name("out"), e.name("group")
+	for _, t := range []string{topic, results} {
+		if err := e.createTopicN(ctx, t, o.quotaPartitions); err != nil {
+			return fail(err)
+		}
+	}
+	logf("quota: producing %d events (%.0fs at %.0f recipients/s per kind) to %s", r.Events, o.quotaSecs, o.quotaRate, topic)
+	pw := e.producer(topic)
+	msgs := make([]kafka.Message, 0, r.Events)
+	for i := 0; i < r.Events; i++ {
+		msgs = append(msgs, kafka.Message{Value: quotaEvent(nil, i, r.Events)})
+	}
+	err := pw.WriteMessages(ctx, msgs...)
+	pw.Close()
+	if err != nil {
+		return fail(err)
+	}
+
+	e.sandboxCalls(o.mimcLatency)
+	e.sandbox.SetQuota(mimctest.Quota{P2P: o.quotaRate, P2T: o.quotaRate})
+	defer e.sandbox.SetQuota(mimctest.Quota{})
+
+	// Each member runs until its context ends (SIGTERM: a graceful leave).
+	type member struct {
+		cancel context.CancelFunc
+		done   chan error
+	}
+	var mu sync.Mutex
+	abandoned := 0
+	start := func(i int) member {
+		mctx, cancel := context.WithCancel(ctx)
+		m := member{cancel: cancel, done: make(chan error, 1)}
+		spec := childSpec{Mode: "bridge", Label: fmt.Sprintf("quota/member%d", i), Topic: topic, Results: results, Group: group,
+			UntilSignal: true, RateP2P: o.quotaRate, RateP2T: o.quotaRate}
+		go func() {
+			res, err := e.child(mctx, spec, nil)
+			if res != nil {
+				mu.Lock()
+				abandoned += res.DrainsAbandoned
+				mu.Unlock()
+			}
+			m.done <- err
+		}()
+		return m
+	}
+	var members []member
+	for i := range o.quotaMembers {
+		members = append(members, start(i+1))
+	}
+	accepted := func() int64 {
+		st := e.sandbox.QuotaStats()
+		return st.P2P.AcceptedRecipients + st.P2T.AcceptedRecipients
+	}
+	total := int64(0)
+	for _, m := range msgs {
+		total += int64(recipientsOf(m.Value))
+	}
+	waitAccepted := func(n int64) error {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for accepted() < n {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		return nil
+	}
+	stopAll := func() {
+		for _, m := range members {
+			m.cancel()
+		}
+		for _, m := range members {
+			<-m.done
+		}
+	}
+	// A member joins a third of the way, one leaves at two thirds.
+	if err := waitAccepted(total / 3); err != nil {
+		stopAll()
+		return fail(err)
+	}
+	logf("quota: a third sent; member %d joins", o.quotaMembers+1)
+	members = append(members, start(o.quotaMembers+1))
+	if err := waitAccepted(2 * total / 3); err != nil {
+		stopAll()
+		return fail(err)
+	}
+	logf("quota: two thirds sent; member 1 leaves")
+	members[0].cancel()
+	if err := <-members[0].done; err != nil {
+		logf("quota: member 1: %v", err)
+	}
+	members = members[1:]
+	// Done once every recipient is accepted and the group committed it.
+	waitErr := waitAccepted(total)
+	for waitErr == nil && !e.allCommitted(ctx, group, topic) {
+		select {
+		case <-ctx.Done():
+			waitErr = ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	stopAll()
+	if waitErr != nil {
+		return fail(waitErr)
+	}
+
+	var first, last time.Time
+	for _, c := range e.sandbox.Calls() {
+		r.Calls++
+		if c.Fault == mimctest.FaultQuota {
+			r.Refused++
+			continue
+		}
+		if c.PacketIDs == nil {
+			continue
+		}
+		if first.IsZero() || c.At.Before(first) {
+			first = c.At
+		}
+		if c.At.After(last) {
+			last = c.At
+		}
+	}
+	st := e.sandbox.QuotaStats()
+	r.Seconds = last.Sub(first).Seconds()
+	// The span runs from the first accepted call to the last: add one
+	// second's worth, the bucket the sandbox started with.
+	span := last.Sub(first) + time.Second
+	r.UseP2P = st.P2P.Use(o.quotaRate, span)
+	r.UseP2T = st.P2T.Use(o.quotaRate, span)
+	if r.Calls > 0 {
+		r.RefusedShare = float64(r.Refused) / float64(r.Calls)
+	}
+	r.Abandoned = abandoned
+	e.sandboxCalls(0)
+	logf("quota: %d events in %.1fs: quota use p2p %.1f%%, p2t %.1f%%; %d of %d calls refused (%.2f%%); %d drains abandoned",
+		r.Events, r.Seconds, 100*r.UseP2P, 100*r.UseP2T, r.Refused, r.Calls, 100*r.RefusedShare, r.Abandoned)
+	return r
+}
+
+// recipientsOf counts the recipients of a quota event: its commas inside
+// the list plus one.
+func recipientsOf(v []byte) int {
+	n, in := 0, false
+	for _, b := range v {
+		switch {
+		case b == '[':
+			in, n = true, 1
+		case b == ']':
+			return n
+		case in && b == ',':
+			n++
+		}
+	}
+	return n
+}
+
+func (r *quotaResult) print(w io.Writer) {
+	fmt.Fprintf(w, "\nquota: %d bridge processes (one joins at a third, one leaves at two thirds), %d partitions, quota %.0f recipients/s per kind, MIMC %gms:\n\n",
+		r.Members, r.Partitions, r.Quota, r.MIMCLatencyMs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "events\tseconds\tuse p2p\tuse p2t\tcalls\trefused\trefused %\tdrains abandoned\t")
+	fmt.Fprintf(tw, "%d\t%.1f\t%.1f%%\t%.1f%%\t%d\t%d\t%.2f%%\t%d\t\n", r.Events, r.Seconds, 100*r.UseP2P, 100*r.UseP2T, r.Calls, r.Refused, 100*r.RefusedShare, r.Abandoned)
+	tw.Flush()
+}

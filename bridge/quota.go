@@ -1,0 +1,119 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
+	"github.com/mimc-bridge/mimc-bridge/quota"
+)
+
+// setShare gives the quota limiter this member's share of the group's
+// quota for the generation: the input partitions it holds over all the
+// partitions of the input topics. The count is looked up at every
+// generation, since partitions can be added; when the lookup fails the
+// last count stands.
+func (p *pipeline) setShare(ctx context.Context, log *zap.Logger, held int) {
+	if p.quota == nil {
+		return
+	}
+	if p.partitions != nil {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, err := p.partitions.PartitionCount(cctx, p.cfg.topics)
+		cancel()
+		if err != nil {
+			log.Warn("counting the input partitions failed: the quota share keeps the last count",
+				zap.Int("partitions", p.totalPartitions), zap.Error(err))
+		} else {
+			p.totalPartitions = n
+		}
+	}
+	// Partitions added since the count are held already.
+	total := max(p.totalPartitions, held)
+	share := 0.0
+	if total > 0 {
+		share = float64(held) / float64(total)
+	}
+	log.Info("quota share", zap.Int("partitions_held", held), zap.Int("partitions", total))
+	p.quota.SetShare(share)
+}
+
+// kindMaxRecipients is the largest call of each kind this member may send
+// under its share of the quota, for the batcher (nil: no quota).
+func (p *pipeline) kindMaxRecipients() map[string]int {
+	if p.quota == nil {
+		return nil
+	}
+	return map[string]int{message.P2P: p.quota.MaxRecipients(message.P2P), message.P2T: p.quota.MaxRecipients(message.P2T)}
+}
+
+// sendBudget sizes what is pending to what can be sent: under a quota,
+// fetching pauses once the recipients pending of a kind would take more
+// than a third of the drain budget to send at the member's current rate, so
+// that a rebalance drains what is pending instead of abandoning it. An event
+// is always let through when nothing of its kind is pending, however large.
+type sendBudget struct {
+	quota  *quota.Limiter
+	window float64 // seconds of sending the pending recipients may take
+
+	mu      sync.Mutex
+	held    map[string]int
+	freed   chan struct{} // closed when recipients are freed, if waiting
+	waiting bool
+}
+
+// budgeted reports whether rec counts in the send budget: a normal event
+// that goes to MIMC. Urgent events have room of their own, which a normal
+// backlog must not take.
+func (rec *record) budgeted() bool { return rec.settled == nil && rec.prio == normal }
+
+// newSendBudget returns nil when no kind has a quota: nothing to size.
+func newSendBudget(q *quota.Limiter, drain time.Duration) *sendBudget {
+	if q == nil || !q.Limited(message.P2P) && !q.Limited(message.P2T) {
+		return nil
+	}
+	return &sendBudget{quota: q, window: drain.Seconds() / 3, held: map[string]int{}, freed: make(chan struct{})}
+}
+
+// take waits until n recipients of the kind fit in the budget and counts
+// them; false when ctx ended first.
+func (b *sendBudget) take(ctx context.Context, kind string, n int) bool {
+	if b == nil || !b.quota.Limited(kind) {
+		return true
+	}
+	for {
+		b.mu.Lock()
+		held := b.held[kind]
+		if held == 0 || float64(held+n) <= b.quota.Rate(kind)*b.window {
+			b.held[kind] = held + n
+			b.mu.Unlock()
+			return true
+		}
+		b.waiting = true
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// free gives back the recipients of a completed event.
+func (b *sendBudget) free(kind string, n int) {
+	if b == nil || !b.quota.Limited(kind) {
+		return
+	}
+	b.mu.Lock()
+	b.held[kind] -= n
+	if b.waiting {
+		close(b.freed)
+		b.freed = make(chan struct{})
+		b.waiting = false
+	}
+	b.mu.Unlock()
+}

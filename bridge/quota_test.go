@@ -1,0 +1,149 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/message"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
+	"github.com/mimc-bridge/mimc-bridge/quota"
+)
+
+// fakeCounter counts the input partitions, or fails.
+type fakeCounter struct {
+	mu  sync.Mutex
+	n   int
+	err error
+}
+
+func (c *fakeCounter) PartitionCount(context.Context, []string) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n, c.err
+}
+
+func (c *fakeCounter) set(n int, err error) {
+	c.mu.Lock()
+	c.n, c.err = n, err
+	c.mu.Unlock()
+}
+
+func withQuota(t *testing.T, h *harness, rate float64, counter PartitionCounter) *quota.Limiter {
+	t.Helper()
+	q, err := quota.New(quota.Config{RateP2P: rate, MaxRecipients: 100}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.p.quota, h.p.partitions = q, counter
+	return q
+}
+
+func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 8, mimcOK, nil)
+		counter := &fakeCounter{n: 8}
+		q := withQuota(t, h, 400, counter)
+
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: tp(5), Offset: -2}}
+		h.start()
+		synctest.Wait()
+		if r := q.Rate(message.P2P); r != 100 {
+			t.Errorf("holding 2 of 8 partitions, the rate is %v, want 100 of 400", r)
+		}
+		h.stop()
+
+		// The count fails: the last one stands.
+		counter.set(0, errors.New("broker down"))
+		h.assign = []consumer.Assignment{{TopicPartition: tp(1), Offset: -2}}
+		h.start()
+		synctest.Wait()
+		if r := q.Rate(message.P2P); r != 50 {
+			t.Errorf("holding 1 of 8 partitions with the count failing, the rate is %v, want 50", r)
+		}
+		h.stop()
+
+		// Alone with every partition: the whole quota.
+		counter.set(8, nil)
+		h.assign = nil
+		h.start()
+		synctest.Wait()
+		if r := q.Rate(message.P2P); r != 400 {
+			t.Errorf("holding every partition, the rate is %v, want 400", r)
+		}
+		h.stop()
+		if n := h.logged("quota share"); n != 3 {
+			t.Errorf("logged the share %d times, want once per generation", n)
+		}
+	})
+}
+
+func TestUnderAQuotaFetchingPausesAtAThirdOfTheDrainBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return mimc.Result{}, ctx.Err()
+			}
+			return answer(call)
+		})
+		// A drain budget of 6s (two thirds of the session timeout): the
+		// pending recipients may take 2s to send, 60 at 30/s.
+		h := newHarness(t, 1, push, func(c *config.Config) { c.KafkaSessionTimeout = 9 * time.Second })
+		withQuota(t, h, 30, &fakeCounter{n: 1})
+		h.start()
+		for i := range 200 {
+			h.src.produce(0, ev(fmt.Sprintf("e%d", i), fmt.Sprintf("user-%d", i)))
+		}
+		synctest.Wait()
+		// 60 within the budget, and the one the fetcher holds while it waits.
+		if held, want := gauge(h.p.met.PendingEvents), 61.0; held != want {
+			t.Errorf("%v events pending under a quota of 30/s and a drain budget of 6s, want %v", held, want)
+		}
+		close(release)
+		for h.com.committed(0) < h.src.end(0) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.stop()
+		if n := len(h.pub.all()); n != 200 {
+			t.Errorf("%d outcomes, want 200", n)
+		}
+	})
+}
+
+func TestWithoutAQuotaPendingIsBoundedByMaxPendingEventsOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return mimc.Result{}, ctx.Err()
+			}
+			return answer(call)
+		})
+		h := newHarness(t, 1, push, func(c *config.Config) { c.MaxPendingEvents = 150 })
+		withQuota(t, h, 0, &fakeCounter{n: 1})
+		h.start()
+		for i := range 200 {
+			h.src.produce(0, ev(fmt.Sprintf("e%d", i), fmt.Sprintf("user-%d", i)))
+		}
+		synctest.Wait()
+		if held := gauge(h.p.met.PendingEvents); held != 150 {
+			t.Errorf("%v events pending, want MAX_PENDING_EVENTS 150", held)
+		}
+		close(release)
+		for h.com.committed(0) < h.src.end(0) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.stop()
+	})
+}
