@@ -64,6 +64,11 @@ type options struct {
 	quotaSecs       float64 // backlog, in seconds at the quota
 	quotaMembers    int
 	quotaPartitions int
+
+	urgentQuota   float64 // recipients per second per kind
+	urgentBacklog float64 // the normal backlog, in seconds of the quota
+	urgentRate    float64 // urgent events per second
+	urgentSecs    float64 // seconds of urgent traffic
 }
 
 func main() {
@@ -83,11 +88,15 @@ func main() {
 	fs.IntVar(&o.smallBacklog, "small-backlog", 100_000, "events of the small backlog the large one is compared with")
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of the input and results topics")
 	fs.StringVar(&modes, "modes", "bare,naive,bridge,bridge20,bridge100", "modes to run: bare, naive, bridge (0ms MIMC), bridge20 (--mimc-latency), bridge100 (100ms MIMC)")
-	fs.StringVar(&workloads, "workloads", "heavy,none,latency,backlog,quota", "workloads: heavy (200 messages), none (no sharing), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox)")
+	fs.StringVar(&workloads, "workloads", "heavy,none,latency,backlog,quota,urgent", "workloads: heavy (200 messages), none (no sharing), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox), urgent (urgent events under a normal backlog behind a quota)")
 	fs.Float64Var(&o.quotaRate, "quota-rate", 400, "quota workload: the sandbox's quota, recipients per second of each kind (RATE_P2P, RATE_P2T)")
 	fs.Float64Var(&o.quotaSecs, "quota-secs", 15, "quota workload: the backlog, in seconds of sending at the quota")
 	fs.IntVar(&o.quotaMembers, "quota-members", 3, "quota workload: bridge processes at the start (one more joins, one leaves)")
 	fs.IntVar(&o.quotaPartitions, "quota-partitions", 12, "quota workload: partitions of its topics")
+	fs.Float64Var(&o.urgentQuota, "urgent-quota", 400, "urgent workload: the sandbox's quota, recipients per second of each kind")
+	fs.Float64Var(&o.urgentBacklog, "urgent-backlog", 20, "urgent workload: the normal backlog, in times the quota (seconds of sending)")
+	fs.Float64Var(&o.urgentRate, "urgent-rate", 10, "urgent workload: urgent events per second")
+	fs.Float64Var(&o.urgentSecs, "urgent-secs", 10, "urgent workload: seconds of urgent traffic")
 	fs.Float64Var(&o.latencySecs, "latency-secs", 5, "seconds of steady production in a latency run")
 	fs.DurationVar(&o.mimcLatency, "mimc-latency", 20*time.Millisecond, "MIMC latency of the bridge20 mode")
 	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "BATCH_LINGER of the bridge")

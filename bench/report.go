@@ -112,7 +112,32 @@ func targets(o options, rep *report) []target {
 			add(target{Name: n, Unit: "%"}, false)
 		}
 	}
+	u := rep.Urgent
+	uok := u != nil && u.Error == ""
+	var unote string
+	if uok {
+		unote = fmt.Sprintf("%.0f× backlog at %.0f/s, BATCH_LINGER %gms, MIMC %gms", u.BacklogX, u.Quota, u.LingerMs, u.MIMCLatencyMs)
+	}
+	add(target{Name: "urgent workload: urgent p99 produce→outcome ≤ 1s", Measured: pick(uok, u, func(u *urgentResult) float64 { return u.P99Ms }), Limit: 1000, Unit: "ms", Note: unote}, uok)
+	add(target{Name: "urgent workload: normal traffic uses ≥ 85% of the quota", Measured: pick(uok, u, func(u *urgentResult) float64 { return 100 * u.NormalUse }), Limit: 85, AtLeast: true, Unit: "%"}, uok)
+	add(target{Name: "urgent workload: no recipient pushed after its expiry", Measured: pick(uok, u, func(u *urgentResult) float64 { return float64(u.PushedLate) }), Limit: 0, Unit: "recipients",
+		Note: pickNote(uok, u)}, uok)
 	return out
+}
+
+// pick reads a figure of a result that may be missing.
+func pick[T any](ok bool, r *T, f func(*T) float64) float64 {
+	if !ok {
+		return 0
+	}
+	return f(r)
+}
+
+func pickNote(ok bool, u *urgentResult) string {
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%d expiring events, %d expired outcomes", u.Expiring, u.Expired)
 }
 
 func (r *report) print(w io.Writer) {
@@ -173,6 +198,9 @@ func (r *report) print(w io.Writer) {
 	if r.Quota != nil {
 		r.Quota.print(w)
 	}
+	if r.Urgent != nil && r.Urgent.Error == "" {
+		r.Urgent.print(w)
+	}
 
 	fmt.Fprintf(w, "\ntargets:\n\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -212,5 +240,8 @@ func (r *report) print(w io.Writer) {
 	}
 	if r.Quota != nil && r.Quota.Error != "" {
 		fmt.Fprintf(w, "\nerror in the quota workload: %s\n", r.Quota.Error)
+	}
+	if r.Urgent != nil && r.Urgent.Error != "" {
+		fmt.Fprintf(w, "\nerror in the urgent workload: %s\n", r.Urgent.Error)
 	}
 }

@@ -88,6 +88,7 @@ type report struct {
 	Runs     []runResult       `json:"runs"`
 	Latency  []latencyResult   `json:"latency"`
 	Quota    *quotaResult      `json:"quota,omitempty"`
+	Urgent   *urgentResult     `json:"urgent,omitempty"`
 	Targets  []target          `json:"targets"`
 	Seconds  float64           `json:"seconds"`
 }
@@ -125,7 +126,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	for _, w := range o.workloads {
-		if !has([]string{"heavy", "none", "latency", "backlog", "quota"}, w) {
+		if !has([]string{"heavy", "none", "latency", "backlog", "quota", "urgent"}, w) {
 			return nil, fmt.Errorf("unknown workload %q", w)
 		}
 	}
@@ -242,6 +243,9 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	if has(o.workloads, "quota") && ctx.Err() == nil {
 		rep.Quota = e.quotaRun(ctx)
+	}
+	if has(o.workloads, "urgent") && ctx.Err() == nil {
+		rep.Urgent = e.urgentRun(ctx)
 	}
 	// Ratios to the bare pipe on the same workload.
 	for i := range rep.Runs {

@@ -31,20 +31,6 @@ func (s *fakeSource) produceTo(topic string, p int, at time.Time, value string) 
 	return off
 }
 
-// startOn runs the generation on the given partitions until stop.
-func (h *harness) startOn(tps ...consumer.TopicPartition) {
-	var as []consumer.Assignment
-	for _, at := range tps {
-		as = append(as, consumer.Assignment{TopicPartition: at, Offset: -2})
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan struct{})
-	go func() {
-		defer close(h.done)
-		h.p.run(ctx, 1, as, h.com)
-	}()
-}
-
 // byID returns the outcomes by event id, failing on a second one.
 func (h *harness) byID() map[string]event.Outcome {
 	h.t.Helper()

@@ -10,7 +10,9 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/inflight"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
+	"github.com/mimc-bridge/mimc-bridge/quota"
 )
 
 func TestLanesAreSizedOutOfTheSettings(t *testing.T) {
@@ -54,7 +56,8 @@ func TestABacklogOnOtherTopicsNeverHoldsAnUrgentEventBack(t *testing.T) {
 			c.UrgentTopics = []string{"urgent"}
 		})
 		urgentTP := consumer.TopicPartition{Topic: "urgent", Partition: 0}
-		h.startOn(tp(0), urgentTP)
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		h.start()
 		for i := range 50 {
 			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"m%d"}`, i, i, i%3))
 		}
@@ -82,6 +85,52 @@ func TestABacklogOnOtherTopicsNeverHoldsAnUrgentEventBack(t *testing.T) {
 		}
 		if pending(normal) != 0 || pending(urgent) != 0 {
 			t.Errorf("pending normal %v, urgent %v after the generation, want 0", pending(normal), pending(urgent))
+		}
+	})
+}
+
+func TestUrgentEventsOvertakeAQuotaBoundBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A quota of 100 recipients a second and a normal backlog of 400:
+		// four seconds of sending, of which sixteen senders hold calls
+		// waiting for the quota at any time.
+		q, err := quota.New(quota.Config{RateP2P: 100, MaxRecipients: 10}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls, err := inflight.New(inflight.Config{Max: 16}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, client := sandbox(t, func(c *mimc.Config) { c.Gate = gate{quota: q, inflight: calls} })
+		h := newHarness(t, 1, client, func(c *config.Config) {
+			c.MaxConcurrentCalls = 16
+			c.BatchMaxRecipients = 10
+			c.UrgentTopics = []string{"urgent"}
+		})
+		h.p.quota, h.p.partitions = q, &fakeCounter{n: 2}
+		urgentTP := consumer.TopicPartition{Topic: "urgent", Partition: 0}
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		h.start()
+		for i := range 80 {
+			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccounts":["a%d","b%d","c%d","d%d","e%d"],"msg":"sale"}`, i, i, i, i, i, i))
+		}
+		time.Sleep(500 * time.Millisecond)
+		h.src.produceTo("urgent", 0, time.Now(), `{"id":"otp","fromAccount":"auth","toAccount":"ann","msg":"code 4711"}`)
+		for h.com.committed(0) < 80 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.stop()
+		// The order in which the outcomes were written: the urgent one
+		// goes at the next tokens, ahead of the calls already waiting.
+		before := -1
+		for i, o := range h.pub.all() {
+			if o.ID == "otp" {
+				before = i
+			}
+		}
+		if before < 0 || before > 20 {
+			t.Errorf("the urgent outcome was written after %d of the 80 normal ones, want it ahead of the waiting backlog (at most 20)", before)
 		}
 	})
 }
