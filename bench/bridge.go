@@ -57,6 +57,9 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 		cfg.MaxConcurrentCalls = spec.MaxCalls
 	}
 	cfg.RateP2P, cfg.RateP2T = spec.RateP2P, spec.RateP2T
+	if spec.SessionTimeout > 0 {
+		cfg.KafkaSessionTimeout = spec.SessionTimeout
+	}
 	if spec.Urgent != "" {
 		cfg.KafkaTopics = append(cfg.KafkaTopics, spec.Urgent)
 		cfg.UrgentTopics = []string{spec.Urgent}

@@ -38,8 +38,9 @@ type childSpec struct {
 	// UntilSignal runs until SIGTERM (a graceful leave) instead of until
 	// Expect outcomes: a member of a group does not know its part.
 	UntilSignal      bool
-	RateP2P, RateP2T float64 // RATE_P2P, RATE_P2T (bridge)
-	Urgent           string  // a second input topic, in URGENT_TOPICS (bridge)
+	RateP2P, RateP2T float64       // RATE_P2P, RATE_P2T (bridge)
+	SessionTimeout   time.Duration // KAFKA_SESSION_TIMEOUT (bridge; 0: its default)
+	Urgent           string        // a second input topic, in URGENT_TOPICS (bridge)
 }
 
 // childResult is what a child reports on stdout, as one JSON line.

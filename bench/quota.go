@@ -88,18 +88,6 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 			return fail(err)
 		}
 	}
-	logf("quota: producing %d events (%.0fs at %.0f recipients/s per kind) to %s", r.Events, o.quotaSecs, o.quotaRate, topic)
-	pw := e.producer(topic)
-	msgs := make([]kafka.Message, 0, r.Events)
-	for i := 0; i < r.Events; i++ {
-		msgs = append(msgs, kafka.Message{Value: quotaEvent(nil, i, r.Events)})
-	}
-	err := pw.WriteMessages(ctx, msgs...)
-	pw.Close()
-	if err != nil {
-		return fail(err)
-	}
-
 	e.sandboxCalls(o.mimcLatency)
 	e.sandbox.SetQuota(mimctest.Quota{P2P: o.quotaRate, P2T: o.quotaRate})
 	defer e.sandbox.SetQuota(mimctest.Quota{})
@@ -115,7 +103,7 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 		mctx, cancel := context.WithCancel(ctx)
 		m := member{cancel: cancel, done: make(chan error, 1)}
 		spec := childSpec{Mode: "bridge", Label: fmt.Sprintf("quota/member%d", i), Topic: topic, Results: results, Group: group,
-			UntilSignal: true, RateP2P: o.quotaRate, RateP2T: o.quotaRate}
+			UntilSignal: true, RateP2P: o.quotaRate, RateP2T: o.quotaRate, SessionTimeout: quotaSession}
 		go func() {
 			res, err := e.child(mctx, spec, nil)
 			if res != nil {
@@ -130,6 +118,33 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 	var members []member
 	for i := range o.quotaMembers {
 		members = append(members, start(i+1))
+	}
+	stopAll := func() {
+		for _, m := range members {
+			m.cancel()
+		}
+		for _, m := range members {
+			<-m.done
+		}
+	}
+	// The backlog comes once the group has formed, so that it is shared
+	// from the start.
+	if err := e.waitMembers(ctx, group, o.quotaMembers); err != nil {
+		stopAll()
+		return fail(err)
+	}
+	logf("quota: %d members joined; producing %d events (%.0fs at %.0f recipients/s per kind) to %s",
+		o.quotaMembers, r.Events, o.quotaSecs, o.quotaRate, topic)
+	pw := e.producer(topic)
+	msgs := make([]kafka.Message, 0, r.Events)
+	for i := 0; i < r.Events; i++ {
+		msgs = append(msgs, kafka.Message{Value: quotaEvent(nil, i, r.Events)})
+	}
+	err := pw.WriteMessages(ctx, msgs...)
+	pw.Close()
+	if err != nil {
+		stopAll()
+		return fail(err)
 	}
 	accepted := func() int64 {
 		st := e.sandbox.QuotaStats()
@@ -150,14 +165,6 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 			}
 		}
 		return nil
-	}
-	stopAll := func() {
-		for _, m := range members {
-			m.cancel()
-		}
-		for _, m := range members {
-			<-m.done
-		}
 	}
 	// A member joins a third of the way, one leaves at two thirds.
 	if err := waitAccepted(total / 3); err != nil {
@@ -208,10 +215,11 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 		}
 	}
 	st := e.sandbox.QuotaStats()
-	r.Seconds = last.Sub(first).Seconds()
-	// The span runs from the first accepted call to the last: add one
-	// second's worth, the bucket the sandbox started with.
-	span := last.Sub(first) + time.Second
+	// The span runs from the first accepted call to the last. (The
+	// sandbox's bucket starts full, the members' empty: none spends the
+	// second of quota it held at the start.)
+	span := last.Sub(first)
+	r.Seconds = span.Seconds()
 	r.UseP2P = st.P2P.Use(o.quotaRate, span)
 	r.UseP2T = st.P2T.Use(o.quotaRate, span)
 	if r.Calls > 0 {
@@ -222,6 +230,25 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 	logf("quota: %d events in %.1fs: quota use p2p %.1f%%, p2t %.1f%%; %d of %d calls refused (%.2f%%); %d drains abandoned",
 		r.Events, r.Seconds, 100*r.UseP2P, 100*r.UseP2T, r.Refused, r.Calls, 100*r.RefusedShare, r.Abandoned)
 	return r
+}
+
+// quotaSession is the members' KAFKA_SESSION_TIMEOUT (the broker's least):
+// a join or a leave rebalances within a second or two.
+const quotaSession = 6 * time.Second
+
+// waitMembers waits until the group is stable with n members.
+func (e *env) waitMembers(ctx context.Context, group string, n int) error {
+	for {
+		resp, err := e.client.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err == nil && len(resp.Groups) == 1 && resp.Groups[0].GroupState == "Stable" && len(resp.Groups[0].Members) == n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d members in group %s: %w", n, group, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // recipientsOf counts the recipients of a quota event: its commas inside

@@ -53,8 +53,10 @@ func (p *pipeline) kindMaxRecipients() map[string]int {
 // sendBudget sizes what is pending to what can be sent: under a quota,
 // fetching pauses once the recipients pending of a kind would take more
 // than a third of the drain budget to send at the member's current rate, so
-// that a rebalance drains what is pending instead of abandoning it. An event
-// is always let through when nothing of its kind is pending, however large.
+// that a rebalance drains what is pending instead of abandoning it; and no
+// more than maxSendWindow, since a rebalance waits for the slowest member's
+// drain while the others' shares of the quota idle. An event is always let
+// through when nothing of its kind is pending, however large.
 type sendBudget struct {
 	quota  *quota.Limiter
 	window float64 // seconds of sending the pending recipients may take
@@ -70,12 +72,18 @@ type sendBudget struct {
 // backlog must not take.
 func (rec *record) budgeted() bool { return rec.settled == nil && rec.prio == normal }
 
+// maxSendWindow bounds the sending the pending recipients may take: a
+// second keeps the quota busy through MIMC's latency, the linger and the
+// grants (a tenth of it would), and keeps rebalances short.
+const maxSendWindow = time.Second
+
 // newSendBudget returns nil when no kind has a quota: nothing to size.
 func newSendBudget(q *quota.Limiter, drain time.Duration) *sendBudget {
 	if q == nil || !q.Limited(message.P2P) && !q.Limited(message.P2T) {
 		return nil
 	}
-	return &sendBudget{quota: q, window: drain.Seconds() / 3, held: map[string]int{}, freed: make(chan struct{})}
+	window := min(drain/3, maxSendWindow)
+	return &sendBudget{quota: q, window: window.Seconds(), held: map[string]int{}, freed: make(chan struct{})}
 }
 
 // take waits until n recipients of the kind fit in the budget and counts

@@ -95,18 +95,18 @@ func TestUnderAQuotaFetchingPausesAtAThirdOfTheDrainBudget(t *testing.T) {
 			}
 			return answer(call)
 		})
-		// A drain budget of 6s (two thirds of the session timeout): the
-		// pending recipients may take 2s to send, 60 at 30/s.
-		h := newHarness(t, 1, push, func(c *config.Config) { c.KafkaSessionTimeout = 9 * time.Second })
+		// A drain budget of 1.5s (two thirds of the session timeout): the
+		// pending recipients may take 0.5s to send, 15 at 30/s.
+		h := newHarness(t, 1, push, func(c *config.Config) { c.KafkaSessionTimeout = 2250 * time.Millisecond })
 		withQuota(t, h, 30, &fakeCounter{n: 1})
 		h.start()
 		for i := range 200 {
 			h.src.produce(0, ev(fmt.Sprintf("e%d", i), fmt.Sprintf("user-%d", i)))
 		}
 		synctest.Wait()
-		// 60 within the budget, and the one the fetcher holds while it waits.
-		if held, want := gauge(h.p.met.PendingEvents), 61.0; held != want {
-			t.Errorf("%v events pending under a quota of 30/s and a drain budget of 6s, want %v", held, want)
+		// 15 within the budget, and the one the fetcher holds while it waits.
+		if held, want := gauge(h.p.met.PendingEvents), 16.0; held != want {
+			t.Errorf("%v events pending under a quota of 30/s and a drain budget of 1.5s, want %v", held, want)
 		}
 		close(release)
 		for h.com.committed(0) < h.src.end(0) {
@@ -116,6 +116,37 @@ func TestUnderAQuotaFetchingPausesAtAThirdOfTheDrainBudget(t *testing.T) {
 		if n := len(h.pub.all()); n != 200 {
 			t.Errorf("%d outcomes, want 200", n)
 		}
+	})
+}
+
+func TestUnderAQuotaPendingTakesAtMostASecondToSend(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return mimc.Result{}, ctx.Err()
+			}
+			return answer(call)
+		})
+		// The default session timeout: a drain budget of 20s, a third of
+		// it 6.7s; a second of sending at 30/s is the bound.
+		h := newHarness(t, 1, push, nil)
+		withQuota(t, h, 30, &fakeCounter{n: 1})
+		h.start()
+		for i := range 200 {
+			h.src.produce(0, ev(fmt.Sprintf("e%d", i), fmt.Sprintf("user-%d", i)))
+		}
+		synctest.Wait()
+		if held, want := gauge(h.p.met.PendingEvents), 31.0; held != want {
+			t.Errorf("%v events pending, want 31 (a second at 30/s, and the one the fetcher holds)", held)
+		}
+		close(release)
+		for h.com.committed(0) < h.src.end(0) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.stop()
 	})
 }
 
