@@ -52,6 +52,10 @@ func (d *demoRun) printHeader() {
 		fmt.Fprintf(tw, "  bridge\tgroup %s; no HTTP server (HTTP_ADDR is empty)\n", c.KafkaGroupID)
 	}
 	fmt.Fprintf(tw, "  bridge logs\t%s\n", d.logPath)
+	if len(c.UrgentTopics) > 0 {
+		fmt.Fprintf(tw, "  urgent\tURGENT_TOPICS=%s: their events have their own room, batcher and senders, and take the quota first\n", strings.Join(c.UrgentTopics, ","))
+	}
+	fmt.Fprintf(tw, "  expiry\tsome samples have a ttl that ran out before they were produced: they end expired, never sent\n")
 	fmt.Fprintf(tw, "  batching\tBATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%d MAX_CONCURRENT_CALLS=%d\n", c.BatchLinger, c.BatchMaxRecipients, c.MaxConcurrentCalls)
 	_ = tw.Flush()
 }
@@ -186,7 +190,7 @@ func (d *demoRun) printKeep() {
 	in := c.KafkaTopics[0]
 	prog := progName(os.Args[0])
 	var extra string
-	if len(c.KafkaTopics) != 1 || in != "mimc.push" {
+	if in != "mimc.push" {
 		extra += " --kafka-topics " + in
 	}
 	if c.ResultsTopic != "mimc.push.results" {
