@@ -199,6 +199,10 @@ func (d *demoRun) printKeep() {
 	d.printf("\nEverything keeps running until Ctrl-C. The broker is at %s; outcomes of new events show here.\n\n", addr)
 	d.printf("Produce an event with kcat:\n")
 	d.printf("  echo '{\"id\":\"hello-1\",\"fromAccount\":\"shop\",\"toAccount\":\"alice\",\"msg\":\"Hello from kcat\"}' | kcat -P -b %s -t %s -k hello-1\n", addr, in)
+	if len(c.UrgentTopics) > 0 {
+		d.printf("An urgent event with a lifetime of 30 seconds (URGENT_TOPICS, ttl):\n")
+		d.printf("  echo '{\"id\":\"otp-1\",\"fromAccount\":\"auth\",\"toAccount\":\"alice\",\"msg\":\"Your code is 4711\",\"ttl\":30}' | kcat -P -b %s -t %s -k otp-1\n", addr, c.UrgentTopics[0])
+	}
 	d.printf("Read the outcomes with kcat:\n")
 	d.printf("  kcat -C -b %s -t %s -o beginning -e\n", addr, c.ResultsTopic)
 	d.printf("The same with mimc-bridge:\n")
