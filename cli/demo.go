@@ -46,6 +46,7 @@ type demoOptions struct {
 	partitions int
 	deadline   time.Duration
 	logFile    string
+	mimcQuota  float64
 }
 
 // demoCommand runs the whole system on one machine: an embedded Kafka broker
@@ -63,6 +64,7 @@ func demoCommand(ctx context.Context, args []string, s Streams) int {
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the topics the demo creates")
 	fs.DurationVar(&o.deadline, "deadline", time.Minute, "fail when the outcomes of the burst have not all arrived by then")
 	fs.StringVar(&o.logFile, "log-file", "", "write the bridge's logs to this file (default: bridge.log in a new temporary directory)")
+	fs.Float64Var(&o.mimcQuota, "mimc-quota", 0, "the sandbox counts an app quota of this many recipients per second of each kind and answers code 429 past it, as MIMC does; RATE_P2P and RATE_P2T default to it (0: no quota)")
 	ld := config.Register(fs, getenv)
 	if code, ok := parseFlags(fs, args, s); !ok {
 		return code
@@ -192,6 +194,15 @@ func (d *demoRun) run(ctx context.Context) int {
 			HTTP500: 0.03, Envelope500: 0.02,
 			FinalCodeFor: map[string]int{demo.RefusedAccount: demo.RefusedCode},
 		})
+		if q := d.opts.mimcQuota; q > 0 {
+			d.sandbox.SetQuota(mimctest.Quota{P2P: q, P2T: q})
+			if !d.explicit["RATE_P2P"] {
+				cfg.RateP2P = q
+			}
+			if !d.explicit["RATE_P2T"] {
+				cfg.RateP2T = q
+			}
+		}
 		cfg.MIMCURL, cfg.MIMCAppID, cfg.MIMCAppKey = url, sandboxAppID, sandboxAppKey
 		cfg.MIMCAppSecret, cfg.MIMCAppSecretFile = secret.New(sandboxAppSecret), ""
 	}
@@ -480,6 +491,9 @@ func (d *demoRun) printHeader(realMIMC bool) {
 	} else {
 		fmt.Fprintf(tw, "  MIMC sandbox\t%s (refuses fromAccount %s with code %d; 3%% HTTP 500 and 2%% envelope 500 to show retries)\n",
 			c.MIMCURL, demo.RefusedAccount, demo.RefusedCode)
+		if q := d.opts.mimcQuota; q > 0 {
+			fmt.Fprintf(tw, "  MIMC quota\t%g recipients/s of each kind for the app, code 429 past it; RATE_P2P=%g RATE_P2T=%g\n", q, c.RateP2P, c.RateP2T)
+		}
 	}
 	if base := d.httpBase(); base != "" {
 		fmt.Fprintf(tw, "  bridge\tgroup %s; %s/metrics, /healthz, /readyz\n", c.KafkaGroupID, base)
@@ -572,8 +586,14 @@ func (d *demoRun) callStats() string {
 	if len(calls) > 0 {
 		avg = float64(recipients) / float64(len(calls))
 	}
-	return fmt.Sprintf("%d (%s); %d answered with an injected fault and retried\n  recipients per call\tavg %.1f, max %d",
+	out := fmt.Sprintf("%d (%s); %d answered with an injected fault and retried\n  recipients per call\tavg %.1f, max %d",
 		len(calls), strings.Join(parts, ", "), faults, avg, maxR)
+	if d.opts.mimcQuota > 0 {
+		st := d.sandbox.QuotaStats()
+		out += fmt.Sprintf("\n  quota\tp2p %d recipients accepted, %d calls refused; p2t %d accepted, %d refused (code 429)",
+			st.P2P.AcceptedRecipients, st.P2P.RefusedCalls, st.P2T.AcceptedRecipients, st.P2T.RefusedCalls)
+	}
+	return out
 }
 
 // scrapeCalls sums mimc_bridge_mimc_calls_total and
