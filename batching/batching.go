@@ -230,11 +230,11 @@ type Batcher struct {
 	cfg     Config
 	pending atomic.Int64
 
-	seed     maphash.Seed
-	hash     func(*message.Content) uint64 // content hash; a hook so tests can force collisions
-	groups   map[uint64]*group             // open contents by hash, chained on collision
-	accounts kind[string]
-	topics   kind[int64]
+	seed    maphash.Seed
+	hash    func(*message.Content) uint64 // content hash; a hook so tests can force collisions
+	groups  map[uint64]*group             // open contents by hash, chained on collision
+	minCost [2]int                        // the least a recipient costs: [0] an account, [1] a topic id
+	perCall [2]int                        // the most recipients in a call: [0] p2p, [1] p2t
 
 	head, tail *Call // open calls, oldest first (FirstAt never decreases along the list)
 	open       int
@@ -276,34 +276,39 @@ func New(cfg Config) (*Batcher, error) {
 		groups: make(map[uint64]*group),
 	}
 	b.hash = b.hashContent
-	size := b.cfg.Size
-	b.accounts = kind[string]{
-		list:    func(r *message.Recipients) *[]string { return &r.ToAccounts },
-		hash:    func(a string) uint64 { return maphash.String(b.seed, a) },
-		cost:    size.Account,
-		minCost: size.Account(""),
-		max:     b.cfg.maxRecipients(message.P2P),
-	}
-	b.topics = kind[int64]{
-		list:    func(r *message.Recipients) *[]int64 { return &r.TopicIDs },
-		hash:    func(id int64) uint64 { return maphash.Comparable(b.seed, id) },
-		cost:    size.TopicID,
-		minCost: size.TopicID(0),
-		max:     b.cfg.maxRecipients(message.P2T),
-	}
+	b.minCost = [2]int{b.cfg.Size.Account(""), b.cfg.Size.TopicID(0)}
+	b.perCall = [2]int{b.cfg.maxRecipients(message.P2P), b.cfg.maxRecipients(message.P2T)}
 	return b, nil
 }
 
-// recipient is an account (p2p) or a topic id (p2t).
+// recipient is an account (p2p) or a topic id (p2t). The batcher's code is
+// the same for both; these three functions are where they differ.
 type recipient interface{ string | int64 }
 
-// kind is what differs between the recipients of the two kinds of call.
-type kind[T recipient] struct {
-	list    func(*message.Recipients) *[]T // the list of this kind
-	hash    func(T) uint64
-	cost    func(T) int // body bytes of one recipient
-	minCost int         // the least cost of a recipient
-	max     int         // recipients per call
+// listOf returns the list of rs that holds recipients of type T.
+func listOf[T recipient](rs *message.Recipients) *[]T {
+	if p, ok := any(&rs.ToAccounts).(*[]T); ok {
+		return p
+	}
+	return any(&rs.TopicIDs).(*[]T)
+}
+
+func hashOf[T recipient](seed maphash.Seed, r *T) uint64 {
+	if a, ok := any(r).(*string); ok {
+		return maphash.String(seed, *a)
+	}
+	return maphash.Comparable(seed, *r)
+}
+
+// costOf is what r adds to a call's body.
+func costOf[T recipient](size Sizer, r *T) int {
+	switch r := any(r).(type) {
+	case *string:
+		return size.Account(*r)
+	case *int64:
+		return size.TopicID(*r)
+	}
+	panic("batching: a recipient is an account or a topic id")
 }
 
 // maxRecipients is MaxRecipients, or the kind's own when lower.
@@ -336,15 +341,15 @@ func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
 	case ev.Content == nil:
 		return dst, errors.New("batching: event has no content")
 	case ev.Content.Kind == message.P2P:
-		return add(b, &b.accounts, ev, dst)
+		return add[string](b, ev, dst)
 	case ev.Content.Kind == message.P2T:
-		return add(b, &b.topics, ev, dst)
+		return add[int64](b, ev, dst)
 	}
 	return dst, fmt.Errorf("batching: unknown kind %q", ev.Content.Kind)
 }
 
-func add[T recipient](b *Batcher, k *kind[T], ev *Event, dst []*Call) ([]*Call, error) {
-	rs := *k.list(&ev.Recipients)
+func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
+	rs := *listOf[T](&ev.Recipients)
 	switch {
 	case len(rs) == 0:
 		return dst, errors.New("batching: event has no recipient")
@@ -359,24 +364,28 @@ func add[T recipient](b *Batcher, k *kind[T], ev *Event, dst []*Call) ([]*Call, 
 		return dst, ErrFull
 	}
 
-	unique, hashes := dedupe(b, rs, k.hash)
+	unique, hashes := dedupe(b, rs)
 	ev.unique = message.Recipients{}
-	*k.list(&ev.unique) = unique
+	*listOf[T](&ev.unique) = unique
 	ev.results = b.takeResults(len(unique))
 	ev.attempts.Store(0)
 	ev.remaining.Store(int32(len(unique)))
 	b.pending.Add(1)
 
 	g := b.group(ev.Content)
+	minCost, perCall := b.minCost[0], b.perCall[0]
+	if g.p2t {
+		minCost, perCall = b.minCost[1], b.perCall[1]
+	}
 	var now time.Time
 	haveNow := false
 	for i, r := range unique {
 		h := hashes[i]
-		cost := k.cost(r)
+		cost := costOf(b.cfg.Size, &unique[i])
 		var c *Call
 		for j := 0; j < len(g.calls); {
 			cand := g.calls[j]
-			if holds(cand, *k.list(&cand.Recipients), h, r) {
+			if holds(cand, *listOf[T](&cand.Recipients), h, r) {
 				j++
 				continue
 			}
@@ -395,8 +404,8 @@ func add[T recipient](b *Batcher, k *kind[T], ev *Event, dst []*Call) ([]*Call, 
 			}
 			c = b.newCall(g, now)
 		}
-		n := addTo(c, k, ev, int32(i), r, h, cost)
-		if n >= k.max || c.body+k.minCost > b.cfg.MaxBodyBytes {
+		n := addTo(c, ev, int32(i), r, h, cost)
+		if n >= perCall || c.body+minCost > b.cfg.MaxBodyBytes {
 			dst = b.emit(c, dst)
 		}
 	}
@@ -459,11 +468,8 @@ func (b *Batcher) now() time.Time {
 	return t
 }
 
-// hashContent hashes the whole content: every field, whatever fields
-// Content gets, each string by its bytes and length, so that moving bytes
-// from one field to the next changes the hash. Equal hashes are still
-// compared as values.
-func (b *Batcher) hashContent(c *message.Content) uint64 { return maphash.Comparable(b.seed, *c) }
+// hashContent hashes every field of c (message.Content.Hash).
+func (b *Batcher) hashContent(c *message.Content) uint64 { return c.Hash(b.seed) }
 
 // group finds the open group of content c or makes one.
 func (b *Batcher) group(c *message.Content) *group {
@@ -610,9 +616,9 @@ func (c *Call) insert(h uint64, i int) {
 
 // addTo appends to call c recipient r, of hash h, the idx-th unique
 // recipient of ev, and returns the call's number of recipients.
-func addTo[T recipient](c *Call, k *kind[T], ev *Event, idx int32, r T, h uint64, cost int) int {
+func addTo[T recipient](c *Call, ev *Event, idx int32, r T, h uint64, cost int) int {
 	b := c.b
-	list := k.list(&c.Recipients)
+	list := listOf[T](&c.Recipients)
 	if n := len(*list); n == cap(*list) {
 		// 1 (inline), then 8, then the most a call can hold.
 		size := b.cfg.MaxRecipients
@@ -633,8 +639,8 @@ func addTo[T recipient](c *Call, k *kind[T], ev *Event, idx int32, r T, h uint64
 		c.insert(h, n-1)
 	case n > linearMax && n < b.cfg.MaxRecipients:
 		c.set = b.newSet()
-		for i, o := range (*list)[:n-1] {
-			c.insert(k.hash(o), i)
+		for i := range n - 1 {
+			c.insert(hashOf(b.seed, &(*list)[i]), i)
 		}
 		c.insert(h, n-1)
 	}
@@ -680,14 +686,14 @@ func (b *Batcher) takeResults(n int) []Result {
 // dedupe returns the recipients without repeats, in order of first
 // appearance, and their hashes (valid until the next call). When rs has no
 // repeat, unique is rs itself.
-func dedupe[T recipient](b *Batcher, rs []T, hash func(T) uint64) (unique []T, hashes []uint64) {
+func dedupe[T recipient](b *Batcher, rs []T) (unique []T, hashes []uint64) {
 	n := len(rs)
 	if cap(b.hashes) < n {
 		b.hashes = make([]uint64, n)
 	}
 	hs := b.hashes[:n]
-	for i, r := range rs {
-		hs[i] = hash(r)
+	for i := range rs {
+		hs[i] = hashOf(b.seed, &rs[i])
 	}
 	if n == 1 {
 		return rs, hs

@@ -2,6 +2,8 @@ package message
 
 import (
 	"encoding/json"
+	"hash/maphash"
+	"reflect"
 	"testing"
 )
 
@@ -40,5 +42,33 @@ func TestStoreJSON(t *testing.T) {
 	}
 	if StoreOf(true) != StoreTrue || StoreOf(false) != StoreFalse {
 		t.Fatal("StoreOf does not keep the flag")
+	}
+}
+
+// Hash lists the fields by hand: a field it forgets would make contents
+// that differ only there collide every time.
+func TestHashCoversEveryField(t *testing.T) {
+	seed := maphash.MakeSeed()
+	base := Content{Kind: P2P, FromAccount: "a", FromResource: "r", Msg: "m", MsgType: "base64", BizType: "b", IsStore: StoreTrue}
+	v := reflect.ValueOf(&base).Elem()
+	for i := range v.NumField() {
+		c := base
+		f := reflect.ValueOf(&c).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(f.String() + "x")
+		case reflect.Uint8:
+			f.SetUint(f.Uint() + 1)
+		default:
+			t.Fatalf("field %s of kind %s: teach this test (and Hash) about it", v.Type().Field(i).Name, f.Kind())
+		}
+		if c.Hash(seed) == base.Hash(seed) {
+			t.Errorf("changing %s leaves the hash as it is", v.Type().Field(i).Name)
+		}
+	}
+	moved := base
+	moved.FromAccount, moved.FromResource = "ar", ""
+	if moved.Hash(seed) == base.Hash(seed) {
+		t.Error("moving bytes from one field to the next leaves the hash as it is")
 	}
 }
