@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/mimc-bridge/mimc-bridge/config"
 )
 
 // Streams are a command's standard streams.
@@ -39,7 +41,8 @@ func commands() []command {
 		{"outcomes", "read the results topic as a table or JSON lines", outcomesCommand},
 		{"send", "produce one event (flags or JSON on stdin) to the events topic", sendCommand},
 		{"replay", "produce again the event of failed, partial and expired outcomes to the topic each came from", replayCommand},
-		{"config", "print the effective settings, secrets redacted; exit non-zero if invalid", configCommand},
+		{"config", "print the effective settings, secrets redacted; exit 2 if invalid (--for run: or if run needs more)", configCommand},
+		{"version", "print the version (also --version)", versionCommand},
 	}
 }
 
@@ -47,57 +50,138 @@ func commands() []command {
 // returns the process exit code.
 func Main(ctx context.Context, args []string, s Streams) int {
 	name := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	switch name {
-	case "help", "-h", "--help":
-		usage(s.Out)
-		return ExitOK
-	case "version":
-		fmt.Fprintln(s.Out, "mimc-bridge", Version)
-		return ExitOK
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			if len(args) > 1 && args[0] == "help" { // help <command>: its flags
+				return Main(ctx, []string{args[1], "--help"}, s)
+			}
+			usage(s.Out)
+			return ExitOK
+		case "-version", "--version":
+			return versionCommand(ctx, args[1:], s)
+		}
+		if !strings.HasPrefix(args[0], "-") {
+			name, args = args[0], args[1:]
+		}
 	}
 	for _, c := range commands() {
 		if c.name == name {
 			return c.run(ctx, args, s)
 		}
 	}
-	fmt.Fprintf(s.Err, "mimc-bridge: unknown command %q\n\n", name)
-	usage(s.Err)
+	fmt.Fprintf(s.Err, "mimc-bridge: unknown command %q\nsee 'mimc-bridge --help'\n", name)
 	return ExitUsage
 }
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".
 var Version = "dev"
 
+func versionCommand(_ context.Context, args []string, s Streams) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if code, ok := parseFlags(fs, args, s); !ok {
+		return code
+	}
+	fmt.Fprintln(s.Out, "mimc-bridge", Version)
+	return ExitOK
+}
+
 func usage(w io.Writer) {
+	fmt.Fprintln(w, "mimc-bridge reads push events from Kafka, sends them as Xiaomi MIMC push calls and")
+	fmt.Fprintln(w, "writes one outcome per event to a results topic.")
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "usage: mimc-bridge [command] [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.brief)
 	}
+	fmt.Fprintf(w, "  %-9s %s\n", "help", "this list (also -h, --help); help <command>: that command's flags")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Every setting is an environment variable MIMC_BRIDGE_<NAME> and a flag --<name>;")
-	fmt.Fprintln(w, "`mimc-bridge <command> -h` lists them.")
+	fmt.Fprintln(w, "`mimc-bridge <command> --help` lists a command's flags. Every setting is also an")
+	fmt.Fprintln(w, "environment variable MIMC_BRIDGE_<NAME> (the flag wins); see README.md.")
 }
 
 // parseFlags parses fs and reports a usage error (not a failure) for a bad
-// command line; -h prints the flags and exits 0.
+// command line in one line, pointing at --help rather than printing every
+// flag; -h and --help print the command's flags on Out and exit 0.
 func parseFlags(fs *flag.FlagSet, args []string, s Streams) (code int, ok bool) {
-	fs.SetOutput(s.Err)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			commandUsage(s.Out, fs)
 			return ExitOK, false
 		}
-		return ExitUsage, false
+		return usageErr(s, fs.Name(), "%v", err), false
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(s.Err, "mimc-bridge %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return ExitUsage, false
+		return usageErr(s, fs.Name(), "unexpected argument %q", fs.Arg(0)), false
 	}
 	return 0, true
+}
+
+// usageErr prints a command-line mistake of command cmd and where to look,
+// and returns ExitUsage.
+func usageErr(s Streams, cmd, format string, args ...any) int {
+	fmt.Fprintf(s.Err, "mimc-bridge %s: %s\nsee 'mimc-bridge %s --help'\n", cmd, fmt.Sprintf(format, args...), cmd)
+	return ExitUsage
+}
+
+// commandUsage prints a command's own flags, then the settings it takes in
+// the order of the settings table, each spelled --name as the README does.
+func commandUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: mimc-bridge %s [flags]\n", fs.Name())
+	for _, c := range commands() {
+		if c.name == fs.Name() {
+			fmt.Fprintf(w, "\n%s\n", c.brief)
+		}
+	}
+	isSetting := map[string]bool{}
+	var settings []*flag.Flag
+	for _, st := range config.Settings() {
+		isSetting[st.Flag] = true
+		if f := fs.Lookup(st.Flag); f != nil {
+			settings = append(settings, f)
+		}
+	}
+	var own []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if !isSetting[f.Name] {
+			own = append(own, f)
+		}
+	})
+	if len(own) > 0 {
+		fmt.Fprintln(w, "\nflags:")
+		for _, f := range own {
+			printFlag(w, f, true)
+		}
+	}
+	if len(settings) > 0 {
+		fmt.Fprintln(w, "\nsettings (each also an environment variable MIMC_BRIDGE_<NAME>; the flag wins):")
+		for _, f := range settings {
+			printFlag(w, f, false)
+		}
+	}
+}
+
+// printFlag prints one flag as flag.PrintDefaults does, with two dashes. A
+// command's own flag shows its type and default; a setting's help already
+// names its default.
+func printFlag(w io.Writer, f *flag.Flag, own bool) {
+	typ, help := flag.UnquoteUsage(f)
+	line := "  --" + f.Name
+	if typ != "" && own {
+		line += " " + typ
+	}
+	switch f.DefValue {
+	case "", "0", "false", "0s":
+	default:
+		if own {
+			help += " (default " + f.DefValue + ")"
+		}
+	}
+	fmt.Fprintf(w, "%s\n    \t%s\n", line, strings.ReplaceAll(help, "\n", "\n    \t"))
 }
 
 func getenv(k string) (string, bool) { return os.LookupEnv(k) }

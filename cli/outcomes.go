@@ -10,12 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-	"golang.org/x/sync/errgroup"
-
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/termtext"
 )
 
 // outcomesCommand reads the results topic.
@@ -29,34 +27,32 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 	fs := flag.NewFlagSet("outcomes", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the raw outcome values as JSON lines instead of a table")
 	statuses := fs.String("status", "", "only these statuses: comma-separated "+strings.Join(event.Statuses, ", "))
-	var ids listFlag
-	fs.Var(&ids, "id", "only these event ids (repeatable or comma-separated)")
+	var ids repeatedFlag
+	fs.Var(&ids, "id", "only this event id, taken as it is (repeat the flag for several)")
 	follow := fs.Bool("follow", false, "keep reading new outcomes until interrupted (Ctrl-C)")
 	fromBeginning := fs.Bool("from-beginning", false, "with --follow: start at the first offset instead of the end (without --follow reading always starts at the first offset)")
-	ld := config.Register(fs, getenv)
+	ld := config.RegisterOnly(fs, getenv, outcomesSettings...)
 	if code, ok := parseFlags(fs, args, s); !ok {
 		return code
 	}
 	want, err := parseStatuses(*statuses)
 	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge outcomes: --status: %v\n", err)
-		return ExitUsage
+		return usageErr(s, "outcomes", "--status: %v", err)
 	}
-	wantID := map[string]bool{}
+	filter := outcomeFilter{statuses: want, ids: map[string]bool{}}
 	for _, id := range ids {
-		wantID[id] = true
+		filter.ids[id] = true
 	}
-	cfg, conn, code := kafkaSettings("outcomes", ld, s)
+	cfg, code := settings("outcomes", ld, s)
 	if code != 0 {
 		return code
 	}
-	if err := probe(ctx, conn, cfg.ResultsTopic); err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge outcomes: %v\n", err)
-		return ExitFailed
+	ad, code := connect(ctx, "outcomes", cfg, s, cfg.ResultsTopic)
+	if code != 0 {
+		return code
 	}
-	tr := conn.Transport()
-	defer tr.CloseIdleConnections()
-	first, end, err := topicOffsets(ctx, conn, tr, cfg.ResultsTopic)
+	defer ad.Close()
+	first, end, err := offsets(ctx, ad, cfg.ResultsTopic)
 	if err != nil {
 		fmt.Fprintf(s.Err, "mimc-bridge outcomes: %v\n", err)
 		return ExitFailed
@@ -71,17 +67,12 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 
 	p := newOutcomePrinter(s.Out, *asJSON)
 	counts := statusCounts{}
-	err = readTopic(ctx, conn, cfg.ResultsTopic, start, stop, func(r topicRecord) error {
-		o, err := event.ParseOutcome(r.Value)
-		if err != nil {
-			fmt.Fprintf(s.Err, "mimc-bridge outcomes: %s/%d/%d: %v\n", cfg.ResultsTopic, r.Partition, r.Offset, err)
-			return nil
-		}
-		if len(want) > 0 && !want[o.Status] || len(wantID) > 0 && !wantID[o.ID] {
+	err = readOutcomes(ctx, ad, cfg.ResultsTopic, start, stop, "outcomes", s.Err, func(o *event.Outcome, r consumer.RangeRecord) error {
+		if !filter.keep(o) {
 			return nil
 		}
 		counts.add(o.Status)
-		p.print(&o, r.Value)
+		p.print(o, r.Value)
 		return nil
 	})
 	if err != nil && !(*follow && errors.Is(err, context.Canceled)) {
@@ -96,6 +87,38 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 	return ExitOK
 }
 
+// outcomesSettings are the settings the outcomes command reads: how to
+// reach the brokers, and the results topic.
+var outcomesSettings = append([]string{"RESULTS_TOPIC"}, kafkaConnSettings...)
+
+// outcomeFilter keeps the outcomes of the statuses and ids named (an empty
+// set keeps all).
+type outcomeFilter struct {
+	statuses, ids map[string]bool
+}
+
+func (f outcomeFilter) keep(o *event.Outcome) bool {
+	return (len(f.statuses) == 0 || f.statuses[o.Status]) && (len(f.ids) == 0 || f.ids[o.ID])
+}
+
+// readOutcomes reads the results topic from start to end (nil end: follow
+// until ctx ends, as consumer.Admin.ReadRange does) and calls fn with every
+// outcome, from one goroutine. A record that is not an outcome is skipped,
+// and reported on errw (nil: not reported) as command cmd's.
+func readOutcomes(ctx context.Context, ad *consumer.Admin, topic string, start, end map[int]int64, cmd string, errw io.Writer,
+	fn func(o *event.Outcome, r consumer.RangeRecord) error) error {
+	return ad.ReadRange(ctx, topic, start, end, func(r consumer.RangeRecord) error {
+		o, err := event.ParseOutcome(r.Value)
+		if err != nil {
+			if errw != nil {
+				fmt.Fprintf(errw, "mimc-bridge %s: %s/%d/%d is not an outcome: %s\n", cmd, topic, r.Partition, r.Offset, termtext.Escape(err.Error()))
+			}
+			return nil
+		}
+		return fn(&o, r)
+	})
+}
+
 // outcomePrinter writes outcomes as table rows or JSON lines.
 type outcomePrinter struct {
 	w      io.Writer
@@ -107,7 +130,34 @@ func newOutcomePrinter(w io.Writer, asJSON bool) *outcomePrinter {
 	return &outcomePrinter{w: w, json: asJSON}
 }
 
-const outcomeRowFormat = "%-30s %-9s %-4s %-10s %-8s %9s  %s\n"
+// outcomeColumns are the table's columns: title, width in terminal columns,
+// and whether the cell is aligned right.
+var outcomeColumns = []struct {
+	title string
+	width int
+	right bool
+}{{"ID", 30, false}, {"STATUS", 9, false}, {"KIND", 4, false}, {"RECIPIENTS", 10, false}, {"ATTEMPTS", 8, false}, {"LATENCY", 9, true}, {"ERROR", 0, false}}
+
+// row writes one table row. Cells are padded by the columns they take on a
+// terminal (a CJK character takes two), not by bytes or runes.
+func (p *outcomePrinter) row(cells ...string) {
+	var b strings.Builder
+	for i, c := range cells {
+		col := outcomeColumns[i]
+		switch {
+		case i == len(cells)-1:
+			b.WriteString(c)
+		case col.right:
+			b.WriteString(termtext.PadLeft(c, col.width))
+			b.WriteString("  ")
+		default:
+			b.WriteString(termtext.PadRight(c, col.width))
+			b.WriteString(" ")
+		}
+	}
+	b.WriteByte('\n')
+	_, _ = io.WriteString(p.w, b.String())
+}
 
 func (p *outcomePrinter) print(o *event.Outcome, raw []byte) {
 	if p.json {
@@ -116,10 +166,16 @@ func (p *outcomePrinter) print(o *event.Outcome, raw []byte) {
 	}
 	if !p.header {
 		p.header = true
-		fmt.Fprintf(p.w, outcomeRowFormat, "ID", "STATUS", "KIND", "RECIPIENTS", "ATTEMPTS", "LATENCY", "ERROR")
+		titles := make([]string, len(outcomeColumns))
+		for i, c := range outcomeColumns {
+			titles[i] = c.title
+		}
+		p.row(titles...)
 	}
-	fmt.Fprintf(p.w, outcomeRowFormat, o.ID, o.Status, dash(o.Kind), recipientsCell(o),
-		fmt.Sprint(o.Attempts), latencyCell(o), dash(strings.ReplaceAll(o.Error, "\n", " ")))
+	// Every cell read from the record is escaped: whoever produces an event
+	// chooses its id and much of its error text.
+	p.row(termtext.Escape(o.ID), termtext.Escape(o.Status), dash(termtext.Escape(o.Kind)), recipientsCell(o),
+		fmt.Sprint(o.Attempts), latencyCell(o), dash(termtext.Escape(o.Error)))
 }
 
 func dash(s string) string {
@@ -180,7 +236,7 @@ func (c statusCounts) total() int {
 func (c statusCounts) String() string {
 	var parts []string
 	for _, st := range orderedStatuses(c) {
-		parts = append(parts, fmt.Sprintf("%s %d", st, c[st]))
+		parts = append(parts, fmt.Sprintf("%s %d", termtext.Escape(st), c[st]))
 	}
 	s := fmt.Sprintf("%d outcomes", c.total())
 	if len(parts) > 0 {
@@ -231,6 +287,17 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// repeatedFlag is a repeatable flag whose values are taken as they are: an
+// event id may hold a comma.
+type repeatedFlag []string
+
+func (l *repeatedFlag) String() string { return strings.Join(*l, " ") }
+
+func (l *repeatedFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
 func splitList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
@@ -239,132 +306,4 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-// kafkaSettings loads and checks the settings of a command that only talks to
-// Kafka (no MIMC credentials needed) and builds the connection.
-func kafkaSettings(cmd string, ld *config.Loader, s Streams) (config.Config, consumer.Conn, int) {
-	cfg, err := ld.Config()
-	if err == nil {
-		err = cfg.Validate(false)
-	}
-	if err == nil && len(cfg.KafkaBrokers) == 0 {
-		err = &config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"}
-	}
-	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge %s: invalid settings:\n%s\n", cmd, indent(err.Error()))
-		return cfg, consumer.Conn{}, ExitUsage
-	}
-	conn, err := consumer.NewConn(consumer.ConnConfig{
-		Brokers: cfg.KafkaBrokers, TLS: cfg.KafkaTLS, TLSCAFile: cfg.KafkaTLSCAFile,
-		SASLMechanism: cfg.KafkaSASLMechanism, SASLUsername: cfg.KafkaSASLUsername, SASLPassword: cfg.KafkaSASLPassword,
-	})
-	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
-		return cfg, consumer.Conn{}, ExitUsage
-	}
-	return cfg, conn, 0
-}
-
-// probe checks, bounded in time, that the brokers answer and topic exists.
-func probe(ctx context.Context, conn consumer.Conn, topics ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	return conn.Probe(ctx, topics...)
-}
-
-func kafkaClient(conn consumer.Conn, tr *kafka.Transport) *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}
-}
-
-// topicOffsets returns the first and the end offset of every partition of
-// topic.
-func topicOffsets(ctx context.Context, conn consumer.Conn, tr *kafka.Transport, topic string) (first, end map[int]int64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	cl := kafkaClient(conn, tr)
-	ps, err := consumer.Partitions(ctx, cl, topic)
-	if err != nil {
-		return nil, nil, err
-	}
-	if first, err = consumer.FirstOffsets(ctx, cl, topic, ps); err != nil {
-		return nil, nil, err
-	}
-	if end, err = consumer.EndOffsets(ctx, cl, topic, ps); err != nil {
-		return nil, nil, err
-	}
-	return first, end, nil
-}
-
-// topicRecord is one record read by readTopic.
-type topicRecord struct {
-	Partition int
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Time      time.Time
-}
-
-// readTopic reads the partitions named in start, each from its start offset,
-// and calls fn for every record from a single goroutine. With a nil end it
-// follows until ctx ends (and returns ctx's error); otherwise it stops
-// reading a partition at its end offset (exclusive) and returns nil once
-// every partition is read. An error from fn stops the reading.
-func readTopic(ctx context.Context, conn consumer.Conn, topic string, start, end map[int]int64, fn func(topicRecord) error) error {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(rctx)
-	recs := make(chan topicRecord, 256)
-	for p, from := range start {
-		if end != nil && end[p] <= from {
-			continue
-		}
-		g.Go(func() error {
-			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: conn.Brokers, Topic: topic, Partition: p, Dialer: conn.Dialer(),
-				MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
-			})
-			defer r.Close()
-			if err := r.SetOffset(from); err != nil {
-				return fmt.Errorf("partition %d: %w", p, err)
-			}
-			for {
-				m, err := r.ReadMessage(gctx)
-				if err != nil {
-					return fmt.Errorf("partition %d: %w", p, err)
-				}
-				select {
-				case recs <- topicRecord{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-				if end != nil && m.Offset+1 >= end[p] {
-					return nil
-				}
-			}
-		})
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := g.Wait()
-		close(recs)
-		done <- err
-	}()
-	var fnErr error
-	for r := range recs {
-		if fnErr != nil {
-			continue // draining after an error
-		}
-		if fnErr = fn(r); fnErr != nil {
-			cancel()
-		}
-	}
-	err := <-done
-	switch {
-	case fnErr != nil:
-		return fnErr
-	case err != nil && ctx.Err() != nil:
-		return ctx.Err()
-	}
-	return err
 }

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/internal/poll"
 	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
@@ -31,60 +31,52 @@ func broker(t *testing.T) string {
 	return c.ListenAddrs()[0]
 }
 
+// admin is a client of the test's broker.
+func admin(t *testing.T, addr string) *consumer.Admin {
+	t.Helper()
+	ad := consumer.NewAdmin(consumer.Conn{Brokers: []string{addr}})
+	t.Cleanup(ad.Close)
+	return ad
+}
+
 // topic creates a topic with a random name.
 func topic(t *testing.T, addr, prefix string, partitions int) string {
 	t.Helper()
 	name := fmt.Sprintf("%s-%d", prefix, rand.Int64())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
-	resp, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}}})
-	if err != nil {
-		t.Fatalf("creating topic %s: %v", name, err)
-	}
-	if err := resp.Errors[name]; err != nil {
+	if err := admin(t, addr).CreateTopics(ctx, partitions, name); err != nil {
 		t.Fatalf("creating topic %s: %v", name, err)
 	}
 	return name
 }
 
-// write produces keyed records to topic and waits for acks=all.
-func write(t *testing.T, addr, topic string, msgs ...kafka.Message) {
+// write produces keyed records to topic, each to the partition its key
+// hashes to, and waits for acks=all.
+func write(t *testing.T, addr, topic string, msgs ...consumer.Message) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatalf("writing to %s: %v", topic, err)
+	ad := admin(t, addr)
+	for _, m := range msgs {
+		if _, _, err := ad.ProduceKeyed(ctx, topic, m.Key, m.Value); err != nil {
+			t.Fatalf("writing to %s: %v", topic, err)
+		}
 	}
 }
 
 // records returns the number of records in topic (sum of end offsets).
 func records(t *testing.T, addr, topic string) int64 {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(topic)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, end, err := admin(t, addr).Offsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n int64
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := pc.ReadLastOffset()
-		pc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += last
+	for _, o := range end {
+		n += o
 	}
 	return n
 }
@@ -109,13 +101,13 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	poll.Until(t, d, what, cond)
 }
 
-func outcomeMsg(t *testing.T, o event.Outcome) kafka.Message {
+func outcomeMsg(t *testing.T, o event.Outcome) consumer.Message {
 	t.Helper()
 	b, err := json.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kafka.Message{Key: []byte(o.ID), Value: b}
+	return consumer.Message{Key: []byte(o.ID), Value: b}
 }
 
 func sampleOutcomes() []event.Outcome {
@@ -135,7 +127,7 @@ func sampleOutcomes() []event.Outcome {
 func TestOutcomes(t *testing.T) {
 	addr := broker(t)
 	results := topic(t, addr, "results", 3)
-	var msgs []kafka.Message
+	var msgs []consumer.Message
 	for _, o := range sampleOutcomes() {
 		msgs = append(msgs, outcomeMsg(t, o))
 	}
@@ -193,7 +185,7 @@ func TestOutcomes(t *testing.T) {
 				t.Errorf("stderr: %q", stderr)
 			}
 		}},
-		{"--id keeps only the ids named", []string{"--id", "order-2", "--id", "nope,order-1"}, func(t *testing.T, stdout, _ string) {
+		{"--id keeps only the ids named", []string{"--id", "order-2", "--id", "nope", "--id", "order-1"}, func(t *testing.T, stdout, _ string) {
 			if !strings.Contains(stdout, "order-1") || !strings.Contains(stdout, "order-2") || strings.Contains(stdout, "order-3") {
 				t.Errorf("stdout:\n%s", stdout)
 			}
@@ -211,6 +203,43 @@ func TestOutcomes(t *testing.T) {
 		})
 	}
 
+	t.Run("an id with a comma is looked up as it is", func(t *testing.T) {
+		topic := topic(t, addr, "results-comma", 1)
+		o := sampleOutcomes()[0]
+		o.ID = "comma,id"
+		other := sampleOutcomes()[1]
+		other.ID = "comma"
+		write(t, addr, topic, outcomeMsg(t, o), outcomeMsg(t, other))
+		code, stdout, stderr := run(t, "", "outcomes", "--kafka-brokers", addr, "--results-topic", topic, "--id", "comma,id", "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(stdout, `"id":"comma,id"`) || strings.Contains(stdout, `"id":"comma"`) || !strings.Contains(stderr, "1 outcomes") {
+			t.Errorf("--id 'comma,id' read:\n%s%s", stdout, stderr)
+		}
+	})
+	t.Run("the table escapes what an event's producer chose; --json stays exact", func(t *testing.T) {
+		topic := topic(t, addr, "results-hostile", 1)
+		o := sampleOutcomes()[2]
+		o.ID = "a\x1b[31mRED\x1b[0m\x1b]0;pwned\a"
+		o.Error = "line one\nforged row\x1b[2J"
+		m := outcomeMsg(t, o)
+		write(t, addr, topic, m)
+		code, stdout, stderr := run(t, "", "outcomes", "--kafka-brokers", addr, "--results-topic", topic)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if strings.ContainsAny(stdout, "\x1b\a") || strings.Count(stdout, "\n") != 3 {
+			t.Errorf("control characters reach the terminal:\n%q", stdout)
+		}
+		if !strings.Contains(stdout, `a\x1b[31mRED\x1b[0m\x1b]0;pwned\x07`) || !strings.Contains(stdout, `line one\nforged row\x1b[2J`) {
+			t.Errorf("the escaped id or error is missing:\n%s", stdout)
+		}
+		code, stdout, stderr = run(t, "", "outcomes", "--kafka-brokers", addr, "--results-topic", topic, "--json")
+		if code != 0 || stdout != string(m.Value)+"\n" {
+			t.Errorf("--json changed the record: exit %d, %q, want %q (%s)", code, stdout, m.Value, stderr)
+		}
+	})
 	t.Run("an unknown status is a usage error", func(t *testing.T) {
 		code, _, stderr := run(t, "", append(base, "--status", "lost")...)
 		if code != cli.ExitUsage || !strings.Contains(stderr, `unknown status "lost"`) {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
@@ -54,17 +52,16 @@ func replayCommand(ctx context.Context, args []string, s Streams) int {
 		fmt.Fprintf(s.Err, "mimc-bridge replay: %v\n", err)
 		return ExitUsage
 	}
-	cfg, conn, code := kafkaSettings("replay", ld, s)
+	cfg, code := settings("replay", ld, s)
 	if code != 0 {
 		return code
 	}
-	if err := probe(ctx, conn, cfg.ResultsTopic); err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge replay: %v\n", err)
-		return ExitFailed
+	ad, code := connect(ctx, "replay", cfg, s, cfg.ResultsTopic)
+	if code != 0 {
+		return code
 	}
-	tr := conn.Transport()
-	defer tr.CloseIdleConnections()
-	first, end, err := topicOffsets(ctx, conn, tr, cfg.ResultsTopic)
+	defer ad.Close()
+	first, end, err := offsets(ctx, ad, cfg.ResultsTopic)
 	if err != nil {
 		fmt.Fprintf(s.Err, "mimc-bridge replay: %v\n", err)
 		return ExitFailed
@@ -77,15 +74,10 @@ func replayCommand(ctx context.Context, args []string, s Streams) int {
 	prog := newProgress(s.Err)
 	sel := newReplaySelection(pick)
 	read := int64(0)
-	err = readTopic(ctx, conn, cfg.ResultsTopic, first, end, func(r topicRecord) error {
+	err = readOutcomes(ctx, ad, cfg.ResultsTopic, first, end, "replay", s.Err, func(o *event.Outcome, _ consumer.RangeRecord) error {
 		read++
 		prog.report("read %d of %d outcomes", read, total)
-		o, err := event.ParseOutcome(r.Value)
-		if err != nil {
-			fmt.Fprintf(s.Err, "mimc-bridge replay: %s/%d/%d: %v\n", cfg.ResultsTopic, r.Partition, r.Offset, err)
-			return nil
-		}
-		sel.add(&o)
+		sel.add(o)
 		return nil
 	})
 	if err != nil {
@@ -102,12 +94,12 @@ func replayCommand(ctx context.Context, args []string, s Streams) int {
 		return ExitOK
 	}
 	if len(plan.events) > 0 {
-		if err := probe(ctx, conn, plan.topics()...); err != nil {
+		if err := probe(ctx, ad, plan.topics()...); err != nil {
 			fmt.Fprintf(s.Err, "mimc-bridge replay: %v\nnothing was produced\n", err)
 			return ExitFailed
 		}
 	}
-	produced, err := produceEvents(ctx, kafkaClient(conn, tr), plan.events, func(n int) {
+	produced, err := produceEvents(ctx, ad, plan.events, func(n int) {
 		prog.report("produced %d of %d events", int64(n), int64(len(plan.events)))
 	})
 	if err != nil {
@@ -286,22 +278,21 @@ func (p *replayPlan) summary(produced int, dryRun bool) string {
 // id, with acks=all, in batches per partition (the key's partition, as the
 // Java client and the bridge's publisher choose it). It returns how many
 // were acknowledged; done is called after every batch.
-func produceEvents(ctx context.Context, cl *kafka.Client, outs []*event.Outcome, done func(int)) (int, error) {
+func produceEvents(ctx context.Context, ad *consumer.Admin, outs []*event.Outcome, done func(int)) (int, error) {
 	const maxBatch, maxBatchBytes = 500, 1 << 20
 	type tp struct {
 		topic     string
 		partition int
 	}
 	parts := map[string][]int{}
-	batches := map[tp][]kafka.Record{}
+	batches := map[tp][]consumer.Message{}
 	var order []tp
-	now := time.Now()
 	for _, o := range outs {
 		topic := o.Source.Topic
 		ps, ok := parts[topic]
 		if !ok {
 			var err error
-			if ps, err = consumer.Partitions(ctx, cl, topic); err != nil {
+			if ps, err = ad.Partitions(ctx, topic); err != nil {
 				return 0, err
 			}
 			if len(ps) == 0 {
@@ -310,26 +301,26 @@ func produceEvents(ctx context.Context, cl *kafka.Client, outs []*event.Outcome,
 			parts[topic] = ps
 		}
 		key := []byte(o.Event.ID)
-		k := tp{topic, kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, ps...)}
+		k := tp{topic, consumer.KeyPartition(key, ps)}
 		if _, ok := batches[k]; !ok {
 			order = append(order, k)
 		}
-		batches[k] = append(batches[k], kafka.Record{Key: kafka.NewBytes(key), Value: kafka.NewBytes(o.Event.AppendJSON(nil)), Time: now})
+		batches[k] = append(batches[k], consumer.Message{Key: key, Value: o.Event.AppendJSON(nil)})
 	}
 	produced := 0
 	for _, k := range order {
-		recs := batches[k]
-		for len(recs) > 0 {
+		msgs := batches[k]
+		for len(msgs) > 0 {
 			n, size := 0, 0
-			for n < len(recs) && n < maxBatch && (n == 0 || size+int(recs[n].Value.Len()) <= maxBatchBytes) {
-				size += int(recs[n].Value.Len())
+			for n < len(msgs) && n < maxBatch && (n == 0 || size+len(msgs[n].Value) <= maxBatchBytes) {
+				size += len(msgs[n].Value)
 				n++
 			}
-			if _, err := produce(ctx, cl, k.topic, k.partition, recs[:n]); err != nil {
+			if _, err := ad.Produce(ctx, k.topic, k.partition, msgs[:n]); err != nil {
 				return produced, err
 			}
 			produced += n
-			recs = recs[n:]
+			msgs = msgs[n:]
 			done(produced)
 		}
 	}

@@ -10,47 +10,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/mimc-bridge/mimc-bridge/cli"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
-// readRecords returns every record of topic, partition by partition.
-func readRecords(t *testing.T, addr, topic string) []kafka.Message {
+// readRecords returns every record of topic.
+func readRecords(t *testing.T, addr, topic string) []consumer.RangeRecord {
 	t.Helper()
-	conn, err := kafka.Dial("tcp", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ad := admin(t, addr)
+	first, end, err := ad.Offsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	parts, err := conn.ReadPartitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		pc, err := kafka.DialLeader(context.Background(), "tcp", addr, topic, p.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		last, err := pc.ReadLastOffset()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pc.Seek(0, kafka.SeekAbsolute); err != nil {
-			t.Fatal(err)
-		}
-		for off := int64(0); off < last; off++ {
-			_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
-			m, err := pc.ReadMessage(1 << 20)
-			if err != nil {
-				t.Fatalf("reading %s/%d at %d: %v", topic, p.ID, off, err)
-			}
-			out = append(out, m)
-		}
-		pc.Close()
+	var out []consumer.RangeRecord
+	if err := ad.ReadRange(ctx, topic, first, end, func(r consumer.RangeRecord) error { out = append(out, r); return nil }); err != nil {
+		t.Fatalf("reading %s: %v", topic, err)
 	}
 	return out
 }
@@ -93,7 +71,7 @@ func TestReplay(t *testing.T) {
 		t.Helper()
 		input, urgent = topic(t, addr, "push", 3), topic(t, addr, "urgent", 2)
 		outs = replayOutcomes(input, urgent, at)
-		var msgs []kafka.Message
+		var msgs []consumer.Message
 		for _, o := range outs {
 			msgs = append(msgs, outcomeMsg(t, o))
 		}

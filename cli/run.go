@@ -57,7 +57,12 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 // server until ctx ends, drains and returns. cfg must have passed
 // cfg.Validate(true): it is not checked again.
 func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	met := metrics.New()
+	return runBridge(ctx, cfg, log, metrics.New())
+}
+
+// runBridge is RunBridge with the metrics given, so that the demo can read
+// its counters in process.
+func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *metrics.Metrics) error {
 	b, err := bridge.New(cfg, log, met)
 	if err != nil {
 		return err

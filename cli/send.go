@@ -8,17 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/internal/termtext"
 )
 
 // maxSendInput bounds the JSON read from stdin.
@@ -48,7 +45,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	jsonArg := fs.String("json", "", `the event as JSON; "-" reads it from stdin`)
 	// --from-resource is the FROM_RESOURCE setting's flag: given on the
 	// command line it also becomes the event's fromResource.
-	ld := config.Register(fs, getenv)
+	ld := config.RegisterOnly(fs, getenv, sendSettings...)
 	fr := fs.Lookup("from-resource")
 	fr.Usage = "fromResource of the event (the FROM_RESOURCE setting's flag: given here, it is written into the event)"
 	if code, ok := parseFlags(fs, args, s); !ok {
@@ -63,13 +60,9 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	jsonGiven := false
 	fs.Visit(func(fl *flag.Flag) { jsonGiven = jsonGiven || fl.Name == "json" })
 
-	cfg, err := ld.Config()
-	if err == nil {
-		err = cfg.Validate(false)
-	}
-	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge send: invalid settings:\n%s\n", indent(err.Error()))
-		return ExitUsage
+	cfg, code := settings("send", ld, s)
+	if code != 0 {
+		return code
 	}
 	if slices.Contains(f.given, "--from-resource") {
 		f.fromResource = cfg.FromResource
@@ -79,8 +72,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	var value []byte
 	switch {
 	case jsonGiven && len(f.given) > 0:
-		fmt.Fprintf(s.Err, "mimc-bridge send: --json cannot be combined with %s\n", f.given[0])
-		return ExitUsage
+		return usageErr(s, "send", "--json cannot be combined with %s", f.given[0])
 	case jsonGiven && *jsonArg != "-":
 		value = []byte(*jsonArg)
 	case jsonGiven || len(f.toAccounts) == 0 && len(f.topicIDs) == 0 && len(f.given) == 0 && !isTerminal(s.In):
@@ -95,8 +87,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 		}
 		value = b
 	case len(f.given) == 0:
-		fmt.Fprintln(s.Err, "mimc-bridge send: no event: give flags (--from-account, --to-account or --topic-id, --msg) or JSON (--json '{...}', --json - or a pipe on stdin)")
-		return ExitUsage
+		return usageErr(s, "send", "no event: give flags (--from-account, --to-account or --topic-id, --msg) or JSON (--json '{...}', --json - or a pipe on stdin)")
 	default:
 		value = f.json()
 	}
@@ -115,9 +106,9 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	if err != nil {
 		var rej *event.RejectError
 		if errors.As(err, &rej) {
-			fmt.Fprintf(s.Err, "mimc-bridge send: the bridge would reject this event: %s\nnothing was produced\n", rej.Reason)
+			fmt.Fprintf(s.Err, "mimc-bridge send: the bridge would reject this event: %s\nnothing was produced\n", termtext.Escape(rej.Reason))
 		} else {
-			fmt.Fprintf(s.Err, "mimc-bridge send: %v\nnothing was produced\n", err)
+			fmt.Fprintf(s.Err, "mimc-bridge send: %s\nnothing was produced\n", termtext.Escape(err.Error()))
 		}
 		return ExitFailed
 	}
@@ -126,26 +117,14 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 		key = []byte(ev.ID)
 	}
 
-	if len(cfg.KafkaBrokers) == 0 {
-		fmt.Fprintf(s.Err, "mimc-bridge send: invalid settings:\n%s\n",
-			indent((&config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"}).Error()))
-		return ExitUsage
+	ad, code := connect(ctx, "send", cfg, s, topic)
+	if code != 0 {
+		return code
 	}
-	conn, err := consumer.NewConn(consumer.ConnConfig{
-		Brokers: cfg.KafkaBrokers, TLS: cfg.KafkaTLS, TLSCAFile: cfg.KafkaTLSCAFile,
-		SASLMechanism: cfg.KafkaSASLMechanism, SASLUsername: cfg.KafkaSASLUsername, SASLPassword: cfg.KafkaSASLPassword,
-	})
-	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge send: %v\n", err)
-		return ExitUsage
-	}
-	if err := probe(ctx, conn, topic); err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge send: %v\n", err)
-		return ExitFailed
-	}
-	tr := conn.Transport()
-	defer tr.CloseIdleConnections()
-	partition, offset, err := produceOne(ctx, kafkaClient(conn, tr), topic, key, value)
+	defer ad.Close()
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	partition, offset, err := ad.ProduceKeyed(pctx, topic, key, value)
 	if err != nil {
 		fmt.Fprintf(s.Err, "mimc-bridge send: %v\n", err)
 		return ExitFailed
@@ -154,60 +133,13 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	if key == nil {
 		id = event.Source{Topic: topic, Partition: partition, Offset: offset}.DefaultID()
 	}
-	fmt.Fprintf(s.Out, "sent %s to %s partition %d offset %d\n", id, topic, partition, offset)
+	fmt.Fprintf(s.Out, "sent %s to %s partition %d offset %d\n", termtext.Escape(id), topic, partition, offset)
 	return ExitOK
 }
 
-// produceOne writes one record with acks=all to the partition its key hashes
-// to (murmur2, as the Java client and kafka-go's Murmur2Balancer do), or to a
-// random partition without a key, and returns where it landed.
-func produceOne(ctx context.Context, cl *kafka.Client, topic string, key, value []byte) (partition int, offset int64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	ps, err := consumer.Partitions(ctx, cl, topic)
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(ps) == 0 {
-		return 0, 0, fmt.Errorf("topic %s has no partitions", topic)
-	}
-	if key != nil {
-		partition = kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, ps...)
-	} else {
-		partition = ps[rand.IntN(len(ps))]
-	}
-	offsets, err := produce(ctx, cl, topic, partition, []kafka.Record{{Key: nilOrBytes(key), Value: kafka.NewBytes(value), Time: time.Now()}})
-	if err != nil {
-		return 0, 0, err
-	}
-	return partition, offsets, nil
-}
-
-// produce writes records to one partition with acks=all and returns the
-// offset of the first.
-func produce(ctx context.Context, cl *kafka.Client, topic string, partition int, recs []kafka.Record) (int64, error) {
-	resp, err := cl.Produce(ctx, &kafka.ProduceRequest{
-		Topic: topic, Partition: partition, RequiredAcks: kafka.RequireAll,
-		Records: kafka.NewRecordReader(recs...),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("producing to %s/%d: %w", topic, partition, err)
-	}
-	if resp.Error != nil {
-		return 0, fmt.Errorf("producing to %s/%d: %w", topic, partition, resp.Error)
-	}
-	for i, err := range resp.RecordErrors {
-		return 0, fmt.Errorf("producing to %s/%d: record %d: %w", topic, partition, i, err)
-	}
-	return resp.BaseOffset, nil
-}
-
-func nilOrBytes(b []byte) kafka.Bytes {
-	if b == nil {
-		return nil
-	}
-	return kafka.NewBytes(b)
-}
+// sendSettings are the settings the send command reads: how to reach the
+// brokers, the events topic, and what event.Decode needs to judge the event.
+var sendSettings = append([]string{"KAFKA_TOPICS", "FROM_RESOURCE", "MAX_MSG_BYTES", "MAX_EVENT_RECIPIENTS"}, kafkaConnSettings...)
 
 // sendFlags are the event fields given as flags.
 type sendFlags struct {
@@ -235,7 +167,7 @@ func (f *sendFlags) json() []byte {
 		IsStore      *bool    `json:"isStore,omitempty"`
 	}
 	e := flagEvent{ID: f.id, FromAccount: f.fromAccount, FromResource: f.fromResource,
-		Msg: f.msg, MsgType: f.msgType, BizType: f.bizType, IsStore: f.isStore.v}
+		Msg: f.msg, MsgType: f.msgType, BizType: f.bizType, IsStore: f.isStore.ptr()}
 	if len(f.toAccounts) == 1 {
 		e.ToAccount = f.toAccounts[0]
 	} else {
@@ -250,14 +182,24 @@ func (f *sendFlags) json() []byte {
 	return b
 }
 
-// optBool is a boolean flag that remembers whether it was given.
-type optBool struct{ v *bool }
+// optBool is a boolean flag with a third state: not given. It is a value,
+// not a pointer into shared state: ptr hands out a fresh copy.
+type optBool struct{ set, v bool }
+
+// ptr is nil when the flag was not given, else a pointer to a copy.
+func (b optBool) ptr() *bool {
+	if !b.set {
+		return nil
+	}
+	v := b.v
+	return &v
+}
 
 func (b *optBool) String() string {
-	if b == nil || b.v == nil {
+	if b == nil || !b.set {
 		return ""
 	}
-	return strconv.FormatBool(*b.v)
+	return strconv.FormatBool(b.v)
 }
 
 func (b *optBool) Set(s string) error {
@@ -265,7 +207,7 @@ func (b *optBool) Set(s string) error {
 	if err != nil {
 		return errors.New("want true or false")
 	}
-	b.v = &v
+	b.set, b.v = true, v
 	return nil
 }
 

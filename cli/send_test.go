@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
@@ -19,20 +20,17 @@ import (
 var sentLine = regexp.MustCompile(`^sent (\S+) to (\S+) partition (\d+) offset (\d+)\n$`)
 
 // readAt reads the record at topic/partition/offset.
-func readAt(t *testing.T, addr, topic string, partition int, offset int64) kafka.Message {
+func readAt(t *testing.T, addr, topic string, partition int, offset int64) consumer.RangeRecord {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: partition, MaxWait: 50 * time.Millisecond})
-	defer r.Close()
-	if err := r.SetOffset(offset); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m, err := r.ReadMessage(ctx)
+	var got consumer.RangeRecord
+	err := admin(t, addr).ReadRange(ctx, topic, map[int]int64{partition: offset}, map[int]int64{partition: offset + 1},
+		func(r consumer.RangeRecord) error { got = r; return nil })
 	if err != nil {
 		t.Fatalf("reading %s/%d/%d: %v", topic, partition, offset, err)
 	}
-	return m
+	return got
 }
 
 func TestSend(t *testing.T) {
@@ -41,7 +39,7 @@ func TestSend(t *testing.T) {
 	base := []string{"send", "--kafka-brokers", addr, "--kafka-topics", in + ",other"}
 
 	// sent checks the printed line and returns the record it names.
-	sent := func(t *testing.T, code int, stdout, stderr string) (string, kafka.Message) {
+	sent := func(t *testing.T, code int, stdout, stderr string) (string, consumer.RangeRecord) {
 		t.Helper()
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
@@ -78,7 +76,8 @@ func TestSend(t *testing.T) {
 			ev.BizType != "ORDER" || ev.IsStore != message.StoreTrue || ev.Msg != "Your order shipped" {
 			t.Errorf("produced %+v from %s", ev, m.Value)
 		}
-		if p := (kafka.Murmur2Balancer{}).Balance(kafka.Message{Key: m.Key}, 0, 1, 2); p != m.Partition {
+		// franz-go's key partitioner is murmur2 as the Java client does it.
+		if p := kgo.StickyKeyPartitioner(nil).ForTopic(in).Partition(&kgo.Record{Key: m.Key}, 3); p != m.Partition {
 			t.Errorf("partition %d, want %d (murmur2 of the key, as Java clients)", m.Partition, p)
 		}
 	})

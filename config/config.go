@@ -4,7 +4,9 @@
 // Every setting has one row in a single table (see Settings). The environment
 // variable is MIMC_BRIDGE_<NAME>, the flag is --<name> in lower case with
 // hyphens, and the flag wins over the environment. An environment variable set
-// to the empty string counts as unset.
+// to the empty string counts as unset, except for a setting whose help says
+// what empty means ("(empty: no HTTP server)"): there it is that value, as
+// the flag given empty (--http-addr=) is.
 //
 // Usage from a command that has flags of its own:
 //
@@ -24,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,6 +191,7 @@ func notPrintable(r rune) bool { return r == utf8.RuneError || !strconv.IsPrint(
 type Loader struct {
 	getenv func(string) (string, bool)
 	flags  []flagValue // parallel to table
+	used   []bool      // parallel to table: the settings this Loader reads
 }
 
 // Register adds a flag for every setting to fs and returns a Loader. Call
@@ -195,11 +199,32 @@ type Loader struct {
 // only record their text, so fs.Parse never fails (nor prints) because of a
 // setting's value: Config reports bad values, without secrets.
 func Register(fs *flag.FlagSet, getenv func(string) (string, bool)) *Loader {
+	return RegisterOnly(fs, getenv)
+}
+
+// RegisterOnly is Register for a command that uses only the named settings
+// (none named: all of them): it adds only their flags, and its Loader reads
+// only their environment variables; every other setting keeps its default.
+// An unknown name panics: it is a programming error.
+func RegisterOnly(fs *flag.FlagSet, getenv func(string) (string, bool), names ...string) *Loader {
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	l := &Loader{getenv: getenv, flags: make([]flagValue, len(table))}
+	l := &Loader{getenv: getenv, flags: make([]flagValue, len(table)), used: make([]bool, len(table))}
+	for _, name := range names {
+		i := slices.IndexFunc(table, func(s setting) bool { return s.name == name })
+		if i < 0 {
+			panic("config: RegisterOnly: unknown setting " + name)
+		}
+		l.used[i] = true
+	}
 	for i, s := range table {
+		if len(names) == 0 {
+			l.used[i] = true
+		}
+		if !l.used[i] {
+			continue
+		}
 		l.flags[i].isBool = s.isBool
 		help := s.help + " (env " + EnvPrefix + s.name
 		if s.def != "" {
@@ -221,11 +246,7 @@ func (l *Loader) Config() (Config, error) {
 	var errs []error
 	explicit := make(map[string]bool)
 	for i, s := range table {
-		v, ok := l.flags[i].v, l.flags[i].set
-		if !ok {
-			v, ok = l.getenv(EnvPrefix + s.name)
-			ok = ok && v != ""
-		}
+		v, ok := l.lookup(i)
 		if !ok {
 			continue
 		}
@@ -246,6 +267,30 @@ func (l *Loader) Config() (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// lookup returns the text given for table[i] by its flag or, failing that,
+// its environment variable, and whether either gave one.
+func (l *Loader) lookup(i int) (string, bool) {
+	if !l.used[i] {
+		return "", false
+	}
+	if l.flags[i].set {
+		return l.flags[i].v, true
+	}
+	v, ok := l.getenv(EnvPrefix + table[i].name)
+	return v, ok && (v != "" || table[i].emptyIsValue)
+}
+
+// Given reports whether the setting NAME was given, by a flag or by the
+// environment, under the rules Config applies.
+func (l *Loader) Given(name string) bool {
+	i := slices.IndexFunc(table, func(s setting) bool { return s.name == name })
+	if i < 0 {
+		return false
+	}
+	_, ok := l.lookup(i)
+	return ok
 }
 
 // Load parses args (the flags after the command word) with a FlagSet of its

@@ -19,8 +19,11 @@ type setting struct {
 	help   string
 	secret bool
 	isBool bool
-	parse  func(c *Config, v string) error // v is never echoed for a secret
-	format func(c *Config) string          // for Print; secrets redacted
+	// emptyIsValue: an empty environment variable sets the setting to
+	// empty (its help says what that means) instead of counting as unset.
+	emptyIsValue bool
+	parse        func(c *Config, v string) error // v is never echoed for a secret
+	format       func(c *Config) string          // for Print; secrets redacted
 }
 
 // table lists the settings in the documented order.
@@ -51,7 +54,7 @@ var table = []setting{
 	durationSetting("HTTP_TIMEOUT", "10s", "timeout of one MIMC call", func(c *Config) *time.Duration { return &c.HTTPTimeout }),
 	durationSetting("RETRY_MAX_ELAPSED", shortDuration(mimc.DefaultRetryMaxElapsed), "how long a call is retried before its recipients fail", func(c *Config) *time.Duration { return &c.RetryMaxElapsed }),
 	intSetting("MAX_MSG_BYTES", "10240", "largest msg after base64 decoding, in bytes", func(c *Config) *int { return &c.MaxMsgBytes }),
-	stringSetting("HTTP_ADDR", ":8080", "listen address of /metrics, /healthz and /readyz (empty: no HTTP server)", func(c *Config) *string { return &c.HTTPAddr }),
+	emptyIsValue(stringSetting("HTTP_ADDR", ":8080", "listen address of /metrics, /healthz and /readyz (empty: no HTTP server)", func(c *Config) *string { return &c.HTTPAddr })),
 	lowerSetting("LOG_LEVEL", "info", "log level: debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 	lowerSetting("LOG_FORMAT", "json", "log format: json or console", func(c *Config) *string { return &c.LogFormat }),
 	intSetting("MAX_EVENT_RECIPIENTS", "10000", "an event with more unique recipients is rejected", func(c *Config) *int { return &c.MaxEventRecipients }),
@@ -60,6 +63,13 @@ var table = []setting{
 	durationSetting("SHUTDOWN_TIMEOUT", "30s", "graceful shutdown deadline", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	durationSetting("KAFKA_SESSION_TIMEOUT", "30s", "consumer group session timeout: a member silent this long loses its partitions; a revocation drains within two thirds of it", func(c *Config) *time.Duration { return &c.KafkaSessionTimeout }),
 	durationSetting("STALL_TIMEOUT", "0s", "events pending and no outcome written for this long marks the bridge stalled (/readyz 503, mimc_bridge_stalled 1); 0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m", func(c *Config) *time.Duration { return &c.StallTimeout }),
+}
+
+// emptyIsValue marks a setting whose empty value means something (its help
+// says what, as "(empty: …)"), so that an empty environment variable sets it.
+func emptyIsValue(s setting) setting {
+	s.emptyIsValue = true
+	return s
 }
 
 // quote shows a (non-secret) bad value, shortened.

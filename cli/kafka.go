@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+)
+
+// kafkaConnSettings are the settings that say how to reach the brokers.
+var kafkaConnSettings = []string{
+	"KAFKA_BROKERS", "KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
+}
+
+// settings loads and checks the settings of command cmd (not what only run
+// needs); on a bad one it prints every problem and returns ExitUsage.
+func settings(cmd string, ld *config.Loader, s Streams) (config.Config, int) {
+	cfg, err := ld.Config()
+	if err == nil {
+		err = cfg.Validate(false)
+	}
+	if err != nil {
+		fmt.Fprintf(s.Err, "mimc-bridge %s: invalid settings:\n%s\n", cmd, indent(err.Error()))
+		return cfg, ExitUsage
+	}
+	return cfg, 0
+}
+
+// connect reaches the brokers of cfg for command cmd and checks, bounded in
+// time, that they answer and that topics exist. Missing brokers are a usage
+// error; brokers that cannot be used are a failure.
+func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topics ...string) (*consumer.Admin, int) {
+	if len(cfg.KafkaBrokers) == 0 {
+		fmt.Fprintf(s.Err, "mimc-bridge %s: invalid settings:\n%s\n", cmd,
+			indent((&config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"}).Error()))
+		return nil, ExitUsage
+	}
+	conn, err := consumer.NewConnFromSettings(cfg)
+	if err != nil {
+		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
+		return nil, ExitUsage
+	}
+	ad := consumer.NewAdmin(conn)
+	if err := probe(ctx, ad, topics...); err != nil {
+		ad.Close()
+		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
+		return nil, ExitFailed
+	}
+	return ad, 0
+}
+
+// probe checks, bounded in time, that the brokers answer and the topics
+// exist.
+func probe(ctx context.Context, ad *consumer.Admin, topics ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return ad.Probe(ctx, topics...)
+}
+
+// offsets returns the first and end offsets of every partition of topic,
+// bounded in time.
+func offsets(ctx context.Context, ad *consumer.Admin, topic string) (first, end map[int]int64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return ad.Offsets(ctx, topic)
+}

@@ -1,0 +1,207 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// Admin is what the operator tools (send, outcomes, the demo) need of the
+// brokers besides the consumer group: topic metadata and offsets, creating
+// topics, producing records and reading a range of a topic without a group.
+// It keeps its connections between calls; Close releases them.
+type Admin struct {
+	conn Conn
+	tr   *kafka.Transport
+	cl   *kafka.Client
+}
+
+// NewAdmin returns an Admin of the brokers of conn, with its TLS and SASL
+// set-up.
+func NewAdmin(conn Conn) *Admin {
+	tr := conn.Transport()
+	return &Admin{conn: conn, tr: tr, cl: &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}}
+}
+
+// Close releases the Admin's idle connections.
+func (a *Admin) Close() { a.tr.CloseIdleConnections() }
+
+// RangeRecord is a record read by ReadRange.
+type RangeRecord struct {
+	Partition int
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Time      time.Time // the record's timestamp
+}
+
+// Probe is Conn.Probe: it checks that the brokers answer with this TLS and
+// SASL set-up and that the topics exist.
+func (a *Admin) Probe(ctx context.Context, topics ...string) error {
+	return a.conn.Probe(ctx, topics...)
+}
+
+// Partitions returns the partition numbers of topic, in order.
+func (a *Admin) Partitions(ctx context.Context, topic string) ([]int, error) {
+	return Partitions(ctx, a.cl, topic)
+}
+
+// Offsets returns the first and the end offset (the next to be written) of
+// every partition of topic.
+func (a *Admin) Offsets(ctx context.Context, topic string) (first, end map[int]int64, err error) {
+	ps, err := a.Partitions(ctx, topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	if first, err = FirstOffsets(ctx, a.cl, topic, ps); err != nil {
+		return nil, nil, err
+	}
+	if end, err = EndOffsets(ctx, a.cl, topic, ps); err != nil {
+		return nil, nil, err
+	}
+	return first, end, nil
+}
+
+// CreateTopics creates each topic with that many partitions (replication 1:
+// it serves the demo's single broker); a topic that exists already is left
+// as it is.
+func (a *Admin) CreateTopics(ctx context.Context, partitions int, topics ...string) error {
+	req := &kafka.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: 1})
+	}
+	resp, err := a.cl.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("creating the topics: %w", err)
+	}
+	for t, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("creating topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// KeyPartition is the partition a key goes to among partitions: murmur2, as
+// the Java client does, so that a key's records land where other producers'
+// would.
+func KeyPartition(key []byte, partitions []int) int {
+	return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, partitions...)
+}
+
+// Produce writes msgs (a nil Key: no key) to one partition of topic with
+// acks=all, timestamped now, and returns the offset of the first.
+func (a *Admin) Produce(ctx context.Context, topic string, partition int, msgs []Message) (int64, error) {
+	recs := make([]kafka.Record, len(msgs))
+	now := time.Now()
+	for i, m := range msgs {
+		recs[i] = kafka.Record{Value: kafka.NewBytes(m.Value), Time: now}
+		if m.Key != nil {
+			recs[i].Key = kafka.NewBytes(m.Key)
+		}
+	}
+	resp, err := a.cl.Produce(ctx, &kafka.ProduceRequest{
+		Topic: topic, Partition: partition, RequiredAcks: kafka.RequireAll,
+		Records: kafka.NewRecordReader(recs...),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("producing to %s/%d: %w", topic, partition, err)
+	}
+	if resp.Error != nil {
+		return 0, fmt.Errorf("producing to %s/%d: %w", topic, partition, resp.Error)
+	}
+	for i, err := range resp.RecordErrors {
+		return 0, fmt.Errorf("producing to %s/%d: record %d: %w", topic, partition, i, err)
+	}
+	return resp.BaseOffset, nil
+}
+
+// ProduceKeyed writes one record with acks=all to the partition its key
+// hashes to (KeyPartition), or to a random partition when key is nil, and
+// returns where it landed.
+func (a *Admin) ProduceKeyed(ctx context.Context, topic string, key, value []byte) (partition int, offset int64, err error) {
+	ps, err := a.Partitions(ctx, topic)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(ps) == 0 {
+		return 0, 0, fmt.Errorf("topic %s has no partitions", topic)
+	}
+	if key != nil {
+		partition = KeyPartition(key, ps)
+	} else {
+		partition = ps[rand.IntN(len(ps))]
+	}
+	offset, err = a.Produce(ctx, topic, partition, []Message{{Key: key, Value: value}})
+	return partition, offset, err
+}
+
+// ReadRange reads the partitions named in start, each from its start offset,
+// and calls fn for every record from a single goroutine, in offset order
+// within a partition. With a nil end it follows until ctx ends (and returns
+// ctx's error); otherwise it stops reading a partition at its end offset
+// (exclusive) and returns nil once every partition is read. An error from fn
+// stops the reading and is returned.
+func (a *Admin) ReadRange(ctx context.Context, topic string, start, end map[int]int64, fn func(RangeRecord) error) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(rctx)
+	recs := make(chan RangeRecord, 256)
+	for p, from := range start {
+		if end != nil && end[p] <= from {
+			continue
+		}
+		g.Go(func() error {
+			r := kafka.NewReader(kafka.ReaderConfig{
+				Brokers: a.conn.Brokers, Topic: topic, Partition: p, Dialer: a.conn.Dialer(),
+				MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
+			})
+			defer r.Close()
+			if err := r.SetOffset(from); err != nil {
+				return fmt.Errorf("partition %d: %w", p, err)
+			}
+			for {
+				m, err := r.ReadMessage(gctx)
+				if err != nil {
+					return fmt.Errorf("partition %d: %w", p, err)
+				}
+				select {
+				case recs <- RangeRecord{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				if end != nil && m.Offset+1 >= end[p] {
+					return nil
+				}
+			}
+		})
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := g.Wait()
+		close(recs)
+		done <- err
+	}()
+	var fnErr error
+	for r := range recs {
+		if fnErr != nil {
+			continue // draining after an error
+		}
+		if fnErr = fn(r); fnErr != nil {
+			cancel()
+		}
+	}
+	err := <-done
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return err
+}
