@@ -34,6 +34,10 @@ const (
 	sandboxAppSecret = "demo-sandbox-secret"
 )
 
+// demoUrgentTopic is the urgent topic the demo adds when neither
+// KAFKA_TOPICS nor URGENT_TOPICS is given.
+const demoUrgentTopic = "mimc.push.urgent"
+
 // demoOptions are the demo's own flags.
 type demoOptions struct {
 	events     int
@@ -141,6 +145,11 @@ func (d *demoRun) run(ctx context.Context) int {
 		return d.fail("%v", err)
 	}
 	defer closeLog()
+	if !d.given("KAFKA_TOPICS") && !d.given("URGENT_TOPICS") {
+		// Show an urgent topic beside the default one.
+		d.cfg.KafkaTopics = append(d.cfg.KafkaTopics, demoUrgentTopic)
+		d.cfg.UrgentTopics = []string{demoUrgentTopic}
+	}
 	closeBroker, err := d.startBroker(ctx)
 	if err != nil {
 		return d.fail("%v", err)
@@ -168,7 +177,8 @@ func (d *demoRun) run(ctx context.Context) int {
 	if err := d.waitReady(ctx); err != nil {
 		return d.fail("%v (logs: %s)", err, d.logPath)
 	}
-	samples := demo.Samples(d.opts.events, demo.Options{Refused: d.sandbox != nil, Seed: uint64(time.Now().UnixNano()), Prefix: runPrefix()})
+	samples := demo.Samples(d.opts.events, demo.Options{Refused: d.sandbox != nil, Seed: uint64(time.Now().UnixNano()), Prefix: runPrefix(),
+		Urgent: len(d.cfg.UrgentTopics) > 0, Expiring: true})
 	d.track = newDemoTracker(samples)
 	stopFollow, err := d.followOutcomes(ctx)
 	if err != nil {
@@ -392,15 +402,18 @@ func (d *demoRun) followOutcomes(ctx context.Context) (stop func(), err error) {
 // burst produces the samples in waves while printing progress, until every
 // sample has its outcome (ExitOK), then prints the summary.
 func (d *demoRun) burst(ctx context.Context, samples []demo.Sample) int {
-	input := d.cfg.KafkaTopics[0]
-	d.printf("producing %d sample events to %s", len(samples), input)
+	topics := d.cfg.KafkaTopics[0]
+	if len(d.cfg.UrgentTopics) > 0 {
+		topics += " (urgent ones to " + d.cfg.UrgentTopics[0] + ")"
+	}
+	d.printf("producing %d sample events to %s", len(samples), topics)
 	if d.opts.spread > 0 {
 		d.printf(" over %s", d.opts.spread)
 	}
 	d.printf("; outcomes from %s:\n", d.cfg.ResultsTopic)
 	prodDone := make(chan error, 1)
 	start := time.Now()
-	go func() { prodDone <- d.produceSamples(ctx, input, samples) }()
+	go func() { prodDone <- d.produceSamples(ctx, samples) }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	deadline := time.NewTimer(d.opts.deadline)
@@ -481,13 +494,33 @@ func (d *demoRun) httpBase() string {
 }
 
 // produceSamples writes the samples in waves spread over opts.spread, one
-// produce request per partition and wave, keyed by id like `send` does.
-func (d *demoRun) produceSamples(ctx context.Context, topic string, samples []demo.Sample) error {
+// produce request per topic, partition and wave, keyed by id like `send`
+// does: urgent samples to the urgent topic, the others to the first input
+// topic, an expiring sample with its record's timestamp in the past.
+func (d *demoRun) produceSamples(ctx context.Context, samples []demo.Sample) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.deadline)
 	defer cancel()
-	parts, err := d.admin.Partitions(ctx, topic)
-	if err != nil {
-		return err
+	topicOf := func(s demo.Sample) string {
+		if s.Urgent && len(d.cfg.UrgentTopics) > 0 {
+			return d.cfg.UrgentTopics[0]
+		}
+		return d.cfg.KafkaTopics[0]
+	}
+	parts := map[string][]int{}
+	for _, s := range samples {
+		t := topicOf(s)
+		if _, ok := parts[t]; ok {
+			continue
+		}
+		ps, err := d.admin.Partitions(ctx, t)
+		if err != nil {
+			return err
+		}
+		parts[t] = ps
+	}
+	type dest struct {
+		topic     string
+		partition int
 	}
 	waves := 1
 	if d.opts.spread > 0 {
@@ -504,22 +537,26 @@ func (d *demoRun) produceSamples(ctx context.Context, topic string, samples []de
 			}
 		}
 		lo, hi := w*len(samples)/waves, (w+1)*len(samples)/waves
-		byPart := map[int][]int{}
+		byDest := map[dest][]int{}
 		for i := lo; i < hi; i++ {
-			p := consumer.KeyPartition([]byte(samples[i].ID), parts)
-			byPart[p] = append(byPart[p], i)
+			t := topicOf(samples[i])
+			k := dest{t, consumer.KeyPartition([]byte(samples[i].ID), parts[t])}
+			byDest[k] = append(byDest[k], i)
 		}
-		for p, idx := range byPart {
+		for k, idx := range byDest {
+			now := time.Now()
 			msgs := make([]consumer.Message, len(idx))
 			for j, i := range idx {
 				msgs[j] = consumer.Message{Key: []byte(samples[i].ID), Value: samples[i].Value}
+				if age := samples[i].Age; age > 0 {
+					msgs[j].Time = now.Add(-age)
+				}
 			}
-			now := time.Now()
-			base, err := d.admin.Produce(ctx, topic, p, msgs)
+			base, err := d.admin.Produce(ctx, k.topic, k.partition, msgs)
 			if err != nil {
 				return err
 			}
-			d.track.produced(p, base, idx, now)
+			d.track.produced(k.topic, k.partition, base, idx, now)
 		}
 	}
 	d.track.allProduced()

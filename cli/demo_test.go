@@ -80,14 +80,14 @@ func TestDemoEndsOnceEveryOutcomeArrived(t *testing.T) {
 	for _, want := range []string{
 		"outcomes 300/300", "all 300 outcomes arrived",
 		"MIMC calls", "p2p/more", "p2t/more", "recipients per call", "avg", "max",
-		"produce -> outcome", "p50", "p99", "bridge logs",
+		"produce -> outcome", "p50", "p99", "bridge logs", "URGENT_TOPICS=mimc.push.urgent",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q", want)
 		}
 	}
 	// The summary: each status as often as the samples predict.
-	for _, st := range []string{event.Delivered, event.Failed, event.Rejected} {
+	for _, st := range []string{event.Delivered, event.Failed, event.Expired, event.Rejected} {
 		m := regexp.MustCompile(`(?m)^  ` + st + ` +(\d+) +(\d+)$`).FindStringSubmatch(out)
 		if m == nil {
 			t.Errorf("no %s row in the summary:\n%s", st, out)

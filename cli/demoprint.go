@@ -55,6 +55,10 @@ func (d *demoRun) printHeader() {
 		fmt.Fprintf(tw, "  bridge\tgroup %s; no HTTP server (HTTP_ADDR is empty)\n", c.KafkaGroupID)
 	}
 	fmt.Fprintf(tw, "  bridge logs\t%s\n", d.logPath)
+	if len(c.UrgentTopics) > 0 {
+		fmt.Fprintf(tw, "  urgent\tURGENT_TOPICS=%s: their events have their own room, batcher and senders, and take the quota first\n", strings.Join(c.UrgentTopics, ","))
+	}
+	fmt.Fprintf(tw, "  expiry\tsome samples have a ttl that ran out before they were produced: they end expired, never sent\n")
 	fmt.Fprintf(tw, "  batching\tBATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%d MAX_CONCURRENT_CALLS=%d\n", c.BatchLinger, c.BatchMaxRecipients, c.MaxConcurrentCalls)
 	_ = tw.Flush()
 }
@@ -195,7 +199,7 @@ func (d *demoRun) printKeep() {
 	in := c.KafkaTopics[0]
 	prog := progName(os.Args[0])
 	var extra string
-	if len(c.KafkaTopics) != 1 || in != "mimc.push" {
+	if in != "mimc.push" {
 		extra += " --kafka-topics " + in
 	}
 	if c.ResultsTopic != "mimc.push.results" {
@@ -204,6 +208,10 @@ func (d *demoRun) printKeep() {
 	d.printf("\nEverything keeps running until Ctrl-C. The broker is at %s; outcomes of new events show here.\n\n", addr)
 	d.printf("Produce an event with kcat:\n")
 	d.printf("  echo '{\"id\":\"hello-1\",\"fromAccount\":\"shop\",\"toAccount\":\"alice\",\"msg\":\"Hello from kcat\"}' | kcat -P -b %s -t %s -k hello-1\n", addr, in)
+	if len(c.UrgentTopics) > 0 {
+		d.printf("An urgent event with a lifetime of 30 seconds (URGENT_TOPICS, ttl):\n")
+		d.printf("  echo '{\"id\":\"otp-1\",\"fromAccount\":\"auth\",\"toAccount\":\"alice\",\"msg\":\"Your code is 4711\",\"ttl\":30}' | kcat -P -b %s -t %s -k otp-1\n", addr, c.UrgentTopics[0])
+	}
 	d.printf("Read the outcomes with kcat:\n")
 	d.printf("  kcat -C -b %s -t %s -o beginning -e\n", addr, c.ResultsTopic)
 	d.printf("The same with mimc-bridge:\n")

@@ -23,6 +23,7 @@ type demoTracker struct {
 }
 
 type srcKey struct {
+	topic     string
 	partition int
 	offset    int64
 }
@@ -35,13 +36,13 @@ func newDemoTracker(samples []demo.Sample) *demoTracker {
 	}
 }
 
-// produced records that samples idx were written to partition from offset
-// base on.
-func (t *demoTracker) produced(partition int, base int64, idx []int, at time.Time) {
+// produced records that samples idx were written to a partition of topic
+// from offset base on.
+func (t *demoTracker) produced(topic string, partition int, base int64, idx []int, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for j, i := range idx {
-		k := srcKey{partition, base + int64(j)}
+		k := srcKey{topic, partition, base + int64(j)}
 		t.bySource[k] = i
 		t.sentAt[i] = at
 		if o, ok := t.early[k]; ok {
@@ -61,7 +62,7 @@ func (t *demoTracker) allProduced() {
 func (t *demoTracker) outcome(o *event.Outcome) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	k := srcKey{o.Source.Partition, o.Source.Offset}
+	k := srcKey{o.Source.Topic, o.Source.Partition, o.Source.Offset}
 	i, ok := t.bySource[k]
 	if !ok {
 		if t.allIn {

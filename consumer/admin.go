@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,7 +101,7 @@ func (a *Admin) Produce(ctx context.Context, topic string, partition int, msgs [
 	recs := make([]kafka.Record, len(msgs))
 	now := time.Now()
 	for i, m := range msgs {
-		recs[i] = kafka.Record{Value: kafka.NewBytes(m.Value), Time: now}
+		recs[i] = kafka.Record{Value: kafka.NewBytes(m.Value), Time: cmp.Or(m.Time, now)}
 		if m.Key != nil {
 			recs[i].Key = kafka.NewBytes(m.Key)
 		}

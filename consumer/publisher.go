@@ -17,6 +17,9 @@ import (
 type Message struct {
 	Key   []byte
 	Value []byte
+	// Time is the record's timestamp for Admin.Produce (zero: now); the
+	// publisher's records are stamped when written.
+	Time time.Time
 	// Source and SourceOffset name the input record the outcome is of.
 	// They are written as headers, with the publisher's group, so that the
 	// next owner of the partition finds what is done without reading JSON.
