@@ -157,6 +157,7 @@ func TestTheDemosRangeErrorNamesTheFlag(t *testing.T) {
 		{[]string{"--events", "0"}, "--events must be at least 1, got 0"},
 		{[]string{"--partitions", "0"}, "--partitions must be at least 1, got 0"},
 		{[]string{"--deadline", "0s"}, "--deadline must be positive, got 0s"},
+		{[]string{"--mimc-quota", "-1"}, "--mimc-quota must be a number >= 0, got -1"},
 		{[]string{"--spread", "-1s"}, "--spread must not be negative, got -1s"},
 		{[]string{"--broker-port", "70000"}, "--broker-port must be 0 (a free port) to 65535, got 70000"},
 	}

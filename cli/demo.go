@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -47,6 +48,7 @@ type demoOptions struct {
 	partitions int
 	deadline   time.Duration
 	logFile    string
+	mimcQuota  float64
 }
 
 // check returns one message per flag out of its range, naming the flag.
@@ -67,6 +69,9 @@ func (o demoOptions) check() []string {
 	if o.deadline <= 0 {
 		bad = append(bad, fmt.Sprintf("--deadline must be positive, got %s", o.deadline))
 	}
+	if !(o.mimcQuota >= 0) || math.IsInf(o.mimcQuota, 0) {
+		bad = append(bad, fmt.Sprintf("--mimc-quota must be a number >= 0, got %v", o.mimcQuota))
+	}
 	return bad
 }
 
@@ -85,6 +90,7 @@ func demoCommand(ctx context.Context, args []string, s Streams) int {
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of the topics the demo creates")
 	fs.DurationVar(&o.deadline, "deadline", time.Minute, "fail when the outcomes of the burst have not all arrived by then")
 	fs.StringVar(&o.logFile, "log-file", "", "write the bridge's logs to this file (default: bridge.log in a new temporary directory)")
+	fs.Float64Var(&o.mimcQuota, "mimc-quota", 0, "the sandbox counts an app quota of this many recipients per second of each kind and answers code 429 past it, as MIMC does; RATE_P2P and RATE_P2T default to it (0: no quota)")
 	ld := config.Register(fs, getenv)
 	if code, ok := parseFlags(fs, args, s); !ok {
 		return code
@@ -266,6 +272,15 @@ func (d *demoRun) startMIMC() (func(), error) {
 		FinalCodeFor: map[string]int{demo.RefusedAccount: demo.RefusedCode},
 	})
 	cfg := &d.cfg
+	if q := d.opts.mimcQuota; q > 0 {
+		d.sandbox.SetQuota(mimctest.Quota{P2P: q, P2T: q})
+		if !d.given("RATE_P2P") {
+			cfg.RateP2P = q
+		}
+		if !d.given("RATE_P2T") {
+			cfg.RateP2T = q
+		}
+	}
 	cfg.MIMCURL, cfg.MIMCAppID, cfg.MIMCAppKey = url, sandboxAppID, sandboxAppKey
 	cfg.MIMCAppSecret, cfg.MIMCAppSecretFile = secret.New(sandboxAppSecret), ""
 	return func() { _ = d.sandbox.Close() }, nil

@@ -103,6 +103,26 @@ func TestDemoEndsOnceEveryOutcomeArrived(t *testing.T) {
 	}
 }
 
+func TestDemoShowsAQuota(t *testing.T) {
+	p := demo(t, "--events", "100", "--spread", "0", "--deadline", "40s", "--mimc-quota", "300")
+	if code := p.wait(t, 50*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.stderr)
+	}
+	out := p.stdout.String()
+	for _, want := range []string{"MIMC quota", "300 recipients/s of each kind", "RATE_P2P=300 RATE_P2T=300", "all 100 outcomes arrived"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output lacks %q:\n%s", want, out)
+		}
+	}
+	m := regexp.MustCompile(`quota +p2p (\d+) recipients accepted, (\d+) calls refused; p2t (\d+) accepted, (\d+) refused`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no quota line in the summary:\n%s", out)
+	}
+	if m[1] == "0" || m[3] == "0" {
+		t.Errorf("the quota counted no recipients: %s", m[0])
+	}
+}
+
 func TestDemoFailsClearlyWhenOutcomesDoNotArrive(t *testing.T) {
 	// Every MIMC call hangs past the deadline: no outcome can arrive.
 	// No MIMC answers (nothing listens on the discard port): no outcome

@@ -45,6 +45,9 @@ func (d *demoRun) printHeader() {
 	} else {
 		fmt.Fprintf(tw, "  MIMC sandbox\t%s (refuses fromAccount %s with code %d; 3%% HTTP 500 and 2%% envelope 500 to show retries)\n",
 			c.MIMCURL, demo.RefusedAccount, demo.RefusedCode)
+		if q := d.opts.mimcQuota; q > 0 {
+			fmt.Fprintf(tw, "  MIMC quota\t%g recipients/s of each kind for the app, code 429 past it; RATE_P2P=%g RATE_P2T=%g\n", q, c.RateP2P, c.RateP2T)
+		}
 	}
 	if base := d.httpBase(); base != "" {
 		fmt.Fprintf(tw, "  bridge\tgroup %s; %s/metrics, /healthz, /readyz\n", c.KafkaGroupID, base)
@@ -141,8 +144,14 @@ func (d *demoRun) callStats() string {
 	if len(calls) > 0 {
 		avg = float64(recipients) / float64(len(calls))
 	}
-	return fmt.Sprintf("%d (%s); %d answered with an injected fault and retried\n  recipients per call\tavg %.1f, max %d",
+	out := fmt.Sprintf("%d (%s); %d answered with an injected fault and retried\n  recipients per call\tavg %.1f, max %d",
 		len(calls), strings.Join(parts, ", "), faults, avg, maxR)
+	if d.opts.mimcQuota > 0 {
+		st := d.sandbox.QuotaStats()
+		out += fmt.Sprintf("\n  quota\tp2p %d recipients accepted, %d calls refused; p2t %d accepted, %d refused (code 429)",
+			st.P2P.AcceptedRecipients, st.P2P.RefusedCalls, st.P2T.AcceptedRecipients, st.P2T.RefusedCalls)
+	}
+	return out
 }
 
 // callCounters sums the bridge's MIMC attempt and recipient counters over
