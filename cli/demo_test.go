@@ -80,7 +80,7 @@ func TestDemoEndsOnceEveryOutcomeArrived(t *testing.T) {
 	for _, want := range []string{
 		"outcomes 300/300", "all 300 outcomes arrived",
 		"MIMC calls", "p2p/more", "p2t/more", "recipients per call", "avg", "max",
-		"produce -> outcome", "p50", "p99", "bridge logs", "URGENT_TOPICS=mimc.push.urgent",
+		"produce -> outcome", "p50", "p99", "bridge logs", "URGENT_TOPICS=mimc.push.urgent", "urgent events",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q", want)

@@ -97,6 +97,10 @@ func (d *demoRun) printSummary(elapsed time.Duration) {
 	fmt.Fprintf(tw, "  retried events\t%d needed more than one attempt (max attempts %d)\n", sum.retried, sum.maxAttempts)
 	fmt.Fprintf(tw, "  produce -> outcome\tp50 %s, p99 %s, max %s (from producing the record to the outcome's completedAt)\n",
 		fmtDuration(sum.p50), fmtDuration(sum.p99), fmtDuration(sum.max))
+	if sum.urgent > 0 {
+		fmt.Fprintf(tw, "  urgent events	p50 %s, p99 %s produce -> outcome for the %d on %s (URGENT_TOPICS: they go ahead of the others)\n",
+			fmtDuration(sum.urgentP50), fmtDuration(sum.urgentP99), sum.urgent, strings.Join(d.cfg.UrgentTopics, ","))
+	}
 	_ = tw.Flush()
 }
 

@@ -137,13 +137,17 @@ type demoSummary struct {
 	unexpected           int
 	retried, maxAttempts int
 	p50, p99, max        time.Duration
+	// urgent is the number of urgent samples with an outcome, and
+	// urgentP50/P99 their produce-to-outcome latency.
+	urgent               int
+	urgentP50, urgentP99 time.Duration
 }
 
 func (t *demoTracker) summary() demoSummary {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := demoSummary{total: len(t.samples), byStatus: statusCounts{}, want: statusCounts{}}
-	var lat []time.Duration
+	var lat, urgent []time.Duration
 	for i, o := range t.got {
 		s.want.add(t.samples[i].Want)
 		if o == nil {
@@ -158,7 +162,12 @@ func (t *demoTracker) summary() demoSummary {
 		}
 		s.maxAttempts = max(s.maxAttempts, o.Attempts)
 		lat = append(lat, max(0, o.CompletedAt.Sub(t.sentAt[i])))
+		if t.samples[i].Urgent {
+			urgent = append(urgent, lat[len(lat)-1])
+		}
 	}
+	s.urgent = len(urgent)
+	s.urgentP50, s.urgentP99 = demo.Percentile(urgent, 50), demo.Percentile(urgent, 99)
 	s.p50, s.p99 = demo.Percentile(lat, 50), demo.Percentile(lat, 99)
 	if len(lat) > 0 {
 		s.max = lat[len(lat)-1] // Percentile sorted lat
