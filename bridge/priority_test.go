@@ -7,6 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
@@ -131,6 +134,17 @@ func TestUrgentEventsOvertakeAQuotaBoundBacklog(t *testing.T) {
 		}
 		if before < 0 || before > 20 {
 			t.Errorf("the urgent outcome was written after %d of the 80 normal ones, want it ahead of the waiting backlog (at most 20)", before)
+		}
+		met := h.p.met
+		if n := counter(met.PriorityOutcomes.WithLabelValues("urgent", event.Delivered)); n != 1 {
+			t.Errorf("urgent delivered outcomes %v, want 1", n)
+		}
+		if n := counter(met.PriorityOutcomes.WithLabelValues("normal", event.Delivered)); n != 80 {
+			t.Errorf("normal delivered outcomes %v, want 80", n)
+		}
+		var m dto.Metric
+		if err := met.SendWaitSeconds.WithLabelValues("urgent").(prometheus.Histogram).Write(&m); err != nil || m.GetHistogram().GetSampleCount() != 1 {
+			t.Errorf("urgent send waits observed: %v (%v), want 1", m.GetHistogram().GetSampleCount(), err)
 		}
 	})
 }
