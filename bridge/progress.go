@@ -42,6 +42,7 @@ func (g *generation) progress() (stop func()) {
 			case <-t.C:
 				g.commit()
 				g.observe()
+				g.observeQuota()
 				if n%g.cfg.progress.lagEvery == 0 {
 					g.lag(ctx)
 				}

@@ -41,6 +41,19 @@ func (p *pipeline) setShare(ctx context.Context, log *zap.Logger, held int) {
 	p.quota.SetShare(share)
 }
 
+// observeQuota brings the rate gauges up to date: a rate recovering from
+// 429s climbs with time, not only when calls are granted.
+func (p *pipeline) observeQuota() {
+	if p.quota == nil {
+		return
+	}
+	for _, k := range []string{message.P2P, message.P2T} {
+		if p.quota.Limited(k) {
+			p.quota.Rate(k)
+		}
+	}
+}
+
 // kindMaxRecipients is the largest call of each kind this member may send
 // under its share of the quota, for the batcher (nil: no quota).
 func (p *pipeline) kindMaxRecipients() map[string]int {

@@ -84,6 +84,33 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 	})
 }
 
+func TestTheRateGaugeFollowsTheRecoveryWithoutTraffic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, mimcOK, nil)
+		q, err := quota.New(quota.Config{RateP2P: 100, MaxRecipients: 100, Observer: h.p.met.QuotaObserver()}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.p.quota, h.p.partitions = q, &fakeCounter{n: 1}
+		h.start()
+		synctest.Wait()
+		at, err := q.Wait(t.Context(), message.P2P, quota.Normal, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.TooMany(message.P2P, at, 0)
+		rate := h.p.met.QuotaRate.WithLabelValues(message.P2P)
+		if r := gauge(rate); r != 50 {
+			t.Fatalf("rate gauge %v after a 429, want 50", r)
+		}
+		time.Sleep(time.Minute)
+		if r := gauge(rate); r != 100 {
+			t.Errorf("rate gauge %v a minute after the 429 with no traffic, want the share's 100", r)
+		}
+		h.stop()
+	})
+}
+
 func TestUnderAQuotaFetchingPausesAtAThirdOfTheDrainBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})

@@ -32,8 +32,10 @@ const (
 type Config struct {
 	// Max is the upper bound of calls in flight (MAX_CONCURRENT_CALLS).
 	Max int
-	// Min is the least the bound falls to (default 8, or Max when lower):
-	// a few calls that hang until their timeout must not stop the others.
+	// Min is the least the bound falls to (default 16, the fixed bound the
+	// bridge had before, or Max when lower): a few calls that hang until
+	// their timeout must not stop the others, and latency noise at a fast
+	// MIMC must not throttle it below that.
 	Min int
 	// Initial is the bound at the start (default a quarter of Max, at
 	// least 16 or Max when lower): high enough to fill a fast MIMC at once,
@@ -52,7 +54,7 @@ func (c *Config) Validate() error {
 		c.Max = DefaultMax
 	}
 	if c.Min == 0 {
-		c.Min = min(c.Max, 8)
+		c.Min = min(c.Max, 16)
 	}
 	if c.Initial == 0 {
 		c.Initial = max(min(c.Max, 16), c.Max/4)

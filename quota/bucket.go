@@ -220,7 +220,13 @@ func (b *bucket) dispatch(now time.Time) {
 				if r <= 0 {
 					return // no share: setShare dispatches again
 				}
-				b.arm(time.Duration(math.Ceil(missing / r * float64(time.Second))))
+				d := time.Duration(math.Ceil(missing / r * float64(time.Second)))
+				if b.factor < 1 {
+					// The rate climbs meanwhile: look again soon rather
+					// than wait out a time reckoned at today's rate.
+					d = min(d, recoveryTick)
+				}
+				b.arm(d)
 				return
 			}
 			q.Remove(q.Front())
@@ -229,6 +235,10 @@ func (b *bucket) dispatch(now time.Time) {
 		}
 	}
 }
+
+// recoveryTick is how often waiters are looked at again while the rate
+// recovers from a 429.
+const recoveryTick = 100 * time.Millisecond
 
 func (b *bucket) arm(d time.Duration) {
 	d = max(d, time.Millisecond)

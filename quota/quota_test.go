@@ -377,3 +377,22 @@ func TestThePriorityTravelsInTheContext(t *testing.T) {
 		t.Fatalf("got %s, want urgent", p)
 	}
 }
+
+func TestAWaitingCallGainsFromTheRecovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 100, Recover: 10 * time.Second})
+		at, err := l.Wait(t.Context(), message.P2P, Normal, 100) // empties the bucket
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.TooMany(message.P2P, at, 0) // 50/s, climbing by 10/s every second
+		start := time.Now()
+		if _, err := l.Wait(t.Context(), message.P2P, Normal, 100); err != nil {
+			t.Fatal(err)
+		}
+		// 50t + 5t² = 100 at t = 1.73s; at a fixed 50/s it would be 2s.
+		if d := time.Since(start); d >= 2*time.Second || d < 1700*time.Millisecond {
+			t.Fatalf("100 recipients took %s while the rate climbed from 50/s, want about 1.75s", d)
+		}
+	})
+}
