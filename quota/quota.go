@@ -227,16 +227,3 @@ func (l *Limiter) TooMany(k string, grantedAt time.Time, retryAfter time.Duratio
 		b.tooMany(grantedAt, retryAfter)
 	}
 }
-
-type priorityKey struct{}
-
-// WithPriority returns a context whose calls wait for the quota at p.
-func WithPriority(ctx context.Context, p Priority) context.Context {
-	return context.WithValue(ctx, priorityKey{}, p)
-}
-
-// PriorityOf is the priority WithPriority put in ctx, or Normal.
-func PriorityOf(ctx context.Context) Priority {
-	p, _ := ctx.Value(priorityKey{}).(Priority)
-	return p
-}

@@ -369,15 +369,6 @@ func (r *recorder) TooMany(string) { r.mu.Lock(); r.tooMany++; r.mu.Unlock() }
 
 func (r *recorder) Paused(string, time.Duration) { r.mu.Lock(); r.paused++; r.mu.Unlock() }
 
-func TestThePriorityTravelsInTheContext(t *testing.T) {
-	if p := PriorityOf(t.Context()); p != Normal {
-		t.Fatalf("a bare context has priority %s", p)
-	}
-	if p := PriorityOf(WithPriority(t.Context(), Urgent)); p != Urgent {
-		t.Fatalf("got %s, want urgent", p)
-	}
-}
-
 func TestAWaitingCallGainsFromTheRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(t, Config{RateP2P: 100, MaxRecipients: 100, Recover: 10 * time.Second})
