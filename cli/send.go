@@ -42,6 +42,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	fs.StringVar(&f.msgType, "msg-type", "", `msgType: "" (text) or "base64"`)
 	fs.StringVar(&f.bizType, "biz-type", "", "bizType")
 	fs.Var(&f.isStore, "is-store", "isStore: --is-store or --is-store=false (absent: MIMC's default)")
+	fs.StringVar(&f.ttl, "ttl", "", "ttl: the event's time to live in whole seconds, 1 to 2592000 (30 days), from its record's timestamp (absent: EVENT_TTL)")
 	jsonArg := fs.String("json", "", `the event as JSON; "-" reads it from stdin`)
 	// --from-resource is the FROM_RESOURCE setting's flag: given on the
 	// command line it also becomes the event's fromResource.
@@ -53,7 +54,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	}
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
-		case "id", "from-account", "to-account", "topic-id", "msg", "msg-type", "biz-type", "is-store", "from-resource":
+		case "id", "from-account", "to-account", "topic-id", "msg", "msg-type", "biz-type", "is-store", "ttl", "from-resource":
 			f.given = append(f.given, "--"+fl.Name)
 		}
 	})
@@ -144,6 +145,7 @@ var sendSettings = append([]string{"KAFKA_TOPICS", "FROM_RESOURCE", "MAX_MSG_BYT
 // sendFlags are the event fields given as flags.
 type sendFlags struct {
 	id, fromAccount, fromResource, msg, msgType, bizType string
+	ttl                                                  string // as typed: event.Decode judges it
 	toAccounts, topicIDs                                 listFlag
 	isStore                                              optBool
 	given                                                []string // event flags on the command line
@@ -165,9 +167,13 @@ func (f *sendFlags) json() []byte {
 		MsgType      string   `json:"msgType,omitempty"`
 		BizType      string   `json:"bizType,omitempty"`
 		IsStore      *bool    `json:"isStore,omitempty"`
+		TTL          any      `json:"ttl,omitempty"`
 	}
 	e := flagEvent{ID: f.id, FromAccount: f.fromAccount, FromResource: f.fromResource,
 		Msg: f.msg, MsgType: f.msgType, BizType: f.bizType, IsStore: f.isStore.ptr()}
+	if slices.Contains(f.given, "--ttl") {
+		e.TTL = jsonNumberOrString(f.ttl)
+	}
 	if len(f.toAccounts) == 1 {
 		e.ToAccount = f.toAccounts[0]
 	} else {
@@ -180,6 +186,16 @@ func (f *sendFlags) json() []byte {
 	}
 	b, _ := json.Marshal(e) // strings, slices and a bool always marshal
 	return b
+}
+
+// jsonNumberOrString is s as a JSON number when it is one (so that 1.5 or
+// 0 reach event.Decode as numbers and get its reason), else as a string,
+// which Decode refuses as not a number.
+func jsonNumberOrString(s string) any {
+	if s != "" && (s[0] == '-' || '0' <= s[0] && s[0] <= '9') && json.Valid([]byte(s)) {
+		return json.RawMessage(s)
+	}
+	return s
 }
 
 // optBool is a boolean flag with a third state: not given. It is a value,

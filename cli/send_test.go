@@ -90,6 +90,14 @@ func TestSend(t *testing.T) {
 			t.Errorf("produced %+v from %s", ev, m.Value)
 		}
 	})
+	t.Run("--ttl becomes the event's ttl in seconds", func(t *testing.T) {
+		code, stdout, stderr := run(t, "", append(base, "--id", "otp-1", "--from-account", "auth", "--to-account", "alice",
+			"--msg", "Your code is 4711", "--ttl", "30")...)
+		_, m := sent(t, code, stdout, stderr)
+		if ev := decode(t, m.Value); ev.TTL != 30 || !strings.Contains(string(m.Value), `"ttl":30`) {
+			t.Errorf("ttl %d in %s; want the number 30", ev.TTL, m.Value)
+		}
+	})
 	t.Run("JSON on stdin is produced as given", func(t *testing.T) {
 		js := `{"id":"from-stdin","fromAccount":"shop","topicIds":[1,"2"],"msg":"hi","extra":{"ignored":true}}`
 		code, stdout, stderr := run(t, js+"\n", base...)
@@ -121,6 +129,16 @@ func TestSend(t *testing.T) {
 		{"a bad base64 msg is refused", "", []string{"--json", `{"fromAccount":"a","toAccount":"b","msg":"***","msgType":"base64"}`},
 			`{"fromAccount":"a","toAccount":"b","msg":"***","msgType":"base64"}`},
 		{"a bad topic id is refused", "", []string{"--from-account", "a", "--topic-id", "12x", "--msg", "m"}, `{"fromAccount":"a","topicId":"12x","msg":"m"}`},
+		{"a ttl of 0 is refused", "", []string{"--from-account", "a", "--to-account", "b", "--msg", "m", "--ttl", "0"},
+			`{"fromAccount":"a","toAccount":"b","msg":"m","ttl":0}`},
+		{"a ttl past 30 days is refused", "", []string{"--from-account", "a", "--to-account", "b", "--msg", "m", "--ttl", "2592001"},
+			`{"fromAccount":"a","toAccount":"b","msg":"m","ttl":2592001}`},
+		{"a ttl with a fraction is refused", "", []string{"--from-account", "a", "--to-account", "b", "--msg", "m", "--ttl", "1.5"},
+			`{"fromAccount":"a","toAccount":"b","msg":"m","ttl":1.5}`},
+		{"a ttl that is not a number is refused", "", []string{"--from-account", "a", "--to-account", "b", "--msg", "m", "--ttl", "1m"},
+			`{"fromAccount":"a","toAccount":"b","msg":"m","ttl":"1m"}`},
+		{"an empty ttl is refused", "", []string{"--from-account", "a", "--to-account", "b", "--msg", "m", "--ttl="},
+			`{"fromAccount":"a","toAccount":"b","msg":"m","ttl":""}`},
 	} {
 		t.Run(tc.scenario+" with the decoder's reason, and nothing is produced", func(t *testing.T) {
 			before := records(t, addr, in)
