@@ -101,9 +101,11 @@ func demoCommand(ctx context.Context, args []string, s Streams) int {
 		}
 		return usageErr(s, "demo", "%s", bad[len(bad)-1])
 	}
-	cfg, code := settings("demo", ld, s)
-	if code != 0 {
-		return code
+	// Validated once, in run, after the demo has put its own broker and
+	// sandbox in: what it ignores (a CA file, a secret file) is not read.
+	cfg, err := ld.Config()
+	if err != nil {
+		return settingsErr(s.Err, "demo", err)
 	}
 	d := &demoRun{opts: o, cfg: cfg, given: ld.Given, out: &lockedWriter{w: s.Out}, errw: s.Err}
 	return d.run(ctx)
@@ -140,17 +142,12 @@ func (d *demoRun) run(ctx context.Context) int {
 			fmt.Fprintf(d.errw, "mimc-bridge demo: note: %s%s is ignored: the demo runs its own broker\n", config.EnvPrefix, name)
 		}
 	}
-	log, closeLog, err := d.openLog()
-	if err != nil {
-		return d.fail("%v", err)
-	}
-	defer closeLog()
 	if !d.given("KAFKA_TOPICS") && !d.given("URGENT_TOPICS") {
 		// Show an urgent topic beside the default one.
 		d.cfg.KafkaTopics = append(d.cfg.KafkaTopics, demoUrgentTopic)
 		d.cfg.UrgentTopics = []string{demoUrgentTopic}
 	}
-	closeBroker, err := d.startBroker(ctx)
+	closeBroker, err := d.startBroker()
 	if err != nil {
 		return d.fail("%v", err)
 	}
@@ -161,18 +158,26 @@ func (d *demoRun) run(ctx context.Context) int {
 	}
 	defer closeMIMC()
 	if !d.given("HTTP_ADDR") {
-		// :8080 may be taken; pick a free loopback port.
-		if d.cfg.HTTPAddr, err = freeLoopbackAddr(); err != nil {
-			return d.fail("choosing a port for /metrics: %v", err)
-		}
+		d.cfg.HTTPAddr = "127.0.0.1:0" // :8080 may be taken
 	}
 	if err := d.cfg.Validate(true); err != nil {
-		fmt.Fprintf(d.errw, "mimc-bridge demo: invalid settings:\n%s\n", indent(err.Error()))
-		return ExitUsage
+		return settingsErr(d.errw, "demo", err)
+	}
+	log, closeLog, err := d.openLog()
+	if err != nil {
+		return d.fail("%v", err)
+	}
+	defer closeLog()
+	if err := d.createTopics(ctx); err != nil {
+		return d.fail("%v", err)
+	}
+	ln, err := d.listenHTTP()
+	if err != nil {
+		return d.fail("%v", err)
 	}
 	d.printHeader()
 
-	d.bridge = startDemoBridge(ctx, d.cfg, log)
+	d.bridge = startDemoBridge(ctx, d.cfg, log, ln)
 	defer func() { _ = d.bridge.stop() }()
 	if err := d.waitReady(ctx); err != nil {
 		return d.fail("%v (logs: %s)", err, d.logPath)
@@ -225,10 +230,8 @@ func (d *demoRun) openLog() (*zap.Logger, func(), error) {
 	return log, func() { _ = log.Sync(); f.Close() }, nil
 }
 
-// startBroker starts the embedded broker, points the settings at it and
-// creates the topics unless they exist (with --data-dir they survive from
-// an earlier run).
-func (d *demoRun) startBroker(ctx context.Context) (func(), error) {
+// startBroker starts the embedded broker and points the settings at it.
+func (d *demoRun) startBroker() (func(), error) {
 	kopts := []kfake.Opt{kfake.NumBrokers(1)}
 	if d.opts.brokerPort != 0 {
 		kopts = append(kopts, kfake.Ports(d.opts.brokerPort))
@@ -245,14 +248,30 @@ func (d *demoRun) startBroker(ctx context.Context) (func(), error) {
 	cfg.KafkaTLS, cfg.KafkaTLSCAFile, cfg.KafkaSASLMechanism = false, "", ""
 	cfg.KafkaSASLUsername, cfg.KafkaSASLPassword = "", secret.String{}
 	d.broker, d.admin = broker, consumer.NewAdmin(consumer.Conn{Brokers: cfg.KafkaBrokers})
-	closeAll := func() { d.admin.Close(); broker.Close() }
-	tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	return func() { d.admin.Close(); broker.Close() }, nil
+}
+
+// createTopics creates the topics of the settings unless they exist (with
+// --data-dir they survive from an earlier run).
+func (d *demoRun) createTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := d.admin.CreateTopics(tctx, d.opts.partitions, append(append([]string(nil), cfg.KafkaTopics...), cfg.ResultsTopic)...); err != nil {
-		closeAll()
-		return nil, err
+	return d.admin.CreateTopics(ctx, d.opts.partitions, append(append([]string(nil), d.cfg.KafkaTopics...), d.cfg.ResultsTopic)...)
+}
+
+// listenHTTP binds HTTP_ADDR for the bridge's operations server (nil when
+// it is empty) and puts the bound address in the settings, so that the
+// header and the readiness check name the real port of a host:0.
+func (d *demoRun) listenHTTP() (net.Listener, error) {
+	if d.cfg.HTTPAddr == "" {
+		return nil, nil
 	}
-	return closeAll, nil
+	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR %s: %w", d.cfg.HTTPAddr, err)
+	}
+	d.cfg.HTTPAddr = ln.Addr().String()
+	return ln, nil
 }
 
 // startMIMC starts the sandbox and points the settings at it, unless app
@@ -303,12 +322,13 @@ type demoBridge struct {
 	err     error // what it returned, once read
 }
 
-// startDemoBridge runs the bridge until stop; it outlives ctx (Ctrl-C) so
-// that it drains and commits.
-func startDemoBridge(ctx context.Context, cfg config.Config, log *zap.Logger) *demoBridge {
+// startDemoBridge runs the bridge, serving its operations endpoints on ln
+// (nil: none), until stop; it outlives ctx (Ctrl-C) so that it drains and
+// commits.
+func startDemoBridge(ctx context.Context, cfg config.Config, log *zap.Logger, ln net.Listener) *demoBridge {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b := &demoBridge{met: metrics.New(), cancel: cancel, done: make(chan error, 1), timeout: cfg.ShutdownTimeout + 10*time.Second}
-	go func() { b.done <- runBridge(bctx, cfg, log, b.met) }()
+	go func() { b.done <- runBridge(bctx, cfg, log, b.met, ln) }()
 	return b
 }
 
@@ -466,15 +486,6 @@ func errOr(err error, s string) string {
 		return s
 	}
 	return err.Error()
-}
-
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // httpBase is the URL of the bridge's HTTP server, "" without one.

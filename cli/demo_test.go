@@ -123,6 +123,43 @@ func TestDemoShowsAQuota(t *testing.T) {
 	}
 }
 
+func TestTheDemoWaitsOnThePortItWasGivenWhenHTTPAddrAsksForAFreeOne(t *testing.T) {
+	p := demo(t, "--events", "20", "--spread", "0", "--deadline", "30s", "--http-addr", "127.0.0.1:0")
+	if code := p.wait(t, 50*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.stderr)
+	}
+	m := regexp.MustCompile(`http://127\.0\.0\.1:(\d+)/metrics`).FindStringSubmatch(p.stdout.String())
+	if m == nil || m[1] == "0" {
+		t.Errorf("the header names %v, want the bound port:\n%s", m, p.stdout)
+	}
+}
+
+func TestTheDemoDoesNotReadTheKafkaSettingsItIgnores(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-ca.pem")
+	p := demo(t, "--events", "20", "--spread", "0", "--deadline", "30s",
+		"--kafka-tls", "--kafka-tls-ca-file", missing, "--kafka-sasl-mechanism", "plain")
+	if code := p.wait(t, 50*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, p.stderr)
+	}
+	for _, name := range []string{"KAFKA_TLS", "KAFKA_TLS_CA_FILE", "KAFKA_SASL_MECHANISM"} {
+		if !strings.Contains(p.stderr.String(), "note: MIMC_BRIDGE_"+name+" is ignored") {
+			t.Errorf("no note that %s is ignored: %q", name, p.stderr)
+		}
+	}
+}
+
+func TestTheDemoRefusesBadSettingsBeforeStartingAnything(t *testing.T) {
+	code, stdout, stderr := run(t, "", "demo", "--batch-linger=-1s", "--log-level", "loud")
+	if code != cli.ExitUsage || stdout != "" {
+		t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
+	}
+	for _, want := range []string{"mimc-bridge demo: invalid settings:", "BATCH_LINGER", "LOG_LEVEL"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q: %q", want, stderr)
+		}
+	}
+}
+
 func TestDemoFailsClearlyWhenOutcomesDoNotArrive(t *testing.T) {
 	// Every MIMC call hangs past the deadline: no outcome can arrive.
 	// No MIMC answers (nothing listens on the discard port): no outcome

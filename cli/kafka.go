@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
@@ -22,10 +23,16 @@ func settings(cmd string, ld *config.Loader, s Streams) (config.Config, int) {
 		err = cfg.Validate(false)
 	}
 	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge %s: invalid settings:\n%s\n", cmd, indent(err.Error()))
-		return cfg, ExitUsage
+		return cfg, settingsErr(s.Err, cmd, err)
 	}
 	return cfg, 0
+}
+
+// settingsErr prints the bad settings of err for command cmd and returns
+// the exit code of bad settings.
+func settingsErr(w io.Writer, cmd string, err error) int {
+	fmt.Fprintf(w, "mimc-bridge %s: invalid settings:\n%s\n", cmd, indent(err.Error()))
+	return ExitUsage
 }
 
 // connect reaches the brokers of cfg for command cmd and checks, bounded in
@@ -33,9 +40,7 @@ func settings(cmd string, ld *config.Loader, s Streams) (config.Config, int) {
 // error; brokers that cannot be used are a failure.
 func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topics ...string) (*consumer.Admin, int) {
 	if len(cfg.KafkaBrokers) == 0 {
-		fmt.Fprintf(s.Err, "mimc-bridge %s: invalid settings:\n%s\n", cmd,
-			indent((&config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"}).Error()))
-		return nil, ExitUsage
+		return nil, settingsErr(s.Err, cmd, &config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"})
 	}
 	conn, err := consumer.NewConnFromSettings(cfg)
 	if err != nil {

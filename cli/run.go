@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"runtime/debug"
 	"time"
@@ -30,8 +31,7 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 		err = cfg.Validate(true)
 	}
 	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge run: invalid settings:\n%s\n", indent(err.Error()))
-		return ExitUsage
+		return settingsErr(s.Err, "run", err)
 	}
 	log, err := NewLogger(cfg.LogLevel, cfg.LogFormat, s.Err)
 	if err != nil {
@@ -57,12 +57,17 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 // server until ctx ends, drains and returns. cfg must have passed
 // cfg.Validate(true): it is not checked again.
 func RunBridge(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-	return runBridge(ctx, cfg, log, metrics.New())
+	return runBridge(ctx, cfg, log, metrics.New(), nil)
 }
 
 // runBridge is RunBridge with the metrics given, so that the demo can read
-// its counters in process.
-func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *metrics.Metrics) error {
+// its counters in process, and optionally the operations server's listener
+// already bound (the demo binds it first to learn the port of HTTP_ADDR
+// host:0); without one it binds HTTP_ADDR after the probe. It closes ln.
+func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *metrics.Metrics, ln net.Listener) error {
+	if ln != nil {
+		defer ln.Close() // when it returns before serving; Serve closes it too
+	}
 	b, err := bridge.New(cfg, log, met)
 	if err != nil {
 		return err
@@ -71,11 +76,16 @@ func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *met
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	if cfg.HTTPAddr != "" {
-		srv, err := ops.Listen(cfg.HTTPAddr, met.Registry, b.Health().Ready, log)
-		if err != nil {
+	var srv *ops.Server
+	switch {
+	case ln != nil:
+		srv = ops.New(ln, met.Registry, b.Health().Ready, log)
+	case cfg.HTTPAddr != "":
+		if srv, err = ops.Listen(cfg.HTTPAddr, met.Registry, b.Health().Ready, log); err != nil {
 			return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 		}
+	}
+	if srv != nil {
 		log.Info("serving /metrics, /healthz and /readyz", zap.String("addr", srv.Addr()))
 		g.Go(func() error { return srv.Serve(gctx) })
 	}

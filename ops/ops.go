@@ -29,6 +29,12 @@ func Listen(addr string, reg *prometheus.Registry, ready ReadyFunc, log *zap.Log
 	if err != nil {
 		return nil, err
 	}
+	return New(ln, reg, ready, log), nil
+}
+
+// New prepares the handlers on ln, bound by the caller (who can then tell
+// the address of a port 0 before serving); Serve runs them and closes ln.
+func New(ln net.Listener, reg *prometheus.Registry, ready ReadyFunc, log *zap.Logger) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -48,7 +54,7 @@ func Listen(addr string, reg *prometheus.Registry, ready ReadyFunc, log *zap.Log
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 		ln:  ln,
 		log: log,
-	}, nil
+	}
 }
 
 // Addr is the bound address.
