@@ -49,6 +49,9 @@ func TestTheDashboardQueriesOnlyMetricsTheBridgeExports(t *testing.T) {
 		Panels []struct {
 			Title   string `json:"title"`
 			Type    string `json:"type"`
+			GridPos struct {
+				H, W, X, Y int
+			} `json:"gridPos"`
 			Targets []struct {
 				Expr string `json:"expr"`
 			} `json:"targets"`
@@ -62,7 +65,15 @@ func TestTheDashboardQueriesOnlyMetricsTheBridgeExports(t *testing.T) {
 	}
 	names := exported(t)
 	queried := map[string]bool{}
-	for _, p := range dash.Panels {
+	expired := false
+	for i, p := range dash.Panels {
+		a := p.GridPos
+		for _, q := range dash.Panels[:i] {
+			b := q.GridPos
+			if a.X < b.X+b.W && b.X < a.X+a.W && a.Y < b.Y+b.H && b.Y < a.Y+a.H {
+				t.Errorf("panel %q overlaps panel %q", p.Title, q.Title)
+			}
+		}
 		if p.Type == "row" {
 			continue
 		}
@@ -70,6 +81,7 @@ func TestTheDashboardQueriesOnlyMetricsTheBridgeExports(t *testing.T) {
 			t.Errorf("panel %q queries nothing", p.Title)
 		}
 		for _, tg := range p.Targets {
+			expired = expired || strings.Contains(tg.Expr, `status="expired"`)
 			found := metricName.FindAllString(tg.Expr, -1)
 			if len(found) == 0 {
 				t.Errorf("panel %q: no metric in %q", p.Title, tg.Expr)
@@ -89,13 +101,18 @@ func TestTheDashboardQueriesOnlyMetricsTheBridgeExports(t *testing.T) {
 		}
 	}
 	// What the dashboard is for: the quota, 429s, the concurrency limit,
-	// lag, outcomes, pending events and stall.
+	// lag, outcomes, pending events and stall; the urgent lane against the
+	// others, and what expired.
 	for _, want := range []string{"mimc_bridge_quota_share", "mimc_bridge_quota_group_rate", "mimc_bridge_mimc_recipients_total",
 		"mimc_bridge_quota_refusals_total", "mimc_bridge_mimc_concurrency_limit", "mimc_bridge_partition_lag",
-		"mimc_bridge_outcomes_total", "mimc_bridge_pending_events", "mimc_bridge_stalled"} {
+		"mimc_bridge_outcomes_total", "mimc_bridge_pending_events", "mimc_bridge_stalled",
+		"mimc_bridge_priority_pending_events", "mimc_bridge_priority_outcomes_total", "mimc_bridge_send_wait_seconds_bucket"} {
 		if !queried[want] {
 			t.Errorf("no panel shows %s", want)
 		}
+	}
+	if !expired {
+		t.Error(`no panel shows the expired outcomes (status="expired")`)
 	}
 	if t.Failed() {
 		all := make([]string, 0, len(names))
