@@ -228,12 +228,15 @@ func (d *demoRun) printKeep() {
 
 // progName is how the user runs this program, to paste into a command:
 // "go run ." when arg0 is a binary built by go run, else arg0 as given (a
-// path when it was run by its path, its name when found on PATH).
+// path when it was run by its path, its name when found on PATH). go run
+// builds into a temporary go-build*/b001/exe/ directory, or runs a binary
+// it cached earlier from GOCACHE (go-build/xx/<hash>-d/, since Go 1.24).
 func progName(arg0 string) string {
 	if arg0 == "" {
 		return "mimc-bridge"
 	}
-	if strings.Contains(filepath.ToSlash(arg0), "/go-build") && filepath.Base(filepath.Dir(arg0)) == "exe" {
+	if dir := filepath.Base(filepath.Dir(arg0)); strings.Contains(filepath.ToSlash(arg0), "/go-build") &&
+		(dir == "exe" || strings.HasSuffix(dir, "-d")) {
 		return "go run ."
 	}
 	return arg0

@@ -62,7 +62,8 @@ func TestEventTextIsEscapedWhereverItReachesTheTerminal(t *testing.T) {
 func TestTheDemoPastesCommandsTheWayTheProgramWasRun(t *testing.T) {
 	tests := []struct{ arg0, want string }{
 		{"/tmp/go-build2993/b001/exe/mimc-bridge", "go run ."},
-		{"/root/.cache/go-build/ab/abcdef-d/exe/mimc-bridge", "go run ."},
+		{"/root/.cache/go-build/b1/b15aaba0f7fe45a89c2a689a788a4e5e4945954f694105fc4a260c9ff9928367-d/mimc-bridge", "go run ."},
+		{"/home/ann/go-build-tools/mimc-bridge", "/home/ann/go-build-tools/mimc-bridge"},
 		{"./mimc-bridge", "./mimc-bridge"},
 		{"mimc-bridge", "mimc-bridge"},
 		{"/usr/local/bin/mimc-bridge", "/usr/local/bin/mimc-bridge"},
