@@ -42,7 +42,7 @@ func sendCommand(ctx context.Context, args []string, s Streams) int {
 	fs.StringVar(&f.msgType, "msg-type", "", `msgType: "" (text) or "base64"`)
 	fs.StringVar(&f.bizType, "biz-type", "", "bizType")
 	fs.Var(&f.isStore, "is-store", "isStore: --is-store or --is-store=false (absent: MIMC's default)")
-	fs.StringVar(&f.ttl, "ttl", "", "ttl: the event's time to live in whole seconds, 1 to 2592000 (30 days), from its record's timestamp (absent: EVENT_TTL)")
+	fs.StringVar(&f.ttl, "ttl", "", "ttl: the event's time to live in whole `seconds`, 1 to 2592000 (30 days), from its record's timestamp (absent: EVENT_TTL)")
 	jsonArg := fs.String("json", "", `the event as JSON; "-" reads it from stdin`)
 	// --from-resource is the FROM_RESOURCE setting's flag: given on the
 	// command line it also becomes the event's fromResource.
