@@ -106,7 +106,7 @@ func TestTheReadmeLayoutNamesEveryPackageAndOnlyThose(t *testing.T) {
 		top, rest, nested := strings.Cut(dir, "/")
 		if !regexp.MustCompile(`(?m)(^|[ ,])` + regexp.QuoteMeta(top) + `/`).MatchString(block) {
 			t.Errorf("the layout does not name %s/", top)
-		} else if nested && !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(top) + `/.*\b` + regexp.QuoteMeta(rest) + `\b`).MatchString(block) {
+		} else if nested && !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(top)+`/.*\b`+regexp.QuoteMeta(rest)+`\b`).MatchString(block) {
 			t.Errorf("the layout's %s/ line does not name %s", top, rest)
 		}
 		return nil
