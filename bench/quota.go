@@ -43,7 +43,9 @@ type quotaResult struct {
 // 1 to 5 recipients, 200 campaigns so that calls fill.
 func quotaEvent(dst []byte, i, events int, split bool) []byte {
 	p2p := quotaP2P(i, split)
-	n := 1 + int(mix(uint64(i))%5)
+	// Both events of a pair have as many recipients, one of each kind:
+	// the kinds weigh the same.
+	n := 1 + int(mix(uint64(i/2))%5)
 	dst = append(dst, `{"id":"q`...)
 	dst = strconv.AppendInt(dst, int64(i), 10)
 	dst = append(dst, `","fromAccount":"shop","fromResource":"campaigns",`...)
@@ -282,16 +284,17 @@ func (r *quotaResult) print(w io.Writer) {
 	tw.Flush()
 }
 
-// quotaP2P reports whether event i of the quota workload is p2p: half of
-// the events, mixed in every partition. With split, even events are p2p and
-// odd ones p2t, which the round-robin producer puts on even and odd
-// partitions: each member then holds its own mix of the kinds while its
-// share of each kind is the same, so the members holding fewer partitions
-// of a kind run dry of it and leave their share of it idle (quota use near
-// 67% where mixed kinds reach 90%).
+// quotaP2P reports whether event i of the quota workload is p2p. Events go
+// in pairs, one of each kind: with split, the even one is p2p, which the
+// round-robin producer puts on even partitions (and p2t on odd ones); each
+// member then holds its own mix of the kinds while its share of each kind
+// is the same, so the members holding fewer partitions of a kind run dry of
+// it and leave their share of it idle. Otherwise which one of a pair is p2p
+// is drawn, so that every partition holds both kinds.
 func quotaP2P(i int, split bool) bool {
+	even := i%2 == 0
 	if split {
-		return i%2 == 0
+		return even
 	}
-	return mix(uint64(i)^0x2545f491)&1 == 0
+	return even != (mix(uint64(i/2)^0x2545f491)&1 == 1)
 }
