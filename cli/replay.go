@@ -37,8 +37,8 @@ var progressEvery = 2 * time.Second
 func replayCommand(ctx context.Context, args []string, s Streams) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	statuses := fs.String("status", replayStatuses, "only these statuses: comma-separated "+strings.Join(event.Statuses, ", ")+" (those without an event are counted and skipped)")
-	var ids listFlag
-	fs.Var(&ids, "id", "only these event ids (repeatable or comma-separated)")
+	var ids repeatedFlag // an event id may hold a comma, as in outcomes
+	fs.Var(&ids, "id", "only this event id, taken as it is (repeat the flag for several)")
 	since := fs.String("since", "", "only outcomes completed at or after this time: RFC 3339 (2026-11-25T10:00:00Z) or a duration before now (90m)")
 	until := fs.String("until", "", "only outcomes completed before this time: RFC 3339 or a duration before now")
 	toTopic := fs.String("topic", "", "produce every event to this topic instead of the topic its record came from")

@@ -170,7 +170,8 @@ func TestReplay(t *testing.T) {
 			want []string
 		}{
 			{[]string{"--status", "expired"}, []string{"otp-7"}},
-			{[]string{"--id", "part-3,otp-7", "--id", "ok-1"}, []string{"part-3", "otp-7"}},
+			{[]string{"--id", "part-3", "--id", "otp-7", "--id", "ok-1"}, []string{"part-3", "otp-7"}},
+			{[]string{"--id", "part-3,otp-7"}, nil}, // one id that holds a comma, as outcomes reads it
 			{[]string{"--since", at.Add(30 * time.Second).Format(time.RFC3339Nano)}, []string{"part-3", "otp-7"}},
 			{[]string{"--until", at.Add(90 * time.Second).Format(time.RFC3339Nano)}, []string{"fail-2", "part-3"}},
 			{[]string{"--since", "30m"}, nil}, // all completed about an hour ago
