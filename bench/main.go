@@ -58,6 +58,7 @@ type options struct {
 	repeat        int
 	latencyRate   float64
 	maxCalls      int
+	maxPending    int
 	latencyRead   bool
 
 	quotaRate       float64 // recipients per second per kind
@@ -104,6 +105,7 @@ func main() {
 	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "BATCH_LINGER of the bridge")
 	fs.IntVar(&o.maxRecipients, "max-recipients", 100, "BATCH_MAX_RECIPIENTS of the bridge")
 	fs.IntVar(&o.maxCalls, "concurrent-calls", 0, "MAX_CONCURRENT_CALLS of the bridge (0: its default, 256)")
+	fs.IntVar(&o.maxPending, "max-pending", 0, "MAX_PENDING_EVENTS of the bridge (0: its default, 10000)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")
