@@ -56,6 +56,9 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 	if spec.MaxCalls > 0 {
 		cfg.MaxConcurrentCalls = spec.MaxCalls
 	}
+	if spec.MaxPending > 0 {
+		cfg.MaxPendingEvents = spec.MaxPending
+	}
 	cfg.RateP2P, cfg.RateP2T = spec.RateP2P, spec.RateP2T
 	if spec.SessionTimeout > 0 {
 		cfg.KafkaSessionTimeout = spec.SessionTimeout

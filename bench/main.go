@@ -58,12 +58,14 @@ type options struct {
 	repeat        int
 	latencyRate   float64
 	maxCalls      int
+	maxPending    int
 	latencyRead   bool
 
 	quotaRate       float64 // recipients per second per kind
 	quotaSecs       float64 // backlog, in seconds at the quota
 	quotaMembers    int
 	quotaPartitions int
+	quotaSplitKinds bool // p2p on even partitions, p2t on odd ones
 
 	urgentQuota   float64 // recipients per second per kind
 	urgentBacklog float64 // the normal backlog, in seconds of the quota
@@ -93,6 +95,7 @@ func main() {
 	fs.Float64Var(&o.quotaSecs, "quota-secs", 15, "quota workload: the backlog, in seconds of sending at the quota")
 	fs.IntVar(&o.quotaMembers, "quota-members", 3, "quota workload: bridge processes at the start (one more joins, one leaves)")
 	fs.IntVar(&o.quotaPartitions, "quota-partitions", 12, "quota workload: partitions of its topics")
+	fs.BoolVar(&o.quotaSplitKinds, "quota-split-kinds", false, "quota workload: alternate the kinds, which puts all p2p events on even partitions and all p2t on odd ones (the default mixes them in every partition)")
 	fs.Float64Var(&o.urgentQuota, "urgent-quota", 400, "urgent workload: the sandbox's quota, recipients per second of each kind")
 	fs.Float64Var(&o.urgentBacklog, "urgent-backlog", 20, "urgent workload: the normal backlog, in times the quota (seconds of sending)")
 	fs.Float64Var(&o.urgentRate, "urgent-rate", 10, "urgent workload: urgent events per second")
@@ -102,6 +105,7 @@ func main() {
 	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "BATCH_LINGER of the bridge")
 	fs.IntVar(&o.maxRecipients, "max-recipients", 100, "BATCH_MAX_RECIPIENTS of the bridge")
 	fs.IntVar(&o.maxCalls, "concurrent-calls", 0, "MAX_CONCURRENT_CALLS of the bridge (0: its default, 256)")
+	fs.IntVar(&o.maxPending, "max-pending", 0, "MAX_PENDING_EVENTS of the bridge (0: its default, 10000)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")

@@ -27,6 +27,7 @@ type quotaResult struct {
 	Partitions    int     `json:"partitions"`
 	Quota         float64 `json:"quotaPerKind"` // recipients per second, each kind
 	MIMCLatencyMs float64 `json:"mimcLatencyMs"`
+	SplitKinds    bool    `json:"splitKinds"` // p2p on even partitions, p2t on odd ones
 	Events        int     `json:"events"`
 	Seconds       float64 `json:"seconds"` // first to last accepted call
 	UseP2P        float64 `json:"useP2P"`  // accepted recipients / (quota × seconds)
@@ -38,14 +39,17 @@ type quotaResult struct {
 	Error         string  `json:"error,omitempty"`
 }
 
-// quotaEvent is event i of the quota workload: p2p for even i, p2t for odd
-// i, 1 to 5 recipients, 200 campaigns so that calls fill.
-func quotaEvent(dst []byte, i, events int) []byte {
-	n := 1 + int(mix(uint64(i))%5)
+// quotaEvent is event i of the quota workload: p2p or p2t (see quotaP2P),
+// 1 to 5 recipients, 200 campaigns so that calls fill.
+func quotaEvent(dst []byte, i, events int, split bool) []byte {
+	p2p := quotaP2P(i, split)
+	// Both events of a pair have as many recipients, one of each kind:
+	// the kinds weigh the same.
+	n := 1 + int(mix(uint64(i/2))%5)
 	dst = append(dst, `{"id":"q`...)
 	dst = strconv.AppendInt(dst, int64(i), 10)
 	dst = append(dst, `","fromAccount":"shop","fromResource":"campaigns",`...)
-	if i%2 == 0 {
+	if p2p {
 		dst = append(dst, `"toAccounts":[`...)
 	} else {
 		dst = append(dst, `"topicIds":[`...)
@@ -54,7 +58,7 @@ func quotaEvent(dst []byte, i, events int) []byte {
 		if j > 0 {
 			dst = append(dst, ',')
 		}
-		if i%2 == 0 {
+		if p2p {
 			dst = append(dst, `"u`...)
 			dst = strconv.AppendInt(dst, int64(i), 10)
 			dst = append(dst, 'x')
@@ -74,7 +78,7 @@ func quotaEvent(dst []byte, i, events int) []byte {
 // quotaRun runs the quota workload.
 func (e *env) quotaRun(ctx context.Context) *quotaResult {
 	o := e.o
-	r := &quotaResult{Members: o.quotaMembers, Partitions: o.quotaPartitions, Quota: o.quotaRate, MIMCLatencyMs: ms(o.mimcLatency)}
+	r := &quotaResult{Members: o.quotaMembers, Partitions: o.quotaPartitions, Quota: o.quotaRate, MIMCLatencyMs: ms(o.mimcLatency), SplitKinds: o.quotaSplitKinds}
 	// Three recipients an event on average, half of each kind.
 	r.Events = int(o.quotaSecs * 2 * o.quotaRate / 3)
 	fail := func(err error) *quotaResult {
@@ -138,7 +142,7 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 	pw := e.producer(topic)
 	msgs := make([]kafka.Message, 0, r.Events)
 	for i := 0; i < r.Events; i++ {
-		msgs = append(msgs, kafka.Message{Value: quotaEvent(nil, i, r.Events)})
+		msgs = append(msgs, kafka.Message{Value: quotaEvent(nil, i, r.Events, o.quotaSplitKinds)})
 	}
 	err := pw.WriteMessages(ctx, msgs...)
 	pw.Close()
@@ -271,8 +275,26 @@ func recipientsOf(v []byte) int {
 func (r *quotaResult) print(w io.Writer) {
 	fmt.Fprintf(w, "\nquota: %d bridge processes (one joins at a third, one leaves at two thirds), %d partitions, quota %.0f recipients/s per kind, MIMC %gms:\n\n",
 		r.Members, r.Partitions, r.Quota, r.MIMCLatencyMs)
+	if r.SplitKinds {
+		fmt.Fprintf(w, "(kinds split: p2p on even partitions, p2t on odd ones)\n\n")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "events\tseconds\tuse p2p\tuse p2t\tcalls\trefused\trefused %\tdrains abandoned\t")
 	fmt.Fprintf(tw, "%d\t%.1f\t%.1f%%\t%.1f%%\t%d\t%d\t%.2f%%\t%d\t\n", r.Events, r.Seconds, 100*r.UseP2P, 100*r.UseP2T, r.Calls, r.Refused, 100*r.RefusedShare, r.Abandoned)
 	tw.Flush()
+}
+
+// quotaP2P reports whether event i of the quota workload is p2p. Events go
+// in pairs, one of each kind: with split, the even one is p2p, which the
+// round-robin producer puts on even partitions (and p2t on odd ones); each
+// member then holds its own mix of the kinds while its share of each kind
+// is the same, so the members holding fewer partitions of a kind run dry of
+// it and leave their share of it idle. Otherwise which one of a pair is p2p
+// is drawn, so that every partition holds both kinds.
+func quotaP2P(i int, split bool) bool {
+	even := i%2 == 0
+	if split {
+		return even
+	}
+	return even != (mix(uint64(i/2)^0x2545f491)&1 == 1)
 }

@@ -143,9 +143,16 @@ func pickNote(ok bool, u *urgentResult) string {
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %d CPUs, %s, %s, %s; run took %.0fs; load average %s at the start, %s at the end\n",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS, r.Seconds, r.Machine.LoadStart, r.Machine.LoadEnd)
-	fmt.Fprintf(w, "settings: events=%s naive-events=%s backlog=%s/%s partitions=%s repeat=%s BATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%s\n\n",
+	fmt.Fprintf(w, "settings: events=%s naive-events=%s backlog=%s/%s partitions=%s repeat=%s BATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%s",
 		r.Settings["events"], r.Settings["naiveEvents"], r.Settings["smallBacklog"], r.Settings["backlog"],
 		r.Settings["partitions"], r.Settings["repeat"], r.Settings["batchLinger"], r.Settings["batchMaxRecipients"])
+	// Shown only when set: 0 is the bridge's default.
+	for _, s := range []struct{ key, name string }{{"maxConcurrentCalls", "MAX_CONCURRENT_CALLS"}, {"maxPendingEvents", "MAX_PENDING_EVENTS"}} {
+		if v := r.Settings[s.key]; v != "" && v != "0" {
+			fmt.Fprintf(w, " %s=%s", s.name, v)
+		}
+	}
+	fmt.Fprint(w, "\n\n")
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tmode\tMIMC\tevents\tevents/s\trecipients/s\t× bare\tcalls\tideal\tcalls/ideal\tpeak RSS MiB\tpeak heap MiB\tCPU µs/event\tbroker+sandbox µs/event\tcommitted\t")

@@ -37,9 +37,14 @@ type Config struct {
 	// their timeout must not stop the others, and latency noise at a fast
 	// MIMC must not throttle it below that.
 	Min int
-	// Initial is the bound at the start (default a quarter of Max, at
-	// least 16 or Max when lower): high enough to fill a fast MIMC at once,
-	// low enough not to flood a slow one before the first measurements.
+	// Initial is the bound at the start (default Max). The limiter grows
+	// by one or two calls every two round trips: from a quarter of Max, at
+	// 100ms of latency it took 7s to reach 100 calls and most of a minute
+	// to reach 256, which held a backlog to a third of what MIMC could
+	// take (22k against 75k events/s in the load tool). Starting at the
+	// bound the operator allows is safe: the quota gate holds calls before
+	// they take a permit, and latency climbing, timeouts, 5xx and 429 shrink
+	// the bound from there.
 	Initial int
 	// Penalty is how long a call answered with a timeout, 5xx or 429 keeps
 	// its permit, counted from its start.
@@ -57,7 +62,7 @@ func (c *Config) Validate() error {
 		c.Min = min(c.Max, 16)
 	}
 	if c.Initial == 0 {
-		c.Initial = max(min(c.Max, 16), c.Max/4)
+		c.Initial = c.Max
 	}
 	if c.Penalty == 0 {
 		c.Penalty = DefaultPenalty

@@ -47,7 +47,7 @@ func drive(t *testing.T, l *Limiter, m *mimcFake, callers int, d time.Duration) 
 func TestTheLimitGrowsWhileLatencyHolds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var last atomic.Int64
-		l, err := New(Config{Max: 256, OnLimit: func(n int) { last.Store(int64(n)) }}, nil)
+		l, err := New(Config{Max: 256, Initial: 64, OnLimit: func(n int) { last.Store(int64(n)) }}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +61,28 @@ func TestTheLimitGrowsWhileLatencyHolds(t *testing.T) {
 		}
 		if int(last.Load()) != l.Limit() {
 			t.Errorf("observed limit %d, limit %d", last.Load(), l.Limit())
+		}
+	})
+}
+
+func TestASlowMIMCGetsTheFullBoundFromTheStart(t *testing.T) {
+	// The limiter grows by a call or two every two round trips: at 100ms
+	// a bound starting low stays low for the whole of a backlog.
+	synctest.Test(t, func(t *testing.T) {
+		l, err := New(Config{Max: 256}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var peak atomic.Int64
+		m := &mimcFake{latency: func(n int64) time.Duration {
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			return 100 * time.Millisecond
+		}}
+		drive(t, l, m, 300, 3*time.Second)
+		if peak.Load() < 250 || l.Limit() < 250 {
+			t.Fatalf("%d calls in flight at most and a limit of %d after 3s of steady 100ms answers, want the max of 256",
+				peak.Load(), l.Limit())
 		}
 	})
 }
