@@ -57,16 +57,7 @@ func normalEvent(dst []byte, i, events int) []byte {
 	dst = append(dst, `{"id":"`+normalPrefix...)
 	dst = strconv.AppendInt(dst, int64(i), 10)
 	dst = append(dst, `","fromAccount":"`+normalSender+`","toAccounts":[`...)
-	for j := 0; j < n; j++ {
-		if j > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `"u`...)
-		dst = strconv.AppendInt(dst, int64(i), 10)
-		dst = append(dst, 'x')
-		dst = strconv.AppendInt(dst, int64(j), 10)
-		dst = append(dst, '"')
-	}
+	dst = appendAccounts(dst, i, n)
 	dst = append(dst, `],"msg":"Campaign `...)
 	dst = strconv.AppendInt(dst, int64(i)*heavyMessages/int64(events), 10)
 	dst = append(dst, campaignText...)

@@ -95,16 +95,7 @@ func (w workload) event(dst []byte, i int, produced time.Time) (value []byte, id
 	dst = append(dst, key...)
 	dst = append(dst, `","fromAccount":"shop","fromResource":"campaigns","toAccounts":[`...)
 	n := w.recipients(i)
-	for j := 0; j < n; j++ {
-		if j > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `"u`...)
-		dst = strconv.AppendInt(dst, int64(i), 10)
-		dst = append(dst, 'x')
-		dst = strconv.AppendInt(dst, int64(j), 10)
-		dst = append(dst, '"')
-	}
+	dst = appendAccounts(dst, i, n)
 	dst = append(dst, `],"msg":"`...)
 	m := w.message(i)
 	if w.Name == "none" {
@@ -132,4 +123,20 @@ func producedAt(id []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, ns), true
+}
+
+// appendAccounts appends the n accounts of event i, "u<i>x<j>", as JSON
+// strings separated by commas.
+func appendAccounts(dst []byte, i, n int) []byte {
+	for j := 0; j < n; j++ {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"u`...)
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		dst = append(dst, 'x')
+		dst = strconv.AppendInt(dst, int64(j), 10)
+		dst = append(dst, '"')
+	}
+	return dst
 }

@@ -130,13 +130,7 @@ func (g *generation) seedBounds(ctx context.Context) {
 	for tp := range offsets {
 		since[tp] = now
 	}
-	if err := g.committer.Commit(offsets, since); err != nil {
-		g.met.CommitErrors.Inc()
-		g.log.Warn("committing the start offsets with a bound failed", zap.Error(err))
-		return
-	}
-	g.committedBounds(offsets, since)
-	g.tracker.Committed(offsets)
+	g.commitWith(offsets, since, "committing the start offsets with a bound failed")
 }
 
 // committedBounds records the bounds of a successful commit.

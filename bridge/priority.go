@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"github.com/mimc-bridge/mimc-bridge/batching"
+	"github.com/mimc-bridge/mimc-bridge/quota"
 )
 
 // priority is the lane an event travels in. Events of URGENT_TOPICS travel
@@ -10,20 +11,14 @@ import (
 // batch loop blocked handing normal calls to busy senders never holds them
 // up), their own senders (which normal calls waiting for the quota cannot
 // all occupy), and the quota first.
-type priority int
+type priority = quota.Priority
 
+// The lanes are the quota's priorities: one home for the concept.
 const (
-	normal priority = iota
-	urgent
-	priorities
+	normal     = quota.Normal
+	urgent     = quota.Urgent
+	priorities = quota.Priorities
 )
-
-func (p priority) String() string {
-	if p == urgent {
-		return "urgent"
-	}
-	return "normal"
-}
 
 // laneConfig sizes one lane.
 type laneConfig struct {

@@ -55,6 +55,19 @@ func (g *generation) progress() (stop func()) {
 	}
 }
 
+// commitWith commits offsets with their bounds and records both; failed
+// says what to log when the commit fails.
+func (g *generation) commitWith(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time, failed string) bool {
+	if err := g.committer.Commit(offsets, since); err != nil {
+		g.met.CommitErrors.Inc()
+		g.log.Warn(failed, zap.Error(err))
+		return false
+	}
+	g.committedBounds(offsets, since)
+	g.tracker.Committed(offsets)
+	return true
+}
+
 // commit commits, per partition, the offset below which every record has
 // its outcome written, with a bound on when those outcomes were written.
 func (g *generation) commit() {
@@ -65,13 +78,9 @@ func (g *generation) commit() {
 	if len(offsets) == 0 {
 		return
 	}
-	if err := g.committer.Commit(offsets, since); err != nil {
-		g.met.CommitErrors.Inc()
-		g.log.Warn("committing offsets failed", zap.Error(err))
+	if !g.commitWith(offsets, since, "committing offsets failed") {
 		return
 	}
-	g.committedBounds(offsets, since)
-	g.tracker.Committed(offsets)
 	g.met.Commits.Inc()
 	for tp, off := range offsets {
 		g.met.CommittedOffset.WithLabelValues(tp.Topic, metrics.PartitionLabel(tp.Partition)).Set(float64(off))

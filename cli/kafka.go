@@ -71,3 +71,30 @@ func offsets(ctx context.Context, ad *consumer.Admin, topic string) (first, end 
 	defer cancel()
 	return ad.Offsets(ctx, topic)
 }
+
+// results is the results topic opened for reading, as outcomes and replay
+// read it: the settings, a connection, and its offsets when it was opened.
+type results struct {
+	cfg        config.Config
+	ad         *consumer.Admin
+	first, end map[int]int64
+}
+
+// openResults loads the settings of command cmd, reaches the brokers and
+// takes the results topic's offsets. On failure it has said why and returns
+// the exit code; on success the caller closes r.ad.
+func openResults(ctx context.Context, cmd string, ld *config.Loader, s Streams) (r results, code int) {
+	if r.cfg, code = settings(cmd, ld, s); code != 0 {
+		return r, code
+	}
+	if r.ad, code = connect(ctx, cmd, r.cfg, s, r.cfg.ResultsTopic); code != 0 {
+		return r, code
+	}
+	var err error
+	if r.first, r.end, err = offsets(ctx, r.ad, r.cfg.ResultsTopic); err != nil {
+		r.ad.Close()
+		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
+		return r, ExitFailed
+	}
+	return r, 0
+}

@@ -43,20 +43,12 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 	for _, id := range ids {
 		filter.ids[id] = true
 	}
-	cfg, code := settings("outcomes", ld, s)
+	res, code := openResults(ctx, "outcomes", ld, s)
 	if code != 0 {
 		return code
 	}
-	ad, code := connect(ctx, "outcomes", cfg, s, cfg.ResultsTopic)
-	if code != 0 {
-		return code
-	}
-	defer ad.Close()
-	first, end, err := offsets(ctx, ad, cfg.ResultsTopic)
-	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge outcomes: %v\n", err)
-		return ExitFailed
-	}
+	defer res.ad.Close()
+	cfg, ad, first, end := res.cfg, res.ad, res.first, res.end
 	start, stop := first, end
 	if *follow {
 		stop = nil

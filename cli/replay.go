@@ -52,20 +52,12 @@ func replayCommand(ctx context.Context, args []string, s Streams) int {
 		fmt.Fprintf(s.Err, "mimc-bridge replay: %v\n", err)
 		return ExitUsage
 	}
-	cfg, code := settings("replay", ld, s)
+	res, code := openResults(ctx, "replay", ld, s)
 	if code != 0 {
 		return code
 	}
-	ad, code := connect(ctx, "replay", cfg, s, cfg.ResultsTopic)
-	if code != 0 {
-		return code
-	}
-	defer ad.Close()
-	first, end, err := offsets(ctx, ad, cfg.ResultsTopic)
-	if err != nil {
-		fmt.Fprintf(s.Err, "mimc-bridge replay: %v\n", err)
-		return ExitFailed
-	}
+	defer res.ad.Close()
+	cfg, ad, first, end := res.cfg, res.ad, res.first, res.end
 
 	total := int64(0)
 	for p, e := range end {

@@ -32,7 +32,7 @@ type bucket struct {
 	factor      float64   // of the share, lowered by 429s: its value at since
 	since       time.Time // when factor was last lowered (zero: never)
 	pausedUntil time.Time
-	queues      [priorities]list.List // of *waiter
+	queues      [Priorities]list.List // of *waiter
 	timer       *time.Timer
 }
 
@@ -200,7 +200,7 @@ func (b *bucket) dispatch(now time.Time) {
 		}
 		return
 	}
-	for p := priorities - 1; p >= 0; p-- {
+	for p := Priorities - 1; p >= 0; p-- {
 		q := &b.queues[p]
 		for q.Len() > 0 {
 			w := q.Front().Value.(*waiter)

@@ -34,11 +34,11 @@ import (
 // Priority orders the calls waiting for the quota.
 type Priority int
 
-// The priorities, lowest first.
+// The priorities, lowest first; Priorities is how many there are.
 const (
 	Normal Priority = iota
 	Urgent
-	priorities
+	Priorities
 )
 
 func (p Priority) String() string {
