@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -91,8 +93,30 @@ func listOffsets(ctx context.Context, cl *kafka.Client, want map[string][]int,
 }
 
 // CommittedOffsets returns group's committed offset of each given partition
-// of topic (-1 where it has none).
+// of topic (-1 where it has none). A coordinator that is moving or still
+// loading the group (Apache Kafka answers NOT_COORDINATOR or
+// COORDINATOR_LOAD_IN_PROGRESS for a while after __consumer_offsets is made
+// or a broker restarts; kfake never does) is asked again until ctx ends.
 func CommittedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
+	b := backoff.WithContext(backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(0)), ctx)
+	return backoff.RetryWithData(func() (map[int]int64, error) {
+		out, err := committedOffsets(ctx, cl, group, topic, partitions)
+		if err != nil && !coordinatorMoving(err) {
+			return nil, backoff.Permanent(err)
+		}
+		return out, err
+	}, b)
+}
+
+// coordinatorMoving tells the errors of a group coordinator that is not
+// ready yet, which pass by themselves.
+func coordinatorMoving(err error) bool {
+	return errors.Is(err, kafka.NotCoordinatorForGroup) || errors.Is(err, kafka.GroupCoordinatorNotAvailable) ||
+		errors.Is(err, kafka.GroupLoadInProgress)
+}
+
+func committedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
 	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
 	if err != nil {
 		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)

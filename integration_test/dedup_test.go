@@ -34,7 +34,7 @@ type dedupRun struct {
 // new group until every one is committed.
 func doneOnce(t *testing.T, n, resultParts int) *dedupRun {
 	t.Helper()
-	c := newKfake(t)
+	c := newCluster(t)
 	in := c.topic(t, "push", 1)
 	results := c.topic(t, "results", resultParts)
 	fake, url := fakeMIMC(t)
@@ -201,7 +201,7 @@ func TestAResultsTopicWhoseOldestOutcomesWereDeletedFallsBackSafely(t *testing.T
 // A drain that runs out of time abandons its work: the outcomes it wrote
 // past the commit are not written again by the next owner.
 func TestAnAbandonedDrainLeavesNoSecondOutcome(t *testing.T) {
-	c := newKfake(t)
+	c := newCluster(t)
 	in := c.topic(t, "push", 1)
 	results := c.topic(t, "results", 2)
 	fake, url := fakeMIMC(t)

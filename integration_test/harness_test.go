@@ -20,6 +20,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/integration_test/apachekafka"
 	"github.com/mimc-bridge/mimc-bridge/internal/poll"
 	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
@@ -35,12 +36,15 @@ const (
 
 // cluster is the Kafka-protocol broker the tests run against.
 type cluster struct {
-	brokers []string
-	kfake   *kfake.Cluster // nil for an external cluster
+	brokers  []string
+	kfake    *kfake.Cluster        // nil for any other broker
+	apache   *apachekafka.Cluster // real Apache Kafka started by the harness, else nil
+	replicas int                  // replication factor of new topics; 0 means 1
 }
 
 // newCluster returns the broker the harness was asked for:
-// MIMC_BRIDGE_IT_BROKERS names an external cluster; MIMC_BRIDGE_IT_KAFKA=container
+// MIMC_BRIDGE_IT_BROKERS names an external cluster; MIMC_BRIDGE_IT_KAFKA=apache
+// runs real Apache Kafka as a JVM (see apache_test.go); MIMC_BRIDGE_IT_KAFKA=container
 // asks for Apache Kafka through testcontainers; otherwise an in-process kfake
 // broker on loopback TCP.
 func newCluster(t *testing.T) *cluster {
@@ -48,10 +52,14 @@ func newCluster(t *testing.T) *cluster {
 	if b := os.Getenv("MIMC_BRIDGE_IT_BROKERS"); b != "" {
 		return &cluster{brokers: strings.Split(b, ",")}
 	}
-	if mode := os.Getenv("MIMC_BRIDGE_IT_KAFKA"); mode == "container" {
+	switch mode := os.Getenv("MIMC_BRIDGE_IT_KAFKA"); mode {
+	case "apache":
+		return sharedApache(t)
+	case "container":
 		return containerCluster(t)
-	} else if mode != "" && mode != "kfake" {
-		t.Fatalf("MIMC_BRIDGE_IT_KAFKA=%q: want \"container\" or \"kfake\"", mode)
+	case "", "kfake":
+	default:
+		t.Fatalf("MIMC_BRIDGE_IT_KAFKA=%q: want \"apache\", \"container\" or \"kfake\"", mode)
 	}
 	return newKfake(t)
 }
@@ -80,7 +88,7 @@ func (c *cluster) topic(t *testing.T, prefix string, partitions int) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := c.client().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
+		Topic: name, NumPartitions: partitions, ReplicationFactor: max(1, c.replicas),
 	}}})
 	if err != nil {
 		t.Fatalf("creating topic %s: %v", name, err)

@@ -29,7 +29,7 @@ type quotaRun struct {
 // 100 recipients to a message so that calls can fill.
 func newQuotaRun(t *testing.T, partitions int, perSecond float64, q mimctest.Quota, events, perEvent int) *quotaRun {
 	t.Helper()
-	c := newKfake(t)
+	c := newCluster(t)
 	in := c.topic(t, "push", partitions)
 	results := c.topic(t, "results", 4)
 	fake, url := fakeMIMC(t)
