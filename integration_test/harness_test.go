@@ -37,7 +37,7 @@ const (
 // cluster is the Kafka-protocol broker the tests run against.
 type cluster struct {
 	brokers  []string
-	kfake    *kfake.Cluster        // nil for any other broker
+	kfake    *kfake.Cluster       // nil for any other broker
 	apache   *apachekafka.Cluster // real Apache Kafka started by the harness, else nil
 	replicas int                  // replication factor of new topics; 0 means 1
 }
