@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/offsetcommit"
 	"go.uber.org/zap"
 )
 
@@ -82,27 +83,42 @@ func (g *Generation) Commit(offsets map[TopicPartition]int64, since map[TopicPar
 	if g.ended {
 		return ErrGenerationEnded
 	}
-	req := &kafka.OffsetCommitRequest{
-		GroupID:      g.groupID,
-		GenerationID: int(g.ID),
-		MemberID:     g.MemberID,
-		Topics:       make(map[string][]kafka.OffsetCommit),
-	}
+	req := &offsetcommit.Request{GroupID: g.groupID, GenerationID: g.ID, MemberID: g.MemberID}
+	byTopic := map[string]int{}
 	for tp, off := range offsets {
-		req.Topics[tp.Topic] = append(req.Topics[tp.Topic], kafka.OffsetCommit{
-			Partition: tp.Partition, Offset: off, Metadata: CommitMetadata(since[tp]),
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[tp.Topic] = i
+			req.Topics = append(req.Topics, offsetcommit.RequestTopic{Name: tp.Topic})
+		}
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, offsetcommit.RequestPartition{
+			PartitionIndex: int32(tp.Partition), CommittedOffset: off, CommittedMetadata: CommitMetadata(since[tp]),
+			// Unknown, said as Kafka's own consumers say it: kafka-go's
+			// Client.OffsetCommit leaves 0 here, which a Java consumer
+			// taking the group over reads as epoch 0 and validates
+			// against the leader's log (a reset or truncation).
+			CommittedLeaderEpoch: -1,
 		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	resp, err := g.client.OffsetCommit(ctx, req)
+	tr := g.client.Transport
+	if tr == nil {
+		tr = kafka.DefaultTransport
+	}
+	m, err := tr.RoundTrip(ctx, g.client.Addr, req)
 	if err != nil {
 		return fmt.Errorf("committing offsets in generation %d: %w", g.ID, err)
 	}
-	for topic, ps := range resp.Topics {
-		for _, p := range ps {
-			if p.Error != nil {
-				return fmt.Errorf("committing offsets in generation %d: %s/%d: %w", g.ID, topic, p.Partition, p.Error)
+	resp, ok := m.(*offsetcommit.Response)
+	if !ok {
+		return fmt.Errorf("committing offsets in generation %d: unexpected response %T", g.ID, m)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				return fmt.Errorf("committing offsets in generation %d: %s/%d: %w", g.ID, t.Name, p.PartitionIndex, kafka.Error(p.ErrorCode))
 			}
 		}
 	}
