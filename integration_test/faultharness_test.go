@@ -373,11 +373,16 @@ type faultRun struct {
 	inParts int
 }
 
-// startFaultRun starts a cluster, the fake, a bridge, a watcher and a
+// startFaultRun starts a kfake broker, the fake, a bridge, a watcher and a
 // producer, and waits for the first outcomes.
 func startFaultRun(t *testing.T, tune func(*config.Config)) *faultRun {
 	t.Helper()
-	c := newKfake(t)
+	return startFaultRunOn(t, newKfake(t), tune)
+}
+
+// startFaultRunOn is startFaultRun on a given cluster.
+func startFaultRunOn(t *testing.T, c *cluster, tune func(*config.Config)) *faultRun {
+	t.Helper()
 	const inParts, resultParts = 4, 2
 	in := c.topic(t, "push", inParts)
 	results := c.topic(t, "results", resultParts)
