@@ -129,17 +129,26 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, fmt.Errorf("creating the MIMC client: %w", err)
 	}
+	// Outcomes are signed with a key derived from the app secret, and only
+	// signed ones mark a record as done after a crash: a writer of the
+	// results topic cannot make the bridge skip records.
+	signer, err := consumer.NewSigner(cfg.MIMCAppSecret)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
 	pub, err := consumer.NewPublisher(consumer.PublisherConfig{
 		Conn:    conn,
 		Topic:   cfg.ResultsTopic,
 		Group:   cfg.KafkaGroupID,
+		Signer:  signer,
 		OnError: func(error) { met.OutcomeWriteErrors.Inc(); health.writerFailed() },
 	}, log.With(zap.String("component", "publisher")))
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	scanner, err := consumer.NewScanner(consumer.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID},
+	scanner, err := consumer.NewScanner(consumer.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID, Signer: signer},
 		log.With(zap.String("component", "scanner")))
 	if err != nil {
 		client.Close()
