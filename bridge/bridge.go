@@ -96,6 +96,9 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range slowQuotaWarnings(cfg) {
+		log.Warn(w.msg, w.fields...)
+	}
 	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
 		// No share until the first generation: tokens saved up before
 		// it would be a burst into quota the other members are spending.
