@@ -96,6 +96,9 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range slowQuotaWarnings(cfg) {
+		log.Warn(w.msg, w.fields...)
+	}
 	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
 		// No share until the first generation: tokens saved up before
 		// it would be a burst into quota the other members are spending.
@@ -129,17 +132,26 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 	if err != nil {
 		return nil, fmt.Errorf("creating the MIMC client: %w", err)
 	}
+	// Outcomes are signed with a key derived from the app secret, and only
+	// signed ones mark a record as done after a crash: a writer of the
+	// results topic cannot make the bridge skip records.
+	signer, err := consumer.NewSigner(cfg.MIMCAppSecret)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
 	pub, err := consumer.NewPublisher(consumer.PublisherConfig{
 		Conn:    conn,
 		Topic:   cfg.ResultsTopic,
 		Group:   cfg.KafkaGroupID,
+		Signer:  signer,
 		OnError: func(error) { met.OutcomeWriteErrors.Inc(); health.writerFailed() },
 	}, log.With(zap.String("component", "publisher")))
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	scanner, err := consumer.NewScanner(consumer.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID},
+	scanner, err := consumer.NewScanner(consumer.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID, Signer: signer},
 		log.With(zap.String("component", "scanner")))
 	if err != nil {
 		client.Close()

@@ -53,6 +53,7 @@ func (g *generation) findDone(ctx context.Context) {
 	done, stats, err := g.scanner.Scan(ctx, g.assignments)
 	g.met.ResultsScanSeconds.Set(stats.Took.Seconds())
 	g.met.ResultsScanRecords.Set(float64(stats.Read))
+	g.met.ResultsScanIgnored.Add(float64(stats.Ignored)) // the scanner logs them
 	if err != nil {
 		g.log.Warn("outcomes already written: looking for them failed, nothing is skipped (work done before may be done again)",
 			zap.Int("records_read", stats.Read), zap.Duration("took", stats.Took), zap.Error(err))

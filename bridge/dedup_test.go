@@ -17,17 +17,18 @@ import (
 
 // fakeScanner answers a scan with what it was given.
 type fakeScanner struct {
-	mu    sync.Mutex
-	done  consumer.Done
-	err   error
-	calls int
+	mu      sync.Mutex
+	done    consumer.Done
+	ignored int // records whose signature did not check
+	err     error
+	calls   int
 }
 
 func (s *fakeScanner) Scan(_ context.Context, as []consumer.Assignment) (consumer.Done, consumer.ScanStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
-	stats := consumer.ScanStats{Partitions: 1, Read: 42, Took: 3 * time.Millisecond}
+	stats := consumer.ScanStats{Partitions: 1, Read: 42, Ignored: s.ignored, Took: 3 * time.Millisecond}
 	for _, a := range as {
 		if !a.OutcomesSince.IsZero() && (stats.Since.IsZero() || a.OutcomesSince.Before(stats.Since)) {
 			stats.Since = a.OutcomesSince
@@ -104,6 +105,23 @@ func (p *fakePublisher) markWritten(at consumer.TopicPartition, offs ...int64) {
 	for _, o := range offs {
 		p.written[at][o] = true
 	}
+}
+
+func TestResultsRecordsTheScanIgnoredAreCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 1, &pushLog{}, nil)
+		h.p.scanner = &fakeScanner{ignored: 3}
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: time.Now().Add(-time.Minute)}}
+		h.start()
+		h.src.produce(0, ev("e0", "alice"))
+		for h.com.committed(0) < 1 {
+			time.Sleep(250 * time.Millisecond)
+		}
+		h.stop()
+		if got := counter(h.p.met.ResultsScanIgnored); got != 3 {
+			t.Errorf("mimc_bridge_results_scan_ignored_total %v, want 3", got)
+		}
+	})
 }
 
 func TestRecordsWhoseOutcomeIsAlreadyWrittenAreSkippedAndCountAsDone(t *testing.T) {

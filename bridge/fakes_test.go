@@ -160,6 +160,10 @@ func (p *fakePublisher) Publish(ctx context.Context, msgs []consumer.Message, _ 
 		if err != nil {
 			panic(fmt.Sprintf("an outcome that does not parse: %v: %s", err, m.Value))
 		}
+		if m.Status != out.Status {
+			// The status header is signed: it must be the outcome's.
+			panic(fmt.Sprintf("an outcome written with status header %q: %s", m.Status, m.Value))
+		}
 		p.outcomes = append(p.outcomes, out)
 		at := consumer.TopicPartition{Topic: out.Source.Topic, Partition: out.Source.Partition}
 		if p.written[at] == nil {

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
@@ -39,6 +40,47 @@ func (p *pipeline) setShare(ctx context.Context, log *zap.Logger, held int) {
 	}
 	log.Info("quota share", zap.Int("partitions_held", held), zap.Int("partitions", total))
 	p.quota.SetShare(share)
+}
+
+// slowQuotaWarning is one start-up warning about a quota too low to drain.
+type slowQuotaWarning struct {
+	msg    string
+	fields []zap.Field
+}
+
+// slowQuotaWarnings warns, per kind, when the group's whole quota (the best
+// share a member can have) takes longer than the drain budget to send one
+// full call: what is pending of the kind then cannot be sent within a
+// rebalance or a shutdown, and is abandoned for the next owner to do again.
+func slowQuotaWarnings(cfg config.Config) []slowQuotaWarning {
+	drain := pipelineSettings(cfg).drain
+	var out []slowQuotaWarning
+	for _, r := range []struct {
+		name string
+		rate float64
+	}{{"RATE_P2P", cfg.RateP2P}, {"RATE_P2T", cfg.RateP2T}} {
+		if r.rate <= 0 {
+			continue
+		}
+		secs := float64(cfg.BatchMaxRecipients) / r.rate
+		if secs <= drain.Seconds() {
+			continue
+		}
+		took := "more than 100 years"
+		if secs < 100*365*24*3600 {
+			took = time.Duration(secs * float64(time.Second)).Round(time.Second).String()
+		}
+		out = append(out, slowQuotaWarning{
+			msg: config.EnvPrefix + r.name + " is so low that the pending events of its kind take longer to send than the drain budget: " +
+				"a rebalance or a shutdown abandons them (the next owner sends them again)",
+			fields: []zap.Field{
+				zap.String("setting", config.EnvPrefix+r.name), zap.Float64("rate", r.rate),
+				zap.Int("batch_max_recipients", cfg.BatchMaxRecipients), zap.String("one_full_call_takes", took),
+				zap.Duration("drain_budget", drain),
+			},
+		})
+	}
+	return out
 }
 
 // observeQuota brings the rate gauges up to date: a rate recovering from

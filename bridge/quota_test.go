@@ -4,14 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	zapobserver "go.uber.org/zap/zaptest/observer"
+
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/message"
+	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
@@ -204,4 +210,38 @@ func TestWithoutAQuotaPendingIsBoundedByMaxPendingEventsOnly(t *testing.T) {
 		}
 		h.stop()
 	})
+}
+
+func TestAQuotaTooLowToDrainIsWarnedAboutAtStartUpNamingTheSetting(t *testing.T) {
+	cfg := config.Default()
+	cfg.KafkaBrokers = []string{"127.0.0.1:9"}
+	cfg.MIMCAppID, cfg.MIMCAppKey = "1", "k"
+	c, _, err := config.Load([]string{"--mimc-app-secret", "s3cret-for-the-test"}, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MIMCAppSecret = c.MIMCAppSecret
+	cfg.RateP2P = 0.01 // one full call of 100 recipients: 10000s, far past the 20s drain
+	cfg.RateP2T = 1000 // 0.1s: fine
+	core, logs := zapobserver.New(zapcore.InfoLevel)
+	b, err := New(cfg, zap.New(core), metrics.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.close()
+	warned := logs.FilterMessageSnippet("is so low that the pending events of its kind take longer to send than the drain budget").All()
+	if len(warned) != 1 {
+		t.Fatalf("%d warnings, want 1 (RATE_P2P only): %v", len(warned), logs.All())
+	}
+	f := warned[0].ContextMap()
+	if f["setting"] != "MIMC_BRIDGE_RATE_P2P" || f["one_full_call_takes"] != "2h46m40s" || f["drain_budget"] != 20*time.Second {
+		t.Errorf("fields %v", f)
+	}
+	if !strings.HasPrefix(warned[0].Message, "MIMC_BRIDGE_RATE_P2P ") {
+		t.Errorf("the message does not name the setting: %q", warned[0].Message)
+	}
+	cfg.RateP2P = 1e-9
+	if w := slowQuotaWarnings(cfg); len(w) != 1 || w[0].fields[3].String != "more than 100 years" {
+		t.Fatalf("warnings %v", w)
+	}
 }

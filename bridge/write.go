@@ -62,7 +62,7 @@ func (w *writer) run() {
 		linger.Stop()
 		msgs = msgs[:0]
 		for _, it := range batch {
-			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset})
+			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status})
 		}
 		err := w.g.pub.Publish(w.g.abandonCtx, msgs, func(i, n int) []byte {
 			return shrink(batch[i].outcome(), n)

@@ -185,3 +185,18 @@ func printFlag(w io.Writer, f *flag.Flag, own bool) {
 }
 
 func getenv(k string) (string, bool) { return os.LookupEnv(k) }
+
+// unknownEnv returns the MIMC_BRIDGE_* variables of the process's
+// environment that are not settings (see config.UnknownEnv).
+func unknownEnv() []config.Unknown { return config.UnknownEnv(os.Environ()) }
+
+// warnUnknownEnv prints one warning line per unknown variable for command
+// cmd and returns them: a misspelt setting silently leaves its default in
+// force.
+func warnUnknownEnv(w io.Writer, cmd string) []config.Unknown {
+	unknown := unknownEnv()
+	for _, u := range unknown {
+		fmt.Fprintf(w, "mimc-bridge %s: warning: %s\n", cmd, u)
+	}
+	return unknown
+}

@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -180,4 +182,69 @@ func clearSettings(t *testing.T) {
 			t.Setenv(k, "")
 		}
 	}
+}
+
+func TestEveryCommandWarnsOncePerUnknownVariableNamingTheClosestSetting(t *testing.T) {
+	clearSettings(t)
+	t.Setenv("MIMC_BRIDGE_KAFKA_TOPIC", "orders")
+	t.Setenv("MIMC_BRIDGE_RATE_P2p", "500")
+	t.Setenv("MIMC_BRIDGE_IT_KAFKA_VERSION", "4.1.0") // the integration tests' harness: not a setting
+	wants := []string{
+		"warning: MIMC_BRIDGE_KAFKA_TOPIC is not a setting and is ignored: did you mean MIMC_BRIDGE_KAFKA_TOPICS?",
+		"warning: MIMC_BRIDGE_RATE_P2p is not a setting and is ignored: did you mean MIMC_BRIDGE_RATE_P2P?",
+	}
+	check := func(t *testing.T, stderr string) {
+		t.Helper()
+		for _, want := range wants {
+			if n := strings.Count(stderr, want); n != 1 {
+				t.Errorf("stderr has %q %d times, want once: %q", want, n, stderr)
+			}
+		}
+		if strings.Contains(stderr, "orders") || strings.Contains(stderr, "500") || strings.Contains(stderr, "MIMC_BRIDGE_IT_") {
+			t.Errorf("stderr shows a value or a harness variable: %q", stderr)
+		}
+	}
+	for _, name := range []string{"run", "demo", "outcomes", "send", "replay", "config"} {
+		t.Run(name+" with a bad setting", func(t *testing.T) {
+			code, _, stderr := run(t, "", name, "--kafka-tls=maybe")
+			if code != cli.ExitUsage {
+				t.Errorf("exit %d, want 2", code)
+			}
+			check(t, stderr)
+		})
+	}
+	t.Run("config with good settings warns and exits 0", func(t *testing.T) {
+		code, _, stderr := run(t, "", "config")
+		if code != cli.ExitOK {
+			t.Errorf("exit %d, want 0: %q", code, stderr)
+		}
+		check(t, stderr)
+	})
+	t.Run("config --for run exits 2", func(t *testing.T) {
+		code, _, stderr := run(t, "", "config", "--for", "run", "--kafka-brokers", "k:9092",
+			"--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s")
+		if code != cli.ExitUsage || !strings.Contains(stderr, "`run` would ignore 2 environment variable(s) that are not settings") {
+			t.Errorf("exit %d, stderr %q; want 2", code, stderr)
+		}
+		check(t, stderr)
+	})
+	t.Run("run logs them in the log's format", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // stop at once: only the start-up lines matter
+		var out, errb bytes.Buffer
+		cli.Main(ctx, []string{"run", "--kafka-brokers", "127.0.0.1:9", "--mimc-app-id", "1", "--mimc-app-key", "k",
+			"--mimc-app-secret", "s", "--http-addr="}, cli.Streams{Out: &out, Err: &errb})
+		for v, closest := range map[string]string{"MIMC_BRIDGE_KAFKA_TOPIC": "MIMC_BRIDGE_KAFKA_TOPICS", "MIMC_BRIDGE_RATE_P2p": "MIMC_BRIDGE_RATE_P2P"} {
+			n := 0
+			for line := range strings.SplitSeq(errb.String(), "\n") {
+				if strings.Contains(line, `"msg":"an environment variable is not a setting and is ignored"`) &&
+					strings.Contains(line, `"variable":"`+v+`"`) && strings.Contains(line, `"closest_setting":"`+closest+`"`) {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d warnings logged for %s, want 1: %q", n, v, errb.String())
+			}
+		}
+	})
 }

@@ -12,7 +12,9 @@ import (
 // configCommand prints the effective settings, secrets redacted. Bad
 // settings exit 2, as for every command. Settings that are valid but lack
 // what run needs (brokers, MIMC credentials) exit 0 with a note, or 2 with
-// --for run: the pre-flight check of a deployment.
+// --for run: the pre-flight check of a deployment. A MIMC_BRIDGE_* variable
+// that is not a setting is a warning, as for every command, and with
+// --for run exits 2 too.
 func configCommand(_ context.Context, args []string, s Streams) int {
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)
 	forCmd := fs.String("for", "", "also require what this command needs to start (run), and exit 2 if something is missing")
@@ -25,6 +27,7 @@ func configCommand(_ context.Context, args []string, s Streams) int {
 	default:
 		return usageErr(s, "config", "--for: %q is not a command that needs more settings (want run)", *forCmd)
 	}
+	unknown := warnUnknownEnv(s.Err, "config")
 	cfg, err := ld.Config()
 	cfg.Print(s.Out)
 	if err == nil {
@@ -40,6 +43,12 @@ func configCommand(_ context.Context, args []string, s Streams) int {
 			return ExitUsage
 		}
 		fmt.Fprintf(s.Err, "valid, but `run` also needs (`config --for run` exits 2 for this):\n%s\n", indent(err.Error()))
+	}
+	if len(unknown) > 0 && *forCmd == "run" {
+		// A deployment's pre-flight check: a misspelt setting is a
+		// mistake to fix before run starts with a default in its place.
+		fmt.Fprintf(s.Err, "`run` would ignore %d environment variable(s) that are not settings (named above); rename or remove them\n", len(unknown))
+		return ExitUsage
 	}
 	return ExitOK
 }

@@ -101,6 +101,7 @@ func demoCommand(ctx context.Context, args []string, s Streams) int {
 		}
 		return usageErr(s, "demo", "%s", bad[len(bad)-1])
 	}
+	warnUnknownEnv(s.Err, "demo")
 	// Validated once, in run, after the demo has put its own broker and
 	// sandbox in: what it ignores (a CA file, a secret file) is not read.
 	cfg, err := ld.Config()

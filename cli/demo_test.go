@@ -160,6 +160,21 @@ func TestTheDemoRefusesBadSettingsBeforeStartingAnything(t *testing.T) {
 	}
 }
 
+func TestTheDemoRefusesATopicListedTwice(t *testing.T) {
+	for _, args := range [][]string{
+		{"--kafka-topics", "mimc.push,mimc.push"},
+		{"--kafka-topics", "mimc.push,mimc.otp", "--urgent-topics", "mimc.otp,mimc.otp"},
+	} {
+		code, stdout, stderr := run(t, "", append([]string{"demo"}, args...)...)
+		if code != cli.ExitUsage || stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q; want 2 and nothing", args, code, stdout)
+		}
+		if !strings.Contains(stderr, "mimc-bridge demo: invalid settings:") || !strings.Contains(stderr, "is listed more than once") {
+			t.Errorf("%q: stderr %q; want the setting and the repeated topic named", args, stderr)
+		}
+	}
+}
+
 func TestDemoFailsClearlyWhenOutcomesDoNotArrive(t *testing.T) {
 	// Every MIMC call hangs past the deadline: no outcome can arrive.
 	// No MIMC answers (nothing listens on the discard port): no outcome

@@ -18,6 +18,7 @@ var kafkaConnSettings = []string{
 // settings loads and checks the settings of command cmd (not what only run
 // needs); on a bad one it prints every problem and returns ExitUsage.
 func settings(cmd string, ld *config.Loader, s Streams) (config.Config, int) {
+	warnUnknownEnv(s.Err, cmd)
 	cfg, err := ld.Config()
 	if err == nil {
 		err = cfg.Validate(false)

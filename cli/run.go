@@ -31,14 +31,23 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 		err = cfg.Validate(true)
 	}
 	if err != nil {
+		// A misspelt variable is often why a setting is missing: say so
+		// next to the error.
+		warnUnknownEnv(s.Err, "run")
 		return settingsErr(s.Err, "run", err)
 	}
 	log, err := NewLogger(cfg.LogLevel, cfg.LogFormat, s.Err)
 	if err != nil {
+		warnUnknownEnv(s.Err, "run")
 		fmt.Fprintf(s.Err, "mimc-bridge run: %v\n", err)
 		return ExitUsage
 	}
 	defer func() { _ = log.Sync() }()
+	// In the log's format, so that a log pipeline reads them.
+	for _, u := range unknownEnv() {
+		log.Warn("an environment variable is not a setting and is ignored",
+			zap.String("variable", u.Var), zap.String("closest_setting", u.Closest))
+	}
 	log.Info("starting mimc-bridge", append([]zap.Field{zap.String("version", Version)}, cfg.Fields()...)...)
 	stopWatchdog := shutdownWatchdog(ctx, cfg.ShutdownTimeout, log)
 	defer stopWatchdog()

@@ -29,7 +29,7 @@ type setting struct {
 // table lists the settings in the documented order.
 var table = []setting{
 	listSetting("KAFKA_BROKERS", "", "comma-separated host:port of the Kafka brokers (required for run)", func(c *Config) *[]string { return &c.KafkaBrokers }),
-	listSetting("KAFKA_TOPICS", "mimc.push", "comma-separated input topics", func(c *Config) *[]string { return &c.KafkaTopics }),
+	listSetting("KAFKA_TOPICS", "mimc.push", "comma-separated input topics, each listed once", func(c *Config) *[]string { return &c.KafkaTopics }),
 	stringSetting("KAFKA_GROUP_ID", "mimc-bridge", "consumer group", func(c *Config) *string { return &c.KafkaGroupID }),
 	stringSetting("RESULTS_TOPIC", "mimc.push.results", "outcome topic", func(c *Config) *string { return &c.ResultsTopic }),
 	boolSetting("KAFKA_TLS", "false", "TLS to the brokers", func(c *Config) *bool { return &c.KafkaTLS }),
@@ -49,7 +49,7 @@ var table = []setting{
 	intSetting("MAX_CONCURRENT_CALLS", "256", "upper bound of MIMC calls in flight: within it the number adapts to MIMC's latency and answers", func(c *Config) *int { return &c.MaxConcurrentCalls }),
 	floatSetting("RATE_P2P", "0", "the app's MIMC p2p quota in recipients per second, for the whole consumer group: each member sends its share (quota × its input partitions / all input partitions), less while MIMC answers 429 (0: no limit)", func(c *Config) *float64 { return &c.RateP2P }),
 	floatSetting("RATE_P2T", "0", "the app's MIMC p2t quota in recipients per second, for the whole consumer group, shared as RATE_P2P (0: no limit)", func(c *Config) *float64 { return &c.RateP2T }),
-	listSetting("URGENT_TOPICS", "", "input topics, among KAFKA_TOPICS, whose events go ahead of all others: pending room of their own, sent first, the quota first", func(c *Config) *[]string { return &c.UrgentTopics }),
+	listSetting("URGENT_TOPICS", "", "input topics, among KAFKA_TOPICS and each listed once, whose events go ahead of all others: pending room of their own, sent first, the quota first", func(c *Config) *[]string { return &c.UrgentTopics }),
 	durationSetting("EVENT_TTL", "0s", "time to live of an event without a ttl of its own, from its record's timestamp: an expired event is not sent (0: none; at most 720h)", func(c *Config) *time.Duration { return &c.EventTTL }),
 	durationSetting("HTTP_TIMEOUT", "10s", "timeout of one MIMC call", func(c *Config) *time.Duration { return &c.HTTPTimeout }),
 	durationSetting("RETRY_MAX_ELAPSED", shortDuration(mimc.DefaultRetryMaxElapsed), "how long a call is retried before its recipients fail", func(c *Config) *time.Duration { return &c.RetryMaxElapsed }),

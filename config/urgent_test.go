@@ -63,3 +63,52 @@ func TestUrgentTopicsAndEventTTL(t *testing.T) {
 		})
 	}
 }
+
+func TestATopicListedTwiceIsRefusedNamingTheSettingAndTheTopic(t *testing.T) {
+	for _, tt := range []struct {
+		scenario string
+		env      map[string]string
+		args     []string
+		want     []string // each must be in the error
+	}{
+		{"an input topic listed twice", map[string]string{"MIMC_BRIDGE_KAFKA_TOPICS": "a,b,a"}, nil,
+			[]string{`MIMC_BRIDGE_KAFKA_TOPICS (--kafka-topics): "a" is listed more than once`}},
+		{"an input topic listed twice with spaces, by flag", nil, []string{"--kafka-topics", "mimc.push, mimc.push"},
+			[]string{`MIMC_BRIDGE_KAFKA_TOPICS (--kafka-topics): "mimc.push" is listed more than once`}},
+		{"an urgent topic listed twice", map[string]string{"MIMC_BRIDGE_KAFKA_TOPICS": "a,u"}, []string{"--urgent-topics", "u,u"},
+			[]string{`MIMC_BRIDGE_URGENT_TOPICS (--urgent-topics): "u" is listed more than once`}},
+		{"each repeated topic is named once", map[string]string{"MIMC_BRIDGE_KAFKA_TOPICS": "a,b,a,b,a"}, nil,
+			[]string{`"a" is listed more than once`, `"b" is listed more than once`}},
+	} {
+		t.Run(tt.scenario, func(t *testing.T) {
+			e := valid()
+			for k, v := range tt.env {
+				e[k] = v
+			}
+			c, err := load(t, e, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate(false)
+			if err == nil {
+				t.Fatalf("accepted: topics %q, urgent %q", c.KafkaTopics, c.UrgentTopics)
+			}
+			for _, want := range tt.want {
+				if strings.Count(err.Error(), want) != 1 {
+					t.Errorf("error %q, want %q once", err, want)
+				}
+			}
+		})
+	}
+	t.Run("a topic both input and urgent is what URGENT_TOPICS means", func(t *testing.T) {
+		e := valid()
+		e["MIMC_BRIDGE_KAFKA_TOPICS"], e["MIMC_BRIDGE_URGENT_TOPICS"] = "a,u", "u"
+		c, err := load(t, e)
+		if err == nil {
+			err = c.Validate(true)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

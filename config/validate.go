@@ -50,6 +50,14 @@ func (c Config) Validate(forRun bool) error {
 			add("KAFKA_TOPICS", "%s: %s", quote(t), msg)
 		}
 	}
+	// A topic listed twice is read twice: the member counts its partitions
+	// twice (a wrong quota share) and the broker refuses the join.
+	for _, t := range repeated(c.KafkaTopics) {
+		add("KAFKA_TOPICS", "%s is listed more than once", quote(t))
+	}
+	for _, t := range repeated(c.UrgentTopics) {
+		add("URGENT_TOPICS", "%s is listed more than once", quote(t))
+	}
 	for _, t := range c.UrgentTopics {
 		if !slices.Contains(c.KafkaTopics, t) {
 			add("URGENT_TOPICS", "%s is not an input topic: each urgent topic must be one of KAFKA_TOPICS (%s)", quote(t), strings.Join(c.KafkaTopics, ","))
@@ -194,6 +202,21 @@ func (c Config) Validate(forRun bool) error {
 }
 
 const maxInt = int(^uint(0) >> 1)
+
+// repeated returns the items listed more than once in list, each once, in
+// the order of their second appearance. Kafka topic names are case
+// sensitive, so "a" and "A" are two topics.
+func repeated(list []string) []string {
+	var out []string
+	seen := make(map[string]int, len(list))
+	for _, v := range list {
+		seen[v]++
+		if seen[v] == 2 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // checkText returns why v, a name, id or path, cannot be printed as it is,
 // or "".

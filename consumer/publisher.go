@@ -26,6 +26,9 @@ type Message struct {
 	// An empty Source.Topic writes no headers.
 	Source       TopicPartition
 	SourceOffset int64
+	// Status is the outcome's status, written as a header and signed with
+	// the source, the group and the key when the publisher has a Signer.
+	Status string
 }
 
 // ShrinkFunc returns a smaller value for msgs[i] after the broker refused it
@@ -48,6 +51,9 @@ type PublisherConfig struct {
 	// header of every outcome, so that groups sharing the results topic
 	// tell their outcomes apart.
 	Group string
+	// Signer signs every outcome with a source (see Signer); nil writes
+	// none, and the Scanner then ignores the outcomes.
+	Signer *Signer
 }
 
 // publisherBatchSize is the writer's BatchSize: enough for the share of one
@@ -110,7 +116,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 	buf.reserve(msgs)
 	for i, m := range msgs {
 		hs := len(buf.headers)
-		buf.headers, buf.vals = appendSourceHeaders(buf.headers, buf.vals, p.group, m.Source, m.SourceOffset)
+		buf.headers, buf.vals = appendSourceHeaders(buf.headers, buf.vals, p.cfg.Signer, p.group, &msgs[i])
 		pending[i] = kafka.Message{Key: m.Key, Value: m.Value}
 		if len(buf.headers) > hs {
 			pending[i].Headers = buf.headers[hs:len(buf.headers):len(buf.headers)]
@@ -221,7 +227,7 @@ func (b *publishBuf) get(n int) ([]kafka.Message, []int) {
 func (b *publishBuf) reserve(msgs []Message) {
 	n := 0
 	for i := range msgs {
-		n += sourceHeaderBytes(msgs[i].Source.Topic)
+		n += sourceHeaderBytes(&msgs[i])
 	}
 	if cap(b.vals) < n {
 		b.vals = make([]byte, 0, n)

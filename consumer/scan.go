@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,9 @@ type ScannerConfig struct {
 	// Group is the consumer group whose outcomes count; outcomes other
 	// groups wrote to the same topic are ignored.
 	Group string
+	// Signer checks the signature of the group's outcomes (required): only
+	// an outcome whose signature checks marks its record as done.
+	Signer *Signer
 	// FetchMaxBytes bounds one fetch response; default 8 MiB.
 	FetchMaxBytes int
 	// Now is the clock; default time.Now.
@@ -37,6 +41,8 @@ func (c ScannerConfig) Validate() error {
 		return errors.New("cannot create a results scanner with an empty group")
 	case len(c.Conn.Brokers) == 0:
 		return errors.New("cannot create a results scanner without brokers")
+	case c.Signer == nil:
+		return errors.New("cannot create a results scanner without a signer")
 	}
 	return nil
 }
@@ -130,6 +136,11 @@ type ScanStats struct {
 	Partitions int
 	// Read is how many outcome records were read.
 	Read int
+	// Ignored is how many records naming the group and a record to look
+	// for were ignored because their signature is missing or does not
+	// check (forged, written by a version that did not sign, or signed
+	// with another app secret): their records are done again.
+	Ignored int
 	// Took is how long the scan took.
 	Took time.Duration
 }
@@ -174,9 +185,10 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 	}
 
 	var (
-		mu    sync.Mutex
-		found = make(map[TopicPartition][]int64)
-		read  int
+		mu      sync.Mutex
+		found   = make(map[TopicPartition][]int64)
+		read    int
+		ignored ignoredOutcomes
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range parts {
@@ -186,10 +198,11 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 		}
 		stats.Partitions++
 		g.Go(func() error {
-			got, n, err := s.scanPartition(gctx, p, begin, ends[p], from)
+			got, n, ign, err := s.scanPartition(gctx, p, begin, ends[p], from)
 			mu.Lock()
 			defer mu.Unlock()
 			read += n
+			ignored.merge(ign)
 			for tp, offs := range got {
 				found[tp] = append(found[tp], offs...)
 			}
@@ -198,7 +211,9 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 	}
 	err = g.Wait()
 	stats.Read = read
+	stats.Ignored = ignored.n
 	stats.Took = s.cfg.Now().Sub(start)
+	s.logIgnored(ignored)
 	if err != nil {
 		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
@@ -236,17 +251,81 @@ func (s *Scanner) offsetsAt(ctx context.Context, parts []int, t time.Time) (map[
 	return out, nil
 }
 
+// ignoredOutcome is a results record the scan did not trust.
+type ignoredOutcome struct {
+	results   int64 // its offset on the results partition
+	partition int   // the results partition
+	source    TopicPartition
+	offset    int64 // the source offset it claims is done
+	unsigned  bool  // no signature at all (else a wrong one)
+}
+
+// maxIgnoredLogged bounds the ignored records a scan names in its log line
+// (and keeps in memory: a flood of forged records must not grow it).
+const maxIgnoredLogged = 10
+
+// ignoredOutcomes counts the records a scan ignored and keeps the first
+// few of each results partition.
+type ignoredOutcomes struct {
+	n, unsigned int
+	first       []ignoredOutcome
+}
+
+func (ig *ignoredOutcomes) add(o ignoredOutcome) {
+	ig.n++
+	if o.unsigned {
+		ig.unsigned++
+	}
+	if len(ig.first) < maxIgnoredLogged {
+		ig.first = append(ig.first, o)
+	}
+}
+
+func (ig *ignoredOutcomes) merge(o ignoredOutcomes) {
+	ig.n += o.n
+	ig.unsigned += o.unsigned
+	ig.first = append(ig.first, o.first...)
+}
+
+// logIgnored logs one line for the records a scan ignored, naming the
+// first few: a forged outcome means someone else writes to the results
+// topic.
+func (s *Scanner) logIgnored(ignored ignoredOutcomes) {
+	if ignored.n == 0 {
+		return
+	}
+	first := ignored.first
+	slices.SortFunc(first, func(a, b ignoredOutcome) int {
+		return cmp.Or(cmp.Compare(a.partition, b.partition), cmp.Compare(a.results, b.results))
+	})
+	named := make([]string, 0, maxIgnoredLogged)
+	for _, ig := range first[:min(len(first), maxIgnoredLogged)] {
+		why := "wrong signature"
+		if ig.unsigned {
+			why = "no signature"
+		}
+		named = append(named, fmt.Sprintf("%s/%d@%d claims %s/%d (%s)", s.cfg.Topic, ig.partition, ig.results, ig.source, ig.offset, why))
+	}
+	s.log.Warn("outcomes already written: ignored results records of this group whose signature does not check; their records are done again "+
+		"(records forged by a writer of the results topic, written by a version that did not sign, or signed with another app secret)",
+		zap.Int("ignored", ignored.n), zap.Int("unsigned", ignored.unsigned), zap.Int("wrong_signature", ignored.n-ignored.unsigned),
+		zap.Strings("first_ignored", named))
+}
+
 // scanPartition reads results partition p from begin to end and returns
 // the source offsets, per partition of from, at or after from[tp] that the
-// outcomes of the group name, and how many records it read.
-func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, from map[TopicPartition]int64) (map[TopicPartition][]int64, int, error) {
+// signed outcomes of the group name, how many records it read, and the
+// records that named such an offset without a valid signature.
+func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, from map[TopicPartition]int64) (map[TopicPartition][]int64, int, ignoredOutcomes, error) {
 	found := make(map[TopicPartition][]int64)
 	group := s.cfg.Group
 	var (
-		read int
-		last TopicPartition // the partition of the previous outcome, to spare a map lookup per record
-		min  int64
-		want bool
+		read    int
+		last    TopicPartition // the partition of the previous outcome, to spare a map lookup per record
+		min     int64
+		want    bool
+		key     []byte // the record's key, read only to check a signature
+		ignored ignoredOutcomes
 	)
 	next := begin
 	for next < end {
@@ -255,17 +334,17 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 			MinBytes: 1, MaxBytes: int64(s.cfg.FetchMaxBytes), MaxWait: 100 * time.Millisecond,
 		})
 		if err != nil {
-			return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+			return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
 		}
 		if errors.Is(resp.Error, kafka.OffsetOutOfRange) {
 			// Retention deleted the oldest segments since the offset was
 			// listed: what they held is gone, start at what is left.
 			first, err := FirstOffsets(ctx, s.client, s.cfg.Topic, []int{p})
 			if err != nil {
-				return found, read, err
+				return found, read, ignored, err
 			}
 			if first[p] <= next {
-				return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+				return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
 			}
 			s.log.Info("the results topic's oldest outcomes were deleted: scanning from its log start",
 				zap.String("topic", s.cfg.Topic), zap.Int("partition", p), zap.Int64("offset", next), zap.Int64("log_start", first[p]))
@@ -273,7 +352,7 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 			continue
 		}
 		if resp.Error != nil {
-			return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+			return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
 		}
 		before := next
 		for {
@@ -282,28 +361,36 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 				break
 			}
 			if err != nil {
-				return found, read, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+				return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
 			}
-			closeBytes(rec.Key)
 			closeBytes(rec.Value)
 			if rec.Offset < next || rec.Offset >= end {
 				// A fetch answers whole batches, which may start
 				// before the offset asked for.
+				closeBytes(rec.Key)
 				continue
 			}
 			next = rec.Offset + 1
 			read++
 			src := parseSourceHeaders(rec.Headers)
 			if !src.ok || string(src.group) != group {
+				closeBytes(rec.Key)
 				continue
 			}
 			if string(src.topic) != last.Topic || src.part != last.Partition {
 				last = TopicPartition{Topic: string(src.topic), Partition: src.part}
 				min, want = from[last]
 			}
-			if want && src.offset >= min {
-				found[last] = append(found[last], src.offset)
+			if !want || src.offset < min {
+				closeBytes(rec.Key)
+				continue
 			}
+			key = readBytes(key[:0], rec.Key)
+			if !src.signed(s.cfg.Signer, key) {
+				ignored.add(ignoredOutcome{results: rec.Offset, partition: p, source: last, offset: src.offset, unsigned: len(src.signature) == 0})
+				continue
+			}
+			found[last] = append(found[last], src.offset)
 		}
 		if next == before {
 			// Nothing readable between next and end (control records,
@@ -313,7 +400,20 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 			break
 		}
 	}
-	return found, read, nil
+	return found, read, ignored, nil
+}
+
+// readBytes appends what b holds to dst and closes b; a nil b appends
+// nothing.
+func readBytes(dst []byte, b kafka.Bytes) []byte {
+	if b == nil {
+		return dst
+	}
+	defer closeBytes(b)
+	n := b.Len()
+	dst = slices.Grow(dst, n)
+	m, _ := io.ReadFull(b, dst[len(dst):len(dst)+n])
+	return dst[:len(dst)+m]
 }
 
 func closeBytes(b kafka.Bytes) {

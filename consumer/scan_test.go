@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/retention"
+	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
 // broker is a kfake broker on loopback TCP with helpers for the scanner's
@@ -56,10 +57,29 @@ func (b *broker) topic(prefix string, partitions int) string {
 	return name
 }
 
-// publish writes msgs to topic through a Publisher of group.
+// testSigner is the signer of the tests' outcomes, from a test app secret.
+var testSigner = mustSigner("test-app-secret-0123456789")
+
+func mustSigner(appSecret string) *Signer {
+	s, err := NewSigner(secret.New(appSecret))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// publish writes msgs to topic through a Publisher of group that signs
+// with testSigner.
 func (b *broker) publish(topic, group string, msgs []Message) {
 	b.tb.Helper()
-	pub, err := NewPublisher(PublisherConfig{Conn: b.conn, Topic: topic, Group: group}, zap.NewNop())
+	b.publishSigned(topic, group, testSigner, msgs)
+}
+
+// publishSigned writes msgs to topic through a Publisher of group that
+// signs with sig (nil: no signature).
+func (b *broker) publishSigned(topic, group string, sig *Signer, msgs []Message) {
+	b.tb.Helper()
+	pub, err := NewPublisher(PublisherConfig{Conn: b.conn, Topic: topic, Group: group, Signer: sig}, zap.NewNop())
 	if err != nil {
 		b.tb.Fatal(err)
 	}
@@ -80,14 +100,19 @@ func outcomesOf(tp TopicPartition, from, to int64) []Message {
 	var msgs []Message
 	for off := from; off < to; off++ {
 		id := fmt.Sprintf("%s/%d/%d", tp.Topic, tp.Partition, off)
-		msgs = append(msgs, Message{Key: []byte(id), Value: []byte(`{"id":"` + id + `","status":"delivered"}`), Source: tp, SourceOffset: off})
+		msgs = append(msgs, Message{Key: []byte(id), Value: []byte(`{"id":"` + id + `","status":"delivered"}`), Source: tp, SourceOffset: off, Status: "delivered"})
 	}
 	return msgs
 }
 
 func (b *broker) scanner(results, group string) *Scanner {
 	b.tb.Helper()
-	s, err := NewScanner(ScannerConfig{Conn: b.conn, Topic: results, Group: group}, zap.NewNop())
+	return b.scannerWith(results, group, zap.NewNop())
+}
+
+func (b *broker) scannerWith(results, group string, log *zap.Logger) *Scanner {
+	b.tb.Helper()
+	s, err := NewScanner(ScannerConfig{Conn: b.conn, Topic: results, Group: group, Signer: testSigner}, log)
 	if err != nil {
 		b.tb.Fatal(err)
 	}
@@ -183,7 +208,7 @@ func TestScanStartsAtTheBound(t *testing.T) {
 	defer w.Close()
 	var olds []kafka.Message
 	for _, m := range outcomesOf(tp, 0, 50) {
-		hs, _ := appendSourceHeaders(nil, make([]byte, 0, 64), []byte(group), m.Source, m.SourceOffset)
+		hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(&m)), testSigner, []byte(group), &m)
 		olds = append(olds, kafka.Message{Key: m.Key, Value: m.Value, Headers: hs, Time: old})
 	}
 	if err := w.WriteMessages(context.Background(), olds...); err != nil {
@@ -215,7 +240,7 @@ func TestScanStartingBelowTheLogStartStartsAtTheLogStart(t *testing.T) {
 
 	s := b.scanner(results, group)
 	// The offset listed for the bound was 0 before retention ran.
-	found, read, err := s.scanPartition(context.Background(), 0, 0, 30, map[TopicPartition]int64{tp: 5})
+	found, read, _, err := s.scanPartition(context.Background(), 0, 0, 30, map[TopicPartition]int64{tp: 5})
 	if err != nil {
 		t.Fatalf("scanning from below the log start: %v", err)
 	}
@@ -271,12 +296,16 @@ func TestCommitMetadataRoundTrips(t *testing.T) {
 
 func TestSourceHeadersRoundTrip(t *testing.T) {
 	tp := TopicPartition{Topic: "mimc.push", Partition: 3}
-	hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(tp.Topic)), []byte("g1"), tp, 1042)
+	m := Message{Key: []byte("order-1"), Source: tp, SourceOffset: 1042, Status: "delivered"}
+	hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(&m)), testSigner, []byte("g1"), &m)
 	got := parseSourceHeaders(hs)
-	if !got.ok || string(got.topic) != tp.Topic || got.part != 3 || got.offset != 1042 || string(got.group) != "g1" {
+	if !got.ok || string(got.topic) != tp.Topic || got.part != 3 || got.offset != 1042 || string(got.group) != "g1" || string(got.status) != "delivered" {
 		t.Errorf("parsed %+v from %v", got, hs)
 	}
-	if hs, _ := appendSourceHeaders(nil, nil, []byte("g1"), TopicPartition{}, 5); len(hs) != 0 {
+	if !got.signed(testSigner, m.Key) {
+		t.Errorf("the signature of %v does not check", hs)
+	}
+	if hs, _ := appendSourceHeaders(nil, nil, testSigner, []byte("g1"), &Message{SourceOffset: 5}); len(hs) != 0 {
 		t.Errorf("an outcome without a source got headers %v", hs)
 	}
 	bad := []kafka.Header{{Key: HeaderSourceTopic, Value: []byte("t")}, {Key: HeaderSourcePartition, Value: []byte("x")}, {Key: HeaderSourceOffset, Value: []byte("1")}}

@@ -18,12 +18,14 @@ const (
 )
 
 // sourceHeaderCount is how many headers appendSourceHeaders adds at most.
-const sourceHeaderCount = 4
+const sourceHeaderCount = 6
 
-// appendSourceHeaders appends the headers of an outcome of (tp, offset)
-// written by group. Their values go into buf, which must not grow while the
-// headers are in use: the caller sizes it (sourceHeaderBytes per outcome).
-func appendSourceHeaders(hs []kafka.Header, buf []byte, group []byte, tp TopicPartition, offset int64) ([]kafka.Header, []byte) {
+// appendSourceHeaders appends the headers of outcome m written by group:
+// its source, the group and, with a signer, its status and signature (see
+// Signer). Their values go into buf, which must not grow while the headers
+// are in use: the caller sizes it (sourceHeaderBytes per outcome).
+func appendSourceHeaders(hs []kafka.Header, buf []byte, sig *Signer, group []byte, m *Message) ([]kafka.Header, []byte) {
+	tp, offset := m.Source, m.SourceOffset
 	if tp.Topic == "" {
 		return hs, buf
 	}
@@ -44,12 +46,26 @@ func appendSourceHeaders(hs []kafka.Header, buf []byte, group []byte, tp TopicPa
 	if len(group) > 0 {
 		hs = append(hs, kafka.Header{Key: HeaderGroup, Value: group})
 	}
+	if sig != nil {
+		start = len(buf)
+		buf = append(buf, m.Status...)
+		status := buf[start:len(buf):len(buf)]
+		start = len(buf)
+		buf = sig.appendSignature(buf, &signedFields{group: group, topic: topic, partition: part, offset: off, id: m.Key, status: status})
+		hs = append(hs,
+			kafka.Header{Key: HeaderStatus, Value: status},
+			kafka.Header{Key: HeaderSignature, Value: buf[start:len(buf):len(buf)]},
+		)
+	}
 	return hs, buf
 }
 
-// sourceHeaderBytes is the room appendSourceHeaders needs in buf for an
-// outcome of a record of topic: the topic and two decimal numbers.
-func sourceHeaderBytes(topic string) int { return len(topic) + 2*20 }
+// sourceHeaderBytes is the room appendSourceHeaders needs in buf for
+// outcome m: its source topic, two decimal numbers, its status and a
+// signature.
+func sourceHeaderBytes(m *Message) int {
+	return len(m.Source.Topic) + 2*20 + len(m.Status) + signatureLen
+}
 
 // outcomeSource is what the headers of one outcome record say.
 type outcomeSource struct {
@@ -58,6 +74,15 @@ type outcomeSource struct {
 	part   int
 	offset int64
 	ok     bool // all three source headers are present and valid
+
+	// As written, for checking the signature.
+	partText, offsetText, status, signature []byte
+}
+
+// signed reports whether the outcome's signature, over these headers and
+// the record's key, checks with sig.
+func (s *outcomeSource) signed(sig *Signer, key []byte) bool {
+	return sig.verify(s.signature, &signedFields{group: s.group, topic: s.topic, partition: s.partText, offset: s.offsetText, id: key, status: s.status})
 }
 
 // parseSourceHeaders reads the headers of one outcome record. Values alias
@@ -73,10 +98,14 @@ func parseSourceHeaders(hs []kafka.Header) outcomeSource {
 			s.topic = h.Value
 		case HeaderSourcePartition:
 			n, err := strconv.ParseInt(string(h.Value), 10, 32)
-			s.part, havePart = int(n), err == nil && n >= 0
+			s.part, havePart, s.partText = int(n), err == nil && n >= 0, h.Value
 		case HeaderSourceOffset:
 			n, err := strconv.ParseInt(string(h.Value), 10, 64)
-			s.offset, haveOff = n, err == nil && n >= 0
+			s.offset, haveOff, s.offsetText = n, err == nil && n >= 0, h.Value
+		case HeaderStatus:
+			s.status = h.Value
+		case HeaderSignature:
+			s.signature = h.Value
 		}
 	}
 	s.ok = len(s.topic) > 0 && havePart && haveOff

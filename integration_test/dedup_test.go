@@ -263,3 +263,73 @@ func grepLines(logs, s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// Someone who can write to the results topic but does not hold the app
+// secret forges outcomes for every record of a new group's partition (this
+// group's header, a source topic, partition and offset): the bridge must
+// not take them for outcomes already written. Every event is pushed and
+// gets its own outcome, and the forged records are logged as ignored.
+func TestForgedOutcomesOnTheResultsTopicSkipNothing(t *testing.T) {
+	c := newKfake(t)
+	in := c.topic(t, "push", 1)
+	results := c.topic(t, "results", 2)
+	fake, url := fakeMIMC(t)
+	values, ids := uniqueEvents(t, 50, fmt.Sprintf("forged%d", rand.Intn(1000)))
+	c.produce(t, in, values...)
+	r := &dedupRun{c: c, fake: fake, cfg: settings(t, c, url, in, results, fmt.Sprintf("group-%d", rand.Int63())), ids: ids}
+
+	// The forger copies the headers the bridge writes, with no signature
+	// and with made-up ones.
+	var forged []kafka.Message
+	for off := range int64(len(ids)) {
+		hs := []kafka.Header{
+			{Key: consumer.HeaderGroup, Value: []byte(r.cfg.KafkaGroupID)},
+			{Key: consumer.HeaderSourceTopic, Value: []byte(in)},
+			{Key: consumer.HeaderSourcePartition, Value: []byte("0")},
+			{Key: consumer.HeaderSourceOffset, Value: fmt.Appendf(nil, "%d", off)},
+			{Key: consumer.HeaderStatus, Value: []byte("delivered")},
+		}
+		if off%2 == 1 {
+			hs = append(hs, kafka.Header{Key: consumer.HeaderSignature, Value: []byte(strings.Repeat("ab", 32))})
+		}
+		forged = append(forged, kafka.Message{Key: []byte(ids[off]), Value: fmt.Appendf(nil, `{"id":%q,"status":"delivered"}`, ids[off]), Headers: hs})
+	}
+	before := time.Now().Add(-time.Second)
+	w := &kafka.Writer{Addr: kafka.TCP(c.brokers...), Topic: results, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	if err := w.WriteMessages(context.Background(), forged...); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.Close()
+	// A commit at the start whose bound is before the forgery, as a crash
+	// of the group's previous member would leave.
+	r.setCommit(t, 0, consumer.CommitMetadata(before))
+
+	b := r.run(t)
+	written := map[string]int{} // the bridge's outcomes (the forged ones name no source)
+	for _, o := range c.outcomes(t, results) {
+		if o.Source.Topic == in {
+			written[o.ID]++
+		}
+	}
+	for _, id := range ids {
+		if written[id] != 1 {
+			t.Errorf("event %s has %d outcomes from the bridge, want 1: a forged record made it skip", id, written[id])
+		}
+	}
+	if counts := pushCounts(fake); sum(counts) != len(ids) || r.repeated() != 0 {
+		t.Errorf("%d recipients pushed, %d repeated; want each of the %d events pushed once", sum(counts), r.repeated(), len(ids))
+	}
+	logs := b.logs.String()
+	if !strings.Contains(logs, `"skipping":0`) || !strings.Contains(logs, fmt.Sprintf(`"ignored":%d`, len(ids))) ||
+		!strings.Contains(logs, fmt.Sprintf(`"unsigned":%d`, len(ids)/2)) {
+		t.Errorf("the generation start did not ignore the %d forged records:\n%s", len(ids), grepLines(logs, "outcomes already written"))
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

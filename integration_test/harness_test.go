@@ -47,6 +47,11 @@ type cluster struct {
 // runs real Apache Kafka as a JVM (see apache_test.go); MIMC_BRIDGE_IT_KAFKA=container
 // asks for Apache Kafka through testcontainers; otherwise an in-process kfake
 // broker on loopback TCP.
+//
+// The harness's variables all start with MIMC_BRIDGE_IT_ (config.TestEnvPrefix):
+// the bridge's commands pass that prefix over when they warn about
+// MIMC_BRIDGE_* variables that are not settings, so name any new one
+// (MIMC_BRIDGE_IT_KAFKA_VERSION, ...) under it.
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	if b := os.Getenv("MIMC_BRIDGE_IT_BROKERS"); b != "" {
