@@ -78,7 +78,12 @@ func newApacheCluster(t *testing.T, cfg apachekafka.Config) *cluster {
 	if err != nil {
 		t.Fatalf("Apache Kafka %s (%d nodes) did not start: %v", cfg.Version, cfg.Nodes, err)
 	}
-	t.Cleanup(c.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Apache Kafka nodes:\n%s", c.Report(30))
+		}
+		c.Close()
+	})
 	return &cluster{brokers: c.Bootstrap(apachekafka.Plaintext), apache: c, replicas: c.Nodes()}
 }
 

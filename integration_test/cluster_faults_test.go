@@ -176,8 +176,15 @@ func TestBrokerLossOnAThreeNodeCluster(t *testing.T) {
 	said, wasNotReady := ready.halt()
 	if !wasNotReady {
 		t.Errorf("/readyz said ready throughout 40s with two of three nodes down")
-	} else if !strings.Contains(said, "writing outcomes has failed") && !strings.Contains(said, "stalled") {
-		t.Errorf("/readyz said not ready for another reason: %s", said)
+	} else {
+		// Which reason comes first depends on where the group's coordinator
+		// was: a member that lost it is not a member; one that kept it
+		// cannot write outcomes, then stalls.
+		reasons := []string{"writing outcomes has failed", "stalled", "not a member of the consumer group"}
+		if !slices.ContainsFunc(reasons, func(r string) bool { return strings.Contains(said, r) }) {
+			t.Errorf("/readyz said not ready for another reason: %s", said)
+		}
+		t.Logf("/readyz during the outage: %s", strings.TrimSpace(said))
 	}
 	errsBefore, _ := metric(before, "mimc_bridge_outcome_write_errors_total")
 	errsDuring, _ := metric(during, "mimc_bridge_outcome_write_errors_total")

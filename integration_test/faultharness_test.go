@@ -399,6 +399,11 @@ func startFaultRunOn(t *testing.T, c *cluster, tune func(*config.Config)) *fault
 	r := &faultRun{c: c, a: a, fake: fake, cfg: cfg, inParts: inParts}
 	r.watch = startWatch(t, a, cfg, inParts, resultParts)
 	r.bridge = startBridge(t, cfg)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the bridge's last log lines:\n%s", tail(r.bridge.logs.String(), 40))
+		}
+	})
 	r.prod = startProducer(t, a, in, fmt.Sprintf("flt%d", rand.Intn(1e6)), 10, 20*time.Millisecond)
 	waitFor(t, 30*time.Second, "the first outcomes", func() bool { return r.watch.total() >= 50 })
 	return r

@@ -581,6 +581,25 @@ func (c *Cluster) running() []*node {
 	return out
 }
 
+// Report tells, per node, whether it runs or how it ended, with the last
+// lines of its log: what a failing test shows.
+func (c *Cluster) Report(lines int) string {
+	var b strings.Builder
+	for _, n := range c.nodes {
+		n.mu.Lock()
+		state := "running"
+		select {
+		case <-n.exited:
+			state = fmt.Sprintf("exited (%v)", n.exitError)
+		default:
+		}
+		n.mu.Unlock()
+		fmt.Fprintf(&b, "node %d (%s), PLAINTEXT %s, %s; last lines of %s:\n%s\n",
+			n.id, c.cfg.Version, c.Addr(n.id), state, c.LogFile(n.id), tailFile(c.LogFile(n.id), lines))
+	}
+	return b.String()
+}
+
 // Kill sends SIGKILL to node id, as a crashed machine would, and waits for it
 // to be gone.
 func (c *Cluster) Kill(id int) { c.signal(id, syscall.SIGKILL, 30*time.Second) }
