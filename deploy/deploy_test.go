@@ -262,10 +262,15 @@ func settingsOf(t *testing.T, objs objects, c *corev1.Container) (config.Config,
 			env[e.Name] = e.Value
 		}
 	}
+	// Validate reads the CA file, which is in the pod: the caller checks
+	// that a volume is mounted there.
+	caFile := env[config.EnvPrefix+"KAFKA_TLS_CA_FILE"]
+	delete(env, config.EnvPrefix+"KAFKA_TLS_CA_FILE")
 	cfg, _, err := config.Load(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err == nil {
 		err = cfg.Validate(false)
 	}
+	cfg.KafkaTLSCAFile = caFile
 	if err != nil {
 		t.Errorf("the settings the container gets: %v", err)
 	}
