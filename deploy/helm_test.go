@@ -106,8 +106,8 @@ func TestHelmValuesAreTheSettingsTable(t *testing.T) {
 
 // helmTemplate renders the chart as `helm template mimc-bridge` does, with
 // Helm's own library, after `helm lint` (warnings fail too). valuesFile ""
-// means the defaults.
-func helmTemplate(t *testing.T, valuesFile string) []byte {
+// means the defaults. It returns the objects and NOTES.txt.
+func helmTemplate(t *testing.T, valuesFile string) ([]byte, string) {
 	t.Helper()
 	vals := map[string]any{}
 	if valuesFile != "" {
@@ -136,13 +136,17 @@ func helmTemplate(t *testing.T, valuesFile string) []byte {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
+	var notes string
 	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if path.Base(name) == "NOTES.txt" {
+			notes = files[name]
+		}
 		if path.Ext(name) != ".yaml" || strings.TrimSpace(files[name]) == "" {
 			continue // NOTES.txt, helpers
 		}
 		fmt.Fprintf(&out, "---\n# Source: %s\n%s\n", name, files[name])
 	}
-	return out.Bytes()
+	return out.Bytes(), notes
 }
 
 // selects checks that a selector picks the bridge's pods.
@@ -154,7 +158,13 @@ func selects(t *testing.T, what string, sel map[string]string, dep *appsv1.Deplo
 }
 
 func TestHelmChartWithDefaultValues(t *testing.T) {
-	objs := decodeStrict(t, "helm template (defaults)", helmTemplate(t, ""))
+	out, notes := helmTemplate(t, "")
+	objs := decodeStrict(t, "helm template (defaults)", out)
+	for _, want := range []string{"settings.KAFKA_BROKERS, settings.MIMC_APP_ID, settings.MIMC_APP_KEY", "create secret generic mimc-bridge"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("NOTES.txt with the defaults does not say %q:\n%s", want, notes)
+		}
+	}
 	_, dep := checkBridge(t, objs)
 	if r := dep.Spec.Replicas; r == nil || *r != 3 {
 		t.Errorf("replicas %v, want 3", r)
@@ -179,7 +189,11 @@ func TestHelmChartWithDefaultValues(t *testing.T) {
 }
 
 func TestHelmChartWithEveryOption(t *testing.T) {
-	objs := decodeStrict(t, "helm template -f ci/all-on-values.yaml", helmTemplate(t, allOnFile))
+	out, notes := helmTemplate(t, allOnFile)
+	objs := decodeStrict(t, "helm template -f ci/all-on-values.yaml", out)
+	if strings.Contains(notes, "WARNING") {
+		t.Errorf("NOTES.txt warns with every setting given:\n%s", notes)
+	}
 	cfg, dep := checkBridge(t, objs)
 	if dep.Spec.Replicas != nil {
 		t.Errorf("replicas %d with KEDA: KEDA owns them", *dep.Spec.Replicas)
