@@ -225,6 +225,12 @@ func (c Conn) explain(broker string, err error) string {
 		return fmt.Sprintf("broker %s does not speak TLS (KAFKA_TLS is on): %v", broker, err)
 	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr):
 		return fmt.Sprintf("TLS handshake with broker %s failed: the broker's certificate is not trusted (KAFKA_TLS_CA_FILE): %v", broker, err)
+	case (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) &&
+		c.TLS != nil && c.closesTLSHandshake(broker):
+		// Apache Kafka's plaintext listener reads a TLS hello as a request
+		// too large to take and closes the connection at once (kfake waits
+		// instead: the deadline case below).
+		return fmt.Sprintf("broker %s closed the connection during the TLS handshake: does it speak TLS on this port (KAFKA_TLS is on)? A plaintext listener refuses a TLS handshake", broker)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 		hint := "does it expect TLS (KAFKA_TLS) or SASL (KAFKA_SASL_MECHANISM)?"
 		if c.TLS != nil && c.SASL == nil {
@@ -252,6 +258,19 @@ func (c Conn) explain(broker string, err error) string {
 	default:
 		return fmt.Sprintf("broker %s: %v", broker, err)
 	}
+}
+
+// closesTLSHandshake tells whether broker ends a TLS handshake by closing
+// the connection: it is the connection's first step, so a close there says
+// the listener does not speak TLS, where a close after it says SASL.
+func (c Conn) closesTLSHandshake(broker string) bool {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", broker, c.TLS.Clone())
+	if err == nil {
+		conn.Close()
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
 // fromTheConnection reports whether err comes from the connection (the

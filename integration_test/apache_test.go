@@ -23,6 +23,9 @@ var shared struct {
 	err     error
 }
 
+// cleanups run after every test, last added first: the run's shared nodes.
+var cleanups []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.cluster != nil {
@@ -30,6 +33,9 @@ func TestMain(m *testing.M) {
 	}
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
+	}
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
 	}
 	os.Exit(code)
 }

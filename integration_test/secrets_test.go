@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -23,8 +22,8 @@ import (
 // /metrics are checked for it too). It must show in no log line, error,
 // outcome, metric, `config` output or panic value.
 func TestTheCanarySecretNeverShows(t *testing.T) {
-	ca := newTestCA(t)
-	c := newKfake(t, kfake.TLS(ca.server), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", saslUser, appSecret))
+	ca := tlsCA(t)
+	c := saslTLSCluster(t, ca, "SCRAM-SHA-512")
 	a := secureAccess(t, c.brokers, ca.caFile, "scram-sha-512", saslUser, appSecret)
 	in := a.createTopic(t, "push", 2)
 	results := a.createTopic(t, "results", 1)

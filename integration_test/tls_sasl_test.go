@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
@@ -35,11 +34,19 @@ const saslUser = "bridge"
 // testCA is a self-signed CA and a server certificate for 127.0.0.1 it
 // signed, made fresh for a test.
 type testCA struct {
-	server *tls.Config // for the broker
-	caFile string      // PEM of the CA, for KAFKA_TLS_CA_FILE
+	server   *tls.Config // for the broker
+	caFile   string      // PEM of the CA, for KAFKA_TLS_CA_FILE
+	certFile string      // PEM of the server's certificate, for Apache Kafka
+	keyFile  string      // PEM (PKCS#8) of its key
 }
 
 func newTestCA(t *testing.T) testCA {
+	t.Helper()
+	return newTestCAIn(t, t.TempDir())
+}
+
+// newTestCAIn makes the CA with its files in dir.
+func newTestCAIn(t *testing.T, dir string) testCA {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -80,11 +87,20 @@ func newTestCA(t *testing.T) testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
 		t.Fatal(err)
 	}
+	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	for f, b := range map[string]*pem.Block{
+		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: srvDER}, keyFile: {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return testCA{
+		certFile: certFile, keyFile: keyFile,
 		server: &tls.Config{
 			Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}},
 			MinVersion:   tls.VersionTLS12,
@@ -138,11 +154,11 @@ func (a access) produce(t *testing.T, topic string, values ...[]byte) {
 
 // The bridge delivers end to end over TLS with each SASL mechanism.
 func TestTLSAndSASLDeliverEndToEnd(t *testing.T) {
-	ca := newTestCA(t)
+	ca := tlsCA(t)
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech+" over TLS", func(t *testing.T) {
 			t.Parallel()
-			c := newKfake(t, kfake.TLS(ca.server), kfake.EnableSASL(), kfake.Superuser(mech, saslUser, appSecret))
+			c := saslTLSCluster(t, ca, mech)
 			a := secureAccess(t, c.brokers, ca.caFile, strings.ToLower(mech), saslUser, appSecret)
 			in := a.createTopic(t, "push", 2)
 			results := a.createTopic(t, "results", 1)
@@ -216,22 +232,23 @@ func runOnce(t *testing.T, cfg config.Config, extra ...string) (int, string, tim
 // with a non-zero exit and one message naming the cause, and without the
 // password.
 func TestWrongTLSOrSASLFailsAtStartUp(t *testing.T) {
-	ca := newTestCA(t)
+	ca := tlsCA(t)
 	other := newTestCA(t) // a CA that did not sign the broker's certificate
 	const wrongPass = "canary-WRONG-PASSWORD-4e02"
 
-	plain := newKfake(t)
-	secure := newKfake(t, kfake.TLS(ca.server), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", saslUser, appSecret))
-	tlsOnly := newKfake(t, kfake.TLS(ca.server))
+	plain := plainCluster(t)
+	secure := saslTLSCluster(t, ca, "SCRAM-SHA-256")
+	tlsOnly := tlsCluster(t, ca)
 	_, url := fakeMIMC(t)
 
 	tls := func(caFile string) []string {
 		return []string{"MIMC_BRIDGE_KAFKA_TLS=true", "MIMC_BRIDGE_KAFKA_TLS_CA_FILE=" + caFile}
 	}
-	sasl := func(mech, pass string) []string {
-		return []string{"MIMC_BRIDGE_KAFKA_SASL_MECHANISM=" + mech, "MIMC_BRIDGE_KAFKA_SASL_USERNAME=" + saslUser,
+	saslAs := func(user, mech, pass string) []string {
+		return []string{"MIMC_BRIDGE_KAFKA_SASL_MECHANISM=" + mech, "MIMC_BRIDGE_KAFKA_SASL_USERNAME=" + user,
 			"MIMC_BRIDGE_KAFKA_SASL_PASSWORD=" + pass}
 	}
+	sasl := func(mech, pass string) []string { return saslAs(saslUser, mech, pass) }
 	cases := []struct {
 		scenario string
 		c        *cluster
@@ -240,7 +257,7 @@ func TestWrongTLSOrSASLFailsAtStartUp(t *testing.T) {
 	}{
 		{"a wrong SCRAM password", secure, append(tls(ca.caFile), sasl("scram-sha-256", wrongPass)...),
 			[]string{"SASL authentication failed", saslUser, "KAFKA_SASL_PASSWORD"}},
-		{"a wrong PLAIN mechanism for a SCRAM user", secure, append(tls(ca.caFile), sasl("plain", appSecret)...),
+		{"a wrong PLAIN mechanism for a SCRAM user", secure, append(tls(ca.caFile), saslAs(scramOnlyUser, "plain", appSecret)...),
 			[]string{"SASL", "plain"}},
 		{"SASL without TLS against a TLS broker", secure, sasl("scram-sha-256", appSecret),
 			[]string{"TLS"}},

@@ -46,7 +46,7 @@ type Config struct {
 	Nodes    int    // 1 (default) or 3
 	HeapMB   int    // per node; default 384
 
-	// Secure adds SASL_PLAINTEXT (PLAIN and SCRAM-SHA-512), SSL and SASL_SSL
+	// Secure adds SASL_PLAINTEXT (PLAIN and SCRAM), SSL and SASL_SSL
 	// listeners beside PLAINTEXT. Users are created when the storage is
 	// formatted.
 	Secure *Secure
@@ -58,7 +58,8 @@ type Config struct {
 
 // Secure describes the secured listeners.
 type Secure struct {
-	Users    map[string]string // name → password, for PLAIN and SCRAM-SHA-512
+	PlainUsers map[string]string // name → password, for PLAIN
+	ScramUsers map[string]string // name → password, for SCRAM-SHA-256 and SCRAM-SHA-512
 	CertFile string            // PEM: the server's certificate chain
 	KeyFile  string            // PEM: its PKCS#8 private key, unencrypted
 }
@@ -365,16 +366,17 @@ func (c *Cluster) properties(n *node) string {
 	set("num.recovery.threads.per.data.dir", "1")
 	set("log.flush.interval.messages", "9223372036854775807")
 	if s := c.cfg.Secure; s != nil {
-		set("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512")
+		set("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512")
 		var plainUsers []string
-		for u, p := range s.Users {
+		for u, p := range s.PlainUsers {
 			plainUsers = append(plainUsers, fmt.Sprintf("user_%s=%q", u, p))
 		}
 		for _, l := range []string{"sasl_plaintext", "sasl_ssl"} {
 			set("listener.name."+l+".plain.sasl.jaas.config",
 				"org.apache.kafka.common.security.plain.PlainLoginModule required "+strings.Join(plainUsers, " ")+";")
-			set("listener.name."+l+".scram-sha-512.sasl.jaas.config",
-				"org.apache.kafka.common.security.scram.ScramLoginModule required;")
+			for _, m := range []string{"scram-sha-256", "scram-sha-512"} {
+				set("listener.name."+l+"."+m+".sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+			}
 		}
 		set("ssl.keystore.type", "PEM")
 		set("ssl.keystore.location", filepath.Join(n.dir, "keystore.pem"))
@@ -448,8 +450,10 @@ func (c *Cluster) format(ctx context.Context, n *node) error {
 	}
 	args := []string{"format", "-t", c.clusterID, "-c", filepath.Join(n.dir, "server.properties")}
 	if s := c.cfg.Secure; s != nil {
-		for u, p := range s.Users {
-			args = append(args, "--add-scram", fmt.Sprintf("SCRAM-SHA-512=[name=%s,password=%s]", u, p))
+		for u, p := range s.ScramUsers {
+			for _, m := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+				args = append(args, "--add-scram", fmt.Sprintf("%s=[name=%s,password=%s]", m, u, p))
+			}
 		}
 	}
 	cmd, err := c.java(ctx, n, "kafka.tools.StorageTool", args...)
