@@ -60,8 +60,8 @@ type Config struct {
 type Secure struct {
 	PlainUsers map[string]string // name → password, for PLAIN
 	ScramUsers map[string]string // name → password, for SCRAM-SHA-256 and SCRAM-SHA-512
-	CertFile string            // PEM: the server's certificate chain
-	KeyFile  string            // PEM: its PKCS#8 private key, unencrypted
+	CertFile   string            // PEM: the server's certificate chain
+	KeyFile    string            // PEM: its PKCS#8 private key, unencrypted
 }
 
 // Listener names the client listeners a node can have.
