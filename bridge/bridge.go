@@ -238,7 +238,36 @@ func (b *Bridge) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	topics := append(append([]string(nil), b.cfg.KafkaTopics...), b.cfg.ResultsTopic)
-	return b.conn.Probe(ctx, topics...)
+	if err := b.conn.Probe(ctx, topics...); err != nil {
+		return err
+	}
+	b.checkResultsCleanup(ctx)
+	return nil
+}
+
+// checkResultsCleanup warns about a results topic whose broker-side
+// cleanup works against the crash skip: it finds the outcomes written after
+// the last commit on the results topic, as far back as a commit can be.
+// Nothing is refused: operators may have reasons, and an outcome that is
+// gone only means its record is pushed again.
+func (b *Bridge) checkResultsCleanup(ctx context.Context) {
+	tc, err := consumer.TopicCleanupOf(ctx, b.conn, b.cfg.ResultsTopic)
+	if err != nil {
+		// An ACL may deny DescribeConfigs; the bridge does not need it.
+		b.log.Debug("cannot read the results topic's cleanup settings", zap.String("topic", b.cfg.ResultsTopic), zap.Error(err))
+		return
+	}
+	if tc.Retention >= 0 && tc.Retention < consumer.OffsetsRetention {
+		b.log.Warn("the results topic keeps outcomes for less time than the group keeps its commits: "+
+			"after a crash, records whose outcomes were already deleted are pushed again; set its retention.ms to at least 7 days",
+			zap.String("topic", b.cfg.ResultsTopic), zap.Duration("retention", tc.Retention),
+			zap.Duration("commits_kept", consumer.OffsetsRetention))
+	}
+	if tc.Compacts() {
+		b.log.Warn("the results topic is compacted (cleanup.policy "+tc.Policy+"): only each id's latest outcome survives, "+
+			"so `outcomes` cannot show an id's history, and after a crash a record whose outcome was compacted away is pushed again",
+			zap.String("topic", b.cfg.ResultsTopic), zap.String("cleanup_policy", tc.Policy))
+	}
 }
 
 // Run consumes until ctx ends, and returns after the last generation is

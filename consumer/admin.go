@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -205,4 +207,49 @@ func (a *Admin) ReadRange(ctx context.Context, topic string, start, end map[int]
 		return ctx.Err()
 	}
 	return err
+}
+
+// TopicCleanup is what the broker will delete of a topic by itself.
+type TopicCleanup struct {
+	Policy    string        // cleanup.policy: "delete", "compact" or "compact,delete"
+	Retention time.Duration // retention.ms; negative when unlimited
+}
+
+// Compacts reports whether the policy includes compaction.
+func (c TopicCleanup) Compacts() bool { return strings.Contains(c.Policy, "compact") }
+
+// TopicCleanupOf asks the brokers of conn for topic's cleanup.policy and
+// retention.ms (DescribeConfigs).
+func TopicCleanupOf(ctx context.Context, conn Conn, topic string) (TopicCleanup, error) {
+	tr := conn.Transport()
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}
+	resp, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy", "retention.ms"},
+	}}})
+	if err != nil {
+		return TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, err)
+	}
+	out := TopicCleanup{Policy: "delete", Retention: 7 * 24 * time.Hour}
+	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			switch e.ConfigName {
+			case "cleanup.policy":
+				out.Policy = e.ConfigValue
+			case "retention.ms":
+				ms, err := strconv.ParseInt(e.ConfigValue, 10, 64)
+				if err != nil {
+					return TopicCleanup{}, fmt.Errorf("retention.ms of %s is %q: %w", topic, e.ConfigValue, err)
+				}
+				out.Retention = time.Duration(ms) * time.Millisecond
+				if ms < 0 {
+					out.Retention = -1
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -59,6 +59,11 @@ type Generation struct {
 	ended   bool
 }
 
+// OffsetsRetention is how long the group's commits are kept, like Kafka's
+// default offsets.retention.minutes: the crash skip reads outcomes back as
+// far as a commit that old.
+const OffsetsRetention = 7 * 24 * time.Hour
+
 // commitTimeout bounds one offset commit request.
 const commitTimeout = 10 * time.Second
 
@@ -152,8 +157,7 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		JoinGroupBackoff:  time.Second,
-		// Offsets kept a week, like Kafka's default.
-		RetentionTime: 7 * 24 * time.Hour,
+		RetentionTime: OffsetsRetention,
 		ErrorLogger:   kafkaLogger{log: log.With(zap.String("component", "group"))},
 	})
 	if err != nil {
