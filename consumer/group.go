@@ -157,8 +157,8 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		JoinGroupBackoff:  time.Second,
-		RetentionTime: OffsetsRetention,
-		ErrorLogger:   kafkaLogger{log: log.With(zap.String("component", "group"))},
+		RetentionTime:     OffsetsRetention,
+		ErrorLogger:       kafkaLogger{log: log.With(zap.String("component", "group"))},
 	})
 	if err != nil {
 		return fmt.Errorf("creating consumer group %q: %w", cfg.GroupID, err)
