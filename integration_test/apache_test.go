@@ -1,9 +1,13 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,5 +103,35 @@ func needApache(t *testing.T) {
 	t.Helper()
 	if os.Getenv("MIMC_BRIDGE_IT_KAFKA") != "apache" {
 		t.Skip("needs real Apache Kafka: MIMC_BRIDGE_IT_KAFKA=apache (.ci/run sets it)")
+	}
+}
+
+// .ci/run runs a smoke set by name against the older versions: a renamed
+// test must not drop out of it unseen.
+func TestTheSmokeSetOfCIRunNamesTestsThatExist(t *testing.T) {
+	script, err := os.ReadFile("../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^SMOKE='([^']+)'`).FindSubmatch(script)
+	if m == nil {
+		t.Fatal(".ci/run has no SMOKE='...' line")
+	}
+	src, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, f := range src {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	for name := range strings.SplitSeq(string(m[1]), "|") {
+		if !bytes.Contains(all, []byte("func "+name+"(t *testing.T)")) {
+			t.Errorf(".ci/run's smoke set names %s, which is not a test of this package", name)
+		}
 	}
 }
