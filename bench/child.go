@@ -156,6 +156,8 @@ func runChild(specJSON string) int {
 	switch spec.Mode {
 	case "bare":
 		err = runBare(ctx, spec, p)
+	case "barefranz":
+		err = runBareFranz(ctx, spec, p)
 	case "naive":
 		err = runNaive(ctx, spec, p)
 	case "bridge":

@@ -60,6 +60,7 @@ type options struct {
 	maxCalls      int
 	maxPending    int
 	latencyRead   bool
+	brokers       []string // an external cluster (e.g. real Apache Kafka); none: an embedded kfake broker
 
 	quotaRate       float64 // recipients per second per kind
 	quotaSecs       float64 // backlog, in seconds at the quota
@@ -89,7 +90,9 @@ func main() {
 	fs.IntVar(&o.backlog, "backlog", 1_000_000, "events of the large backlog (memory)")
 	fs.IntVar(&o.smallBacklog, "small-backlog", 100_000, "events of the small backlog the large one is compared with")
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of the input and results topics")
-	fs.StringVar(&modes, "modes", "bare,naive,bridge,bridge20,bridge100", "modes to run: bare, naive, bridge (0ms MIMC), bridge20 (--mimc-latency), bridge100 (100ms MIMC)")
+	fs.StringVar(&modes, "modes", "bare,barefranz,naive,bridge,bridge20,bridge100", "modes to run: bare (kafka-go pipe), barefranz (franz-go pipe), naive, bridge (0ms MIMC), bridge20 (--mimc-latency), bridge100 (100ms MIMC)")
+	var brokers string
+	fs.StringVar(&brokers, "brokers", "", "bootstrap addresses of an external cluster to run on, e.g. real Apache Kafka from `go run ./integration_test/cmd/apachekafka` (default: an embedded kfake broker)")
 	fs.StringVar(&workloads, "workloads", "heavy,none,latency,backlog,quota,urgent", "workloads: heavy (200 messages), none (no sharing), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox), urgent (urgent events under a normal backlog behind a quota)")
 	fs.Float64Var(&o.quotaRate, "quota-rate", 400, "quota workload: the sandbox's quota, recipients per second of each kind (RATE_P2P, RATE_P2T)")
 	fs.Float64Var(&o.quotaSecs, "quota-secs", 15, "quota workload: the backlog, in seconds of sending at the quota")
@@ -141,6 +144,7 @@ func main() {
 		}
 	}
 	o.modes = split(modes)
+	o.brokers = split(brokers)
 	o.workloads = split(workloads)
 	if o.profile != "" {
 		if err := os.MkdirAll(o.profile, 0o755); err != nil {

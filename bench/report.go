@@ -155,16 +155,19 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprint(w, "\n\n")
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tmode\tMIMC\tevents\tevents/s\trecipients/s\t× bare\tcalls\tideal\tcalls/ideal\tpeak RSS MiB\tpeak heap MiB\tCPU µs/event\tbroker+sandbox µs/event\tcommitted\t")
+	fmt.Fprintln(tw, "workload\tmode\tMIMC\tevents\tevents/s\trecipients/s\t× bare\t× franz\tcalls\tideal\tcalls/ideal\tpeak RSS MiB\tpeak heap MiB\tCPU µs/event\tbroker+sandbox µs/event\tcommitted\t")
 	for _, x := range r.Runs {
-		vs, ratio, calls := "-", "-", "-"
+		vs, vsFranz, ratio, calls := "-", "-", "-", "-"
 		if x.VsBare > 0 && x.Mode != "bare" {
 			vs = fmt.Sprintf("%.2f", x.VsBare)
+		}
+		if x.VsBareFranz > 0 && x.Mode != "barefranz" {
+			vsFranz = fmt.Sprintf("%.2f", x.VsBareFranz)
 		}
 		if x.CallsRatio > 0 {
 			ratio = fmt.Sprintf("%.3f", x.CallsRatio)
 		}
-		if x.Mode != "bare" {
+		if x.Mode != "bare" && x.Mode != "barefranz" {
 			calls = fmt.Sprint(x.Calls)
 		}
 		ok := "yes"
@@ -174,8 +177,8 @@ func (r *report) print(w io.Writer) {
 		if x.Error != "" {
 			ok = "ERROR"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%gms\t%d\t%.0f\t%.0f\t%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n",
-			x.Workload, x.Mode, x.MIMCLatencyMs, x.Events, x.EventsPerSec, x.RecipsPerSec, vs, calls, x.IdealCalls, ratio,
+		fmt.Fprintf(tw, "%s\t%s\t%gms\t%d\t%.0f\t%.0f\t%s\t%s\t%s\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t\n",
+			x.Workload, x.Mode, x.MIMCLatencyMs, x.Events, x.EventsPerSec, x.RecipsPerSec, vs, vsFranz, calls, x.IdealCalls, ratio,
 			mib(x.PeakRSS), mib(x.PeakHeap), x.CPUPerEventUs, x.BrokerCPUUs, ok)
 	}
 	tw.Flush()

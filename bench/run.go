@@ -47,7 +47,8 @@ type runResult struct {
 	Seconds       float64 `json:"seconds"`
 	EventsPerSec  float64 `json:"eventsPerSec"`
 	RecipsPerSec  float64 `json:"recipientsPerSec"`
-	VsBare        float64 `json:"vsBare,omitempty"` // events/s over the bare pipe's on the same workload
+	VsBare        float64 `json:"vsBare,omitempty"`      // events/s over the bare kafka-go pipe's on the same workload
+	VsBareFranz   float64 `json:"vsBareFranz,omitempty"` // events/s over the bare franz-go pipe's on the same workload
 	Calls         int64   `json:"mimcCalls"`
 	IdealCalls    int64   `json:"idealCalls"`
 	CallsRatio    float64 `json:"callsOverIdeal,omitempty"`
@@ -106,6 +107,8 @@ func (o options) modeSpecs() []modeSpec {
 		switch m {
 		case "bare":
 			out = append(out, modeSpec{"bare", "bare", 0})
+		case "barefranz":
+			out = append(out, modeSpec{"barefranz", "barefranz", 0})
 		case "naive":
 			out = append(out, modeSpec{"naive", "naive", 0})
 		case "bridge":
@@ -121,7 +124,7 @@ func (o options) modeSpecs() []modeSpec {
 
 func run(ctx context.Context, o options) (*report, error) {
 	for _, m := range o.modes {
-		if !has([]string{"bare", "naive", "bridge", "bridge20", "bridge100"}, m) {
+		if !has([]string{"bare", "barefranz", "naive", "bridge", "bridge20", "bridge100"}, m) {
 			return nil, fmt.Errorf("unknown mode %q", m)
 		}
 	}
@@ -134,11 +137,15 @@ func run(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	kf, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		return nil, fmt.Errorf("starting kfake: %w", err)
+	brokers := o.brokers
+	if len(brokers) == 0 {
+		kf, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			return nil, fmt.Errorf("starting kfake: %w", err)
+		}
+		defer kf.Close()
+		brokers = kf.ListenAddrs()
 	}
-	defer kf.Close()
 	sandbox := mimctest.New(mimctest.Config{AppID: benchAppID, AppKey: benchAppKey, AppSecret: benchAppSecret, Seed: 1})
 	url, err := sandbox.Start("127.0.0.1:0")
 	if err != nil {
@@ -146,7 +153,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	}
 	defer sandbox.Close()
 	e := &env{
-		o: o, brokers: kf.ListenAddrs(), sandbox: sandbox, mimcURL: url, exe: exe,
+		o: o, brokers: brokers, sandbox: sandbox, mimcURL: url, exe: exe,
 		tag: strconv.FormatInt(time.Now().UnixNano()%1e6, 36),
 	}
 	e.client = &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 30 * time.Second}
@@ -252,8 +259,14 @@ func run(ctx context.Context, o options) (*report, error) {
 	for i := range rep.Runs {
 		r := &rep.Runs[i]
 		for _, b := range rep.Runs {
-			if b.Workload == r.Workload && b.Mode == "bare" && b.EventsPerSec > 0 {
+			if b.Workload != r.Workload || b.EventsPerSec == 0 {
+				continue
+			}
+			switch b.Mode {
+			case "bare":
 				r.VsBare = r.EventsPerSec / b.EventsPerSec
+			case "barefranz":
+				r.VsBareFranz = r.EventsPerSec / b.EventsPerSec
 			}
 		}
 	}
@@ -496,7 +509,7 @@ func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSp
 		r.EventsPerSec = float64(r.Events) / r.Seconds
 		r.RecipsPerSec = r.EventsPerSec * float64(r.Recipients) / float64(covered)
 	}
-	if m.child != "bare" && r.IdealCalls > 0 {
+	if m.child != "bare" && m.child != "barefranz" && r.IdealCalls > 0 {
 		r.CallsRatio = float64(r.Calls) / float64(r.IdealCalls)
 	}
 	logf("%s: %d events in %.2fs: %.0f events/s, %.0f recipients/s, %d calls (ideal %d), peak RSS %.1f MiB, %.1f µs CPU/event (+%.1f broker and sandbox)",

@@ -111,6 +111,24 @@ func TestBrokerLossOnAThreeNodeCluster(t *testing.T) {
 	addr := opsAddr(t, r.bridge)
 	in, results := r.cfg.KafkaTopics[0], r.cfg.ResultsTopic
 
+	// kafka-go rebalances eagerly: a member joining or leaving stops every
+	// member's every partition for a drain and a rejoin. Its cost here.
+	joined := time.Now()
+	second := startBridge(t, r.cfg)
+	waitFor(t, 60*time.Second, "the second member's partitions", func() bool {
+		return strings.Contains(second.logs.String(), `"partitions assigned"`)
+	})
+	time.Sleep(5 * time.Second)
+	joinPause := r.watch.longestPause(joined, time.Now())
+	left := time.Now()
+	if err := second.stop(t); err != nil {
+		t.Errorf("the second member stopped with %v", err)
+	}
+	time.Sleep(8 * time.Second)
+	leavePause := r.watch.longestPause(left, time.Now())
+	t.Logf("REBALANCE eager (kafka-go): longest pause in outcomes when a member joins %s, when it leaves %s",
+		joinPause.Round(10*time.Millisecond), leavePause.Round(10*time.Millisecond))
+
 	// The leader of most partitions dies at once: its partitions move to
 	// the in-sync followers, and the group's coordinator may move too.
 	leaders := c.leaderCounts(t, in, results)
