@@ -30,14 +30,20 @@ func runBareFranz(ctx context.Context, spec childSpec, p *progress) error {
 		return err
 	}
 	defer cl.Close()
-	for {
+	// Polling blocks while there is nothing to fetch: the monitor's end
+	// (every outcome acknowledged) must end it too.
+	pollCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
 		select {
 		case <-p.done:
-			return nil
-		default:
+			cancel()
+		case <-pollCtx.Done():
 		}
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
+	}()
+	for {
+		fs := cl.PollFetches(pollCtx)
+		if pollCtx.Err() != nil {
 			return waitDone(ctx, p)
 		}
 		var ferr error
