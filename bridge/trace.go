@@ -65,6 +65,7 @@ const abandonedStatus = "abandoned at the drain deadline: no outcome, redone by 
 type partitionSpans struct {
 	tracer trace.Tracer
 	opts   []trace.SpanStartOption // the same for every record of the partition
+	attrs  []attribute.KeyValue    // of a recorded span; the offset is last
 }
 
 // partitionSpans returns the span starter of partition a, or nil when
@@ -73,20 +74,24 @@ func (g *generation) partitionSpans(a consumer.Assignment) *partitionSpans {
 	if g.tracer == nil {
 		return nil
 	}
-	return &partitionSpans{tracer: g.tracer, opts: []trace.SpanStartOption{
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
+	// The attributes are set once a span is known to be recorded: given at
+	// the start, the SDK would copy them for every span, sampled or not.
+	return &partitionSpans{tracer: g.tracer,
+		opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)},
+		attrs: []attribute.KeyValue{
 			attrMessagingSystem.String("kafka"),
 			attrOperationType.String("process"),
 			attrOperationName.String("process"),
 			attrTopic.String(a.Topic),
 			attrPartition.String(strconv.Itoa(a.Partition)),
 			attrGroup.String(g.group),
-		),
-	}}
+			attrOffset.Int64(-1),
+		},
+	}
 }
 
 // start starts the span of record m, a child of its traceparent header.
+// One goroutine (the partition's fetcher) calls it.
 func (ps *partitionSpans) start(m *consumer.Record) trace.Span {
 	ctx := context.Background()
 	if len(m.TraceParent) > 0 {
@@ -94,7 +99,8 @@ func (ps *partitionSpans) start(m *consumer.Record) trace.Span {
 	}
 	_, span := ps.tracer.Start(ctx, eventSpanName, ps.opts...)
 	if span.IsRecording() {
-		span.SetAttributes(attrOffset.Int64(m.Offset))
+		ps.attrs[len(ps.attrs)-1] = attrOffset.Int64(m.Offset) // SetAttributes copies
+		span.SetAttributes(ps.attrs...)
 	}
 	return span
 }
