@@ -95,7 +95,7 @@ func (g *generation) partitionSpans(a consumer.Assignment) *partitionSpans {
 func (ps *partitionSpans) start(m *consumer.Record) trace.Span {
 	ctx := context.Background()
 	if len(m.TraceParent) > 0 {
-		ctx = propagation.TraceContext{}.Extract(ctx, recordCarrier{m})
+		ctx = propagation.TraceContext{}.Extract(ctx, recordCarrier{parent: m.TraceParent, state: m.TraceState})
 	}
 	_, span := ps.tracer.Start(ctx, eventSpanName, ps.opts...)
 	if span.IsRecording() {
@@ -105,15 +105,17 @@ func (ps *partitionSpans) start(m *consumer.Record) trace.Span {
 	return span
 }
 
-// recordCarrier reads the trace context headers of a record.
-type recordCarrier struct{ m *consumer.Record }
+// recordCarrier reads the trace context headers of a record. It holds
+// them, not the record: a record behind an interface would be moved to the
+// heap for every record, traced or not.
+type recordCarrier struct{ parent, state []byte }
 
 func (c recordCarrier) Get(key string) string {
 	switch key {
 	case consumer.HeaderTraceParent:
-		return string(c.m.TraceParent)
+		return string(c.parent)
 	case consumer.HeaderTraceState:
-		return string(c.m.TraceState)
+		return string(c.state)
 	}
 	return ""
 }
