@@ -277,7 +277,7 @@ func TestNoSpanCarriesTheAppSecret(t *testing.T) {
 				texts = append(texts, l.SpanContext.TraceState().String())
 			}
 			for _, kv := range kvs {
-				texts = append(texts, string(kv.Key), kv.Value.Emit())
+				texts = append(texts, string(kv.Key), kv.Value.String())
 			}
 			if s.Status().Code == codes.Error {
 				errored++
