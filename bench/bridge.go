@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -21,6 +22,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/secret"
+	"github.com/mimc-bridge/mimc-bridge/tracing"
 )
 
 // The app the MIMC sandbox accepts.
@@ -77,7 +79,21 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 		})
 	log := zap.New(core)
 	met := metrics.New()
-	b, err := bridge.New(cfg, log, met)
+	// OTEL_* as the binary reads them: the cost of traces shows in the
+	// figures (console spans would go to the report's stdout: not here).
+	settings, err := tracing.Load(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if settings.Exporter == tracing.ExporterConsole {
+		return errors.New("OTEL_TRACES_EXPORTER=console would print spans into the report: use otlp")
+	}
+	traces, err := tracing.Start(ctx, settings, "bench", io.Discard, func(err error) { log.Warn("tracing", zap.Error(err)) })
+	if err != nil {
+		return err
+	}
+	defer func() { _ = traces.Shutdown(context.WithoutCancel(ctx)) }()
+	b, err := bridge.New(cfg, log, met, traces)
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,21 @@
 package bridge
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/message"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
+	"github.com/mimc-bridge/mimc-bridge/tracing"
 )
 
 // delivered returns n records of 3 recipients each, sent in one call and
@@ -68,4 +75,95 @@ func BenchmarkOutcome(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
 	b.ReportMetric(float64(bytes)/float64(n), "bytes/outcome")
+}
+
+// BenchmarkEventTracing is the bridge's own work per event from fetch to
+// outcome, without I/O: decode, batch into calls of 64, the call's answer,
+// the outcome and its encoding, with every span, link and attribute traces
+// add. Compare traces off (the binary's default) with traces on at 1% and
+// at 100% sampling (spans exported in batches to an exporter that drops
+// them).
+func BenchmarkEventTracing(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		sampler sdktrace.Sampler // nil: traces off
+	}{
+		{"traces=off", nil},
+		{"traces=on,sampled=1%", sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.01))},
+		{"traces=on,sampled=100%", sdktrace.ParentBased(sdktrace.AlwaysSample())},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var tracer trace.Tracer
+			if tc.sampler != nil {
+				tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()),
+					sdktrace.WithSampler(tracing.LinkSampler(tc.sampler)))
+				defer func() { _ = tp.Shutdown(context.Background()) }()
+				tracer = tp.Tracer("bench")
+			}
+			benchEvents(b, tracer)
+		})
+	}
+}
+
+func benchEvents(b *testing.B, tracer trace.Tracer) {
+	const perCall = 64
+	at := consumer.TopicPartition{Topic: "mimc.push", Partition: 3}
+	g := &generation{pipeline: &pipeline{tracer: tracer, group: "mimc-bridge"}}
+	spans := g.partitionSpans(consumer.Assignment{TopicPartition: at})
+	cfg := fetchConfig{limits: event.Limits{MaxMsgBytes: 10240, MaxIDBytes: 256, MaxRecipients: 1000, DefaultFromResource: "campaigns"}}
+	bt, err := batching.New(batching.Config{MaxRecipients: perCall, MaxPendingEvents: 1 << 20, Linger: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	values := make([][]byte, perCall)
+	results := make([]batching.Result, perCall)
+	ids := make([]string, perCall)
+	for i := range values {
+		values[i] = []byte(`{"id":"order-` + strconv.Itoa(i) + `-shipped","fromAccount":"shop","toAccount":"u` + strconv.Itoa(i) +
+			`","msg":"Your order shipped","bizType":"ORDER"}`)
+		ids[i] = "k3f9x-" + strconv.Itoa(1000000+i)
+		results[i] = batching.Result{PacketID: ids[i], Attempts: 1}
+	}
+	var (
+		calls   []*batching.Call
+		scratch []event.Recipient
+		msgs    = make([]consumer.Message, 0, perCall)
+		n       int64
+		ctx     = context.Background()
+	)
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		m := consumer.Record{Topic: at.Topic, Partition: at.Partition, Offset: n, Value: values[n%perCall], Time: start}
+		n++
+		rec := newRecord(at, &m, &cfg, normal, spans)
+		if calls, err = bt.Add(&rec.Event, calls[:0]); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range calls {
+			call := toMIMC(c)
+			var span trace.Span
+			if tracer != nil {
+				_, span = g.startCallSpan(ctx, c, &call)
+			}
+			res := mimc.Result{PacketIDs: ids[:c.Recipients.Len()], Attempts: 1}
+			if span != nil {
+				endCallSpan(span, c, &res, nil)
+			}
+			now := time.Now()
+			msgs = msgs[:0]
+			for _, e := range c.Resolve(results[:c.Recipients.Len()]...) {
+				rec := e.Data.(*record)
+				out := outcomeOf(rec, now, scratch)
+				scratch = out.Recipients[:0]
+				it := completed(rec, now, &out)
+				msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset,
+					Status: it.status, Trace: spanContext(it.span)})
+				if it.span != nil {
+					it.span.End()
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
 }

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
@@ -36,6 +37,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
+	"github.com/mimc-bridge/mimc-bridge/tracing"
 )
 
 // Bridge is one member of the consumer group.
@@ -64,6 +66,9 @@ type pipeline struct {
 	log             *zap.Logger
 	met             *metrics.Metrics
 	health          *Health
+	// tracer starts the spans of events and calls; nil when traces are off.
+	tracer trace.Tracer
+	group  string // KAFKA_GROUP_ID, an attribute of the event spans
 }
 
 // pipelineConfig holds the settings of every stage.
@@ -81,8 +86,9 @@ type pipelineConfig struct {
 }
 
 // New builds a bridge from settings that passed cfg.Validate(true). It
-// dials nothing: Probe checks the brokers.
-func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, error) {
+// dials nothing: Probe checks the brokers. traces (nil: off) starts the
+// spans of events and MIMC calls.
+func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics, traces *tracing.Provider) (*Bridge, error) {
 	conn, err := consumer.NewConnFromSettings(cfg)
 	if err != nil {
 		return nil, err
@@ -167,6 +173,10 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics) (*Bridge, err
 		source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
 		pusher: client, pub: pub, offsets: offsets, scanner: scanner,
 		log: log, met: met, health: health,
+		group: cfg.KafkaGroupID,
+	}
+	if traces != nil && traces.On() {
+		pipe.tracer = traces.Tracer("github.com/mimc-bridge/mimc-bridge/bridge")
 	}
 	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
 		pipe.quota, pipe.partitions = q, offsets

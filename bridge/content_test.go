@@ -70,7 +70,7 @@ func TestTheBatcherMeasuresBodiesAsTheClientWritesThem(t *testing.T) {
 	cfg := config.Default()
 	cfg.KafkaBrokers = []string{"127.0.0.1:9"}
 	cfg.MIMCAppID, cfg.MIMCAppKey, cfg.MIMCAppSecret = "1", "k", secret.New("s")
-	b, err := New(cfg, zap.NewNop(), metrics.New())
+	b, err := New(cfg, zap.NewNop(), metrics.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

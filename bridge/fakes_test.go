@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	zapobserver "go.uber.org/zap/zaptest/observer"
 
@@ -51,17 +52,23 @@ func (s *fakeSource) ch(p consumer.TopicPartition) chan consumer.Record {
 
 // produce appends values to partition p and returns their offsets.
 func (s *fakeSource) produce(p int, values ...string) []int64 {
-	c := s.ch(tp(p))
 	offs := make([]int64, len(values))
 	for i, v := range values {
-		s.mu.Lock()
-		off := s.next[tp(p)]
-		s.next[tp(p)]++
-		s.mu.Unlock()
-		offs[i] = off
-		c <- consumer.Record{Topic: topic, Partition: p, Offset: off, Value: []byte(v), Time: time.Now()}
+		offs[i] = s.produceRecord(p, consumer.Record{Value: []byte(v)})
 	}
 	return offs
+}
+
+// produceRecord appends rec (its value and headers) to partition p and
+// returns its offset.
+func (s *fakeSource) produceRecord(p int, rec consumer.Record) int64 {
+	s.mu.Lock()
+	off := s.next[tp(p)]
+	s.next[tp(p)]++
+	s.mu.Unlock()
+	rec.Topic, rec.Partition, rec.Offset, rec.Time = topic, p, off, time.Now()
+	s.ch(tp(p)) <- rec
+	return off
 }
 
 func (s *fakeSource) end(p int) int64 {
@@ -125,6 +132,7 @@ type fakePublisher struct {
 	mu       sync.Mutex
 	outcomes []event.Outcome
 	written  map[consumer.TopicPartition]map[int64]bool
+	traces   map[int64]trace.SpanContext // by source offset (tests of one partition)
 	failing  bool
 	attempts int
 }
@@ -170,8 +178,21 @@ func (p *fakePublisher) Publish(ctx context.Context, msgs []consumer.Message, _ 
 			p.written[at] = map[int64]bool{}
 		}
 		p.written[at][out.Source.Offset] = true
+		if m.Trace.IsValid() {
+			if p.traces == nil {
+				p.traces = map[int64]trace.SpanContext{}
+			}
+			p.traces[m.SourceOffset] = m.Trace
+		}
 	}
 	return nil
+}
+
+// traceOf returns the trace context the outcome of offset off carried.
+func (p *fakePublisher) traceOf(off int64) trace.SpanContext {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.traces[off]
 }
 
 func (p *fakePublisher) all() []event.Outcome {

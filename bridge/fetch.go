@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
@@ -34,6 +35,9 @@ type record struct {
 	// settled is the outcome of a record that needs no MIMC call (a
 	// rejected one, or one expired when fetched): it passes the batcher by.
 	settled *outItem
+	// span lasts from fetch to the outcome's acknowledgement; nil when
+	// traces are off.
+	span trace.Span
 }
 
 // fetch starts one fetcher per assigned partition and returns the records
@@ -76,6 +80,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
 	pending := g.met.PriorityPendingEvents.WithLabelValues(l.prio.String())
 	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
+	spans := g.partitionSpans(a) // nil: traces off
 	for {
 		m, err := r.Next(ctx)
 		if ctx.Err() != nil {
@@ -99,13 +104,14 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		g.met.PendingEvents.Inc()
 		pending.Inc()
 		consumed.Inc()
-		rec := newRecord(a.TopicPartition, m, &g.cfg.fetch, l.prio)
+		rec := newRecord(a.TopicPartition, &m, &g.cfg.fetch, l.prio, spans)
 		if rec.settled != nil && rec.settled.status == event.Rejected {
 			rejected.Inc()
 		}
 		if rec.budgeted() && !g.budget.take(ctx, rec.ev.Kind, rec.Event.Recipients.Len()) {
 			// The generation ended while the quota held fetching back:
 			// the record stays pending, uncommitted, for the next owner.
+			abandonSpan(rec.span)
 			return
 		}
 		// The batch stage reads events until the channel closes, so this
@@ -115,10 +121,14 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 }
 
 // newRecord decodes m. A record the decoder rejects, or whose event has
-// expired, carries its settled outcome instead of an event.
-func newRecord(tp consumer.TopicPartition, m consumer.Record, cfg *fetchConfig, prio priority) *record {
+// expired, carries its settled outcome instead of an event. spans (nil:
+// traces off) starts the record's span.
+func newRecord(tp consumer.TopicPartition, m *consumer.Record, cfg *fetchConfig, prio priority, spans *partitionSpans) *record {
 	now := time.Now()
 	rec := &record{tp: tp, offset: m.Offset, receivedAt: now, prio: prio}
+	if spans != nil {
+		rec.span = spans.start(m)
+	}
 	src := event.Source{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
 	ev, err := event.Decode(m.Value, src, cfg.limits)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -24,6 +26,9 @@ type outItem struct {
 	out *event.Outcome
 	rec *record
 	at  time.Time
+	// span is the record's (nil when traces are off), ended once the
+	// outcome is acknowledged.
+	span trace.Span
 }
 
 // outcome returns the outcome the item was encoded from.
@@ -40,6 +45,10 @@ func (it *outItem) outcome() *event.Outcome {
 func settle(rec *record, out *event.Outcome) *outItem {
 	it := encode(out)
 	it.tp, it.offset, it.prio, it.out = rec.tp, rec.offset, rec.prio, out
+	if rec.span != nil {
+		rec.traceOutcome(out)
+		it.span = rec.span
+	}
 	return &it
 }
 
@@ -48,6 +57,10 @@ func settle(rec *record, out *event.Outcome) *outItem {
 func completed(rec *record, now time.Time, out *event.Outcome) outItem {
 	it := encode(out)
 	it.tp, it.offset, it.prio, it.rec, it.at = rec.tp, rec.offset, rec.prio, rec, now
+	if rec.span != nil {
+		rec.traceOutcome(out)
+		it.span = rec.span
+	}
 	return it
 }
 

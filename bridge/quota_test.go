@@ -224,7 +224,7 @@ func TestAQuotaTooLowToDrainIsWarnedAboutAtStartUpNamingTheSetting(t *testing.T)
 	cfg.RateP2P = 0.01 // one full call of 100 recipients: 10000s, far past the 20s drain
 	cfg.RateP2T = 1000 // 0.1s: fine
 	core, logs := zapobserver.New(zapcore.InfoLevel)
-	b, err := New(cfg, zap.New(core), metrics.New())
+	b, err := New(cfg, zap.New(core), metrics.New(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

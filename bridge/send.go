@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -43,12 +45,24 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 	call := toMIMC(c)
 	call.Urgent = l.prio == urgent
 	call.Expires = expiries(c)
-	res, err := g.pusher.Push(g.abandonCtx, call)
+	ctx := g.abandonCtx
+	var span trace.Span // nil: traces off
+	if g.tracer != nil {
+		ctx, span = g.startCallSpan(ctx, c, &call)
+	}
+	res, err := g.pusher.Push(ctx, call)
 	g.met.MIMCCallsInFlight.Dec()
 	if g.abandonCtx.Err() != nil {
 		// Abandoned: no outcome, so no commit; the next owner of these
 		// partitions sends them again.
+		if span != nil {
+			abandonSpan(span)
+			eventsOf(c, func(rec *record) { abandonSpan(rec.span) })
+		}
 		return scratch
+	}
+	if span != nil {
+		endCallSpan(span, c, &res, err)
 	}
 	if !res.SentAt.IsZero() {
 		g.met.SendWaitSeconds.WithLabelValues(l.prio.String()).Observe(res.SentAt.Sub(c.FirstAt).Seconds())

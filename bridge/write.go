@@ -62,7 +62,8 @@ func (w *writer) run() {
 		linger.Stop()
 		msgs = msgs[:0]
 		for _, it := range batch {
-			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status})
+			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status,
+				Trace: spanContext(it.span)})
 		}
 		err := w.g.pub.Publish(w.g.abandonCtx, msgs, func(i, n int) []byte {
 			return shrink(batch[i].outcome(), n)
@@ -71,10 +72,15 @@ func (w *writer) run() {
 			// Abandoned: these outcomes and their offsets stay
 			// unacknowledged; drain what is left so the stages before
 			// finish.
+			for i := range batch {
+				abandonSpan(batch[i].span)
+			}
 			for {
-				if _, ok := w.receive(nil); !ok {
+				it, ok := w.receive(nil)
+				if !ok {
 					return
 				}
+				abandonSpan(it.span)
 			}
 		}
 		w.done(batch)
@@ -112,6 +118,9 @@ func (w *writer) done(batch []outItem) {
 	for i := range batch {
 		it := &batch[i]
 		g.tracker.Done(it.tp, it.offset)
+		if it.span != nil {
+			it.span.End()
+		}
 		freed[it.prio]++
 		if it.status == event.Delivered {
 			delivered[it.prio]++

@@ -248,3 +248,23 @@ func TestEveryCommandWarnsOncePerUnknownVariableNamingTheClosestSetting(t *testi
 		}
 	})
 }
+
+// A bad OTEL_* value stops run before it dials anything, and config --for
+// run says so, each naming the variable; the other commands ignore them.
+func TestABadOTELValueStopsRunAndIsNamed(t *testing.T) {
+	clearSettings(t)
+	t.Setenv("OTEL_TRACES_EXPORTER", "zipkin")
+	all := []string{"--kafka-brokers", "127.0.0.1:9", "--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s"}
+	code, _, stderr := run(t, "", append([]string{"run"}, all...)...)
+	if code != cli.ExitUsage || !strings.Contains(stderr, "OTEL_TRACES_EXPORTER") || !strings.Contains(stderr, "zipkin") {
+		t.Errorf("run: exit %d, stderr %q; want 2 naming OTEL_TRACES_EXPORTER", code, stderr)
+	}
+	code, _, stderr = run(t, "", append([]string{"config", "--for", "run"}, all...)...)
+	if code != cli.ExitUsage || !strings.Contains(stderr, "OTEL_TRACES_EXPORTER") {
+		t.Errorf("config --for run: exit %d, stderr %q; want 2 naming OTEL_TRACES_EXPORTER", code, stderr)
+	}
+	code, _, stderr = run(t, "", append([]string{"config"}, all...)...)
+	if code != cli.ExitOK || !strings.Contains(stderr, "OTEL_TRACES_EXPORTER") {
+		t.Errorf("config: exit %d, stderr %q; want 0 with a note naming OTEL_TRACES_EXPORTER", code, stderr)
+	}
+}

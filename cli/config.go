@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/tracing"
 )
 
 // configCommand prints the effective settings, secrets redacted. Bad
@@ -14,7 +15,7 @@ import (
 // what run needs (brokers, MIMC credentials) exit 0 with a note, or 2 with
 // --for run: the pre-flight check of a deployment. A MIMC_BRIDGE_* variable
 // that is not a setting is a warning, as for every command, and with
-// --for run exits 2 too.
+// --for run exits 2 too, and so does an OTEL_* value run would refuse.
 func configCommand(_ context.Context, args []string, s Streams) int {
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)
 	forCmd := fs.String("for", "", "also require what this command needs to start (run), and exit 2 if something is missing")
@@ -43,6 +44,14 @@ func configCommand(_ context.Context, args []string, s Streams) int {
 			return ExitUsage
 		}
 		fmt.Fprintf(s.Err, "valid, but `run` also needs (`config --for run` exits 2 for this):\n%s\n", indent(err.Error()))
+	}
+	if _, err := tracing.Load(getenv); err != nil {
+		// Only run traces: for the others these variables mean nothing.
+		if *forCmd == "run" {
+			fmt.Fprintf(s.Err, "`run` would refuse the traces' settings:\n%s\n", indent(err.Error()))
+			return ExitUsage
+		}
+		fmt.Fprintf(s.Err, "valid, but `run` would refuse the traces' settings (`config --for run` exits 2 for this):\n%s\n", indent(err.Error()))
 	}
 	if len(unknown) > 0 && *forCmd == "run" {
 		// A deployment's pre-flight check: a misspelt setting is a

@@ -18,6 +18,7 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/ops"
+	"github.com/mimc-bridge/mimc-bridge/tracing"
 )
 
 func runCommand(ctx context.Context, args []string, s Streams) int {
@@ -48,6 +49,9 @@ func runCommand(ctx context.Context, args []string, s Streams) int {
 		log.Warn("an environment variable is not a setting and is ignored",
 			zap.String("variable", u.Var), zap.String("closest_setting", u.Closest))
 	}
+	if _, err := tracing.Load(getenv); err != nil {
+		return settingsErr(s.Err, "run", err)
+	}
 	log.Info("starting mimc-bridge", append([]zap.Field{zap.String("version", Version)}, cfg.Fields()...)...)
 	stopWatchdog := shutdownWatchdog(ctx, cfg.ShutdownTimeout, log)
 	defer stopWatchdog()
@@ -77,7 +81,12 @@ func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *met
 	if ln != nil {
 		defer ln.Close() // when it returns before serving; Serve closes it too
 	}
-	b, err := bridge.New(cfg, log, met)
+	traces, err := startTracing(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(traces, log)
+	b, err := bridge.New(cfg, log, met, traces)
 	if err != nil {
 		return err
 	}
@@ -104,6 +113,35 @@ func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *met
 		err = nil
 	}
 	return err
+}
+
+// startTracing starts the traces the OTEL_* variables ask for (a no-op
+// tracer when they ask for none).
+func startTracing(ctx context.Context, log *zap.Logger) (*tracing.Provider, error) {
+	settings, err := tracing.Load(getenv)
+	if err != nil {
+		return nil, err
+	}
+	traces, err := tracing.Start(ctx, settings, Version, os.Stdout, func(err error) {
+		log.Warn("tracing", zap.Error(err))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if traces.On() {
+		log.Info("exporting traces", zap.String("exporter", settings.Exporter), zap.String("protocol", settings.Protocol),
+			zap.String("sampler", settings.Sampler.Description()))
+	}
+	return traces, nil
+}
+
+// stopTracing exports the spans still queued, within a bound.
+func stopTracing(traces *tracing.Provider, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracing.ShutdownTimeout)
+	defer cancel()
+	if err := traces.Shutdown(ctx); err != nil {
+		log.Warn("stopping the traces", zap.Error(err))
+	}
 }
 
 // shutdownWatchdog forces the process out when a shutdown, once ctx ends,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -29,6 +30,9 @@ type Message struct {
 	// Status is the outcome's status, written as a header and signed with
 	// the source, the group and the key when the publisher has a Signer.
 	Status string
+	// Trace, when valid, is written as the W3C traceparent (and
+	// tracestate) headers: the context of the event's span.
+	Trace trace.SpanContext
 }
 
 // ShrinkFunc returns a smaller value for msgs[i] after the broker refused it
@@ -117,6 +121,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 	for i, m := range msgs {
 		hs := len(buf.headers)
 		buf.headers, buf.vals = appendSourceHeaders(buf.headers, buf.vals, p.cfg.Signer, p.group, &msgs[i])
+		buf.headers, buf.vals = appendTraceHeaders(buf.headers, buf.vals, &msgs[i].Trace)
 		pending[i] = kafka.Message{Key: m.Key, Value: m.Value}
 		if len(buf.headers) > hs {
 			pending[i].Headers = buf.headers[hs:len(buf.headers):len(buf.headers)]
@@ -227,13 +232,13 @@ func (b *publishBuf) get(n int) ([]kafka.Message, []int) {
 func (b *publishBuf) reserve(msgs []Message) {
 	n := 0
 	for i := range msgs {
-		n += sourceHeaderBytes(&msgs[i])
+		n += sourceHeaderBytes(&msgs[i]) + traceHeaderBytes(&msgs[i].Trace)
 	}
 	if cap(b.vals) < n {
 		b.vals = make([]byte, 0, n)
 	}
-	if cap(b.headers) < sourceHeaderCount*len(msgs) {
-		b.headers = make([]kafka.Header, 0, sourceHeaderCount*len(msgs))
+	if perMsg := sourceHeaderCount + traceHeaderCount; cap(b.headers) < perMsg*len(msgs) {
+		b.headers = make([]kafka.Header, 0, perMsg*len(msgs))
 	}
 	b.vals, b.headers = b.vals[:0], b.headers[:0]
 }

@@ -16,6 +16,10 @@ type Record struct {
 	Offset    int64
 	Value     []byte
 	Time      time.Time // the record's timestamp (set by the producer or the broker)
+	// TraceParent and TraceState are the W3C trace context headers of the
+	// record (traceparent, tracestate), nil when absent. They alias the
+	// record's memory, as Value does.
+	TraceParent, TraceState []byte
 }
 
 // PartitionReader reads one assigned partition from the generation's start
@@ -72,7 +76,16 @@ func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 		}
 		return Record{}, fmt.Errorf("fetching from %s/%d: %w", r.r.Config().Topic, r.r.Config().Partition, err)
 	}
-	return Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Value: m.Value, Time: m.Time}, nil
+	rec := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Value: m.Value, Time: m.Time}
+	for _, h := range m.Headers {
+		switch h.Key {
+		case HeaderTraceParent:
+			rec.TraceParent = h.Value
+		case HeaderTraceState:
+			rec.TraceState = h.Value
+		}
+	}
+	return rec, nil
 }
 
 // Close releases the reader's connections.

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
@@ -283,6 +285,9 @@ func (p *pusher) try() *Error {
 		}
 		obs.Attempt(p.endpoint, status, code, p.n, err, time.Since(start))
 	}
+	if span := trace.SpanFromContext(p.ctx); span.IsRecording() {
+		traceAttempt(span, p.attempts, p.n, e, time.Since(start))
+	}
 	if e != nil {
 		return p.fail(e)
 	}
@@ -381,6 +386,30 @@ func (p *pusher) notify(e *Error, wait time.Duration) {
 	if obs := p.c.cfg.Observer; obs != nil {
 		obs.Retry(p.endpoint)
 	}
+	if span := trace.SpanFromContext(p.ctx); span.IsRecording() {
+		span.AddEvent("mimc.retry", trace.WithAttributes(attribute.Float64("mimc.retry.wait_seconds", wait.Seconds())))
+	}
+}
+
+// traceAttempt adds an event for one attempt to the span of the call (the
+// caller's, in the context given to Push). e is the attempt's error, nil
+// when it delivered; its text never holds the app secret.
+func traceAttempt(span trace.Span, attempt, recipients int, e *Error, took time.Duration) {
+	attrs := []attribute.KeyValue{
+		attribute.Int("mimc.attempt", attempt),
+		attribute.Int("mimc.recipients", recipients),
+		attribute.Float64("mimc.duration_seconds", took.Seconds()),
+	}
+	if e != nil {
+		attrs = append(attrs, attribute.String("error.message", e.Error()))
+		if e.HTTPStatus != 0 {
+			attrs = append(attrs, attribute.Int("http.response.status_code", e.HTTPStatus))
+		}
+		if e.Code != 0 {
+			attrs = append(attrs, attribute.Int("mimc.code", e.Code))
+		}
+	}
+	span.AddEvent("mimc.attempt", trace.WithAttributes(attrs...))
 }
 
 // drainCap bounds what is read from a body that is not used, so a
