@@ -14,6 +14,7 @@ type Record struct {
 	Topic     string
 	Partition int
 	Offset    int64
+	Key       []byte // nil: the record has no key
 	Value     []byte
 	Time      time.Time // the record's timestamp (set by the producer or the broker)
 }
@@ -72,7 +73,7 @@ func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 		}
 		return Record{}, fmt.Errorf("fetching from %s/%d: %w", r.r.Config().Topic, r.r.Config().Partition, err)
 	}
-	return Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Value: m.Value, Time: m.Time}, nil
+	return Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}, nil
 }
 
 // Close releases the reader's connections.
