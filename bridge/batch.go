@@ -52,6 +52,7 @@ func (g *generation) batchLoop(l *lane, events <-chan *record, calls chan<- *bat
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var ready []*batching.Call
+	var released []*record
 	for {
 		var tc <-chan time.Time
 		if d, ok := l.batcher.UntilNext(); ok {
@@ -65,27 +66,73 @@ func (g *generation) batchLoop(l *lane, events <-chan *record, calls chan<- *bat
 			if !ok {
 				ready = l.batcher.Flush(ready[:0])
 				dispatch(ready)
+				g.drainReleased(l, calls, settled)
 				return
 			}
 			if rec.settled != nil {
 				settled <- *rec.settled
 				continue
 			}
-			var err error
-			ready, err = l.batcher.Add(&rec.Event, ready[:0])
-			if err != nil {
-				// The room bounds events in flight to the lane's
-				// MaxPendingEvents, the batcher's own limit, so this is a
-				// bug: fail the event rather than lose it silently.
-				g.log.Error("batcher refused an event", zap.Error(err))
-				out := outcomeOf(rec, time.Now(), nil)
-				out.Status, out.Error = event.Failed, "internal error: "+err.Error()
-				settled <- *settle(rec, &out)
-			}
+			ready = g.add(l, rec, ready[:0], settled)
 			dispatch(ready)
+		case <-g.adm.notify[l.prio]:
+			for _, rec := range g.adm.takeReady(l.prio, released[:0]) {
+				ready = g.add(l, rec, ready[:0], settled)
+				dispatch(ready)
+			}
+			clear(released)
 		case <-tc:
 			ready = l.batcher.Expired(ready[:0])
 			dispatch(ready)
 		}
+	}
+}
+
+// add gives rec to the lane's batcher and returns the calls that became
+// ready.
+func (g *generation) add(l *lane, rec *record, ready []*batching.Call, settled chan<- outItem) []*batching.Call {
+	ready, err := l.batcher.Add(&rec.Event, ready)
+	if err != nil {
+		// The room bounds events in flight to the lane's
+		// MaxPendingEvents, the batcher's own limit, so this is a
+		// bug: fail the event rather than lose it silently.
+		g.log.Error("batcher refused an event", zap.Error(err))
+		now := time.Now()
+		out := outcomeOf(rec, now, nil)
+		out.Status, out.Error = event.Failed, "internal error: "+err.Error()
+		settled <- *settle(rec, &out)
+		for _, dup := range g.finished(rec, false, now) {
+			settled <- dup
+		}
+	}
+	return ready
+}
+
+// drainReleased sends, once the lane's events are closed, the events still
+// waiting for their key or id as they are released, each at once, until none
+// is left or the generation abandons its work.
+func (g *generation) drainReleased(l *lane, calls chan<- *batching.Call, settled chan<- outItem) {
+	var ready []*batching.Call
+	var released []*record
+	for g.adm.holding(l.prio) > 0 {
+		select {
+		case <-g.adm.notify[l.prio]:
+		case <-g.abandonCtx.Done():
+			return
+		}
+		released = g.adm.takeReady(l.prio, released[:0])
+		for _, rec := range released {
+			ready = g.add(l, rec, ready[:0], settled)
+			for _, c := range ready {
+				calls <- c
+			}
+		}
+		if len(released) > 0 {
+			ready = l.batcher.Flush(ready[:0])
+			for _, c := range ready {
+				calls <- c
+			}
+		}
+		clear(released)
 	}
 }

@@ -63,9 +63,16 @@ type pipeline struct {
 	partitions      PartitionCounter
 	totalPartitions int     // the last count; generations run one at a time
 	scanner         Scanner // nil: outcomes already written are not looked for
-	log             *zap.Logger
-	met             *metrics.Metrics
-	health          *Health
+	// window remembers the ids delivered within DEDUP_WINDOW (nil: off),
+	// for every generation of this member; delivered reads the group's
+	// delivered ids from the results topic into it (nil: not read).
+	window    *dedupWindow
+	delivered DeliveredReader
+	// windowFrom is where the last read of each results partition ended.
+	windowFrom map[int]int64
+	log        *zap.Logger
+	met        *metrics.Metrics
+	health     *Health
 	// tracer starts the spans of events and calls; nil when traces are off.
 	tracer trace.Tracer
 	group  string // KAFKA_GROUP_ID, an attribute of the event spans
@@ -79,6 +86,8 @@ type pipelineConfig struct {
 	write    writeConfig
 	progress progressConfig
 	topics   []string // the input topics (KAFKA_TOPICS)
+	// dedupWindow is DEDUP_WINDOW: how far back the delivered ids are read.
+	dedupWindow time.Duration
 	// drain bounds the end of a generation: past it, in-flight work is
 	// abandoned (left uncommitted for the next owner) so that this member
 	// rejoins before the group gives up on it.
@@ -181,6 +190,9 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics, traces *traci
 	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
 		pipe.quota, pipe.partitions = q, offsets
 	}
+	if pipe.window = newDedupWindow(cfg.DedupWindow, cfg.DedupMaxIDs); pipe.window != nil {
+		pipe.delivered = scanner
+	}
 	return &Bridge{
 		cfg: cfg, log: log, conn: conn,
 		pipe:  pipe,
@@ -194,6 +206,10 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 	for _, t := range cfg.UrgentTopics {
 		urgentTopics[t] = true
 	}
+	orderedTopics := map[string]bool{}
+	for _, t := range cfg.OrderedTopics {
+		orderedTopics[t] = true
+	}
 	return pipelineConfig{
 		fetch: fetchConfig{
 			limits: event.Limits{
@@ -203,6 +219,7 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 				DefaultFromResource: cfg.FromResource,
 			},
 			urgent:     urgentTopics,
+			ordered:    orderedTopics,
 			defaultTTL: cfg.EventTTL,
 		},
 		batch: batching.Config{
@@ -216,8 +233,9 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 			clockSkew: 10 * time.Second, boundRefresh: time.Minute},
 		// Heartbeats stop while a generation drains: a revocation must end
 		// well inside the session timeout.
-		drain:  min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
-		topics: cfg.KafkaTopics,
+		drain:       min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
+		topics:      cfg.KafkaTopics,
+		dedupWindow: cfg.DedupWindow,
 	}
 }
 

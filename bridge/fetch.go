@@ -19,6 +19,7 @@ import (
 type fetchConfig struct {
 	limits     event.Limits    // what the decoder accepts
 	urgent     map[string]bool // URGENT_TOPICS
+	ordered    map[string]bool // ORDERED_TOPICS
 	defaultTTL time.Duration   // EVENT_TTL: the time to live of an event without a ttl; 0: none
 }
 
@@ -38,6 +39,7 @@ type record struct {
 	// span lasts from fetch to the outcome's acknowledgement; nil when
 	// traces are off.
 	span trace.Span
+	adm  admitState // what it waits for or holds (order.go)
 }
 
 // fetch starts one fetcher per assigned partition and returns the records
@@ -114,6 +116,9 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 			abandonSpan(rec.span)
 			return
 		}
+		if !g.admit(rec) {
+			continue // it waits for its key or its id: released to the lane's batch loop
+		}
 		// The batch stage reads events until the channel closes, so this
 		// send cannot block forever.
 		events <- rec
@@ -151,6 +156,9 @@ func newRecord(tp consumer.TopicPartition, m *consumer.Record, cfg *fetchConfig,
 	}
 	toBatching(&rec.Event, &rec.ev)
 	rec.Event.Data = rec
+	if cfg.ordered[m.Topic] && m.Key != nil {
+		rec.adm.key = m.Key
+	}
 	return rec
 }
 

@@ -21,6 +21,7 @@ type generation struct {
 	tracker     *consumer.Tracker
 	lanes       [priorities]*lane
 	budget      *sendBudget // nil: no quota
+	adm         *waits      // order per key and copies in flight (order.go)
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
 	done   consumer.Done
@@ -75,6 +76,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 	}
 	p.setShare(ctx, g.log, len(assignments))
 	g.budget = newSendBudget(p.quota, p.cfg.drain)
+	g.adm = newWaits(p.window, p.met)
 	for prio, lc := range p.cfg.lanes {
 		bc := p.cfg.batch
 		bc.MaxPendingEvents = lc.maxPending
@@ -97,6 +99,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))
 	g.findDone(ctx)
+	g.loadWindow(ctx)
 	g.seedBounds(ctx)
 	p.met.Generations.Inc()
 	p.met.AssignedPartitions.Set(float64(len(assignments)))
@@ -128,6 +131,7 @@ func (g *generation) end(drainStart time.Time) {
 	for _, l := range g.lanes {
 		g.met.PriorityPendingEvents.WithLabelValues(l.prio.String()).Sub(float64(l.room.held()))
 	}
+	g.adm.end()
 	g.met.AssignedPartitions.Set(0)
 	for _, a := range g.assignments {
 		// The next generation may give these partitions to another

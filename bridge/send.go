@@ -76,7 +76,11 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 		}
 		out := outcomeOf(rec, now, scratch)
 		scratch = out.Recipients[:0]
+		delivered := out.Status == event.Delivered
 		sent <- completed(rec, now, &out)
+		for _, dup := range g.finished(rec, delivered, now) {
+			sent <- dup
+		}
 	}
 	// done shares the call's memory, which the batcher may keep while its
 	// content stays open: drop the events so their records can go.

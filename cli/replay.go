@@ -58,6 +58,10 @@ func replayCommand(ctx context.Context, args []string, s Streams) int {
 	}
 	defer res.ad.Close()
 	cfg, ad, first, end := res.cfg, res.ad, res.first, res.end
+	if *toTopic != "" && *toTopic == cfg.ResultsTopic {
+		fmt.Fprintf(s.Err, "mimc-bridge replay: --topic %s is the results topic: events go to an input topic\nsee 'mimc-bridge replay --help'\n", *toTopic)
+		return ExitUsage
+	}
 
 	total := int64(0)
 	for p, e := range end {
@@ -66,10 +70,21 @@ func replayCommand(ctx context.Context, args []string, s Streams) int {
 	prog := newProgress(s.Err)
 	sel := newReplaySelection(pick)
 	read := int64(0)
-	err = readOutcomes(ctx, ad, cfg.ResultsTopic, first, end, "replay", s.Err, func(o *event.Outcome, _ consumer.RangeRecord) error {
+	err = readOutcomes(ctx, ad, cfg.ResultsTopic, first, end, "replay", s.Err, func(o *event.Outcome, r consumer.RangeRecord) error {
 		read++
 		prog.report("read %d of %d outcomes", read, total)
-		sel.add(o)
+		switch {
+		case r.Group != "" && r.Group != cfg.KafkaGroupID:
+			// Another deployment sharing the results topic: its events
+			// are not this group's to replay.
+			sel.otherGroups++
+		case !slices.Contains(event.Statuses, o.Status):
+			// JSON that is no outcome (an event produced to the results
+			// topic by mistake) must not count as an id's latest outcome.
+			sel.notOutcomes++
+		default:
+			sel.add(o)
+		}
 		return nil
 	})
 	if err != nil {
@@ -165,6 +180,11 @@ type replaySelection struct {
 	picked     map[string]*pickedOutcome
 	seq        int
 	superseded int // matching outcomes followed by a later one of the same id
+	// delivered holds every id with a delivered (or duplicate: delivered
+	// before) outcome: such an id is never replayed, whatever came after.
+	delivered   map[string]bool
+	otherGroups int // records of other groups, ignored
+	notOutcomes int // records that are not outcomes, ignored
 }
 
 type pickedOutcome struct {
@@ -173,10 +193,13 @@ type pickedOutcome struct {
 }
 
 func newReplaySelection(f replayFilter) *replaySelection {
-	return &replaySelection{filter: f, picked: map[string]*pickedOutcome{}}
+	return &replaySelection{filter: f, picked: map[string]*pickedOutcome{}, delivered: map[string]bool{}}
 }
 
 func (r *replaySelection) add(o *event.Outcome) {
+	if o.Status == event.Delivered || o.Status == event.Duplicate {
+		r.delivered[o.ID] = true
+	}
 	if _, ok := r.picked[o.ID]; ok {
 		r.superseded++
 		delete(r.picked, o.ID)
@@ -194,6 +217,9 @@ type replayPlan struct {
 	byTopic    statusCounts     // of events, by target topic
 	skipped    statusCounts     // matching outcomes without an event
 	superseded int
+	// alreadyDelivered counts outcomes left out because their id has a
+	// delivered outcome; otherGroups and notOutcomes the records ignored.
+	alreadyDelivered, otherGroups, notOutcomes int
 }
 
 // plan orders the picked outcomes as they were read and sets each one's
@@ -204,9 +230,14 @@ func (r *replaySelection) plan(override string) replayPlan {
 		all = append(all, p)
 	}
 	slices.SortFunc(all, func(a, b *pickedOutcome) int { return a.seq - b.seq })
-	p := replayPlan{byStatus: statusCounts{}, byTopic: statusCounts{}, skipped: statusCounts{}, superseded: r.superseded}
+	p := replayPlan{byStatus: statusCounts{}, byTopic: statusCounts{}, skipped: statusCounts{}, superseded: r.superseded,
+		otherGroups: r.otherGroups, notOutcomes: r.notOutcomes}
 	for _, po := range all {
 		o := &po.o
+		if r.delivered[o.ID] {
+			p.alreadyDelivered++
+			continue
+		}
 		if o.Event == nil {
 			p.skipped.add(o.Status)
 			continue
@@ -259,6 +290,15 @@ func (p *replayPlan) summary(produced int, dryRun bool) string {
 	}
 	if p.superseded > 0 {
 		fmt.Fprintf(&b, "\nleft out %d outcomes followed by a later outcome of the same id", p.superseded)
+	}
+	if p.alreadyDelivered > 0 {
+		fmt.Fprintf(&b, "\nleft out %d outcomes whose id was delivered before (a replay would push it twice)", p.alreadyDelivered)
+	}
+	if p.otherGroups > 0 {
+		fmt.Fprintf(&b, "\nignored %d outcomes of other consumer groups (--kafka-group-id chooses the group)", p.otherGroups)
+	}
+	if p.notOutcomes > 0 {
+		fmt.Fprintf(&b, "\nignored %d records of the results topic that are not outcomes", p.notOutcomes)
 	}
 	if dryRun {
 		b.WriteString("\nnothing was produced (--dry-run)")

@@ -66,6 +66,9 @@ type Config struct {
 	MaxConcurrentCalls int
 	RateP2P, RateP2T   float64       // recipients per second; 0 is no limit
 	UrgentTopics       []string      // input topics whose events go ahead of the others; each among KafkaTopics
+	OrderedTopics      []string      // input topics whose events with the same key reach MIMC in offset order; each among KafkaTopics
+	DedupWindow        time.Duration // how long a delivered id suppresses its copies; 0: off
+	DedupMaxIDs        int           // the most delivered ids remembered
 	EventTTL           time.Duration // time to live of an event without a ttl, from its record's timestamp; 0: none
 	HTTPTimeout        time.Duration
 	RetryMaxElapsed    time.Duration

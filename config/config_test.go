@@ -57,6 +57,7 @@ func TestDefaultsMatchTheDesign(t *testing.T) {
 		MaxEventRecipients: 10000, RetryHTTPStatuses: mimc.MustParseCodeSet("429,500,502-599"), RetryCodes: mimc.MustParseCodeSet("429,500-"),
 		ShutdownTimeout:     30 * time.Second,
 		KafkaSessionTimeout: 30 * time.Second,
+		DedupWindow:         10 * time.Minute, DedupMaxIDs: 1_000_000,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)

@@ -63,6 +63,14 @@ func (c Config) Validate(forRun bool) error {
 			add("URGENT_TOPICS", "%s is not an input topic: each urgent topic must be one of KAFKA_TOPICS (%s)", quote(t), strings.Join(c.KafkaTopics, ","))
 		}
 	}
+	for _, t := range repeated(c.OrderedTopics) {
+		add("ORDERED_TOPICS", "%s is listed more than once", quote(t))
+	}
+	for _, t := range c.OrderedTopics {
+		if !slices.Contains(c.KafkaTopics, t) {
+			add("ORDERED_TOPICS", "%s is not an input topic: each ordered topic must be one of KAFKA_TOPICS (%s)", quote(t), strings.Join(c.KafkaTopics, ","))
+		}
+	}
 	if c.KafkaGroupID == "" {
 		add("KAFKA_GROUP_ID", "must not be empty")
 	}
@@ -149,6 +157,7 @@ func (c Config) Validate(forRun bool) error {
 	intRange("MAX_CONCURRENT_CALLS", c.MaxConcurrentCalls, 1, 10000)
 	intRange("MAX_MSG_BYTES", c.MaxMsgBytes, 1, maxInt)
 	intRange("MAX_EVENT_RECIPIENTS", c.MaxEventRecipients, 1, maxInt)
+	intRange("DEDUP_MAX_IDS", c.DedupMaxIDs, 1, maxDedupIDs)
 	if c.BatchLinger < 0 {
 		add("BATCH_LINGER", "must not be negative, got %s", c.BatchLinger)
 	}
@@ -162,6 +171,9 @@ func (c Config) Validate(forRun bool) error {
 	positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
 	if c.KafkaSessionTimeout < 6*time.Second || c.KafkaSessionTimeout > 30*time.Minute {
 		add("KAFKA_SESSION_TIMEOUT", "must be between 6s and 30m (the broker's usual bounds), got %s", c.KafkaSessionTimeout)
+	}
+	if c.DedupWindow < 0 || c.DedupWindow > maxEventTTL {
+		add("DEDUP_WINDOW", "must be between 0 (off) and %s, got %s", maxEventTTL, c.DedupWindow)
 	}
 	if c.EventTTL < 0 || c.EventTTL > maxEventTTL {
 		add("EVENT_TTL", "must be between 0 (none) and %s (30 days, as an event's ttl), got %s", maxEventTTL, c.EventTTL)
@@ -229,6 +241,10 @@ func checkText(v string) string {
 	}
 	return ""
 }
+
+// maxDedupIDs bounds DEDUP_MAX_IDS: the window indexes its ids with 32 bits,
+// and 100 million ids take about 5 GB.
+const maxDedupIDs = 100_000_000
 
 // maxEventTTL is the longest EVENT_TTL: the longest ttl an event may give.
 const maxEventTTL = 30 * 24 * time.Hour

@@ -41,6 +41,7 @@ type RangeRecord struct {
 	Key       []byte
 	Value     []byte
 	Time      time.Time // the record's timestamp
+	Group     string    // the mimc-bridge.group header: the group that wrote an outcome ("" when none)
 }
 
 // Probe is Conn.Probe: it checks that the brokers answer with this TLS and
@@ -174,7 +175,7 @@ func (a *Admin) ReadRange(ctx context.Context, topic string, start, end map[int]
 					return fmt.Errorf("partition %d: %w", p, err)
 				}
 				select {
-				case recs <- RangeRecord{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}:
+				case recs <- RangeRecord{Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time, Group: headerValue(m.Headers, HeaderGroup)}:
 				case <-gctx.Done():
 					return gctx.Err()
 				}
@@ -252,4 +253,14 @@ func TopicCleanupOf(ctx context.Context, conn Conn, topic string) (TopicCleanup,
 		}
 	}
 	return out, nil
+}
+
+// headerValue returns the value of the first header named key, or "".
+func headerValue(hs []kafka.Header, key string) string {
+	for _, h := range hs {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
 }

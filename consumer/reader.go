@@ -14,6 +14,7 @@ type Record struct {
 	Topic     string
 	Partition int
 	Offset    int64
+	Key       []byte // nil: the record has no key
 	Value     []byte
 	Time      time.Time // the record's timestamp (set by the producer or the broker)
 	// TraceParent and TraceState are the W3C trace context headers of the
@@ -76,7 +77,7 @@ func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 		}
 		return Record{}, fmt.Errorf("fetching from %s/%d: %w", r.r.Config().Topic, r.r.Config().Partition, err)
 	}
-	rec := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Value: m.Value, Time: m.Time}
+	rec := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}
 	for _, h := range m.Headers {
 		switch h.Key {
 		case HeaderTraceParent:

@@ -18,10 +18,11 @@ const (
 	Failed    = "failed"    // MIMC refused or retries ran out
 	Expired   = "expired"   // its time to live ran out before it was sent: it never reached MIMC
 	Rejected  = "rejected"  // invalid input, never sent
+	Duplicate = "duplicate" // its id was already delivered within DEDUP_WINDOW: not pushed again
 )
 
 // Statuses lists every status in its documented order.
-var Statuses = []string{Delivered, Partial, Failed, Expired, Rejected}
+var Statuses = []string{Delivered, Partial, Failed, Expired, Rejected, Duplicate}
 
 // Status is the status of an event whose recipients were delivered, failed
 // or expired in these numbers: a recipient that reached MIMC and failed
@@ -63,8 +64,9 @@ type Outcome struct {
 	Recipients  []Recipient `json:"recipients,omitempty"`
 	Attempts    int         `json:"attempts"`
 	Source      Source      `json:"source"`
-	ReceivedAt  time.Time   `json:"receivedAt"`  // written as TimeLayout
-	CompletedAt time.Time   `json:"completedAt"` // written as TimeLayout
+	DuplicateOf *Source     `json:"duplicateOf,omitempty"` // duplicate only: the source of the id's delivered outcome
+	ReceivedAt  time.Time   `json:"receivedAt"`            // written as TimeLayout
+	CompletedAt time.Time   `json:"completedAt"`           // written as TimeLayout
 	Error       string      `json:"error,omitempty"`
 	Event       *Event      `json:"event,omitempty"` // failed, partial, expired: the normalized event with the undelivered recipients
 	Input       string      `json:"input,omitempty"` // rejected only: the start of the raw value
@@ -149,7 +151,17 @@ func (o *Outcome) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendInt(dst, int64(o.Source.Partition), 10)
 	dst = append(dst, `,"offset":`...)
 	dst = strconv.AppendInt(dst, o.Source.Offset, 10)
-	dst = append(dst, `},"receivedAt":"`...)
+	dst = append(dst, '}')
+	if o.DuplicateOf != nil {
+		dst = append(dst, `,"duplicateOf":{"topic":`...)
+		dst = jsonw.AppendString(dst, o.DuplicateOf.Topic)
+		dst = append(dst, `,"partition":`...)
+		dst = strconv.AppendInt(dst, int64(o.DuplicateOf.Partition), 10)
+		dst = append(dst, `,"offset":`...)
+		dst = strconv.AppendInt(dst, o.DuplicateOf.Offset, 10)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"receivedAt":"`...)
 	dst = appendTime(dst, o.ReceivedAt)
 	dst = append(dst, `","completedAt":"`...)
 	dst = appendTime(dst, o.CompletedAt)
@@ -237,6 +249,7 @@ type outcomeJSON struct {
 	Recipients  []Recipient `json:"recipients"`
 	Attempts    int         `json:"attempts"`
 	Source      Source      `json:"source"`
+	DuplicateOf *Source     `json:"duplicateOf"`
 	ReceivedAt  string      `json:"receivedAt"`
 	CompletedAt string      `json:"completedAt"`
 	Error       string      `json:"error"`
@@ -251,7 +264,7 @@ func (o *Outcome) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	out := Outcome{ID: j.ID, Status: j.Status, Kind: j.Kind, Recipients: j.Recipients, Attempts: j.Attempts,
-		Source: j.Source, Error: j.Error, Event: j.Event, Input: j.Input}
+		Source: j.Source, DuplicateOf: j.DuplicateOf, Error: j.Error, Event: j.Event, Input: j.Input}
 	var err error
 	if out.ReceivedAt, err = parseTime("receivedAt", j.ReceivedAt); err != nil {
 		return err

@@ -55,6 +55,7 @@ type refOutcome struct {
 	Recipients  []Recipient     `json:"recipients,omitempty"`
 	Attempts    int             `json:"attempts"`
 	Source      Source          `json:"source"`
+	DuplicateOf *Source         `json:"duplicateOf,omitempty"`
 	ReceivedAt  string          `json:"receivedAt"`
 	CompletedAt string          `json:"completedAt"`
 	Error       string          `json:"error,omitempty"`
@@ -76,6 +77,8 @@ func sampleOutcomes() map[string]Outcome {
 			Recipients: []Recipient{{TopicID: "9223372036854775807", Error: ExpiredError(at(2))}, {TopicID: "1", Error: ExpiredError(at(2))}}},
 		"a rejected outcome with invalid UTF-8 input": NewRejected(Source{Topic: "t", Partition: 0, Offset: -1}, []byte("{\"x\":\"\xff\xfe\"}"),
 			&RejectError{Reason: "value is not valid UTF-8"}, at(5), at(6)),
+		"a duplicate outcome naming the first one's source": {ID: "x", Status: Duplicate, Kind: P2P, Source: testSrc, ReceivedAt: at(1), CompletedAt: at(2),
+			DuplicateOf: &Source{Topic: "other\"topic", Partition: 7, Offset: 1 << 40}},
 		"an empty outcome": {},
 	}
 }
@@ -84,7 +87,7 @@ func TestAppendJSONIsWhatJSONMarshalGives(t *testing.T) {
 	for name, o := range sampleOutcomes() {
 		t.Run(name, func(t *testing.T) {
 			ref := refOutcome{ID: o.ID, Status: o.Status, Kind: o.Kind, Recipients: o.Recipients, Attempts: o.Attempts,
-				Source: o.Source, ReceivedAt: o.ReceivedAt.UTC().Format(TimeLayout), CompletedAt: o.CompletedAt.UTC().Format(TimeLayout),
+				Source: o.Source, DuplicateOf: o.DuplicateOf, ReceivedAt: o.ReceivedAt.UTC().Format(TimeLayout), CompletedAt: o.CompletedAt.UTC().Format(TimeLayout),
 				Error: o.Error, Input: o.Input}
 			if o.Event != nil {
 				ref.Event, _ = json.Marshal(o.Event)

@@ -110,17 +110,22 @@ func (r *dedupRun) repeated() int {
 // Offsets moved back to the start: with the bound a bridge writes, the
 // records whose outcomes are on the results topic are all skipped; without
 // one (a tool's reset, a commit of an older version) nothing is looked for
-// and every event is done again, as the README says.
+// and every event is done again, as the README says: pushed again with
+// DEDUP_WINDOW off, a duplicate of its first delivery with it on.
 func TestACommitWithABoundSkipsWhatIsDoneAndOneWithoutRedoesIt(t *testing.T) {
 	for _, tt := range []struct {
 		scenario     string
 		bound        bool
 		wantRepeated int
 		wantLog      string
+		dedupOff     bool
+		wantPushes   int // repeated pushes
 	}{
-		{"a commit with a bound skips every event whose outcome is written", true, 0, "outcomes already written: their records are skipped"},
+		{"a commit with a bound skips every event whose outcome is written", true, 0, "outcomes already written: their records are skipped", false, 0},
 		{"a commit without metadata means no scan: every event is done again", false, 200,
-			"outcomes already written: not looked for, the commits of these partitions carry no bound (none yet, or made by another tool)"},
+			"outcomes already written: not looked for, the commits of these partitions carry no bound (none yet, or made by another tool)", true, 200},
+		{"a commit without metadata with the dedup window: every event is done again as a duplicate, none pushed", false, 200,
+			"outcomes already written: not looked for, the commits of these partitions carry no bound (none yet, or made by another tool)", false, 0},
 	} {
 		t.Run(tt.scenario, func(t *testing.T) {
 			t.Parallel()
@@ -130,14 +135,17 @@ func TestACommitWithABoundSkipsWhatIsDoneAndOneWithoutRedoesIt(t *testing.T) {
 				md = consumer.CommitMetadata(r.started.Add(-time.Second))
 			}
 			r.setCommit(t, 0, md)
+			if tt.dedupOff {
+				r.cfg.DedupWindow = 0
+			}
 			b := r.run(t)
 			perID := r.outcomesPerID(t)
 			again := 0
 			for _, id := range r.ids {
 				again += perID[id] - 1
 			}
-			if again != tt.wantRepeated || r.repeated() != tt.wantRepeated {
-				t.Errorf("%d second outcomes and %d repeated pushes, want %d of each", again, r.repeated(), tt.wantRepeated)
+			if again != tt.wantRepeated || r.repeated() != tt.wantPushes {
+				t.Errorf("%d second outcomes and %d repeated pushes, want %d and %d", again, r.repeated(), tt.wantRepeated, tt.wantPushes)
 			}
 			if logs := b.logs.String(); !strings.Contains(logs, tt.wantLog) {
 				t.Errorf("the generation start did not log %q", tt.wantLog)

@@ -60,7 +60,8 @@ func TestFailedEventsAreDeliveredByReplayOnceTheSenderIsAllowed(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 		defer cancel()
 		var out, errb bytes.Buffer
-		args = append([]string{"replay", "--kafka-brokers", strings.Join(c.brokers, ","), "--results-topic", results, "--kafka-topics", in}, args...)
+		args = append([]string{"replay", "--kafka-brokers", strings.Join(c.brokers, ","), "--results-topic", results, "--kafka-topics", in,
+			"--kafka-group-id", group}, args...) // replay reads only its group's outcomes
 		if code := cli.Main(ctx, args, cli.Streams{Out: &out, Err: &errb}); code != cli.ExitOK {
 			t.Fatalf("replay %v: exit %d: %s", args, code, errb.String())
 		}

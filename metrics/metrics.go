@@ -53,6 +53,15 @@ type Metrics struct {
 	QuotaPauses          *prometheus.CounterVec // kind
 	QuotaPausedSeconds   *prometheus.CounterVec // kind
 	MIMCConcurrencyLimit prometheus.Gauge
+
+	// Order per key and the dedup window (orderdedup.go).
+	OrderWaitingEvents prometheus.Gauge
+	OrderWaitSeconds   prometheus.Histogram
+	DedupIds           prometheus.Gauge
+	DedupEvicted       prometheus.Counter
+	DedupWaitingEvents prometheus.Gauge
+	DedupLoadSeconds   prometheus.Gauge
+	DedupLoadedIds     prometheus.Gauge
 }
 
 // New creates and registers every collector on a fresh registry, together
@@ -96,6 +105,7 @@ func New() *Metrics {
 		f(c)
 	}
 	m.newQuota(f)
+	m.newOrderDedup(f)
 	return m
 }
 

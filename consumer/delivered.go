@@ -1,0 +1,152 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// Delivered is one delivered outcome of the group on the results topic.
+type Delivered struct {
+	ID     string // the event id (the record key)
+	Source TopicPartition
+	Offset int64
+	At     time.Time // the outcome record's timestamp
+}
+
+// DeliveredStats describes one ReadDelivered.
+type DeliveredStats struct {
+	Read    int // results records read
+	Found   int // delivered outcomes of the group whose signature checks
+	Ignored int // delivered outcomes of the group whose signature does not check
+	Took    time.Duration
+}
+
+// ReadDelivered reads every results partition, in parallel, from the first
+// record at or after since (or from[p], when later) to its end at the start
+// of the read, and calls fn (one call at a time) for each outcome of the
+// group whose status header says delivered and whose signature checks: the
+// ids the dedup window must remember. Records other groups wrote, unsigned or
+// forged ones, and other statuses are passed over. It returns, per results
+// partition, the offset where the read ended: from for the next read.
+func (s *Scanner) ReadDelivered(ctx context.Context, since time.Time, from map[int]int64, fn func(Delivered)) (map[int]int64, DeliveredStats, error) {
+	start := s.cfg.Now()
+	var stats DeliveredStats
+	parts, err := Partitions(ctx, s.client, s.cfg.Topic)
+	if err != nil {
+		return nil, stats, fmt.Errorf("reading delivered ids: %w", err)
+	}
+	ends, err := EndOffsets(ctx, s.client, s.cfg.Topic, parts)
+	if err != nil {
+		return nil, stats, fmt.Errorf("reading delivered ids: %w", err)
+	}
+	starts, err := s.offsetsAt(ctx, parts, since)
+	if err != nil {
+		return nil, stats, fmt.Errorf("reading delivered ids: %w", err)
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for _, p := range parts {
+		begin, ok := starts[p]
+		if !ok {
+			begin = ends[p] // nothing written since since
+		}
+		if f, ok := from[p]; ok && f > begin {
+			begin = f
+		}
+		if begin >= ends[p] {
+			continue
+		}
+		g.Go(func() error {
+			return s.readDeliveredPartition(gctx, p, begin, ends[p], func(d Delivered, read, ignored int) {
+				mu.Lock()
+				defer mu.Unlock()
+				stats.Read += read
+				stats.Ignored += ignored
+				if d.ID != "" || d.Source.Topic != "" {
+					stats.Found++
+					fn(d)
+				}
+			})
+		})
+	}
+	err = g.Wait()
+	stats.Took = s.cfg.Now().Sub(start)
+	if err != nil {
+		return nil, stats, fmt.Errorf("reading delivered ids: %w", err)
+	}
+	return ends, stats, nil
+}
+
+// readDeliveredPartition reads results partition p from begin to end and
+// hands each signed delivered outcome of the group to found, with the
+// records read and ignored since the last call.
+func (s *Scanner) readDeliveredPartition(ctx context.Context, p int, begin, end int64, found func(d Delivered, read, ignored int)) error {
+	group := s.cfg.Group
+	var key []byte
+	next := begin
+	read, ignored := 0, 0
+	for next < end {
+		resp, err := s.client.Fetch(ctx, &kafka.FetchRequest{
+			Topic: s.cfg.Topic, Partition: p, Offset: next,
+			MinBytes: 1, MaxBytes: int64(s.cfg.FetchMaxBytes), MaxWait: 100 * time.Millisecond,
+		})
+		if err != nil {
+			return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+		}
+		if errors.Is(resp.Error, kafka.OffsetOutOfRange) {
+			first, err := FirstOffsets(ctx, s.client, s.cfg.Topic, []int{p})
+			if err != nil {
+				return err
+			}
+			if first[p] <= next {
+				return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+			}
+			next = first[p]
+			continue
+		}
+		if resp.Error != nil {
+			return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+		}
+		before := next
+		for {
+			rec, err := resp.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+			}
+			closeBytes(rec.Value)
+			if rec.Offset < next || rec.Offset >= end {
+				closeBytes(rec.Key)
+				continue
+			}
+			next = rec.Offset + 1
+			read++
+			src := parseSourceHeaders(rec.Headers)
+			if !src.ok || string(src.group) != group || string(src.status) != "delivered" {
+				closeBytes(rec.Key)
+				continue
+			}
+			key = readBytes(key[:0], rec.Key)
+			if !src.signed(s.cfg.Signer, key) {
+				ignored++
+				continue
+			}
+			found(Delivered{ID: string(key), Source: TopicPartition{Topic: string(src.topic), Partition: src.part}, Offset: src.offset, At: rec.Time}, read, ignored)
+			read, ignored = 0, 0
+		}
+		if next == before {
+			break // nothing readable left before end (control records, compaction)
+		}
+	}
+	found(Delivered{}, read, ignored)
+	return nil
+}
