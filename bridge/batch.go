@@ -4,10 +4,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // batch runs one batch loop per lane: each owns its lane's batcher, adds
@@ -53,6 +55,20 @@ func (g *generation) batchLoop(l *lane, events <-chan *record, calls chan<- *bat
 	defer timer.Stop()
 	var ready []*batching.Call
 	var released []*record
+	add := func(rec *record) {
+		ready = g.add(l, rec, ready[:0], settled)
+		dispatch(ready)
+	}
+	// Under a quota, events over their kind's send budget wait here, and
+	// the budget's freed channel says when to look at them again.
+	var waiting *waitingEvents
+	var freed <-chan struct{}
+	if g.budget != nil && l.prio == normal {
+		waiting = newWaitingEvents(g.budget, func(kind string) prometheus.Gauge {
+			return g.met.QuotaWaitingEvents.WithLabelValues(kind)
+		})
+		freed = g.budget.freed
+	}
 	for {
 		var tc <-chan time.Time
 		if d, ok := l.batcher.UntilNext(); ok {
@@ -66,6 +82,15 @@ func (g *generation) batchLoop(l *lane, events <-chan *record, calls chan<- *bat
 			if !ok {
 				ready = l.batcher.Flush(ready[:0])
 				dispatch(ready)
+				if waiting != nil {
+					// Before the events waiting for their key or id are
+					// drained: what waits behind an abandoned event goes
+					// with it.
+					if left, behind := g.abandonWaiting(waiting); len(left) > 0 {
+						g.log.Info("generation ending: events waiting for their kind's quota are left uncommitted for the next owner",
+							zap.Int("p2p", left[message.P2P]), zap.Int("p2t", left[message.P2T]), zap.Int("waiting_behind_them", behind))
+					}
+				}
 				g.drainReleased(l, calls, settled)
 				return
 			}
@@ -73,14 +98,20 @@ func (g *generation) batchLoop(l *lane, events <-chan *record, calls chan<- *bat
 				settled <- *rec.settled
 				continue
 			}
-			ready = g.add(l, rec, ready[:0], settled)
-			dispatch(ready)
+			if waiting != nil && !waiting.admit(rec) {
+				continue
+			}
+			add(rec)
 		case <-g.adm.notify[l.prio]:
 			for _, rec := range g.adm.takeReady(l.prio, released[:0]) {
-				ready = g.add(l, rec, ready[:0], settled)
-				dispatch(ready)
+				if waiting != nil && !waiting.admit(rec) {
+					continue
+				}
+				add(rec)
 			}
 			clear(released)
+		case <-freed:
+			waiting.release(add)
 		case <-tc:
 			ready = l.batcher.Expired(ready[:0])
 			dispatch(ready)
@@ -101,6 +132,7 @@ func (g *generation) add(l *lane, rec *record, ready []*batching.Call, settled c
 		out := outcomeOf(rec, now, nil)
 		out.Status, out.Error = event.Failed, "internal error: "+err.Error()
 		settled <- *settle(rec, &out)
+		g.freeBudget(rec)
 		for _, dup := range g.finished(rec, false, now) {
 			settled <- dup
 		}

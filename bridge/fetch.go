@@ -40,6 +40,9 @@ type record struct {
 	// traces are off.
 	span trace.Span
 	adm  admitState // what it waits for or holds (order.go)
+	// inBudget is set while its recipients count in its kind's send
+	// budget (quota.go).
+	inBudget bool
 }
 
 // fetch starts one fetcher per assigned partition and returns the records
@@ -110,17 +113,12 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		if rec.settled != nil && rec.settled.status == event.Rejected {
 			rejected.Inc()
 		}
-		if rec.budgeted() && !g.budget.take(ctx, rec.ev.Kind, rec.Event.Recipients.Len()) {
-			// The generation ended while the quota held fetching back:
-			// the record stays pending, uncommitted, for the next owner.
-			abandonSpan(rec.span)
-			return
-		}
 		if !g.admit(rec) {
 			continue // it waits for its key or its id: released to the lane's batch loop
 		}
 		// The batch stage reads events until the channel closes, so this
-		// send cannot block forever.
+		// send cannot block forever. It never waits for the quota: an
+		// event over its kind's budget waits in the batch loop (quota.go).
 		events <- rec
 	}
 }

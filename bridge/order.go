@@ -259,6 +259,46 @@ func (a *waits) holding(prio priority) int {
 	return a.held[prio]
 }
 
+// abandon drops recs, which get no outcome in this generation, and every
+// record waiting behind them for their key or id, which cannot go before
+// them: none is sent, none is committed, and the next owner fetches them
+// again. It returns how many records waited behind them.
+func (a *waits) abandon(recs []*record) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	work := append([]*record(nil), recs...)
+	for len(work) > 0 {
+		r := work[len(work)-1]
+		work = work[:len(work)-1]
+		if r.adm.holdsKey {
+			r.adm.holdsKey = false
+			k := orderKey{tp: r.tp, key: string(r.adm.key)}
+			for _, c := range a.keys[k].waiting {
+				// A record waiting for its key holds nothing yet.
+				a.held[c.prio]--
+				a.waitingKey--
+				a.met.OrderWaitingEvents.Dec()
+				abandonSpan(c.span)
+				n++
+			}
+			delete(a.keys, k)
+		}
+		if r.adm.holdsID {
+			r.adm.holdsID = false
+			for _, c := range a.ids[r.ev.ID].waiting {
+				a.held[c.prio]--
+				a.unholdID()
+				abandonSpan(c.span)
+				n++
+				work = append(work, c) // it may hold its key
+			}
+			delete(a.ids, r.ev.ID)
+		}
+	}
+	return n
+}
+
 // end takes what this generation left waiting off the gauges.
 func (a *waits) end() {
 	a.mu.Lock()
@@ -273,9 +313,7 @@ func (a *waits) end() {
 
 // duplicate returns the outcome of rec, a copy of an id delivered from of.
 func (g *generation) duplicate(rec *record, of event.Source, now time.Time) outItem {
-	if rec.budgeted() {
-		g.budget.free(rec.ev.Kind, rec.Event.Recipients.Len())
-	}
+	g.freeBudget(rec) // none taken: a duplicate never reached the batcher
 	out := event.Outcome{
 		ID: rec.ev.ID, Status: event.Duplicate, Kind: rec.ev.Kind,
 		Source:      event.Source{Topic: rec.tp.Topic, Partition: rec.tp.Partition, Offset: rec.offset},

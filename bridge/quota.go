@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
@@ -105,21 +106,29 @@ func (p *pipeline) kindMaxRecipients() map[string]int {
 	return map[string]int{message.P2P: p.quota.MaxRecipients(message.P2P), message.P2T: p.quota.MaxRecipients(message.P2T)}
 }
 
-// sendBudget sizes what is pending to what can be sent: under a quota,
-// fetching pauses once the recipients pending of a kind would take more
-// than a third of the drain budget to send at the member's current rate, so
-// that a rebalance drains what is pending instead of abandoning it; and no
-// more than maxSendWindow, since a rebalance waits for the slowest member's
-// drain while the others' shares of the quota idle. An event is always let
-// through when nothing of its kind is pending, however large.
+// sendBudget sizes the work handed to the senders to what can be sent:
+// under a quota, an event of a limited kind goes to the batcher only while
+// the recipients of its kind handed on and not yet done would take at most a
+// third of the drain budget to send at the member's current rate, and no more
+// than maxSendWindow, since a rebalance waits for the slowest member's drain
+// while the others' shares of the quota idle. A rebalance then drains what
+// was handed on instead of abandoning it. An event is always let through when
+// nothing of its kind is handed on, however large.
+//
+// The budget is per kind and never holds fetching back: an event over its
+// kind's budget waits, fetched, in its kind's queue in the lane's batch loop
+// (waitingEvents), holding its room like any pending event. So a kind over
+// its quota never holds back the other kind, nor the records that need no
+// call, and each kind reads ahead as far as MAX_PENDING_EVENTS allows.
 type sendBudget struct {
 	quota  *quota.Limiter
-	window float64 // seconds of sending the pending recipients may take
+	window float64 // seconds of sending the recipients handed on may take
+	// freed holds a value once recipients are freed: the batch loop then
+	// hands on what waits.
+	freed chan struct{}
 
-	mu      sync.Mutex
-	held    map[string]int
-	freed   chan struct{} // closed when recipients are freed, if waiting
-	waiting bool
+	mu   sync.Mutex
+	held map[string]int
 }
 
 // budgeted reports whether rec counts in the send budget: a normal event
@@ -127,7 +136,7 @@ type sendBudget struct {
 // backlog must not take.
 func (rec *record) budgeted() bool { return rec.settled == nil && rec.prio == normal }
 
-// maxSendWindow bounds the sending the pending recipients may take: a
+// maxSendWindow bounds the sending the recipients handed on may take: a
 // second keeps the quota busy through MIMC's latency, the linger and the
 // grants (a tenth of it would), and keeps rebalances short.
 const maxSendWindow = time.Second
@@ -138,32 +147,23 @@ func newSendBudget(q *quota.Limiter, drain time.Duration) *sendBudget {
 		return nil
 	}
 	window := min(drain/3, maxSendWindow)
-	return &sendBudget{quota: q, window: window.Seconds(), held: map[string]int{}, freed: make(chan struct{})}
+	return &sendBudget{quota: q, window: window.Seconds(), held: map[string]int{}, freed: make(chan struct{}, 1)}
 }
 
-// take waits until n recipients of the kind fit in the budget and counts
-// them; false when ctx ended first.
-func (b *sendBudget) take(ctx context.Context, kind string, n int) bool {
+// take counts n recipients of the kind if they fit in the budget, and
+// reports whether they did. It never waits.
+func (b *sendBudget) take(kind string, n int) bool {
 	if b == nil || !b.quota.Limited(kind) {
 		return true
 	}
-	for {
-		b.mu.Lock()
-		held := b.held[kind]
-		if held == 0 || float64(held+n) <= b.quota.Rate(kind)*b.window {
-			b.held[kind] = held + n
-			b.mu.Unlock()
-			return true
-		}
-		b.waiting = true
-		freed := b.freed
-		b.mu.Unlock()
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			return false
-		}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	held := b.held[kind]
+	if held == 0 || float64(held+n) <= b.quota.Rate(kind)*b.window {
+		b.held[kind] = held + n
+		return true
 	}
+	return false
 }
 
 // free gives back the recipients of a completed event.
@@ -173,10 +173,102 @@ func (b *sendBudget) free(kind string, n int) {
 	}
 	b.mu.Lock()
 	b.held[kind] -= n
-	if b.waiting {
-		close(b.freed)
-		b.freed = make(chan struct{})
-		b.waiting = false
-	}
 	b.mu.Unlock()
+	select {
+	case b.freed <- struct{}{}:
+	default: // the batch loop has a value to read already
+	}
+}
+
+// waitingEvents holds, per kind, the events of a lane that wait for room in
+// their kind's send budget, in fetch order. The lane's batch loop owns it.
+type waitingEvents struct {
+	budget *sendBudget
+	gauge  func(kind string) prometheus.Gauge
+	queues map[string][]*record
+}
+
+func newWaitingEvents(b *sendBudget, gauge func(kind string) prometheus.Gauge) *waitingEvents {
+	return &waitingEvents{budget: b, gauge: gauge, queues: map[string][]*record{}}
+}
+
+// admit reports whether rec may go to the batcher now; when not, rec waits
+// behind the events of its kind that wait already.
+func (w *waitingEvents) admit(rec *record) bool {
+	if !rec.budgeted() {
+		return true
+	}
+	kind := rec.ev.Kind
+	if len(w.queues[kind]) == 0 && w.budget.take(kind, rec.Event.Recipients.Len()) {
+		rec.inBudget = true
+		return true
+	}
+	w.queues[kind] = append(w.queues[kind], rec)
+	w.gauge(kind).Inc()
+	return false
+}
+
+// release hands the events that now fit in their kind's budget to add, in
+// fetch order per kind.
+func (w *waitingEvents) release(add func(*record)) {
+	for kind, q := range w.queues {
+		n := 0
+		for n < len(q) && w.budget.take(kind, q[n].Event.Recipients.Len()) {
+			q[n].inBudget = true
+			add(q[n])
+			q[n] = nil
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		w.gauge(kind).Sub(float64(n))
+		if n == len(q) {
+			w.queues[kind] = q[:0]
+		} else {
+			w.queues[kind] = q[n:]
+		}
+	}
+}
+
+// abandon drops what waits when the generation ends: no outcome, so no
+// commit; the next owner of the partitions fetches them again. It returns
+// how many events of each kind it dropped, and the events.
+func (w *waitingEvents) abandon() (map[string]int, []*record) {
+	left := map[string]int{}
+	var recs []*record
+	for kind, q := range w.queues {
+		if len(q) == 0 {
+			continue
+		}
+		left[kind] = len(q)
+		w.gauge(kind).Sub(float64(len(q)))
+		for _, rec := range q {
+			abandonSpan(rec.span)
+		}
+		recs = append(recs, q...)
+		delete(w.queues, kind)
+	}
+	return left, recs
+}
+
+// abandonWaiting drops the events waiting for their kind's quota when the
+// generation ends, and with them the events that wait behind them for
+// their key or id (order.go): those cannot go first. It returns how many
+// events of each kind waited for the quota, and how many waited behind them.
+func (g *generation) abandonWaiting(w *waitingEvents) (map[string]int, int) {
+	left, recs := w.abandon()
+	if len(recs) == 0 {
+		return left, 0
+	}
+	return left, g.adm.abandon(recs)
+}
+
+// freeBudget gives back the recipients rec took in its kind's send budget,
+// if it took any.
+func (g *generation) freeBudget(rec *record) {
+	if rec.inBudget {
+		rec.inBudget = false
+		g.budget.free(rec.ev.Kind, rec.Event.Recipients.Len())
+	}
 }

@@ -71,9 +71,7 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 	now := time.Now()
 	for _, e := range done {
 		rec := e.Data.(*record)
-		if rec.budgeted() {
-			g.budget.free(rec.ev.Kind, rec.Event.Recipients.Len())
-		}
+		g.freeBudget(rec)
 		out := outcomeOf(rec, now, scratch)
 		scratch = out.Recipients[:0]
 		delivered := out.Status == event.Delivered

@@ -237,3 +237,74 @@ func TestARebalanceUnderAQuotaBoundBacklogDrainsInItsBudget(t *testing.T) {
 		t.Errorf("the first member logged no drained generation")
 	}
 }
+
+func TestEachKindRunsAtItsQuotaThroughAMixedBacklog(t *testing.T) {
+	// 100 recipients a second of each kind; a backlog mixed in every
+	// partition that needs 3 s of the p2p quota and 6 s of the p2t quota.
+	// Were fetching paced by the slower kind, p2p would use half its quota.
+	const perSecond = 100
+	c := newCluster(t)
+	in := c.topic(t, "push", 4)
+	results := c.topic(t, "results", 4)
+	fake, url := fakeMIMC(t)
+	fake.SetQuota(mimctest.Quota{P2P: perSecond, P2T: perSecond})
+	cfg := settings(t, c, url, in, results, fmt.Sprintf("kinds-%d", time.Now().UnixNano()))
+	cfg.RateP2P, cfg.RateP2T = perSecond, perSecond
+	cfg.BatchMaxRecipients = 100
+	cfg.BatchLinger = 20 * time.Millisecond
+	prefix := fmt.Sprintf("k%d", time.Now().UnixNano()%100000)
+	var values [][]byte
+	for i := range 90 {
+		ev := map[string]any{"id": fmt.Sprintf("%s-%d", prefix, i), "fromAccount": "shop"}
+		var to []any
+		for j := range 10 {
+			if i%3 == 0 {
+				to = append(to, fmt.Sprintf("user-%d-%d", i, j))
+			} else {
+				to = append(to, fmt.Sprint(1000*i+j))
+			}
+		}
+		if i%3 == 0 {
+			ev["toAccounts"], ev["msg"] = to, fmt.Sprintf("%s p2p %d", prefix, i/30)
+		} else {
+			ev["topicIds"], ev["msg"] = to, fmt.Sprintf("%s p2t %d", prefix, i/30)
+		}
+		values = append(values, mustJSON(t, ev))
+	}
+	c.produce(t, in, values...)
+	startBridge(t, cfg)
+	waitFor(t, 60*time.Second, "every recipient accepted", func() bool {
+		st := fake.QuotaStats()
+		return st.P2P.AcceptedRecipients >= 300 && st.P2T.AcceptedRecipients >= 600
+	})
+	var first time.Time
+	last := map[bool]time.Time{}
+	for _, call := range fake.Calls() {
+		if call.PacketIDs == nil {
+			continue
+		}
+		if first.IsZero() || call.At.Before(first) {
+			first = call.At
+		}
+		p2t := len(call.TopicIDs) > 0
+		if call.At.After(last[p2t]) {
+			last[p2t] = call.At
+		}
+	}
+	st := fake.QuotaStats()
+	// The bucket starts empty: the first full call goes out a second after
+	// the bridge begins, the last call of a kind when its last recipient's
+	// token comes. The span is the kind's sending, that second included.
+	p2pSpan, p2tSpan := last[false].Sub(first)+time.Second, last[true].Sub(first)+time.Second
+	p2pUse, p2tUse := st.P2P.Use(perSecond, p2pSpan), st.P2T.Use(perSecond, p2tSpan)
+	t.Logf("p2p: %d recipients in %s (%.0f%% of its quota); p2t: %d in %s (%.0f%%); refused %d p2p, %d p2t calls",
+		st.P2P.AcceptedRecipients, p2pSpan.Round(time.Millisecond), 100*p2pUse,
+		st.P2T.AcceptedRecipients, p2tSpan.Round(time.Millisecond), 100*p2tUse,
+		st.P2P.RefusedCalls, st.P2T.RefusedCalls)
+	if p2pUse < 0.7 {
+		t.Errorf("p2p used %.0f%% of its quota until its backlog was done, want at least 70%%", 100*p2pUse)
+	}
+	if p2tUse < 0.7 {
+		t.Errorf("p2t used %.0f%% of its quota until its backlog was done, want at least 70%%", 100*p2tUse)
+	}
+}

@@ -52,6 +52,7 @@ type Metrics struct {
 	QuotaRefusals        *prometheus.CounterVec // kind
 	QuotaPauses          *prometheus.CounterVec // kind
 	QuotaPausedSeconds   *prometheus.CounterVec // kind
+	QuotaWaitingEvents   *prometheus.GaugeVec   // kind
 	MIMCConcurrencyLimit prometheus.Gauge
 
 	// Order per key and the dedup window (orderdedup.go).

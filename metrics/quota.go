@@ -15,8 +15,9 @@ func (m *Metrics) newQuota(register func(prometheus.Collector)) {
 	m.QuotaRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_quota_refusals_total", Help: "MIMC answers 429 (HTTP or envelope), by kind: each lowers the member's rate."}, kind)
 	m.QuotaPauses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_quota_pauses_total", Help: "Pauses of every send of a kind for a Retry-After, by kind."}, kind)
 	m.QuotaPausedSeconds = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_quota_paused_seconds_total", Help: "Seconds of those pauses, by kind."}, kind)
+	m.QuotaWaitingEvents = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_quota_waiting_events", Help: "Events fetched that wait for their kind's quota before they are batched (pending events too), by kind: the read-ahead of a kind over its quota."}, kind)
 	m.MIMCConcurrencyLimit = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_mimc_concurrency_limit", Help: "The current bound of MIMC calls in flight, adapted to MIMC's latency and answers within MAX_CONCURRENT_CALLS."})
-	for _, c := range []prometheus.Collector{m.QuotaShare, m.QuotaRate, m.QuotaGroupRate, m.QuotaRefusals, m.QuotaPauses, m.QuotaPausedSeconds, m.MIMCConcurrencyLimit} {
+	for _, c := range []prometheus.Collector{m.QuotaShare, m.QuotaRate, m.QuotaGroupRate, m.QuotaRefusals, m.QuotaPauses, m.QuotaPausedSeconds, m.QuotaWaitingEvents, m.MIMCConcurrencyLimit} {
 		register(c)
 	}
 }

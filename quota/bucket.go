@@ -32,8 +32,11 @@ type bucket struct {
 	factor      float64   // of the share, lowered by 429s: its value at since
 	since       time.Time // when factor was last lowered (zero: never)
 	pausedUntil time.Time
-	queues      [Priorities]list.List // of *waiter
-	timer       *time.Timer
+	// gaveOne is set once the bucket has given its one recipient to a
+	// member whose limit fell below one recipient a second.
+	gaveOne bool
+	queues  [Priorities]list.List // of *waiter
+	timer   *time.Timer
 }
 
 type waiter struct {
@@ -50,7 +53,8 @@ func newBucket(cfg *Config, k string, quota float64, now time.Time) *bucket {
 	// at most a second of it together, so while none starts with tokens
 	// that MIMC's bucket lacks, their bursts always fit in it. A member that
 	// joined with a full bucket while the others were spending MIMC's would
-	// be refused: 429 at every scale-out.
+	// be refused: 429 at every scale-out. (One exception: a member whose
+	// limit is below one recipient a second gets one, see setShareLocked.)
 	b.lim = rate.NewLimiter(rate.Limit(quota), b.burstFor(1))
 	b.lim.AllowN(now, b.burstFor(1))
 	b.mu.Lock()
@@ -79,6 +83,16 @@ func (b *bucket) setShareLocked(share float64, now time.Time) {
 	b.burst = b.burstFor(share)
 	b.lim.SetBurstAt(now, b.burst)
 	b.lim.SetLimitAt(now, rate.Limit(b.rateAt(now)))
+	if share > 0 && b.quota*share < 1 && !b.gaveOne {
+		// Below one recipient a second an empty bucket would hold the
+		// first call back for up to 1/rate (100 s at 0.01/s, forever at
+		// 1e-9). Such a member gets one call's worth of burst, a single
+		// recipient (its burst), once in its life: its first call goes at
+		// once, the next ones at its pace. Each member adds at most that
+		// one recipient to the group's burst.
+		b.gaveOne = true
+		b.lim = rate.NewLimiter(rate.Limit(b.rateAt(now)), b.burst) // starts full: one token
+	}
 	if o := b.cfg.Observer; o != nil {
 		o.Share(b.kind, share)
 		o.Rate(b.kind, b.rateAt(now))

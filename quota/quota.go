@@ -11,7 +11,9 @@
 //     of quota; a member whose limit is below one full call sends smaller
 //     calls (MaxRecipients), rather than bursting past it; and its bucket
 //     starts empty, so that a member joining never bursts into quota the
-//     others have spent;
+//     others have spent, except that a member whose limit is below one
+//     recipient a second gets one recipient, once, so that its first call
+//     does not wait up to 1/rate;
 //   - a 429 multiplies the member's rate down, and the rate climbs back
 //     linearly to the share; a Retry-After pauses every send of the kind;
 //   - urgent calls take the quota first, and normal calls take only what is

@@ -387,3 +387,51 @@ func TestAWaitingCallGainsFromTheRecovery(t *testing.T) {
 		}
 	})
 }
+
+func TestAMemberBelowOneRecipientASecondSendsItsFirstCallAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// 0.01/s: an empty bucket would hold the first call back 100s.
+		l := newLimiter(t, Config{RateP2P: 0.01, MaxRecipients: 100})
+		l.SetShare(0) // as the bridge does before its first generation
+		l.SetShare(1)
+		if m := l.MaxRecipients(message.P2P); m != 1 {
+			t.Fatalf("max recipients %d, want single-recipient calls", m)
+		}
+		start := time.Now()
+		for range 3 {
+			if _, err := l.Wait(t.Context(), message.P2P, Normal, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d := time.Since(start); d != 200*time.Second {
+			t.Errorf("three single-recipient calls at 0.01/s took %s, want 200s (the first at once, then one per 100s)", d)
+		}
+		// The one recipient is given once in the bucket's life, not at
+		// every rebalance.
+		l.SetShare(0.5)
+		l.SetShare(1)
+		start = time.Now()
+		if _, err := l.Wait(t.Context(), message.P2P, Normal, 1); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 100*time.Second {
+			t.Errorf("after a rebalance the next call waited %s, want 100s", d)
+		}
+	})
+}
+
+func TestAMemberWhoseShareFallsBelowOneRecipientASecondSendsAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A group quota of 2/s held by four members: 0.5/s each.
+		l := newLimiter(t, Config{RateP2T: 2, MaxRecipients: 100})
+		l.SetShare(0)
+		l.SetShare(0.25)
+		start := time.Now()
+		if _, err := l.Wait(t.Context(), message.P2T, Normal, 1); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 0 {
+			t.Errorf("the first call at 0.5/s waited %s, want none", d)
+		}
+	})
+}
