@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -11,6 +12,24 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 )
+
+// nextGeneration joins the group, again while the coordinator is not ready:
+// on a fresh Apache Kafka the first group waits for __consumer_offsets
+// (GROUP_COORDINATOR_NOT_AVAILABLE), as the bridge's own RunGroup does.
+func nextGeneration(ctx context.Context, cg *kafka.ConsumerGroup) (*kafka.Generation, error) {
+	for {
+		gen, err := cg.Next(ctx)
+		var ke kafka.Error
+		if err == nil || !errors.As(err, &ke) || !ke.Temporary() {
+			return gen, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
 
 // runBare is the bare pipe: the ceiling for this client and broker. It
 // consumes the records in a consumer group (ConsumerGroup/Generation and one
@@ -26,7 +45,7 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 		return err
 	}
 	defer cg.Close()
-	gen, err := cg.Next(ctx)
+	gen, err := nextGeneration(ctx, cg)
 	if err != nil {
 		return fmt.Errorf("joining the group: %w", err)
 	}

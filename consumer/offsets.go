@@ -60,8 +60,14 @@ func topicOffsets(ctx context.Context, cl *kafka.Client, topic string, partition
 }
 
 // listOffsets asks for one offset (at) of every partition in want, in one
-// request, and fails unless every partition answers.
+// request, and fails unless every partition answers; a partition whose
+// leader is moving or not known yet is asked again.
 func listOffsets(ctx context.Context, cl *kafka.Client, want map[string][]int,
+	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
+	return retryTransient(ctx, func() (map[TopicPartition]int64, error) { return listOffsetsOnce(ctx, cl, want, at, pick) })
+}
+
+func listOffsetsOnce(ctx context.Context, cl *kafka.Client, want map[string][]int,
 	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
 	req := &kafka.ListOffsetsRequest{Topics: make(map[string][]kafka.OffsetRequest, len(want))}
 	n := 0
@@ -92,28 +98,35 @@ func listOffsets(ctx context.Context, cl *kafka.Client, want map[string][]int,
 	return out, nil
 }
 
-// CommittedOffsets returns group's committed offset of each given partition
-// of topic (-1 where it has none). A coordinator that is moving or still
-// loading the group (Apache Kafka answers NOT_COORDINATOR or
-// COORDINATOR_LOAD_IN_PROGRESS for a while after __consumer_offsets is made
-// or a broker restarts; kfake never does) is asked again until ctx ends.
-func CommittedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
+// transientWait bounds how long a request answered with a retriable Kafka
+// error is asked again.
+const transientWait = 10 * time.Second
+
+// retryTransient runs f until it succeeds, fails with an error Kafka calls
+// retriable no more, transientWait passes or ctx ends. Apache Kafka answers
+// such errors for a moment where kfake never does: NOT_COORDINATOR or
+// COORDINATOR_LOAD_IN_PROGRESS after __consumer_offsets is made or a broker
+// restarts, NOT_LEADER_OR_FOLLOWER or LEADER_NOT_AVAILABLE on a topic just
+// created or whose leader moves.
+func retryTransient[T any](ctx context.Context, f func() (T, error)) (T, error) {
 	b := backoff.WithContext(backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(time.Second), backoff.WithMaxElapsedTime(0)), ctx)
-	return backoff.RetryWithData(func() (map[int]int64, error) {
-		out, err := committedOffsets(ctx, cl, group, topic, partitions)
-		if err != nil && !coordinatorMoving(err) {
-			return nil, backoff.Permanent(err)
+		backoff.WithInitialInterval(50*time.Millisecond), backoff.WithMaxInterval(time.Second),
+		backoff.WithMaxElapsedTime(transientWait)), ctx)
+	return backoff.RetryWithData(func() (T, error) {
+		v, err := f()
+		var ke kafka.Error
+		if err != nil && !(errors.As(err, &ke) && ke.Temporary()) {
+			return v, backoff.Permanent(err)
 		}
-		return out, err
+		return v, err
 	}, b)
 }
 
-// coordinatorMoving tells the errors of a group coordinator that is not
-// ready yet, which pass by themselves.
-func coordinatorMoving(err error) bool {
-	return errors.Is(err, kafka.NotCoordinatorForGroup) || errors.Is(err, kafka.GroupCoordinatorNotAvailable) ||
-		errors.Is(err, kafka.GroupLoadInProgress)
+// CommittedOffsets returns group's committed offset of each given partition
+// of topic (-1 where it has none), asking again while the coordinator moves
+// or loads.
+func CommittedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
+	return retryTransient(ctx, func() (map[int]int64, error) { return committedOffsets(ctx, cl, group, topic, partitions) })
 }
 
 func committedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {

@@ -227,6 +227,10 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 // offsetsAt returns, per partition, the first offset whose record's
 // timestamp is at or after t; a partition with no such record is left out.
 func (s *Scanner) offsetsAt(ctx context.Context, parts []int, t time.Time) (map[int]int64, error) {
+	return retryTransient(ctx, func() (map[int]int64, error) { return s.offsetsAtOnce(ctx, parts, t) })
+}
+
+func (s *Scanner) offsetsAtOnce(ctx context.Context, parts []int, t time.Time) (map[int]int64, error) {
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, p := range parts {
 		req.Topics[s.cfg.Topic] = append(req.Topics[s.cfg.Topic], kafka.TimeOffsetOf(p, t))
