@@ -132,7 +132,7 @@ func TestConfigForRunChecksWhatRunNeeds(t *testing.T) {
 		}
 	}
 	code, _, stderr = run(t, "", "config", "--for", "run", "--kafka-brokers", "k:9092",
-		"--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s")
+		"--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s3cret-of-the-tests")
 	if code != cli.ExitOK || stderr != "" {
 		t.Errorf("config --for run with everything: exit %d, stderr %q", code, stderr)
 	}
@@ -222,7 +222,7 @@ func TestEveryCommandWarnsOncePerUnknownVariableNamingTheClosestSetting(t *testi
 	})
 	t.Run("config --for run exits 2", func(t *testing.T) {
 		code, _, stderr := run(t, "", "config", "--for", "run", "--kafka-brokers", "k:9092",
-			"--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s")
+			"--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s3cret-of-the-tests")
 		if code != cli.ExitUsage || !strings.Contains(stderr, "`run` would ignore 2 environment variable(s) that are not settings") {
 			t.Errorf("exit %d, stderr %q; want 2", code, stderr)
 		}
@@ -233,7 +233,7 @@ func TestEveryCommandWarnsOncePerUnknownVariableNamingTheClosestSetting(t *testi
 		cancel() // stop at once: only the start-up lines matter
 		var out, errb bytes.Buffer
 		cli.Main(ctx, []string{"run", "--kafka-brokers", "127.0.0.1:9", "--mimc-app-id", "1", "--mimc-app-key", "k",
-			"--mimc-app-secret", "s", "--http-addr="}, cli.Streams{Out: &out, Err: &errb})
+			"--mimc-app-secret", "s3cret-of-the-tests", "--http-addr="}, cli.Streams{Out: &out, Err: &errb})
 		for v, closest := range map[string]string{"MIMC_BRIDGE_KAFKA_TOPIC": "MIMC_BRIDGE_KAFKA_TOPICS", "MIMC_BRIDGE_RATE_P2p": "MIMC_BRIDGE_RATE_P2P"} {
 			n := 0
 			for line := range strings.SplitSeq(errb.String(), "\n") {
@@ -254,7 +254,7 @@ func TestEveryCommandWarnsOncePerUnknownVariableNamingTheClosestSetting(t *testi
 func TestABadOTELValueStopsRunAndIsNamed(t *testing.T) {
 	clearSettings(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "zipkin")
-	all := []string{"--kafka-brokers", "127.0.0.1:9", "--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s"}
+	all := []string{"--kafka-brokers", "127.0.0.1:9", "--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s3cret-of-the-tests"}
 	code, _, stderr := run(t, "", append([]string{"run"}, all...)...)
 	if code != cli.ExitUsage || !strings.Contains(stderr, "OTEL_TRACES_EXPORTER") || !strings.Contains(stderr, "zipkin") {
 		t.Errorf("run: exit %d, stderr %q; want 2 naming OTEL_TRACES_EXPORTER", code, stderr)

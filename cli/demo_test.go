@@ -180,7 +180,7 @@ func TestDemoFailsClearlyWhenOutcomesDoNotArrive(t *testing.T) {
 	// No MIMC answers (nothing listens on the discard port): no outcome
 	// can arrive before the retries run out.
 	p := demo(t, "--events", "20", "--spread", "0", "--deadline", "3s", "--shutdown-timeout", "2s",
-		"--mimc-url", "http://127.0.0.1:9", "--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s",
+		"--mimc-url", "http://127.0.0.1:9", "--mimc-app-id", "1", "--mimc-app-key", "k", "--mimc-app-secret", "s3cret-of-the-tests",
 		"--retry-max-elapsed", "1m")
 	if code := p.wait(t, 30*time.Second); code != cli.ExitFailed {
 		t.Fatalf("exit %d without the outcomes, want 1", code)

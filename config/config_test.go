@@ -42,7 +42,7 @@ func valid() map[string]string {
 		"MIMC_BRIDGE_KAFKA_BROKERS":   "localhost:9092",
 		"MIMC_BRIDGE_MIMC_APP_ID":     "2882303761517669588",
 		"MIMC_BRIDGE_MIMC_APP_KEY":    "5111766983588",
-		"MIMC_BRIDGE_MIMC_APP_SECRET": "app-secret",
+		"MIMC_BRIDGE_MIMC_APP_SECRET": "app-secret-of-the-tests",
 	}
 }
 
@@ -99,8 +99,8 @@ func TestLoad(t *testing.T) {
 			func(c Config) bool {
 				return c.RateP2P == 2.5 && c.RateP2T == 7 && c.MaxMsgBytes == 99 && c.ShutdownTimeout == time.Minute
 			}},
-		{"the secret comes from a flag", nil, []string{"--mimc-app-secret=s"},
-			func(c Config) bool { return c.MIMCAppSecret.Reveal() == "s" }},
+		{"the secret comes from a flag", nil, []string{"--mimc-app-secret=s3cret-from-a-flag"},
+			func(c Config) bool { return c.MIMCAppSecret.Reveal() == "s3cret-from-a-flag" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -227,6 +227,8 @@ func TestEachBadSettingIsNamed(t *testing.T) {
 		{"invalid UTF-8 in the group id", map[string]string{"KAFKA_GROUP_ID": "g\xff"}, "KAFKA_GROUP_ID"},
 		{"a newline in the secret file's path", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": secretPathWithNewline(t)}, "MIMC_APP_SECRET_FILE"},
 		{"a secret of only spaces", map[string]string{"MIMC_APP_SECRET": "   "}, "MIMC_APP_SECRET"},
+		{"a secret shorter than any MIMC secret", map[string]string{"MIMC_APP_SECRET": "s"}, "MIMC_APP_SECRET"},
+		{"a secret file shorter than any MIMC secret", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, "short-secret\n")}, "MIMC_APP_SECRET_FILE"},
 		{"a secret file of only spaces", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, "   \n")}, "MIMC_APP_SECRET_FILE"},
 		{"a secret file larger than 4 KiB", map[string]string{"MIMC_APP_SECRET": "", "MIMC_APP_SECRET_FILE": writeFile(t, strings.Repeat("s", MaxSecretFileBytes+1))}, "MIMC_APP_SECRET_FILE"},
 		{"a CA file larger than 1 MiB", map[string]string{"KAFKA_TLS": "on", "KAFKA_TLS_CA_FILE": writeFile(t, largerThan(1<<20, selfSignedPEM(t)))}, "KAFKA_TLS_CA_FILE"},
@@ -374,11 +376,11 @@ func TestTheSecretFile(t *testing.T) {
 	t.Run("the secret is read without its trailing newline", func(t *testing.T) {
 		e := valid()
 		delete(e, "MIMC_BRIDGE_MIMC_APP_SECRET")
-		c, err := load(t, e, "--mimc-app-secret-file", writeFile(t, "from-file\n"))
+		c, err := load(t, e, "--mimc-app-secret-file", writeFile(t, "from-file-0123456789\n"))
 		if err == nil {
 			err = c.Validate(true)
 		}
-		if err != nil || c.MIMCAppSecret.Reveal() != "from-file" {
+		if err != nil || c.MIMCAppSecret.Reveal() != "from-file-0123456789" {
 			t.Errorf("secret %q, err %v", c.MIMCAppSecret.Reveal(), err)
 		}
 	})
@@ -537,7 +539,7 @@ func TestPrintedSettingsLoadBackTheSame(t *testing.T) {
 			back["MIMC_BRIDGE_"+k] = v
 		}
 	}
-	back["MIMC_BRIDGE_MIMC_APP_SECRET"] = "app-secret"
+	back["MIMC_BRIDGE_MIMC_APP_SECRET"] = "app-secret-of-the-tests"
 	c2, err := load(t, back)
 	if err != nil || !reflect.DeepEqual(c, c2) {
 		t.Errorf("reloaded %+v, %v; want %+v", c2, err, c)
@@ -574,5 +576,24 @@ func TestReadmeSettingsTableMatchesTheCode(t *testing.T) {
 	got = got[strings.Index(got, "\n")+1:]
 	if got != MarkdownTable() {
 		t.Errorf("README.md's settings table differs from config.MarkdownTable(); replace it with:\n%s", MarkdownTable())
+	}
+}
+
+// A secret of a few characters is refused before redaction could spell it
+// out in logs ("invalid app credential[REDACTED]…"), and the refusal does
+// not print it.
+func TestAShortAppSecretIsRefusedWithoutPrintingIt(t *testing.T) {
+	e := valid()
+	e["MIMC_BRIDGE_MIMC_APP_SECRET"] = "Qz7xW"
+	_, err := load(t, e)
+	if err == nil {
+		t.Fatal("a 5-character app secret was accepted")
+	}
+	if strings.Contains(err.Error(), "Qz7xW") || !strings.Contains(err.Error(), "MIMC_APP_SECRET") {
+		t.Errorf("the refusal %q prints the secret or does not name the setting", err)
+	}
+	e["MIMC_BRIDGE_MIMC_APP_SECRET"] = strings.Repeat("k", MinAppSecretLen)
+	if _, err := load(t, e); err != nil {
+		t.Errorf("a secret of %d characters was refused: %v", MinAppSecretLen, err)
 	}
 }

@@ -17,6 +17,9 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
+// MinAppSecretLen is the shortest app secret accepted.
+const MinAppSecretLen = 16
+
 // Validate checks every setting and returns all problems joined, each an
 // *Error naming its setting. With forRun it also requires what the bridge
 // needs to run: KAFKA_BROKERS, MIMC_APP_ID, MIMC_APP_KEY and MIMC_APP_SECRET
@@ -137,6 +140,16 @@ func (c Config) Validate(forRun bool) error {
 		add("MIMC_APP_SECRET", "required (or %sMIMC_APP_SECRET_FILE)", EnvPrefix)
 	case c.MIMCAppSecretFile == "" && !c.MIMCAppSecret.IsZero() && strings.TrimSpace(c.MIMCAppSecret.Reveal()) == "":
 		add("MIMC_APP_SECRET", "holds only white space")
+	}
+	if n := len(c.MIMCAppSecret.Reveal()); n > 0 && n < MinAppSecretLen && strings.TrimSpace(c.MIMCAppSecret.Reveal()) != "" {
+		// Redaction replaces the secret's text wherever it occurs: a secret
+		// of a few characters would blank out ordinary words in logs and
+		// errors, and the marks left would spell it out.
+		name := "MIMC_APP_SECRET"
+		if c.MIMCAppSecretFile != "" {
+			name = "MIMC_APP_SECRET_FILE"
+		}
+		add(name, "the secret is shorter than %d characters, shorter than any MIMC app secret: check the value (it is not printed)", MinAppSecretLen)
 	}
 	if c.FromResource == "" {
 		add("FROM_RESOURCE", "must not be empty")
