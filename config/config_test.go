@@ -585,7 +585,14 @@ func TestReadmeSettingsTableMatchesTheCode(t *testing.T) {
 func TestAShortAppSecretIsRefusedWithoutPrintingIt(t *testing.T) {
 	e := valid()
 	e["MIMC_BRIDGE_MIMC_APP_SECRET"] = "Qz7xW"
-	_, err := load(t, e)
+	validate := func() error {
+		c, err := load(t, e)
+		if err != nil {
+			return err
+		}
+		return c.Validate(true)
+	}
+	err := validate()
 	if err == nil {
 		t.Fatal("a 5-character app secret was accepted")
 	}
@@ -593,7 +600,7 @@ func TestAShortAppSecretIsRefusedWithoutPrintingIt(t *testing.T) {
 		t.Errorf("the refusal %q prints the secret or does not name the setting", err)
 	}
 	e["MIMC_BRIDGE_MIMC_APP_SECRET"] = strings.Repeat("k", MinAppSecretLen)
-	if _, err := load(t, e); err != nil {
+	if err := validate(); err != nil {
 		t.Errorf("a secret of %d characters was refused: %v", MinAppSecretLen, err)
 	}
 }
