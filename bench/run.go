@@ -129,7 +129,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	for _, w := range o.workloads {
-		if !has([]string{"heavy", "none", "latency", "backlog", "quota", "urgent"}, w) {
+		if !has([]string{"heavy", "none", "mixed", "latency", "backlog", "quota", "urgent"}, w) {
 			return nil, fmt.Errorf("unknown workload %q", w)
 		}
 	}
@@ -171,7 +171,7 @@ func run(ctx context.Context, o options) (*report, error) {
 	rep.Machine.LoadStart = loadavg()
 	defer func() { rep.Machine.LoadEnd = loadavg() }()
 	modes := o.modeSpecs()
-	for _, wname := range []string{"heavy", "none"} {
+	for _, wname := range []string{"heavy", "none", "mixed"} {
 		if !has(o.workloads, wname) || ctx.Err() != nil {
 			continue
 		}
