@@ -59,6 +59,7 @@ type options struct {
 	latencyRate   float64
 	maxCalls      int
 	maxPending    int
+	maxPendingB   int // MAX_PENDING_BYTES (0: the bridge's default)
 	latencyRead   bool
 	brokers       []string // an external cluster (e.g. real Apache Kafka); none: an embedded kfake broker
 
@@ -109,6 +110,7 @@ func main() {
 	fs.IntVar(&o.maxRecipients, "max-recipients", 100, "BATCH_MAX_RECIPIENTS of the bridge")
 	fs.IntVar(&o.maxCalls, "concurrent-calls", 0, "MAX_CONCURRENT_CALLS of the bridge (0: its default, 256)")
 	fs.IntVar(&o.maxPending, "max-pending", 0, "MAX_PENDING_EVENTS of the bridge (0: its default, 10000)")
+	fs.IntVar(&o.maxPendingB, "max-pending-bytes", 0, "MAX_PENDING_BYTES of the bridge, in bytes (0: its default, 24 MiB)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")

@@ -173,7 +173,7 @@ func (r *report) print(w io.Writer) {
 		r.Settings["events"], r.Settings["naiveEvents"], r.Settings["smallBacklog"], r.Settings["backlog"],
 		r.Settings["partitions"], r.Settings["repeat"], r.Settings["batchLinger"], r.Settings["batchMaxRecipients"])
 	// Shown only when set: 0 is the bridge's default.
-	for _, s := range []struct{ key, name string }{{"maxConcurrentCalls", "MAX_CONCURRENT_CALLS"}, {"maxPendingEvents", "MAX_PENDING_EVENTS"}} {
+	for _, s := range []struct{ key, name string }{{"maxConcurrentCalls", "MAX_CONCURRENT_CALLS"}, {"maxPendingEvents", "MAX_PENDING_EVENTS"}, {"maxPendingBytes", "MAX_PENDING_BYTES"}} {
 		if v := r.Settings[s.key]; v != "" && v != "0" {
 			fmt.Fprintf(w, " %s=%s", s.name, v)
 		}

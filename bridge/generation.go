@@ -86,7 +86,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 			abandon()
 			return nil, err
 		}
-		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending), batcher: batcher}
+		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending, lc.maxBytes), batcher: batcher}
 	}
 	g.lastProgress.Store(time.Now().UnixNano())
 	parts := make([]string, 0, len(assignments))
