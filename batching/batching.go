@@ -81,7 +81,7 @@ type Call struct {
 	// index+1 into Recipients, while the call is open and large.
 	set []uint16
 
-	prev, next *Call // linger list, while open, in order of due
+	prev, next *Call     // linger list, while open, in order of due
 	due        time.Time // when Expired looks at it: FirstAt + Linger, later while Hold keeps it open
 	events     int       // events it carries (one counted in each call it spans)
 	resolved   atomic.Bool
@@ -245,8 +245,8 @@ type Batcher struct {
 
 	head, tail *Call // open calls by due (Expired looks at them in that order)
 	open       int
-	openEvents int     // events of the open calls (hold.go)
-	byFill     []*Call // scratch for EmitFullest
+	openEvents int       // events of the open calls (hold.go)
+	byFill     []*Call   // scratch for EmitFullest
 	last       time.Time // latest FirstAt given, so FirstAt never goes back
 
 	// scratch for Add, reused

@@ -85,6 +85,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	pending := g.met.PriorityPendingEvents.WithLabelValues(l.prio.String())
 	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
 	spans := g.partitionSpans(a) // nil: traces off
+	lag := g.behind[a.TopicPartition]
 	for {
 		m, err := r.Next(ctx)
 		if ctx.Err() != nil {
@@ -94,6 +95,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 			g.log.Warn("fetching failed", append(fields, zap.Error(err))...)
 			continue
 		}
+		lag.Store(max(0, m.HighWaterMark-m.Offset-1))
 		if g.skip(a.TopicPartition, m.Offset) {
 			consumed.Inc()
 			skipped.Inc()
