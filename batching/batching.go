@@ -81,7 +81,9 @@ type Call struct {
 	// index+1 into Recipients, while the call is open and large.
 	set []uint16
 
-	prev, next *Call // linger list, while open
+	prev, next *Call     // linger list, while open, in order of due
+	due        time.Time // when Expired looks at it: FirstAt + Linger, later while Hold keeps it open
+	events     int       // events it carries (one counted in each call it spans)
 	resolved   atomic.Bool
 
 	acc1 [1]string
@@ -161,6 +163,11 @@ type Config struct {
 	// second sends smaller calls. Absent, 0 or above MaxRecipients:
 	// MaxRecipients.
 	KindMaxRecipients map[string]int
+	// Hold, when set, is asked about an open call whose linger has passed
+	// (and again each Linger after, while it holds it): the call stays
+	// open, to fill, until the time Hold returns; a zero time, or one not
+	// after now, sends it. Full calls never wait for it. See hold.go.
+	Hold func(c *Call, now time.Time) time.Time
 }
 
 // Defaults.
@@ -236,8 +243,10 @@ type Batcher struct {
 	minCost [2]int                        // the least a recipient costs: [0] an account, [1] a topic id
 	perCall [2]int                        // the most recipients in a call: [0] p2p, [1] p2t
 
-	head, tail *Call // open calls, oldest first (FirstAt never decreases along the list)
+	head, tail *Call // open calls by due (Expired looks at them in that order)
 	open       int
+	openEvents int       // events of the open calls (hold.go)
+	byFill     []*Call   // scratch for EmitFullest
 	last       time.Time // latest FirstAt given, so FirstAt never goes back
 
 	// scratch for Add, reused
@@ -421,10 +430,21 @@ func (b *Batcher) Expired(dst []*Call) []*Call {
 	if b.head == nil {
 		return dst
 	}
-	now := b.cfg.Now()
-	for b.head != nil && !now.Before(b.head.FirstAt.Add(b.cfg.Linger)) {
-		g := b.head.g
-		dst = b.emit(b.head, dst)
+	now := b.now()
+	for b.head != nil && !now.Before(b.head.due) {
+		c := b.head
+		if b.cfg.Hold != nil {
+			if until := b.cfg.Hold(c, now); until.After(now) {
+				due := now.Add(b.cfg.Linger)
+				if until.Before(due) {
+					due = until
+				}
+				b.postpone(c, due)
+				continue
+			}
+		}
+		g := c.g
+		dst = b.emit(c, dst)
 		if len(g.calls) == 0 {
 			b.drop(g)
 		}
@@ -439,7 +459,7 @@ func (b *Batcher) UntilNext() (d time.Duration, ok bool) {
 	if b.head == nil {
 		return 0, false
 	}
-	d = b.head.FirstAt.Add(b.cfg.Linger).Sub(b.cfg.Now())
+	d = b.head.due.Sub(b.cfg.Now())
 	if d < 0 {
 		d = 0
 	}
@@ -523,6 +543,8 @@ func (b *Batcher) newCall(g *group, now time.Time) *Call {
 	}
 	c.Content = &g.content
 	c.FirstAt = now
+	c.due = now.Add(b.cfg.Linger)
+	c.events = 0
 	c.b = b
 	c.g = g
 	c.body = g.overhead
@@ -576,6 +598,7 @@ func (b *Batcher) emit(c *Call, dst []*Call) []*Call {
 		c.set = nil
 	}
 	b.open--
+	b.openEvents -= c.events
 	return append(dst, c)
 }
 
@@ -628,6 +651,10 @@ func addTo[T recipient](c *Call, ev *Event, idx int32, r T, h uint64, cost int) 
 		*list = grow(*list, size)
 		c.evs = grow(c.evs, size)
 		c.idx = grow(c.idx, size)
+	}
+	if n := len(c.evs); n == 0 || c.evs[n-1] != ev {
+		c.events++
+		b.openEvents++
 	}
 	*list = append(*list, r)
 	c.evs = append(c.evs, ev)

@@ -61,6 +61,9 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 	if spec.MaxPending > 0 {
 		cfg.MaxPendingEvents = spec.MaxPending
 	}
+	if spec.MaxPendingB > 0 {
+		cfg.MaxPendingBytes = spec.MaxPendingB
+	}
 	cfg.RateP2P, cfg.RateP2T = spec.RateP2P, spec.RateP2T
 	if spec.SessionTimeout > 0 {
 		cfg.KafkaSessionTimeout = spec.SessionTimeout

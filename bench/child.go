@@ -33,6 +33,7 @@ type childSpec struct {
 	MaxRecipients int           // BATCH_MAX_RECIPIENTS
 	MaxCalls      int           // MAX_CONCURRENT_CALLS (0: the bridge's default)
 	MaxPending    int           // MAX_PENDING_EVENTS (0: the bridge's default)
+	MaxPendingB   int           // MAX_PENDING_BYTES (0: the bridge's default)
 	Timeout       time.Duration // give up after this long
 	MaxSecs       float64       // stop after this long since the first fetch, done or not (0: no cap)
 	Profile       string        // path prefix for CPU and heap profiles; "" none

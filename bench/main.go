@@ -59,6 +59,7 @@ type options struct {
 	latencyRate   float64
 	maxCalls      int
 	maxPending    int
+	maxPendingB   int // MAX_PENDING_BYTES (0: the bridge's default)
 	latencyRead   bool
 	brokers       []string // an external cluster (e.g. real Apache Kafka); none: an embedded kfake broker
 
@@ -85,7 +86,7 @@ func main() {
 	var modes, workloads string
 	var quick bool
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
-	fs.IntVar(&o.events, "events", 200_000, "events per throughput workload (heavy, none)")
+	fs.IntVar(&o.events, "events", 200_000, "events per throughput workload (heavy, none, mixed)")
 	fs.IntVar(&o.naiveEvents, "naive-events", 2_000, "events the naive bridge processes (it is slow)")
 	fs.IntVar(&o.backlog, "backlog", 1_000_000, "events of the large backlog (memory)")
 	fs.IntVar(&o.smallBacklog, "small-backlog", 100_000, "events of the small backlog the large one is compared with")
@@ -93,7 +94,7 @@ func main() {
 	fs.StringVar(&modes, "modes", "bare,barefranz,naive,bridge,bridge20,bridge100", "modes to run: bare (kafka-go pipe), barefranz (franz-go pipe), naive, bridge (0ms MIMC), bridge20 (--mimc-latency), bridge100 (100ms MIMC)")
 	var brokers string
 	fs.StringVar(&brokers, "brokers", "", "bootstrap addresses of an external cluster to run on, e.g. real Apache Kafka from `go run ./integration_test/cmd/apachekafka` (default: an embedded kfake broker)")
-	fs.StringVar(&workloads, "workloads", "heavy,none,latency,backlog,quota,urgent", "workloads: heavy (200 messages), none (no sharing), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox), urgent (urgent events under a normal backlog behind a quota)")
+	fs.StringVar(&workloads, "workloads", "heavy,none,mixed,latency,backlog,quota,urgent", "workloads: heavy (200 messages, campaign after campaign), none (no sharing), mixed (300 messages interleaved at random in every partition), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox), urgent (urgent events under a normal backlog behind a quota)")
 	fs.Float64Var(&o.quotaRate, "quota-rate", 400, "quota workload: the sandbox's quota, recipients per second of each kind (RATE_P2P, RATE_P2T)")
 	fs.Float64Var(&o.quotaSecs, "quota-secs", 15, "quota workload: the backlog, in seconds of sending at the quota")
 	fs.IntVar(&o.quotaMembers, "quota-members", 3, "quota workload: bridge processes at the start (one more joins, one leaves)")
@@ -109,6 +110,7 @@ func main() {
 	fs.IntVar(&o.maxRecipients, "max-recipients", 100, "BATCH_MAX_RECIPIENTS of the bridge")
 	fs.IntVar(&o.maxCalls, "concurrent-calls", 0, "MAX_CONCURRENT_CALLS of the bridge (0: its default, 256)")
 	fs.IntVar(&o.maxPending, "max-pending", 0, "MAX_PENDING_EVENTS of the bridge (0: its default, 10000)")
+	fs.IntVar(&o.maxPendingB, "max-pending-bytes", 0, "MAX_PENDING_BYTES of the bridge, in bytes (0: its default, 24 MiB)")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON on stdout instead of tables")
 	fs.StringVar(&o.profile, "profile", "", "directory for CPU and allocation profiles of every child run")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a single run may take")

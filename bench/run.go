@@ -129,7 +129,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	for _, w := range o.workloads {
-		if !has([]string{"heavy", "none", "latency", "backlog", "quota", "urgent"}, w) {
+		if !has([]string{"heavy", "none", "mixed", "latency", "backlog", "quota", "urgent"}, w) {
 			return nil, fmt.Errorf("unknown workload %q", w)
 		}
 	}
@@ -166,12 +166,12 @@ func run(ctx context.Context, o options) (*report, error) {
 		"partitions": strconv.Itoa(o.partitions), "batchLinger": o.linger.String(),
 		"batchMaxRecipients": strconv.Itoa(o.maxRecipients), "mimcLatency": o.mimcLatency.String(),
 		"latencySecs": strconv.FormatFloat(o.latencySecs, 'g', -1, 64), "repeat": strconv.Itoa(o.repeat),
-		"maxConcurrentCalls": strconv.Itoa(o.maxCalls), "maxPendingEvents": strconv.Itoa(o.maxPending),
+		"maxConcurrentCalls": strconv.Itoa(o.maxCalls), "maxPendingEvents": strconv.Itoa(o.maxPending), "maxPendingBytes": strconv.Itoa(o.maxPendingB),
 	}}
 	rep.Machine.LoadStart = loadavg()
 	defer func() { rep.Machine.LoadEnd = loadavg() }()
 	modes := o.modeSpecs()
-	for _, wname := range []string{"heavy", "none"} {
+	for _, wname := range []string{"heavy", "none", "mixed"} {
 		if !has(o.workloads, wname) || ctx.Err() != nil {
 			continue
 		}
@@ -364,7 +364,7 @@ func (e *env) prepare(ctx context.Context, w workload) (string, error) {
 func (e *env) child(ctx context.Context, spec childSpec, onReady func()) (*childResult, error) {
 	spec.Brokers, spec.MIMCURL = e.brokers, e.mimcURL
 	spec.Linger, spec.MaxRecipients, spec.Timeout, spec.MaxCalls = e.o.linger, e.o.maxRecipients, e.o.timeout, e.o.maxCalls
-	spec.MaxPending = e.o.maxPending
+	spec.MaxPending, spec.MaxPendingB = e.o.maxPending, e.o.maxPendingB
 	if e.o.profile != "" {
 		spec.Profile = filepath.Join(e.o.profile, strings.NewReplacer("@", "-", "/", "-").Replace(spec.Label))
 	}

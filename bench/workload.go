@@ -9,7 +9,7 @@ import (
 // workload describes a stream of input events. Events are generated from
 // their index alone, so every mode of a run consumes the same records.
 type workload struct {
-	Name     string // "heavy" or "none"
+	Name     string // "heavy", "none" or "mixed"
 	Events   int
 	Messages int // distinct messages; for "none" every event has its own
 }
@@ -20,12 +20,20 @@ const (
 	// workload: event i belongs to one of the overlap campaigns starting at
 	// i*Messages/Events.
 	overlap = 4
+	// mixedMessages is how many messages the mixed workload interleaves:
+	// each event belongs to one of them at random, so every partition holds
+	// all of them from its first offset to its last (many campaigns at once,
+	// or a backlog after an outage).
+	mixedMessages = 300
 )
 
 func newWorkload(name string, events int) workload {
 	w := workload{Name: name, Events: events, Messages: heavyMessages}
-	if name == "none" {
+	switch name {
+	case "none":
 		w.Messages = events
+	case "mixed":
+		w.Messages = mixedMessages
 	}
 	if w.Messages > events {
 		w.Messages = events
@@ -46,8 +54,11 @@ func (w workload) recipients(i int) int { return 1 + int(mix(uint64(i))%5) }
 
 // message index of event i.
 func (w workload) message(i int) int {
-	if w.Name == "none" {
+	switch w.Name {
+	case "none":
 		return i
+	case "mixed":
+		return int(mix(uint64(i)^0x27d4eb2f165667c5) % uint64(w.Messages))
 	}
 	m := int(int64(i)*int64(w.Messages)/int64(w.Events)) + int(mix(uint64(i)^0x5bd1e995)%overlap)
 	if m >= w.Messages {

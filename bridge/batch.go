@@ -115,6 +115,9 @@ func (g *generation) batchLoop(l *lane, events <-chan *record, calls chan<- *bat
 		case <-tc:
 			ready = l.batcher.Expired(ready[:0])
 			dispatch(ready)
+		case <-l.room.starved:
+			ready = g.relieve(l, ready[:0])
+			dispatch(ready)
 		}
 	}
 }

@@ -227,7 +227,7 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 			Linger:           linger(cfg.BatchLinger),
 			MaxPendingEvents: cfg.MaxPendingEvents,
 		},
-		lanes: lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0),
+		lanes: withBytes(lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0), cfg.MaxPendingBytes, len(urgentTopics) > 0),
 		write: writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
 		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg),
 			clockSkew: 10 * time.Second, boundRefresh: time.Minute},

@@ -30,6 +30,9 @@ func tp(p int) consumer.TopicPartition { return consumer.TopicPartition{Topic: t
 
 // fakeSource serves records put on a channel per partition.
 type fakeSource struct {
+	// delay is how long reading one record takes (0: none), so that a
+	// backlog takes time to read as a real one does.
+	delay time.Duration
 	mu    sync.Mutex
 	parts map[consumer.TopicPartition]chan consumer.Record
 	next  map[consumer.TopicPartition]int64
@@ -78,14 +81,23 @@ func (s *fakeSource) end(p int) int64 {
 }
 
 func (s *fakeSource) Open(a consumer.Assignment) (PartitionReader, error) {
-	return fakeReader{ch: s.ch(a.TopicPartition)}, nil
+	return fakeReader{ch: s.ch(a.TopicPartition), delay: s.delay}, nil
 }
 
-type fakeReader struct{ ch chan consumer.Record }
+type fakeReader struct {
+	ch    chan consumer.Record
+	delay time.Duration
+}
 
 func (r fakeReader) Next(ctx context.Context) (consumer.Record, error) {
+	if r.delay > 0 {
+		time.Sleep(r.delay)
+	}
 	select {
 	case m := <-r.ch:
+		// What is still queued is the partition's lag, as a fetch would
+		// report it.
+		m.HighWaterMark = m.Offset + 1 + int64(len(r.ch))
 		return m, nil
 	case <-ctx.Done():
 		return consumer.Record{}, ctx.Err()

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type record struct {
 	// inBudget is set while its recipients count in its kind's send
 	// budget (quota.go).
 	inBudget bool
+	size     int32 // the record value's bytes, which its room counts (room.go)
 }
 
 // fetch starts one fetcher per assigned partition and returns the records
@@ -86,6 +88,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	pending := g.met.PriorityPendingEvents.WithLabelValues(l.prio.String())
 	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
 	spans := g.partitionSpans(a) // nil: traces off
+	lag := g.behind[a.TopicPartition]
 	for {
 		m, err := r.Next(ctx)
 		if ctx.Err() != nil {
@@ -95,6 +98,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 			g.log.Warn("fetching failed", append(fields, zap.Error(err))...)
 			continue
 		}
+		lag.Store(max(0, m.HighWaterMark-m.Offset-1))
 		if g.skip(a.TopicPartition, m.Offset) {
 			consumed.Inc()
 			skipped.Inc()
@@ -102,7 +106,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		}
 		// Room is taken for a record in hand, never while waiting for
 		// one: pending counts records, so an idle bridge has none.
-		if !l.room.take(ctx) {
+		if !l.room.take(ctx, len(m.Value)) {
 			return
 		}
 		g.tracker.Add(a.TopicPartition, m.Offset, time.Now())
@@ -128,7 +132,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 // traces off) starts the record's span.
 func newRecord(tp consumer.TopicPartition, m *consumer.Record, cfg *fetchConfig, prio priority, spans *partitionSpans) *record {
 	now := time.Now()
-	rec := &record{tp: tp, offset: m.Offset, receivedAt: now, prio: prio}
+	rec := &record{tp: tp, offset: m.Offset, receivedAt: now, prio: prio, size: int32(min(len(m.Value), math.MaxInt32))}
 	if spans != nil {
 		rec.span = spans.start(m)
 	}
@@ -165,32 +169,3 @@ func newRecord(tp consumer.TopicPartition, m *consumer.Record, cfg *fetchConfig,
 func toBatching(dst *batching.Event, ev *event.Event) {
 	dst.Content, dst.Recipients = &ev.Content, ev.Recipients
 }
-
-// room bounds the events in flight: a fetcher takes a place for every record
-// it has fetched, and the writer frees it once the record's outcome is
-// written (or the generation ends). Fetching pauses while it is full.
-type room struct {
-	places chan struct{}
-}
-
-func newRoom(n int) *room { return &room{places: make(chan struct{}, n)} }
-
-// take waits for a free place; it reports false when ctx ended first.
-func (r *room) take(ctx context.Context) bool {
-	select {
-	case r.places <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// free gives back n places.
-func (r *room) free(n int) {
-	for range n {
-		<-r.places
-	}
-}
-
-// held reports the events in flight.
-func (r *room) held() int { return len(r.places) }

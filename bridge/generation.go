@@ -21,7 +21,10 @@ type generation struct {
 	tracker     *consumer.Tracker
 	lanes       [priorities]*lane
 	budget      *sendBudget // nil: no quota
-	adm         *waits      // order per key and copies in flight (order.go)
+	// behind is, per assigned partition, the records past the last one
+	// fetched (backlog.go).
+	behind map[consumer.TopicPartition]*atomic.Int64
+	adm    *waits // order per key and copies in flight (order.go)
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
 	done   consumer.Done
@@ -81,14 +84,21 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		bc := p.cfg.batch
 		bc.MaxPendingEvents = lc.maxPending
 		bc.KindMaxRecipients = p.kindMaxRecipients()
+		if priority(prio) == normal {
+			bc.Hold = g.hold // urgent calls are never held past their linger
+		}
 		batcher, err := batching.New(bc)
 		if err != nil {
 			abandon()
 			return nil, err
 		}
-		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending), batcher: batcher}
+		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending, lc.maxBytes), batcher: batcher}
 	}
 	g.lastProgress.Store(time.Now().UnixNano())
+	g.behind = make(map[consumer.TopicPartition]*atomic.Int64, len(assignments))
+	for _, a := range assignments {
+		g.behind[a.TopicPartition] = new(atomic.Int64)
+	}
 	parts := make([]string, 0, len(assignments))
 	for _, a := range assignments {
 		parts = append(parts, a.TopicPartition.String())

@@ -20,6 +20,7 @@ type outItem struct {
 	value  []byte
 	status string
 	prio   priority
+	size   int32 // the record value's bytes: with prio, the room it frees
 	// The outcome, for a smaller form when the broker refuses value as too
 	// large: out when it was built apart (settled records), else rebuilt
 	// from rec as completed at at.
@@ -44,7 +45,7 @@ func (it *outItem) outcome() *event.Outcome {
 // kept for a smaller form.
 func settle(rec *record, out *event.Outcome) *outItem {
 	it := encode(out)
-	it.tp, it.offset, it.prio, it.out = rec.tp, rec.offset, rec.prio, out
+	it.tp, it.offset, it.prio, it.size, it.out = rec.tp, rec.offset, rec.prio, rec.size, out
 	if rec.span != nil {
 		rec.traceOutcome(out)
 		it.span = rec.span
@@ -56,7 +57,7 @@ func settle(rec *record, out *event.Outcome) *outItem {
 // its recipients may be reused at once.
 func completed(rec *record, now time.Time, out *event.Outcome) outItem {
 	it := encode(out)
-	it.tp, it.offset, it.prio, it.rec, it.at = rec.tp, rec.offset, rec.prio, rec, now
+	it.tp, it.offset, it.prio, it.size, it.rec, it.at = rec.tp, rec.offset, rec.prio, rec.size, rec, now
 	if rec.span != nil {
 		rec.traceOutcome(out)
 		it.span = rec.span

@@ -22,7 +22,8 @@ const (
 
 // laneConfig sizes one lane.
 type laneConfig struct {
-	maxPending int // events in flight before its fetchers pause
+	maxPending int   // events in flight before its fetchers pause
+	maxBytes   int64 // bytes of events in flight before its fetchers pause (room.go)
 	senders    int
 }
 
@@ -39,6 +40,18 @@ func lanes(maxPending, senders int, hasUrgent bool) [priorities]laneConfig {
 		l[urgent].maxPending = u
 		l[normal].maxPending = max(1, maxPending-u)
 		l[urgent].senders = max(2, senders/4)
+	}
+	return l
+}
+
+// withBytes shares MAX_PENDING_BYTES between the lanes as lanes shares
+// MAX_PENDING_EVENTS: with urgent topics the urgent lane has a quarter.
+func withBytes(l [priorities]laneConfig, maxBytes int, hasUrgent bool) [priorities]laneConfig {
+	l[normal].maxBytes = int64(maxBytes)
+	l[urgent].maxBytes = int64(maxBytes)
+	if hasUrgent {
+		l[urgent].maxBytes = int64(max(1, maxBytes/4))
+		l[normal].maxBytes = int64(max(1, maxBytes-maxBytes/4))
 	}
 	return l
 }

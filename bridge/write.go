@@ -115,6 +115,7 @@ func (w *writer) done(batch []outItem) {
 	g.health.writerOK()
 	g.lastProgress.Store(time.Now().UnixNano())
 	var delivered, freed [priorities]int // counted once per batch: the usual status
+	var freedBytes [priorities]int64
 	for i := range batch {
 		it := &batch[i]
 		g.tracker.Done(it.tp, it.offset)
@@ -122,6 +123,7 @@ func (w *writer) done(batch []outItem) {
 			it.span.End()
 		}
 		freed[it.prio]++
+		freedBytes[it.prio] += g.lanes[it.prio].room.cost(int(it.size))
 		if it.status == event.Delivered {
 			delivered[it.prio]++
 		} else {
@@ -136,7 +138,7 @@ func (w *writer) done(batch []outItem) {
 			g.met.PriorityOutcomes.WithLabelValues(l.prio.String(), event.Delivered).Add(float64(n))
 		}
 		if n := freed[prio]; n > 0 {
-			l.room.free(n)
+			l.room.free(n, freedBytes[prio])
 			g.met.PriorityPendingEvents.WithLabelValues(l.prio.String()).Sub(float64(n))
 		}
 	}

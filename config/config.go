@@ -63,6 +63,7 @@ type Config struct {
 	BatchMaxRecipients int
 	BatchLinger        time.Duration
 	MaxPendingEvents   int
+	MaxPendingBytes    int // record values plus the bridge's own per-event overhead
 	MaxConcurrentCalls int
 	RateP2P, RateP2T   float64       // recipients per second; 0 is no limit
 	UrgentTopics       []string      // input topics whose events go ahead of the others; each among KafkaTopics

@@ -51,7 +51,7 @@ func TestDefaultsMatchTheDesign(t *testing.T) {
 	want := Config{
 		KafkaTopics: []string{"mimc.push"}, KafkaGroupID: "mimc-bridge", ResultsTopic: "mimc.push.results",
 		MIMCURL: "https://mimc.chat.xiaomi.net", FromResource: "mimc-bridge",
-		BatchMaxRecipients: 100, BatchLinger: 50 * time.Millisecond, MaxPendingEvents: 10000,
+		BatchMaxRecipients: 100, BatchLinger: 50 * time.Millisecond, MaxPendingEvents: 10000, MaxPendingBytes: 24 << 20,
 		MaxConcurrentCalls: 256, HTTPTimeout: 10 * time.Second, RetryMaxElapsed: 2 * time.Minute,
 		MaxMsgBytes: 10240, HTTPAddr: ":8080", LogLevel: "info", LogFormat: "json",
 		MaxEventRecipients: 10000, RetryHTTPStatuses: mimc.MustParseCodeSet("429,500,502-599"), RetryCodes: mimc.MustParseCodeSet("429,500-"),
@@ -602,5 +602,36 @@ func TestAShortAppSecretIsRefusedWithoutPrintingIt(t *testing.T) {
 	e["MIMC_BRIDGE_MIMC_APP_SECRET"] = strings.Repeat("k", MinAppSecretLen)
 	if err := validate(); err != nil {
 		t.Errorf("a secret of %d characters was refused: %v", MinAppSecretLen, err)
+	}
+}
+
+func TestMaxPendingBytesTakesBytesOrIECSuffixes(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  int
+		bad   string // part of the error, when the value is refused
+	}{
+		{"16777216", 16 << 20, ""},
+		{"16384KiB", 16 << 20, ""},
+		{" 64MiB", 64 << 20, ""},
+		{"2GiB", 2 << 30, ""},
+		{"16MB", 0, "must be a number of bytes"},
+		{"-1MiB", 0, "must be a number of bytes"},
+		{"512KiB", 0, "must be at least 1MiB"},
+	} {
+		e := valid()
+		e["MIMC_BRIDGE_MAX_PENDING_BYTES"] = tc.value
+		c, err := load(t, e)
+		if err == nil {
+			err = c.Validate(true)
+		}
+		switch {
+		case tc.bad == "" && err != nil:
+			t.Errorf("%q: %v", tc.value, err)
+		case tc.bad == "" && c.MaxPendingBytes != tc.want:
+			t.Errorf("%q: %d bytes, want %d", tc.value, c.MaxPendingBytes, tc.want)
+		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), "MAX_PENDING_BYTES") || !strings.Contains(err.Error(), tc.bad)):
+			t.Errorf("%q: error %v, want one naming MAX_PENDING_BYTES that says %q", tc.value, err, tc.bad)
+		}
 	}
 }

@@ -46,6 +46,7 @@ var table = []setting{
 	intSetting("BATCH_MAX_RECIPIENTS", "100", "largest toAccounts/topicIds list per call (1 to 1000)", func(c *Config) *int { return &c.BatchMaxRecipients }),
 	durationSetting("BATCH_LINGER", "50ms", "longest wait for more recipients of the same message (0: no wait)", func(c *Config) *time.Duration { return &c.BatchLinger }),
 	intSetting("MAX_PENDING_EVENTS", "10000", "events held in memory before fetching pauses", func(c *Config) *int { return &c.MaxPendingEvents }),
+	bytesSetting("MAX_PENDING_BYTES", "24MiB", "bytes of pending events held in memory before fetching pauses, with MAX_PENDING_EVENTS (whichever comes first): each event counts its record value plus about 2 KiB the bridge holds for it; the default keeps the process within 128 MiB (a number of bytes, or with a KiB, MiB or GiB suffix)", func(c *Config) *int { return &c.MaxPendingBytes }),
 	intSetting("MAX_CONCURRENT_CALLS", "256", "upper bound of MIMC calls in flight: within it the number adapts to MIMC's latency and answers", func(c *Config) *int { return &c.MaxConcurrentCalls }),
 	floatSetting("RATE_P2P", "0", "the app's MIMC p2p quota in recipients per second, for the whole consumer group: each member sends its share (quota × its input partitions / all input partitions), less while MIMC answers 429 (0: no limit)", func(c *Config) *float64 { return &c.RateP2P }),
 	floatSetting("RATE_P2T", "0", "the app's MIMC p2t quota in recipients per second, for the whole consumer group, shared as RATE_P2P (0: no limit)", func(c *Config) *float64 { return &c.RateP2T }),
@@ -158,6 +159,53 @@ func intSetting(name, def, help string, field func(*Config) *int) setting {
 		},
 		format: func(c *Config) string { return strconv.Itoa(*field(c)) },
 	}
+}
+
+// bytesSetting is a size in bytes: a whole number, or one with a KiB, MiB or
+// GiB suffix (powers of 1024). It prints with the largest suffix that
+// divides it.
+func bytesSetting(name, def, help string, field func(*Config) *int) setting {
+	return setting{name: name, def: def, help: help,
+		parse: func(c *Config, v string) error {
+			n, ok := parseBytes(v)
+			if !ok {
+				return settingErr(name, "must be a number of bytes such as 16777216, 16384KiB or 16MiB, got %s", quote(v))
+			}
+			*field(c) = n
+			return nil
+		},
+		format: func(c *Config) string { return formatBytes(*field(c)) },
+	}
+}
+
+var byteUnits = []struct {
+	suffix string
+	size   int
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+
+func parseBytes(v string) (int, bool) {
+	v = strings.TrimSpace(v)
+	unit := 1
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, unit = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > math.MaxInt/unit {
+		return 0, false
+	}
+	return n * unit, true
+}
+
+func formatBytes(n int) string {
+	for _, u := range byteUnits {
+		if n != 0 && n%u.size == 0 {
+			return strconv.Itoa(n/u.size) + u.suffix
+		}
+	}
+	return strconv.Itoa(n)
 }
 
 func floatSetting(name, def, help string, field func(*Config) *float64) setting {

@@ -167,6 +167,9 @@ func (c Config) Validate(forRun bool) error {
 	}
 	intRange("BATCH_MAX_RECIPIENTS", c.BatchMaxRecipients, 1, 1000)
 	intRange("MAX_PENDING_EVENTS", c.MaxPendingEvents, 1, maxInt)
+	if c.MaxPendingBytes < 1<<20 {
+		add("MAX_PENDING_BYTES", "must be at least 1MiB, got %s", formatBytes(c.MaxPendingBytes))
+	}
 	intRange("MAX_CONCURRENT_CALLS", c.MaxConcurrentCalls, 1, 10000)
 	intRange("MAX_MSG_BYTES", c.MaxMsgBytes, 1, maxInt)
 	intRange("MAX_EVENT_RECIPIENTS", c.MaxEventRecipients, 1, maxInt)

@@ -17,6 +17,10 @@ type Record struct {
 	Key       []byte // nil: the record has no key
 	Value     []byte
 	Time      time.Time // the record's timestamp (set by the producer or the broker)
+	// HighWaterMark is the partition's end offset the fetch that brought
+	// the record saw: the records past this one still to be read are
+	// HighWaterMark - Offset - 1 (0 when the fetch did not say).
+	HighWaterMark int64
 	// TraceParent and TraceState are the W3C trace context headers of the
 	// record (traceparent, tracestate), nil when absent. They alias the
 	// record's memory, as Value does.
@@ -77,7 +81,8 @@ func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 		}
 		return Record{}, fmt.Errorf("fetching from %s/%d: %w", r.r.Config().Topic, r.r.Config().Partition, err)
 	}
-	rec := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time}
+	rec := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time,
+		HighWaterMark: m.HighWaterMark}
 	for _, h := range m.Headers {
 		switch h.Key {
 		case HeaderTraceParent:

@@ -1,0 +1,70 @@
+package bridge
+
+import (
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/batching"
+)
+
+// Full calls under a backlog, linger for a live stream.
+//
+// On a backlog where the events of many messages are interleaved in every
+// partition, a call sent when BATCH_LINGER passes carries what the pending
+// room let in of its message, often a fraction of BATCH_MAX_RECIPIENTS.
+// Two rules make those calls full:
+//
+//   - hold: in the normal lane, a partly filled call whose linger has passed
+//     stays open while a partition of its events still has records to read
+//     (more of its message may be there), up to holdFor(BATCH_LINGER,
+//     drain) after its first event and never later than linger before its
+//     earliest event expires. With no lag (a live stream) the call goes at
+//     its linger, as before. Urgent calls are never held.
+//   - relieve: when a fetcher finds the lane's room spent (the pending
+//     events, not the clock, hold the next events back), and the open calls
+//     hold more of the room than the calls in flight, the fullest open calls
+//     go first, whatever their linger.
+//
+// Shutdown and rebalances flush every open call at once, held or not.
+
+// holdFor is the longest a call is held past its first event: twenty
+// lingers (a second at the default 50ms), at most a tenth of the drain
+// budget. BATCH_LINGER=0 holds nothing.
+func holdFor(linger, drain time.Duration) time.Duration {
+	return min(20*linger, drain/10)
+}
+
+// hold is the normal lane's batching.Config.Hold.
+func (g *generation) hold(c *batching.Call, now time.Time) time.Time {
+	until := c.FirstAt.Add(holdFor(g.cfg.batch.Linger, g.cfg.drain))
+	lagging := false
+	for i := range c.Recipients.Len() {
+		rec := c.EventOf(i).Data.(*record)
+		if !rec.expiresAt.IsZero() {
+			if last := rec.expiresAt.Add(-g.cfg.batch.Linger); last.Before(until) {
+				until = last
+			}
+		}
+		if !lagging {
+			if l := g.behind[rec.tp]; l != nil && l.Load() > 0 {
+				lagging = true
+			}
+		}
+	}
+	if !lagging || !until.After(now) {
+		return time.Time{}
+	}
+	return until
+}
+
+// relieve runs when a fetcher of lane l found no room: if the open calls
+// hold more events than the calls in flight (and the outcomes being
+// written), waiting frees too little, so the fullest open calls go now,
+// carrying half the difference.
+func (g *generation) relieve(l *lane, ready []*batching.Call) []*batching.Call {
+	open := l.batcher.OpenEvents()
+	elsewhere := l.room.held() - open - g.adm.holding(l.prio)
+	if open <= elsewhere {
+		return ready
+	}
+	return l.batcher.EmitFullest(ready, (open-elsewhere)/2)
+}

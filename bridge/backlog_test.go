@@ -1,0 +1,203 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/config"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/mimc"
+)
+
+// callLog is MIMC answering after latency and remembering each call's
+// message, recipients and time.
+type callLog struct {
+	mu      sync.Mutex
+	latency time.Duration
+	calls   []loggedCall
+}
+
+type loggedCall struct {
+	msg        string
+	recipients int
+	at         time.Time
+}
+
+func (l *callLog) push(ctx context.Context, call mimc.Call) (mimc.Result, error) {
+	l.mu.Lock()
+	l.calls = append(l.calls, loggedCall{msg: call.Msg, recipients: call.Recipients.Len(), at: time.Now()})
+	l.mu.Unlock()
+	if err := wait(ctx, l.latency); err != nil {
+		return mimc.Result{}, err
+	}
+	return answer(call)
+}
+
+func (l *callLog) all() []loggedCall {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]loggedCall(nil), l.calls...)
+}
+
+// mixedEvent is event i of a backlog whose messages are interleaved at
+// random: 1 to 5 recipients of its own.
+func mixedEvent(i, msg, recipients int) string {
+	to := make([]string, recipients)
+	for j := range to {
+		to[j] = fmt.Sprintf("%q", fmt.Sprintf("u%dx%d", i, j))
+	}
+	return fmt.Sprintf(`{"id":"e%d","fromAccount":"shop","toAccounts":[%s],"msg":"campaign %d"}`, i, strings.Join(to, ","), msg)
+}
+
+func TestAMixedBacklogIsSentInNearlyFullCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			parts    = 8
+			messages = 100
+			events   = 16000
+		)
+		log := &callLog{latency: 5 * time.Millisecond}
+		// The backlog is read at 80,000 events/s (100µs a record on each
+		// of 8 partitions): 800 events, 8 of each message, arrive within
+		// a 10ms linger, where a call takes 100 recipients (33 events).
+		// The room of 4,000 events holds 40 of each message.
+		h := newHarness(t, parts, pushFunc(log.push), func(c *config.Config) {
+			c.MaxPendingEvents = 4000
+			c.BatchLinger = 10 * time.Millisecond
+		})
+		h.src.delay = 100 * time.Microsecond
+		rng := rand.New(rand.NewPCG(7, 8))
+		perMsg := map[string]int{}
+		for i := range events {
+			m, n := rng.IntN(messages), 1+rng.IntN(5)
+			perMsg[fmt.Sprintf("campaign %d", m)] += n
+			h.src.produce(i%parts, mixedEvent(i, m, n))
+		}
+		ideal := 0
+		for _, n := range perMsg {
+			ideal += (n + 99) / 100
+		}
+		h.start()
+		for done := false; !done; {
+			time.Sleep(100 * time.Millisecond)
+			done = true
+			for p := range parts {
+				done = done && h.com.committed(p) == h.src.end(p)
+			}
+		}
+		h.stop()
+		if got := len(h.pub.all()); got != events {
+			t.Fatalf("%d outcomes, want %d", got, events)
+		}
+		calls := len(log.all())
+		ratio := float64(calls) / float64(ideal)
+		t.Logf("%d calls for an ideal of %d: %.2f×", calls, ideal, ratio)
+		if ratio > 1.3 {
+			t.Errorf("%d calls, %.2f× the ideal %d: want at most 1.3×", calls, ratio, ideal)
+		}
+	})
+}
+
+func TestALiveStreamWithoutLagSendsEachCallAtItsLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &callLog{}
+		h := newHarness(t, 2, pushFunc(log.push), func(c *config.Config) {
+			c.BatchLinger = 50 * time.Millisecond
+		})
+		h.start()
+		// One event every 20ms on alternate partitions: each is fetched
+		// with nothing behind it.
+		start := time.Now()
+		for i := range 10 {
+			h.src.produce(i%2, mixedEvent(i, 0, 1))
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		h.stop()
+		calls := log.all()
+		if len(calls) == 0 {
+			t.Fatal("no call")
+		}
+		// Calls go every linger: the first at 50ms with the events of
+		// 0, 20 and 40ms.
+		if at := calls[0].at.Sub(start); at != 50*time.Millisecond {
+			t.Errorf("the first call went at %s, want at its linger, 50ms", at)
+		}
+		for _, c := range calls {
+			if c.at.Sub(start) > 250*time.Millisecond {
+				t.Errorf("a call went at %s, past the last event (180ms) plus its linger", c.at.Sub(start))
+			}
+		}
+	})
+}
+
+func TestUrgentCallsGoAtTheirLingerWhileNormalOnesWaitForTheBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &callLog{}
+		h := newHarness(t, 1, pushFunc(log.push), func(c *config.Config) {
+			c.BatchLinger = 10 * time.Millisecond
+			c.UrgentTopics = []string{"urgent"}
+		})
+		h.src.delay = time.Millisecond // 40 records take 40ms to read
+		urgentTP := consumer.TopicPartition{Topic: "urgent", Partition: 0}
+		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		for i := range 40 {
+			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"sale"}`, i, i))
+			h.src.produceTo("urgent", 0, time.Now(), fmt.Sprintf(`{"id":"o%d","fromAccount":"auth","toAccount":"u%d","msg":"code"}`, i, i))
+		}
+		h.start()
+		for h.com.committed(0) < 40 || len(h.pub.all()) < 80 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		h.stop()
+		calls := map[string]int{}
+		for _, c := range log.all() {
+			calls[c.msg]++
+		}
+		if calls["sale"] != 1 {
+			t.Errorf("the normal backlog of one message went in %d calls, want 1: held while its partition had lag", calls["sale"])
+		}
+		if calls["code"] < 3 {
+			t.Errorf("the urgent backlog went in %d calls, want one per linger (at least 3 in 40ms): urgent calls are never held", calls["code"])
+		}
+	})
+}
+
+func TestAHeldCallGoesALingerBeforeItsEarliestEventExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &callLog{}
+		h := newHarness(t, 1, pushFunc(log.push), func(c *config.Config) {
+			c.BatchLinger = 100 * time.Millisecond // a hold of up to 2s
+		})
+		h.src.delay = 10 * time.Millisecond // 300 records: 3s of lag
+		start := time.Now()
+		h.src.produce(0, `{"id":"flash","fromAccount":"shop","toAccount":"ann","msg":"flash sale","ttl":1}`)
+		for i := range 299 {
+			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"other"}`, i, i))
+		}
+		h.start()
+		for h.com.committed(0) < 300 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.stop()
+		for _, c := range log.all() {
+			if c.msg == "flash sale" {
+				if at := c.at.Sub(start); at > 900*time.Millisecond {
+					t.Errorf("the call of an event expiring at 1s went at %s, want by 900ms (a linger before)", at)
+				}
+			}
+		}
+		for _, o := range h.pub.all() {
+			if o.ID == "flash" && o.Status != event.Delivered {
+				t.Errorf("the expiring event ended %s (%s), want delivered", o.Status, o.Error)
+			}
+		}
+	})
+}
