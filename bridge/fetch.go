@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -45,6 +44,8 @@ type record struct {
 	// budget (quota.go).
 	inBudget bool
 	size     int32 // the record value's bytes, which its room counts (room.go)
+	// clockAhead: its timestamp is more than a minute past its fetch.
+	clockAhead bool
 }
 
 // fetch starts one fetcher per assigned partition and returns the records
@@ -85,6 +86,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	defer r.Close()
 	consumed := g.met.EventsConsumed.WithLabelValues(a.Topic)
 	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
+	ahead := g.met.RecordTimestampsAhead.WithLabelValues(a.Topic)
 	pending := g.met.PriorityPendingEvents.WithLabelValues(l.prio.String())
 	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
 	spans := g.partitionSpans(a) // nil: traces off
@@ -117,6 +119,9 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 		if rec.settled != nil && rec.settled.status == event.Rejected {
 			rejected.Inc()
 		}
+		if rec.clockAhead {
+			ahead.Inc()
+		}
 		if !g.admit(rec) {
 			continue // it waits for its key or its id: released to the lane's batch loop
 		}
@@ -148,9 +153,11 @@ func newRecord(tp consumer.TopicPartition, m *consumer.Record, cfg *fetchConfig,
 		return rec
 	}
 	rec.ev = ev
-	// A record without a timestamp (an old message format) lives from
-	// when it is fetched.
-	rec.expiresAt = rec.ev.ExpiresAt(cmp.Or(m.Time, now), cfg.defaultTTL)
+	// A record without a timestamp (an old message format), or stamped by
+	// a clock ahead of ours, lives from when it is fetched.
+	start, ahead := event.LifeStart(m.Time, now)
+	rec.clockAhead = ahead
+	rec.expiresAt = rec.ev.ExpiresAt(start, cfg.defaultTTL)
 	if event.IsExpired(rec.expiresAt, now) {
 		out := event.NewExpired(&rec.ev, src, rec.expiresAt, now, now)
 		rec.settled = settle(rec, &out)

@@ -63,6 +63,22 @@ func (e *Event) ExpiresAt(recordTime time.Time, def time.Duration) time.Time {
 	return time.Time{}
 }
 
+// ClockSkewTolerance is how far ahead of the bridge's clock a record
+// timestamp may be before it is counted as a producer clock running fast.
+const ClockSkewTolerance = time.Minute
+
+// LifeStart returns when an event's life began: the earlier of its record's
+// timestamp and fetched (a record cannot have been written after it was
+// fetched: a producer clock running fast must not lengthen a ttl), or fetched
+// when the record has no timestamp (the zero time). ahead reports a
+// timestamp more than ClockSkewTolerance past fetched.
+func LifeStart(recordTime, fetched time.Time) (start time.Time, ahead bool) {
+	if recordTime.IsZero() || recordTime.After(fetched) {
+		return fetched, !recordTime.IsZero() && recordTime.Sub(fetched) > ClockSkewTolerance
+	}
+	return recordTime, false
+}
+
 // IsExpired reports whether an event that expires at expiresAt (zero:
 // never) has expired at now.
 func IsExpired(expiresAt, now time.Time) bool {

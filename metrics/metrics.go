@@ -19,6 +19,7 @@ type Metrics struct {
 
 	EventsConsumed          *prometheus.CounterVec // topic
 	EventsRejected          *prometheus.CounterVec // topic
+	RecordTimestampsAhead         *prometheus.CounterVec // topic
 	MIMCCalls               *prometheus.CounterVec // endpoint, code
 	MIMCRecipients          *prometheus.CounterVec // endpoint, code
 	MIMCCallDurationSeconds *prometheus.HistogramVec
@@ -73,6 +74,7 @@ func New() *Metrics {
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
 	m := &Metrics{Registry: r}
 	m.EventsConsumed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_events_consumed_total", Help: "Input records fetched, by topic."}, []string{"topic"})
+	m.RecordTimestampsAhead = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_record_timestamps_ahead_total", Help: "Input records whose timestamp was more than a minute ahead of the bridge's clock when fetched (a producer clock running fast); their life starts when fetched, by topic."}, []string{"topic"})
 	m.EventsRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_events_rejected_total", Help: "Input records rejected as invalid, by topic."}, []string{"topic"})
 	m.MIMCCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_calls_total", Help: "MIMC HTTP attempts, by endpoint and answer code (envelope code, HTTP status, or \"error\" when no answer)."}, []string{"endpoint", "code"})
 	m.MIMCRecipients = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_recipients_total", Help: "Recipients named in MIMC HTTP attempts, by endpoint and answer code."}, []string{"endpoint", "code"})
@@ -99,7 +101,7 @@ func New() *Metrics {
 	m.PriorityPendingEvents = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_priority_pending_events", Help: "Events fetched whose outcome is not yet acknowledged, by priority (urgent: URGENT_TOPICS)."}, []string{"priority"})
 	m.PriorityOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_priority_outcomes_total", Help: "Outcomes acknowledged by the results topic, by priority and status."}, []string{"priority", "status"})
 	m.SendWaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mimc_bridge_send_wait_seconds", Help: "Time from fetching an event to the MIMC attempt that sent it (batching, senders and quota), by priority.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}, []string{"priority"})
-	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.MIMCCalls, m.MIMCRecipients, m.MIMCCallDurationSeconds, m.MIMCRetries,
+	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.RecordTimestampsAhead, m.MIMCCalls, m.MIMCRecipients, m.MIMCCallDurationSeconds, m.MIMCRetries,
 		m.Outcomes, m.OutcomeWriteErrors, m.PendingEvents, m.PartitionLag, m.CommittedOffset, m.Commits, m.CommitErrors, m.GroupErrors,
 		m.Generations, m.AssignedPartitions, m.OldestPendingSeconds, m.Stalled, m.RecipientsPerCall, m.MIMCCallsInFlight,
 		m.EventsSkipped, m.ResultsScanSeconds, m.ResultsScanRecords, m.ResultsScanIgnored, m.PriorityPendingEvents, m.PriorityOutcomes, m.SendWaitSeconds} {
