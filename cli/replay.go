@@ -281,18 +281,30 @@ func (p *replayPlan) summary(produced int, dryRun bool) string {
 		}
 		fmt.Fprintf(&b, ": %s; to %s", strings.Join(st, ", "), strings.Join(tp, ", "))
 	}
-	if n := p.skipped.total(); n > 0 {
-		var sk []string
-		for _, s := range orderedStatuses(p.skipped) {
-			sk = append(sk, fmt.Sprintf("%s %d", s, p.skipped[s]))
+	// Delivered outcomes carry no event and are never replayed: saying so
+	// apart keeps them from reading as rejected ones.
+	var sk, done []string
+	var nSkipped, nDone int
+	for _, s := range orderedStatuses(p.skipped) {
+		if s == event.Delivered || s == event.Duplicate {
+			done = append(done, fmt.Sprintf("%s %d", s, p.skipped[s]))
+			nDone += p.skipped[s]
+			continue
 		}
-		fmt.Fprintf(&b, "\nskipped %d outcomes without an event (a rejected event must be fixed and sent again): %s", n, strings.Join(sk, ", "))
+		sk = append(sk, fmt.Sprintf("%s %d", s, p.skipped[s]))
+		nSkipped += p.skipped[s]
+	}
+	if nDone > 0 {
+		fmt.Fprintf(&b, "\nleft out %d outcomes of events already pushed (delivered and duplicate outcomes are never replayed): %s", nDone, strings.Join(done, ", "))
+	}
+	if nSkipped > 0 {
+		fmt.Fprintf(&b, "\nskipped %d outcomes without an event (a rejected event must be fixed and sent again): %s", nSkipped, strings.Join(sk, ", "))
 	}
 	if p.superseded > 0 {
 		fmt.Fprintf(&b, "\nleft out %d outcomes followed by a later outcome of the same id", p.superseded)
 	}
 	if p.alreadyDelivered > 0 {
-		fmt.Fprintf(&b, "\nleft out %d outcomes whose id was delivered before (a replay would push it twice)", p.alreadyDelivered)
+		fmt.Fprintf(&b, "\nleft out %d outcomes whose id was delivered (delivered events are never replayed: a replay would push them twice)", p.alreadyDelivered)
 	}
 	if p.otherGroups > 0 {
 		fmt.Fprintf(&b, "\nignored %d outcomes of other consumer groups (--kafka-group-id chooses the group)", p.otherGroups)

@@ -85,7 +85,7 @@ func TestReplayTakesOnlyItsGroupsOutcomesNeverAnIdDeliveredBeforeAndNeverTheResu
 		t.Errorf("would replay %v, want mine-1 and raw-4", got)
 	}
 	for _, want := range []string{
-		"left out 1 outcomes whose id was delivered before",
+		"left out 1 outcomes whose id was delivered (delivered events are never replayed",
 		"ignored 1 outcomes of other consumer groups",
 		"ignored 1 records of the results topic that are not outcomes",
 	} {

@@ -135,6 +135,21 @@ func TestReplay(t *testing.T) {
 		}
 	})
 
+	t.Run("--status delivered says delivered outcomes are never replayed, not that they lack an event", func(t *testing.T) {
+		_, _, _ = fixture(t)
+		code, stdout, stderr := run(t, "", base("--status", "delivered", "--dry-run")...)
+		if code != cli.ExitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		summary := stdout + stderr
+		if !strings.Contains(summary, "delivered events are never replayed") {
+			t.Errorf("the summary does not say delivered outcomes are never replayed:\n%s", summary)
+		}
+		if strings.Contains(summary, "without an event (a rejected event must be fixed and sent again): delivered") {
+			t.Errorf("the summary counts delivered outcomes among those to fix and send again:\n%s", summary)
+		}
+	})
+
 	t.Run("--dry-run prints the events and produces nothing", func(t *testing.T) {
 		input, urgent, outs := fixture(t)
 		code, stdout, stderr := run(t, "", base("--dry-run")...)

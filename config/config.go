@@ -167,6 +167,7 @@ func MarkdownTable() string {
 // printable (a newline, an escape) prints quoted, so it cannot forge a line.
 func (c Config) Print(w io.Writer) {
 	var b strings.Builder
+	refused := refusedNames(c.Validate(false))
 	for _, s := range table {
 		b.WriteString(s.name)
 		b.WriteByte('=')
@@ -181,9 +182,36 @@ func (c Config) Print(w io.Writer) {
 		} else {
 			b.WriteString(v)
 		}
+		// A value that parsed but is out of its bounds (RATE_P2P=-1) is
+		// as invalid as one that did not parse.
+		if _, bad := c.invalid[s.name]; !bad && refused[s.name] {
+			b.WriteString(" (invalid)")
+		}
 		b.WriteByte('\n')
 	}
 	_, _ = io.WriteString(w, b.String())
+}
+
+// refusedNames returns the settings err (from Validate) names.
+func refusedNames(err error) map[string]bool {
+	out := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			out[e.Name] = true
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
 }
 
 // notPrintable is true for a rune strconv.Quote escapes: controls, format

@@ -346,7 +346,8 @@ func TestPrintCannotBeMadeToForgeALine(t *testing.T) {
 	if len(lines) != len(Settings()) || strings.ContainsAny(out.String(), "\x1b\x07\u202e") {
 		t.Errorf("Print output is not one plain line per setting:\n%q", out.String())
 	}
-	for _, want := range []string{`KAFKA_GROUP_ID="g\nMIMC_APP_SECRET=forged"`, `MIMC_APP_ID="1\x1b]0;title\a"`, `FROM_RESOURCE="r\u202e"`} {
+	// The two Validate refuses are marked so.
+	for _, want := range []string{`KAFKA_GROUP_ID="g\nMIMC_APP_SECRET=forged" (invalid)`, `MIMC_APP_ID="1\x1b]0;title\a" (invalid)`, `FROM_RESOURCE="r\u202e"`} {
 		if !strings.Contains(out.String(), want+"\n") {
 			t.Errorf("Print lacks %s:\n%s", want, out.String())
 		}
@@ -632,6 +633,25 @@ func TestMaxPendingBytesTakesBytesOrIECSuffixes(t *testing.T) {
 			t.Errorf("%q: %d bytes, want %d", tc.value, c.MaxPendingBytes, tc.want)
 		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), "MAX_PENDING_BYTES") || !strings.Contains(err.Error(), tc.bad)):
 			t.Errorf("%q: error %v, want one naming MAX_PENDING_BYTES that says %q", tc.value, err, tc.bad)
+		}
+	}
+}
+
+// A value that parses but is out of bounds prints marked "(invalid)", as one
+// that does not parse does: config shows what run would refuse.
+func TestPrintMarksAValueOutOfBoundsInvalid(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"RATE_P2P", "-1", "RATE_P2P=-1 (invalid)\n"},
+		{"RATE_P2P", "NaN", `RATE_P2P="NaN" (invalid)` + "\n"},
+		{"RATE_P2P", "5", "RATE_P2P=5\n"},
+	} {
+		e := valid()
+		e["MIMC_BRIDGE_"+tc.name] = tc.value
+		c, _ := load(t, e)
+		var out bytes.Buffer
+		c.Print(&out)
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%s=%s: Print lacks %q:\n%s", tc.name, tc.value, tc.want, out.String())
 		}
 	}
 }

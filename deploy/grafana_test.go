@@ -123,3 +123,39 @@ func TestTheDashboardQueriesOnlyMetricsTheBridgeExports(t *testing.T) {
 		t.Logf("exported: %s", strings.Join(all, " "))
 	}
 }
+
+// The quota's series exist only with RATE_P2P or RATE_P2T: a panel that
+// shows only them says it is empty without a quota, so an empty panel does
+// not read as a broken dashboard.
+func TestQuotaPanelsSayTheyAreEmptyWithoutAQuota(t *testing.T) {
+	b, err := os.ReadFile("grafana/mimc-bridge.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title, Description string
+			Targets            []struct{ Expr string } `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range dash.Panels {
+		onlyQuota := len(p.Targets) > 0
+		for _, q := range p.Targets {
+			onlyQuota = onlyQuota && strings.Contains(q.Expr, "quota")
+		}
+		if !onlyQuota {
+			continue
+		}
+		n++
+		if !strings.Contains(p.Description, "Empty without a quota") {
+			t.Errorf("panel %q shows only quota series and does not say it is empty without a quota: %q", p.Title, p.Description)
+		}
+	}
+	if n == 0 {
+		t.Error("no panel shows quota series")
+	}
+}
