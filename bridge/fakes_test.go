@@ -375,6 +375,15 @@ func gauge(g prometheus.Gauge) float64 {
 	return m.GetGauge().GetValue()
 }
 
+// pendingEvents is the events pending in every lane.
+func pendingEvents(met *metrics.Metrics) float64 {
+	n := 0.0
+	for p := range priorities {
+		n += gauge(met.PendingEvents.WithLabelValues(p.String()))
+	}
+	return n
+}
+
 // series counts the series a collector holds.
 func series(c prometheus.Collector) int {
 	ch := make(chan prometheus.Metric, 100)

@@ -83,7 +83,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	defer r.Close()
 	consumed := g.met.EventsConsumed.WithLabelValues(a.Topic)
 	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
-	pending := g.met.PriorityPendingEvents.WithLabelValues(l.prio.String())
+	pending := g.met.PendingEvents.WithLabelValues(l.prio.String())
 	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
 	spans := g.partitionSpans(a) // nil: traces off
 	for {
@@ -106,7 +106,6 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 			return
 		}
 		g.tracker.Add(a.TopicPartition, m.Offset, time.Now())
-		g.met.PendingEvents.Inc()
 		pending.Inc()
 		consumed.Inc()
 		rec := newRecord(a.TopicPartition, &m, &g.cfg.fetch, l.prio, spans)

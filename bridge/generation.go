@@ -127,9 +127,8 @@ func (g *generation) drain(written <-chan struct{}) {
 
 // end clears what this generation reported.
 func (g *generation) end(drainStart time.Time) {
-	g.met.PendingEvents.Sub(float64(g.held()))
 	for _, l := range g.lanes {
-		g.met.PriorityPendingEvents.WithLabelValues(l.prio.String()).Sub(float64(l.room.held()))
+		g.met.PendingEvents.WithLabelValues(l.prio.String()).Sub(float64(l.room.held()))
 	}
 	g.adm.end()
 	g.met.AssignedPartitions.Set(0)
