@@ -226,7 +226,7 @@ type fakeCommitter struct {
 	ended bool
 }
 
-func (c *fakeCommitter) Commit(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error {
+func (c *fakeCommitter) Commit(_ context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended {

@@ -59,7 +59,7 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Ass
 	drainStart := time.Now()
 	g.drain(written)
 	stopProgress()
-	g.commit() // the last commit of this generation, before the handler returns
+	g.commit(context.WithoutCancel(ctx)) // the last commit of this generation, before the handler returns
 	g.end(drainStart)
 }
 
