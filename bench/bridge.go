@@ -143,7 +143,7 @@ loop:
 			if debug && time.Since(lastDebug) > 250*time.Millisecond {
 				lastDebug = time.Now()
 				var m dto.Metric
-				_ = met.PendingEvents.Write(&m)
+				_ = met.PendingEvents.WithLabelValues("normal").Write(&m)
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				fmt.Fprintf(os.Stderr, "    pending %v, outcomes %d, heap %d MiB\n", m.GetGauge().GetValue(), n, ms.HeapAlloc>>20)

@@ -142,6 +142,7 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics, traces *traci
 		},
 		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
 		Gate:               gate{quota: q, inflight: calls},
+		BeforeAttempt:      dropExpired,
 		Observer:           observer{met: met, health: health},
 	}, log.With(zap.String("component", "mimc")))
 	if err != nil {

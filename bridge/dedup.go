@@ -131,7 +131,7 @@ func (g *generation) seedBounds(ctx context.Context) {
 	for tp := range offsets {
 		since[tp] = now
 	}
-	g.commitWith(offsets, since, "committing the start offsets with a bound failed")
+	g.commitWith(ctx, offsets, since, "committing the start offsets with a bound failed")
 }
 
 // committedBounds records the bounds of a successful commit.

@@ -49,7 +49,7 @@ func (h *harness) byID() map[string]event.Outcome {
 func sandbox(t *testing.T, set func(*mimc.Config)) (*mimctest.Server, *mimc.Client) {
 	t.Helper()
 	srv := mimctest.New(mimctest.Config{AppID: "1", AppKey: "k", AppSecret: "s", Seed: 1})
-	cfg := mimc.Config{BaseURL: "http://mimc.test", HTTPClient: srv.HTTPClient(),
+	cfg := mimc.Config{BaseURL: "http://mimc.test", HTTPClient: srv.HTTPClient(), BeforeAttempt: dropExpired,
 		Credentials: mimc.Credentials{AppID: "1", AppKey: "k", AppSecret: secret.New("s")}}
 	if set != nil {
 		set(&cfg)

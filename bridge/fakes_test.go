@@ -238,7 +238,7 @@ type fakeCommitter struct {
 	ended bool
 }
 
-func (c *fakeCommitter) Commit(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error {
+func (c *fakeCommitter) Commit(_ context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended {
@@ -385,6 +385,15 @@ func gauge(g prometheus.Gauge) float64 {
 	var m dto.Metric
 	_ = g.Write(&m)
 	return m.GetGauge().GetValue()
+}
+
+// pendingEvents is the events pending in every lane.
+func pendingEvents(met *metrics.Metrics) float64 {
+	n := 0.0
+	for p := range priorities {
+		n += gauge(met.PendingEvents.WithLabelValues(p.String()))
+	}
+	return n
 }
 
 // series counts the series a collector holds.

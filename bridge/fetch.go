@@ -87,7 +87,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 	consumed := g.met.EventsConsumed.WithLabelValues(a.Topic)
 	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
 	ahead := g.met.RecordTimestampsAhead.WithLabelValues(a.Topic)
-	pending := g.met.PriorityPendingEvents.WithLabelValues(l.prio.String())
+	pending := g.met.PendingEvents.WithLabelValues(l.prio.String())
 	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
 	spans := g.partitionSpans(a) // nil: traces off
 	lag := g.behind[a.TopicPartition]
@@ -112,7 +112,6 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 			return
 		}
 		g.tracker.Add(a.TopicPartition, m.Offset, time.Now())
-		g.met.PendingEvents.Inc()
 		pending.Inc()
 		consumed.Inc()
 		rec := newRecord(a.TopicPartition, &m, &g.cfg.fetch, l.prio, spans)

@@ -12,7 +12,8 @@ import (
 
 // gate admits every MIMC attempt, retries included (each spends quota at
 // MIMC): first the member's share of the quota, urgent calls ahead, then a
-// permit of the adaptive bound of calls in flight. The order matters: a call
+// permit of the adaptive bound of calls in flight. The priority is the
+// call's policy, read from the context of Push (withPolicy). The order matters: a call
 // waiting for quota holds no permit, so a permit's time is MIMC's alone and
 // urgent calls never queue behind normal calls that hold permits while they
 // wait for quota. Each answer teaches both: a 429 lowers the rate (and a
@@ -24,12 +25,8 @@ type gate struct {
 
 var _ mimc.Gate = gate{}
 
-func (g gate) Admit(ctx context.Context, kind string, urgent bool, n int) (mimc.Admission, error) {
-	p := quota.Normal
-	if urgent {
-		p = quota.Urgent
-	}
-	at, err := g.quota.Wait(ctx, kind, p, n)
+func (g gate) Admit(ctx context.Context, kind string, n int) (mimc.Admission, error) {
+	at, err := g.quota.Wait(ctx, kind, policyOf(ctx).prio, n)
 	if err != nil {
 		return nil, err
 	}

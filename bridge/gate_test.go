@@ -45,7 +45,8 @@ func TestTheGateTeachesTheQuotaA429(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := gate{quota: q, inflight: calls}
-		adm, err := g.Admit(t.Context(), message.P2T, true, 10)
+		ctx := withPolicy(t.Context(), &callPolicy{prio: urgent})
+		adm, err := g.Admit(ctx, message.P2T, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +58,7 @@ func TestTheGateTeachesTheQuotaA429(t *testing.T) {
 		if r := q.Rate(message.P2T); r != 50 {
 			t.Errorf("rate %v after a 429, want half of 100", r)
 		}
-		adm, err = g.Admit(t.Context(), message.P2T, true, 1)
+		adm, err = g.Admit(ctx, message.P2T, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

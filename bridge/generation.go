@@ -62,7 +62,7 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Ass
 	drainStart := time.Now()
 	g.drain(written)
 	stopProgress()
-	g.commit() // the last commit of this generation, before the handler returns
+	g.commit(context.WithoutCancel(ctx)) // the last commit of this generation, before the handler returns
 	g.end(drainStart)
 }
 
@@ -137,9 +137,8 @@ func (g *generation) drain(written <-chan struct{}) {
 
 // end clears what this generation reported.
 func (g *generation) end(drainStart time.Time) {
-	g.met.PendingEvents.Sub(float64(g.held()))
 	for _, l := range g.lanes {
-		g.met.PriorityPendingEvents.WithLabelValues(l.prio.String()).Sub(float64(l.room.held()))
+		g.met.PendingEvents.WithLabelValues(l.prio.String()).Sub(float64(l.room.held()))
 	}
 	g.adm.end()
 	g.met.AssignedPartitions.Set(0)

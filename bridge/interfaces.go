@@ -62,8 +62,8 @@ type Committer interface {
 	// blocks for one request; an error leaves the offsets for the next
 	// try. Once the generation's handler has returned it must refuse
 	// without sending anything (consumer.ErrGenerationEnded). One
-	// goroutine calls it at a time.
-	Commit(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error
+	// goroutine calls it at a time. It gives up when ctx ends.
+	Commit(ctx context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error
 }
 
 // Scanner finds the outcomes the results topic already holds for records

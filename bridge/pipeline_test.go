@@ -168,7 +168,7 @@ func TestAPublisherThatKeepsFailingHoldsEveryCommitBackAndLosesNothing(t *testin
 		if n := h.com.commits(); n != 0 {
 			t.Fatalf("%d commits while no outcome could be written", n)
 		}
-		if n := gauge(h.p.met.PendingEvents); n != 60 {
+		if n := pendingEvents(h.p.met); n != 60 {
 			t.Errorf("%v events pending, want all 60 held", n)
 		}
 		h.pub.mu.Lock()

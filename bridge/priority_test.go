@@ -65,7 +65,7 @@ func TestABacklogOnOtherTopicsNeverHoldsAnUrgentEventBack(t *testing.T) {
 			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"m%d"}`, i, i, i%3))
 		}
 		synctest.Wait()
-		pending := func(p priority) float64 { return gauge(h.p.met.PriorityPendingEvents.WithLabelValues(p.String())) }
+		pending := func(p priority) float64 { return gauge(h.p.met.PendingEvents.WithLabelValues(p.String())) }
 		if pending(normal) != 6 || pending(urgent) != 0 {
 			t.Fatalf("pending normal %v, urgent %v: want the normal lane full (6) and the urgent one empty", pending(normal), pending(urgent))
 		}

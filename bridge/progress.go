@@ -40,7 +40,7 @@ func (g *generation) progress() (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				g.commit()
+				g.commit(ctx)
 				g.observe()
 				g.observeQuota()
 				if n%g.cfg.progress.lagEvery == 0 {
@@ -57,8 +57,8 @@ func (g *generation) progress() (stop func()) {
 
 // commitWith commits offsets with their bounds and records both; failed
 // says what to log when the commit fails.
-func (g *generation) commitWith(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time, failed string) bool {
-	if err := g.committer.Commit(offsets, since); err != nil {
+func (g *generation) commitWith(ctx context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time, failed string) bool {
+	if err := g.committer.Commit(ctx, offsets, since); err != nil {
 		g.met.CommitErrors.Inc()
 		g.log.Warn(failed, zap.Error(err))
 		return false
@@ -70,7 +70,7 @@ func (g *generation) commitWith(offsets map[consumer.TopicPartition]int64, since
 
 // commit commits, per partition, the offset below which every record has
 // its outcome written, with a bound on when those outcomes were written.
-func (g *generation) commit() {
+func (g *generation) commit(ctx context.Context) {
 	since := g.bounds(time.Now()) // before Committable: a bound taken earlier holds for later offsets
 	offsets := g.tracker.Committable()
 	g.lowerToFloors(offsets, since)
@@ -78,7 +78,7 @@ func (g *generation) commit() {
 	if len(offsets) == 0 {
 		return
 	}
-	if !g.commitWith(offsets, since, "committing offsets failed") {
+	if !g.commitWith(ctx, offsets, since, "committing offsets failed") {
 		return
 	}
 	g.met.Commits.Inc()

@@ -155,7 +155,7 @@ func TestUnderAQuotaWhatIsHandedToTheSendersTakesAThirdOfTheDrainBudget(t *testi
 			t.Errorf("%d recipients handed to MIMC under a quota of 30/s and a drain budget of 1.5s, want 15", n)
 		}
 		// The rest is read ahead: fetched, waiting for the quota.
-		if held := gauge(h.p.met.PendingEvents); held != 200 {
+		if held := pendingEvents(h.p.met); held != 200 {
 			t.Errorf("%v events pending, want all 200 (MAX_PENDING_EVENTS allows them)", held)
 		}
 		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(message.P2P)); w != 185 {
@@ -217,7 +217,7 @@ func TestWithoutAQuotaPendingIsBoundedByMaxPendingEventsOnly(t *testing.T) {
 			h.src.produce(0, ev(fmt.Sprintf("e%d", i), fmt.Sprintf("user-%d", i)))
 		}
 		synctest.Wait()
-		if held := gauge(h.p.met.PendingEvents); held != 150 {
+		if held := pendingEvents(h.p.met); held != 150 {
 			t.Errorf("%v events pending, want MAX_PENDING_EVENTS 150", held)
 		}
 		close(release)

@@ -42,7 +42,7 @@ func TestPendingEventsAreBoundedInBytesAsWellAsInCount(t *testing.T) {
 		// Each event counts its value and the bridge's overhead: 1 MiB
 		// holds this many, far below MAX_PENDING_EVENTS.
 		want := (1 << 20) / (size + pendingOverhead)
-		if got := int(gauge(h.p.met.PendingEvents)); got != want {
+		if got := int(pendingEvents(h.p.met)); got != want {
 			t.Errorf("%d events of %d bytes pending with MAX_PENDING_BYTES=1MiB, want %d", got, size, want)
 		}
 		close(release)

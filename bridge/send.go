@@ -43,9 +43,7 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 	g.met.RecipientsPerCall.Observe(float64(c.Recipients.Len()))
 	g.met.MIMCCallsInFlight.Inc()
 	call := toMIMC(c)
-	call.Urgent = l.prio == urgent
-	call.Expires = expiries(c)
-	ctx := g.abandonCtx
+	ctx := withPolicy(g.abandonCtx, &callPolicy{prio: l.prio, expires: expiries(c)})
 	var span trace.Span // nil: traces off
 	if g.tracer != nil {
 		ctx, span = g.startCallSpan(ctx, c, &call)
@@ -111,14 +109,14 @@ func toMIMC(c *batching.Call) mimc.Call {
 
 // results maps MIMC's answer onto the call's recipients: one packet id each,
 // or one error for all, and an expiredError for each recipient that expired
-// before it was sent.
+// before it was sent (withdrawn by dropExpired).
 func results(c *batching.Call, res mimc.Result, err error) []batching.Result {
 	attempts := res.Attempts
 	var me *mimc.Error
 	if errors.As(err, &me) {
 		attempts = me.Attempts
 	}
-	if err != nil && len(res.Expired) == 0 {
+	if err != nil && len(res.Withdrawn) == 0 {
 		return []batching.Result{{Err: err, Attempts: max(attempts, 1)}}
 	}
 	out := make([]batching.Result, c.Recipients.Len())
@@ -130,7 +128,7 @@ func results(c *batching.Call, res mimc.Result, err error) []batching.Result {
 			out[i] = batching.Result{PacketID: res.PacketIDs[i], Attempts: attempts}
 		}
 	}
-	for _, i := range res.Expired {
+	for _, i := range res.Withdrawn {
 		out[i] = batching.Result{Err: &expiredError{at: c.EventOf(i).Data.(*record).expiresAt}, Attempts: attempts}
 	}
 	return out

@@ -199,7 +199,7 @@ func (g *generation) startCallSpan(ctx context.Context, c *batching.Call, call *
 			attrKind.String(call.Kind),
 			attrRecipients.Int(call.Recipients.Len()),
 			attrEvents.Int(events),
-			attrUrgent.Bool(call.Urgent),
+			attrUrgent.Bool(policyOf(ctx).prio == urgent),
 		))
 }
 
@@ -224,7 +224,7 @@ func endCallSpan(span trace.Span, c *batching.Call, res *mimc.Result, err error)
 				span.SetAttributes(attrCode.Int(me.Code))
 			}
 		}
-		span.SetAttributes(attrAttempts.Int(attempts), attrPackets.Int(packets), attrExpired.Int(len(res.Expired)))
+		span.SetAttributes(attrAttempts.Int(attempts), attrPackets.Int(packets), attrExpired.Int(len(res.Withdrawn)))
 		if err != nil {
 			// mimc errors never hold the app secret.
 			span.SetStatus(codes.Error, err.Error())

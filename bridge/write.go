@@ -139,10 +139,9 @@ func (w *writer) done(batch []outItem) {
 		}
 		if n := freed[prio]; n > 0 {
 			l.room.free(n, freedBytes[prio])
-			g.met.PriorityPendingEvents.WithLabelValues(l.prio.String()).Sub(float64(n))
+			g.met.PendingEvents.WithLabelValues(l.prio.String()).Sub(float64(n))
 		}
 	}
-	g.met.PendingEvents.Sub(float64(len(batch)))
 }
 
 // shrink returns a smaller outcome for one the results topic refused as too

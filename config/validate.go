@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -30,13 +32,115 @@ func (c Config) Validate(forRun bool) error {
 	add := func(name, format string, args ...any) {
 		errs = append(errs, settingErr(name, format, args...))
 	}
-	required := func(name, v string) {
-		if forRun && v == "" {
-			add(name, "required")
+	c.validateKafka(forRun, add)
+	if err := c.validateMIMC(forRun, add); err != nil {
+		errs = append(errs, err)
+	}
+	for _, l := range limits {
+		if err := l.check(&c); err != nil {
+			errs = append(errs, err)
 		}
 	}
+	if c.HTTPAddr != "" {
+		if msg := checkHostPort(c.HTTPAddr, true); msg != "" {
+			add("HTTP_ADDR", "%s: %s", quote(c.HTTPAddr), msg)
+		}
+	}
+	return errors.Join(errs...)
+}
 
-	// Kafka.
+// limits bounds the settings whose value alone decides whether it is valid,
+// in the documented order of their sections (batching, limits, timing,
+// operations). Each is checked in one loop by Validate.
+var limits = [...]interface{ check(*Config) error }{
+	between("BATCH_MAX_RECIPIENTS", 1, 1000, func(c *Config) int { return c.BatchMaxRecipients }),
+	atLeast("MAX_PENDING_EVENTS", 1, func(c *Config) int { return c.MaxPendingEvents }),
+	byteFloor{"MAX_PENDING_BYTES", 1 << 20, func(c *Config) int { return c.MaxPendingBytes }},
+	between("MAX_CONCURRENT_CALLS", 1, 10000, func(c *Config) int { return c.MaxConcurrentCalls }),
+	atLeast("MAX_MSG_BYTES", 1, func(c *Config) int { return c.MaxMsgBytes }),
+	atLeast("MAX_EVENT_RECIPIENTS", 1, func(c *Config) int { return c.MaxEventRecipients }),
+	between("DEDUP_MAX_IDS", 1, maxDedupIDs, func(c *Config) int { return c.DedupMaxIDs }),
+	bounds[time.Duration]{"BATCH_LINGER", 0, maxDuration, func(c *Config) time.Duration { return c.BatchLinger },
+		"must not be negative"},
+	bounds[time.Duration]{"HTTP_TIMEOUT", 1, maxDuration, func(c *Config) time.Duration { return c.HTTPTimeout },
+		"must be positive"},
+	bounds[time.Duration]{"RETRY_MAX_ELAPSED", 1, maxDuration, func(c *Config) time.Duration { return c.RetryMaxElapsed },
+		"must be positive"},
+	bounds[time.Duration]{"SHUTDOWN_TIMEOUT", 1, maxDuration, func(c *Config) time.Duration { return c.ShutdownTimeout },
+		"must be positive"},
+	bounds[time.Duration]{"KAFKA_SESSION_TIMEOUT", 6 * time.Second, 30 * time.Minute, func(c *Config) time.Duration { return c.KafkaSessionTimeout },
+		"must be between 6s and 30m (the broker's usual bounds)"},
+	bounds[time.Duration]{"DEDUP_WINDOW", 0, maxEventTTL, func(c *Config) time.Duration { return c.DedupWindow },
+		"must be between 0 (off) and " + maxEventTTL.String()},
+	bounds[time.Duration]{"EVENT_TTL", 0, maxEventTTL, func(c *Config) time.Duration { return c.EventTTL },
+		"must be between 0 (none) and " + maxEventTTL.String() + " (30 days, as an event's ttl)"},
+	bounds[time.Duration]{"STALL_TIMEOUT", 0, maxDuration, func(c *Config) time.Duration { return c.StallTimeout },
+		"must not be negative (0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m)"},
+	bounds[float64]{"RATE_P2P", 0, math.Inf(1), func(c *Config) float64 { return c.RateP2P },
+		"must not be negative (0: no limit)"},
+	bounds[float64]{"RATE_P2T", 0, math.Inf(1), func(c *Config) float64 { return c.RateP2T },
+		"must not be negative (0: no limit)"},
+	oneOf{"LOG_LEVEL", []string{"debug", "info", "warn", "error"}, func(c *Config) string { return c.LogLevel }},
+	oneOf{"LOG_FORMAT", []string{"json", "console"}, func(c *Config) string { return c.LogFormat }},
+}
+
+// bounds limits a numeric setting to lo..hi, both included. want is the
+// error's text, which goes on ", got <value>".
+type bounds[T int | time.Duration | float64] struct {
+	name   string
+	lo, hi T
+	get    func(*Config) T
+	want   string
+}
+
+func (b bounds[T]) check(c *Config) error {
+	if v := b.get(c); !(v >= b.lo && v <= b.hi) { // also NaN
+		return settingErr(b.name, "%s, got %v", b.want, v)
+	}
+	return nil
+}
+
+// between bounds a whole-number setting to lo..hi.
+func between(name string, lo, hi int, get func(*Config) int) bounds[int] {
+	return bounds[int]{name, lo, hi, get, fmt.Sprintf("must be between %d and %d", lo, hi)}
+}
+
+// atLeast bounds a whole-number setting from below only.
+func atLeast(name string, lo int, get func(*Config) int) bounds[int] {
+	return bounds[int]{name, lo, maxInt, get, fmt.Sprintf("must be at least %d", lo)}
+}
+
+// byteFloor bounds a size in bytes from below, both written as sizes.
+type byteFloor struct {
+	name string
+	lo   int
+	get  func(*Config) int
+}
+
+func (b byteFloor) check(c *Config) error {
+	if v := b.get(c); v < b.lo {
+		return settingErr(b.name, "must be at least %s, got %s", formatBytes(b.lo), formatBytes(v))
+	}
+	return nil
+}
+
+// oneOf limits a word setting to the values allowed.
+type oneOf struct {
+	name    string
+	allowed []string
+	get     func(*Config) string
+}
+
+func (o oneOf) check(c *Config) error {
+	if v := o.get(c); !slices.Contains(o.allowed, v) {
+		last := len(o.allowed) - 1
+		return settingErr(o.name, "must be %s or %s, got %s", strings.Join(o.allowed[:last], ", "), o.allowed[last], quote(v))
+	}
+	return nil
+}
+
+// validateKafka checks the Kafka settings: brokers, topics, group, TLS and SASL.
+func (c *Config) validateKafka(forRun bool, add func(name, format string, args ...any)) {
 	if forRun && len(c.KafkaBrokers) == 0 {
 		add("KAFKA_BROKERS", "required: comma-separated host:port")
 	}
@@ -58,20 +162,19 @@ func (c Config) Validate(forRun bool) error {
 	for _, t := range repeated(c.KafkaTopics) {
 		add("KAFKA_TOPICS", "%s is listed more than once", quote(t))
 	}
-	for _, t := range repeated(c.UrgentTopics) {
-		add("URGENT_TOPICS", "%s is listed more than once", quote(t))
-	}
-	for _, t := range c.UrgentTopics {
-		if !slices.Contains(c.KafkaTopics, t) {
-			add("URGENT_TOPICS", "%s is not an input topic: each urgent topic must be one of KAFKA_TOPICS (%s)", quote(t), strings.Join(c.KafkaTopics, ","))
+	for _, sub := range [...]struct {
+		name, what string
+		topics     []string
+	}{
+		{"URGENT_TOPICS", "urgent", c.UrgentTopics}, {"ORDERED_TOPICS", "ordered", c.OrderedTopics},
+	} {
+		for _, t := range repeated(sub.topics) {
+			add(sub.name, "%s is listed more than once", quote(t))
 		}
-	}
-	for _, t := range repeated(c.OrderedTopics) {
-		add("ORDERED_TOPICS", "%s is listed more than once", quote(t))
-	}
-	for _, t := range c.OrderedTopics {
-		if !slices.Contains(c.KafkaTopics, t) {
-			add("ORDERED_TOPICS", "%s is not an input topic: each ordered topic must be one of KAFKA_TOPICS (%s)", quote(t), strings.Join(c.KafkaTopics, ","))
+		for _, t := range sub.topics {
+			if !slices.Contains(c.KafkaTopics, t) {
+				add(sub.name, "%s is not an input topic: each %s topic must be one of KAFKA_TOPICS (%s)", quote(t), sub.what, strings.Join(c.KafkaTopics, ","))
+			}
 		}
 	}
 	if c.KafkaGroupID == "" {
@@ -122,19 +225,26 @@ func (c Config) Validate(forRun bool) error {
 	default:
 		add("KAFKA_SASL_MECHANISM", "must be plain, scram-sha-256 or scram-sha-512, got %s", quote(c.KafkaSASLMechanism))
 	}
+}
 
-	// MIMC.
+// validateMIMC checks the MIMC settings: URL, credentials and what is
+// retried. It returns the secret file's error, already an *Error.
+func (c Config) validateMIMC(forRun bool, add func(name, format string, args ...any)) error {
 	if msg := checkURL(c.MIMCURL); msg != "" {
 		add("MIMC_URL", "%s", msg)
 	}
-	required("MIMC_APP_ID", c.MIMCAppID)
-	required("MIMC_APP_KEY", c.MIMCAppKey)
+	for _, f := range [...]struct{ name, v string }{{"MIMC_APP_ID", c.MIMCAppID}, {"MIMC_APP_KEY", c.MIMCAppKey}} {
+		if forRun && f.v == "" {
+			add(f.name, "required")
+		}
+	}
+	var secretErr error
 	switch {
 	case c.MIMCAppSecretFile != "" && c.secretFromFile != c.MIMCAppSecretFile:
 		if !c.MIMCAppSecret.IsZero() {
 			add("MIMC_APP_SECRET_FILE", "set together with %sMIMC_APP_SECRET: set only one", EnvPrefix)
-		} else if err := c.ReadSecretFile(); err != nil { // c is a copy
-			errs = append(errs, err)
+		} else {
+			secretErr = c.ReadSecretFile() // c is a copy
 		}
 	case c.MIMCAppSecretFile == "" && forRun && c.MIMCAppSecret.IsZero():
 		add("MIMC_APP_SECRET", "required (or %sMIMC_APP_SECRET_FILE)", EnvPrefix)
@@ -154,82 +264,19 @@ func (c Config) Validate(forRun bool) error {
 	if c.FromResource == "" {
 		add("FROM_RESOURCE", "must not be empty")
 	}
-
-	// Batching, limits, timing.
-	intRange := func(name string, v, lo, hi int) {
-		if v < lo || v > hi {
-			if hi == maxInt {
-				add(name, "must be at least %d, got %d", lo, v)
-			} else {
-				add(name, "must be between %d and %d, got %d", lo, hi, v)
-			}
-		}
-	}
-	intRange("BATCH_MAX_RECIPIENTS", c.BatchMaxRecipients, 1, 1000)
-	intRange("MAX_PENDING_EVENTS", c.MaxPendingEvents, 1, maxInt)
-	if c.MaxPendingBytes < 1<<20 {
-		add("MAX_PENDING_BYTES", "must be at least 1MiB, got %s", formatBytes(c.MaxPendingBytes))
-	}
-	intRange("MAX_CONCURRENT_CALLS", c.MaxConcurrentCalls, 1, 10000)
-	intRange("MAX_MSG_BYTES", c.MaxMsgBytes, 1, maxInt)
-	intRange("MAX_EVENT_RECIPIENTS", c.MaxEventRecipients, 1, maxInt)
-	intRange("DEDUP_MAX_IDS", c.DedupMaxIDs, 1, maxDedupIDs)
-	if c.BatchLinger < 0 {
-		add("BATCH_LINGER", "must not be negative, got %s", c.BatchLinger)
-	}
-	positive := func(name string, d time.Duration) {
-		if d <= 0 {
-			add(name, "must be positive, got %s", d)
-		}
-	}
-	positive("HTTP_TIMEOUT", c.HTTPTimeout)
-	positive("RETRY_MAX_ELAPSED", c.RetryMaxElapsed)
-	positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
-	if c.KafkaSessionTimeout < 6*time.Second || c.KafkaSessionTimeout > 30*time.Minute {
-		add("KAFKA_SESSION_TIMEOUT", "must be between 6s and 30m (the broker's usual bounds), got %s", c.KafkaSessionTimeout)
-	}
-	if c.DedupWindow < 0 || c.DedupWindow > maxEventTTL {
-		add("DEDUP_WINDOW", "must be between 0 (off) and %s, got %s", maxEventTTL, c.DedupWindow)
-	}
-	if c.EventTTL < 0 || c.EventTTL > maxEventTTL {
-		add("EVENT_TTL", "must be between 0 (none) and %s (30 days, as an event's ttl), got %s", maxEventTTL, c.EventTTL)
-	}
-	if c.StallTimeout < 0 {
-		add("STALL_TIMEOUT", "must not be negative (0: RETRY_MAX_ELAPSED + HTTP_TIMEOUT + 1m), got %s", c.StallTimeout)
-	}
-	if !(c.RateP2P >= 0) { // also NaN
-		add("RATE_P2P", "must not be negative (0: no limit), got %g", c.RateP2P)
-	}
-	if !(c.RateP2T >= 0) {
-		add("RATE_P2T", "must not be negative (0: no limit), got %g", c.RateP2T)
-	}
 	if err := mimc.CheckRetryHTTPStatuses(c.RetryHTTPStatuses); err != nil {
 		add("RETRY_HTTP_STATUSES", "%v", err)
 	}
 	if err := mimc.CheckRetryCodes(c.RetryCodes); err != nil {
 		add("RETRY_CODES", "%v", err)
 	}
-
-	// Operations.
-	if c.HTTPAddr != "" {
-		if msg := checkHostPort(c.HTTPAddr, true); msg != "" {
-			add("HTTP_ADDR", "%s: %s", quote(c.HTTPAddr), msg)
-		}
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		add("LOG_LEVEL", "must be debug, info, warn or error, got %s", quote(c.LogLevel))
-	}
-	switch c.LogFormat {
-	case "json", "console":
-	default:
-		add("LOG_FORMAT", "must be json or console, got %s", quote(c.LogFormat))
-	}
-	return errors.Join(errs...)
+	return secretErr
 }
 
-const maxInt = int(^uint(0) >> 1)
+const (
+	maxInt      = int(^uint(0) >> 1)
+	maxDuration = time.Duration(math.MaxInt64)
+)
 
 // repeated returns the items listed more than once in list, each once, in
 // the order of their second appearance. Kafka topic names are case

@@ -51,11 +51,11 @@ func TestCommitBoundComesBackToTheNextGeneration(t *testing.T) {
 				t.Errorf("%s: a bound %v before anything was committed", a.TopicPartition, a.OutcomesSince)
 			}
 		}
-		if err := gen.Commit(map[TopicPartition]int64{p0: 5, p1: 3}, map[TopicPartition]time.Time{p0: since}); err != nil {
+		if err := gen.Commit(t.Context(), map[TopicPartition]int64{p0: 5, p1: 3}, map[TopicPartition]time.Time{p0: since}); err != nil {
 			t.Errorf("committing: %v", err)
 		}
 	})
-	if err := first.Commit(map[TopicPartition]int64{p0: 6}, map[TopicPartition]time.Time{p0: since}); !errors.Is(err, ErrGenerationEnded) {
+	if err := first.Commit(t.Context(), map[TopicPartition]int64{p0: 6}, map[TopicPartition]time.Time{p0: since}); !errors.Is(err, ErrGenerationEnded) {
 		t.Errorf("a commit after the handler returned: %v, want ErrGenerationEnded", err)
 	}
 

@@ -79,7 +79,7 @@ const commitTimeout = 10 * time.Second
 // an OffsetCommit request of its own, with this generation's id and member
 // id: the coordinator refuses it (ILLEGAL_GENERATION) once the generation
 // is over, as it refuses CommitOffsets.
-func (g *Generation) Commit(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
+func (g *Generation) Commit(ctx context.Context, offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
 	if len(offsets) == 0 {
 		return nil
 	}
@@ -106,7 +106,7 @@ func (g *Generation) Commit(offsets map[TopicPartition]int64, since map[TopicPar
 			CommittedLeaderEpoch: -1,
 		})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
 	defer cancel()
 	tr := g.client.Transport
 	if tr == nil {

@@ -35,7 +35,7 @@ func TestAnIdleBridgeStaysReadyPastTheStallTimeout(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	_, m := get(t, addr, "/metrics")
-	for name, want := range map[string]float64{"mimc_bridge_stalled": 0, "mimc_bridge_pending_events": 0, "mimc_bridge_oldest_pending_seconds": 0} {
+	for name, want := range map[string]float64{"mimc_bridge_stalled": 0, `mimc_bridge_pending_events{priority="normal"}`: 0, "mimc_bridge_oldest_pending_seconds": 0} {
 		if v, ok := metric(m, name); !ok || v != want {
 			t.Errorf("%s = %v (%v) on an idle bridge, want %v", name, v, ok, want)
 		}

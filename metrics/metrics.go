@@ -26,7 +26,7 @@ type Metrics struct {
 	MIMCRetries             *prometheus.CounterVec // endpoint
 	Outcomes                *prometheus.CounterVec // status
 	OutcomeWriteErrors      prometheus.Counter
-	PendingEvents           prometheus.Gauge
+	PendingEvents           *prometheus.GaugeVec // priority
 	PartitionLag            *prometheus.GaugeVec // topic, partition
 	CommittedOffset         *prometheus.GaugeVec // topic, partition
 	Commits                 prometheus.Counter
@@ -42,7 +42,6 @@ type Metrics struct {
 	ResultsScanSeconds      prometheus.Gauge
 	ResultsScanRecords      prometheus.Gauge
 	ResultsScanIgnored      prometheus.Counter
-	PriorityPendingEvents   *prometheus.GaugeVec     // priority
 	PriorityOutcomes        *prometheus.CounterVec   // priority, status
 	SendWaitSeconds         *prometheus.HistogramVec // priority
 
@@ -82,7 +81,7 @@ func New() *Metrics {
 	m.MIMCRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_mimc_retries_total", Help: "MIMC attempts that were retried, by endpoint."}, []string{"endpoint"})
 	m.Outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_outcomes_total", Help: "Outcomes acknowledged by the results topic, by status."}, []string{"status"})
 	m.OutcomeWriteErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_outcome_write_errors_total", Help: "Failed attempts to write outcomes (they are retried)."})
-	m.PendingEvents = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_pending_events", Help: "Events fetched whose outcome is not yet acknowledged."})
+	m.PendingEvents = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_pending_events", Help: "Events fetched whose outcome is not yet acknowledged, by priority (urgent: URGENT_TOPICS)."}, []string{"priority"})
 	m.PartitionLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_partition_lag", Help: "End offset minus committed offset, per assigned partition."}, []string{"topic", "partition"})
 	m.CommittedOffset = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_committed_offset", Help: "Last committed offset, per assigned partition."}, []string{"topic", "partition"})
 	m.Commits = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_commits_total", Help: "Successful offset commits."})
@@ -98,13 +97,12 @@ func New() *Metrics {
 	m.ResultsScanSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_results_scan_seconds", Help: "How long the last generation start took to look for outcomes already written on the results topic."})
 	m.ResultsScanRecords = prometheus.NewGauge(prometheus.GaugeOpts{Name: "mimc_bridge_results_scan_records", Help: "Results topic records the last generation start read looking for outcomes already written."})
 	m.ResultsScanIgnored = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_results_scan_ignored_total", Help: "Results topic records naming this group and a record to skip that the scan for outcomes already written ignored because their signature is missing or does not check (forged, written by a version that did not sign, or signed with another app secret); their records are done again."})
-	m.PriorityPendingEvents = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mimc_bridge_priority_pending_events", Help: "Events fetched whose outcome is not yet acknowledged, by priority (urgent: URGENT_TOPICS)."}, []string{"priority"})
 	m.PriorityOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_priority_outcomes_total", Help: "Outcomes acknowledged by the results topic, by priority and status."}, []string{"priority", "status"})
 	m.SendWaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mimc_bridge_send_wait_seconds", Help: "Time from fetching an event to the MIMC attempt that sent it (batching, senders and quota), by priority.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}, []string{"priority"})
 	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.RecordTimestampsAhead, m.MIMCCalls, m.MIMCRecipients, m.MIMCCallDurationSeconds, m.MIMCRetries,
 		m.Outcomes, m.OutcomeWriteErrors, m.PendingEvents, m.PartitionLag, m.CommittedOffset, m.Commits, m.CommitErrors, m.GroupErrors,
 		m.Generations, m.AssignedPartitions, m.OldestPendingSeconds, m.Stalled, m.RecipientsPerCall, m.MIMCCallsInFlight,
-		m.EventsSkipped, m.ResultsScanSeconds, m.ResultsScanRecords, m.ResultsScanIgnored, m.PriorityPendingEvents, m.PriorityOutcomes, m.SendWaitSeconds} {
+		m.EventsSkipped, m.ResultsScanSeconds, m.ResultsScanRecords, m.ResultsScanIgnored, m.PriorityOutcomes, m.SendWaitSeconds} {
 		f(c)
 	}
 	m.newQuota(f)

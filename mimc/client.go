@@ -43,13 +43,6 @@ const (
 type Call struct {
 	message.Content
 	message.Recipients
-	// Urgent calls take the quota before the others.
-	Urgent bool
-	// Expires, when set, holds when each recipient expires, in the order
-	// of the recipients (zero: never). Before every attempt, and while an
-	// attempt waits for the rate limit, the client drops the recipients
-	// whose time has come: they are never sent and take no quota.
-	Expires []time.Time
 }
 
 // Endpoint is the path the call goes to, or "" when it cannot be sent.
@@ -91,16 +84,16 @@ func (c *Call) route() (endpoint string, many bool, err error) {
 
 // Result is the answer to a successful call.
 type Result struct {
-	PacketIDs []string // PacketIDs[i] belongs to the i-th recipient of the call ("" when it expired)
+	PacketIDs []string // PacketIDs[i] belongs to the i-th recipient of the call ("" when it was withdrawn)
 	Attempts  int
 	Endpoint  string // e.g. "/api/push/p2p/more"
 	// SentAt is when the first attempt went out (zero: none did).
 	SentAt time.Time
-	// Expired holds the positions of the recipients dropped because they
-	// expired (Call.Expires), ascending, also when Push fails: the error is
-	// then about the others. When every recipient expired, Push returns no
-	// error and PacketIDs holds only "".
-	Expired []int
+	// Withdrawn holds the positions of the recipients that
+	// Config.BeforeAttempt withdrew, ascending, also when Push fails: the
+	// error is then about the others. When every recipient was withdrawn,
+	// Push returns no error and PacketIDs holds only "".
+	Withdrawn []int
 }
 
 // Client sends calls to MIMC. It is safe for concurrent use.
@@ -182,7 +175,7 @@ func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
 	n := call.Recipients.Len()
 	p := pusher{c: c, ctx: ctx, endpoint: endpoint, url: c.baseURL + endpoint,
 		many: many, kind: call.Kind, n: n, body: body,
-		orig: &call, exp: newExpiry(call.Expires, n)}
+		orig: &call, w: newWithdrawals(ctx, c.cfg.BeforeAttempt, n)}
 	defer func() { p.body.release() }()
 	deadline, _ := ctx.Deadline()
 	retry := c.cfg.Retry.start(deadline)
@@ -205,18 +198,18 @@ func (c *Client) Push(ctx context.Context, call Call) (Result, error) {
 }
 
 // result is what Push returns once its attempts are over: e is the last
-// one's error, nil when it delivered or when every recipient expired.
+// one's error, nil when it delivered or when every recipient was withdrawn.
 func (p *pusher) result(e *Error) (Result, error) {
 	res := Result{Attempts: p.attempts, Endpoint: p.endpoint, SentAt: p.sentAt}
-	if p.exp != nil {
-		res.Expired = p.exp.dropped()
+	if p.w != nil {
+		res.Withdrawn = p.w.withdrawn()
 	}
 	if e != nil {
 		return res, e
 	}
 	res.PacketIDs = p.ids
-	if p.exp != nil {
-		res.PacketIDs = p.exp.spread(p.ids, len(p.exp.at))
+	if p.w != nil {
+		res.PacketIDs = p.w.spread(p.ids)
 	}
 	return res, nil
 }
@@ -247,19 +240,19 @@ type pusher struct {
 	attempts int
 	ids      []string
 
-	sentAt time.Time // of the first attempt
-	orig   *Call     // the call as given
-	exp    *expiry   // nil when no recipient expires
+	sentAt time.Time    // of the first attempt
+	orig   *Call        // the call as given
+	w      *withdrawals // nil without Config.BeforeAttempt
 }
 
 // try makes one attempt once it is admitted; nil is success, and also the
-// end of a call whose every recipient expired before it was sent.
+// end of a call whose every recipient was withdrawn before it was sent.
 func (p *pusher) try() *Error {
 	if err := p.ctx.Err(); err != nil {
 		return p.fail(&Error{Message: "context done before the attempt", Err: err})
 	}
 	adm, e := p.admit()
-	if e != nil || p.allExpired() {
+	if e != nil || p.allWithdrawn() {
 		return e
 	}
 	if !p.prune() {
@@ -296,31 +289,31 @@ func (p *pusher) try() *Error {
 }
 
 // admit waits until the Gate lets the attempt go (at once without one). A
-// recipient that expires meanwhile is dropped, and the wait goes on for the
-// others: the wait is bounded by the next expiry. It returns no admission
-// and no error when every recipient expired.
+// recipient withdrawn meanwhile is dropped, and the wait goes on for the
+// others: the wait is bounded by the time BeforeAttempt asked to be asked
+// again. It returns no admission and no error when every recipient was
+// withdrawn.
 func (p *pusher) admit() (Admission, *Error) {
 	gate := p.c.cfg.Gate
 	for {
 		if !p.prune() {
-			return nil, nil // every recipient expired
+			return nil, nil // every recipient was withdrawn
 		}
 		if gate == nil {
 			return noAdmission{}, nil
 		}
 		ctx, cancel := p.ctx, context.CancelFunc(func() {})
-		if p.exp != nil {
-			if next := p.exp.next(); !next.IsZero() {
-				ctx, cancel = context.WithDeadline(p.ctx, next)
-			}
+		recheck := p.w != nil && !p.w.recheck.IsZero()
+		if recheck {
+			ctx, cancel = context.WithDeadline(p.ctx, p.w.recheck)
 		}
-		adm, err := gate.Admit(ctx, p.kind, p.orig.Urgent, p.n)
+		adm, err := gate.Admit(ctx, p.kind, p.n)
 		cancel()
 		if err == nil {
 			return adm, nil
 		}
-		if p.exp != nil && p.ctx.Err() == nil {
-			err = p.exp.untilNext(p.ctx)
+		if recheck && p.ctx.Err() == nil {
+			err = p.w.untilRecheck(p.ctx)
 		}
 		if err != nil {
 			return nil, p.fail(&Error{Message: "waiting to be admitted (quota, calls in flight)", Err: err})
@@ -334,19 +327,19 @@ type noAdmission struct{}
 func (noAdmission) Done(*Error) {}
 func (noAdmission) Cancel()     {}
 
-// allExpired reports whether every recipient of the call expired.
-func (p *pusher) allExpired() bool { return p.exp != nil && len(p.exp.alive) == 0 }
+// allWithdrawn reports whether every recipient of the call was withdrawn.
+func (p *pusher) allWithdrawn() bool { return p.w != nil && len(p.w.alive) == 0 }
 
-// prune drops the recipients that have expired, reshaping the request for
-// the others; it reports false when none is left.
+// prune drops the recipients that BeforeAttempt withdraws, reshaping the
+// request for the others; it reports false when none is left.
 func (p *pusher) prune() bool {
-	if p.exp == nil || !p.exp.prune(time.Now()) {
+	if p.w == nil || !p.w.prune(time.Now()) {
 		return true
 	}
-	if len(p.exp.alive) == 0 {
+	if len(p.w.alive) == 0 {
 		return false
 	}
-	call := p.exp.narrow(p.orig)
+	call := p.w.narrow(p.orig)
 	endpoint, many, _ := call.route() // the kind is valid and a recipient is left
 	buf := getBuffer()
 	writeBody(buf, &p.c.cfg.Credentials, &call, many)
@@ -419,63 +412,83 @@ const drainCap = 64 << 10
 // maxMessage bounds an envelope message kept in an error.
 const maxMessage = 512
 
-// attempt makes one HTTP request and classifies its outcome by the policy.
+// attempt makes one HTTP request: newRequest builds it, classify judges the
+// answer by the retry policy (go-retryablehttp's CheckRetry).
 func (p *pusher) attempt() ([]string, *Error) {
-	cfg := &p.c.cfg
-	policy := &cfg.Retry
-	actx, cancel := context.WithTimeout(p.ctx, cfg.HTTPTimeout)
+	actx, cancel := context.WithTimeout(p.ctx, p.c.cfg.HTTPTimeout)
 	defer cancel()
+	req, err := p.newRequest(actx)
+	if err != nil {
+		return nil, &Error{Message: "building the request", Err: err}
+	}
+	resp, err := p.c.http.Do(req)
+	if err != nil {
+		return nil, p.requestFailed(actx, err)
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	_, rerr := buf.ReadFrom(io.LimitReader(resp.Body, p.c.cfg.MaxResponseBytes+1))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainCap))
+	_ = resp.Body.Close()
+	if rerr != nil {
+		if cerr := p.ctx.Err(); cerr != nil {
+			return nil, &Error{HTTPStatus: resp.StatusCode, Message: "reading the answer abandoned", Err: rerr}
+		}
+		return nil, &Error{HTTPStatus: resp.StatusCode, Message: "reading the answer", Err: rerr, Retryable: p.c.cfg.Retry.Transport(rerr)}
+	}
+	return p.classify(resp.StatusCode, resp.Header, buf.Bytes())
+}
+
+// newRequest builds the POST of the call's body, which it can send again.
+func (p *pusher) newRequest(ctx context.Context) (*http.Request, error) {
 	rb := p.body.reader()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, p.url, rb)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, rb)
 	if err != nil {
 		_ = rb.Close()
-		return nil, &Error{Message: "building the request", Err: err}
+		return nil, err
 	}
 	req.ContentLength = int64(rb.Len())
 	req.GetBody = func() (io.ReadCloser, error) { return p.body.reader(), nil }
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "mimc-bridge")
+	return req, nil
+}
 
-	resp, err := p.c.http.Do(req)
-	if err != nil {
-		if cerr := p.ctx.Err(); cerr != nil {
-			return nil, &Error{Message: "request abandoned", Err: err}
-		}
-		msg := "request failed"
-		switch {
-		case isCertError(err):
-			msg = "tls certificate"
-		case actx.Err() != nil:
-			msg = "no answer within " + cfg.HTTPTimeout.String()
-		}
-		return nil, &Error{Message: msg, Err: err, Retryable: policy.Transport(err)}
+// requestFailed classifies a request that got no answer; actx is the
+// attempt's context.
+func (p *pusher) requestFailed(actx context.Context, err error) *Error {
+	if cerr := p.ctx.Err(); cerr != nil {
+		return &Error{Message: "request abandoned", Err: err}
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	_, rerr := buf.ReadFrom(io.LimitReader(resp.Body, cfg.MaxResponseBytes+1))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainCap))
-	_ = resp.Body.Close()
-	status := resp.StatusCode
-	if rerr != nil {
-		if cerr := p.ctx.Err(); cerr != nil {
-			return nil, &Error{HTTPStatus: status, Message: "reading the answer abandoned", Err: rerr}
-		}
-		return nil, &Error{HTTPStatus: status, Message: "reading the answer", Err: rerr, Retryable: policy.Transport(rerr)}
+	msg := "request failed"
+	switch {
+	case isCertError(err):
+		msg = "tls certificate"
+	case actx.Err() != nil:
+		msg = "no answer within " + p.c.cfg.HTTPTimeout.String()
 	}
-	tooLarge := int64(buf.Len()) > cfg.MaxResponseBytes
+	return &Error{Message: msg, Err: err, Retryable: p.c.cfg.Retry.Transport(err)}
+}
 
+// classify judges an answer by the retry policy: the packet ids of the
+// call's recipients, or the error, retryable or not. body holds at most
+// MaxResponseBytes+1 bytes: more means the answer was too large.
+func (p *pusher) classify(status int, header http.Header, body []byte) ([]string, *Error) {
+	cfg := &p.c.cfg
+	policy := &cfg.Retry
+	tooLarge := int64(len(body)) > cfg.MaxResponseBytes
 	if status < 200 || status > 299 {
 		e := &Error{HTTPStatus: status, Retryable: policy.HTTPStatuses.Contains(status), Err: ErrRejected}
 		if e.Retryable {
 			e.Err = ErrUnavailable
 		}
 		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-			e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			e.RetryAfter, _ = parseRetryAfter(header.Get("Retry-After"), time.Now())
 		}
 		if !tooLarge {
 			// Best effort: an error page may still be an envelope.
-			if code, msg, _, derr := decodeAnswer(buf.Bytes(), p.many); derr == nil {
+			if code, msg, _, derr := decodeAnswer(body, p.many); derr == nil {
 				e.Code, e.Message = code, truncate(msg)
 			}
 		}
@@ -488,7 +501,7 @@ func (p *pusher) attempt() ([]string, *Error) {
 		return nil, &Error{HTTPStatus: status,
 			Err: fmt.Errorf("%w: more than %d bytes", ErrAnswerTooLarge, cfg.MaxResponseBytes)}
 	}
-	code, msg, ids, derr := decodeAnswer(buf.Bytes(), p.many)
+	code, msg, ids, derr := decodeAnswer(body, p.many)
 	if derr != nil {
 		return nil, &Error{HTTPStatus: status, Code: code, Err: derr}
 	}

@@ -58,6 +58,9 @@ type Config struct {
 	// Gate, when set, admits every attempt (the quota, the calls in
 	// flight); without one, attempts go at once.
 	Gate Gate
+	// BeforeAttempt, when set, may withdraw recipients of a call before
+	// each of its attempts (the caller's policy, such as expiry).
+	BeforeAttempt BeforeAttempt
 
 	// MaxResponseBytes bounds the answer body that is read.
 	MaxResponseBytes int64

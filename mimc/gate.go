@@ -9,10 +9,12 @@ import "context"
 // included, since each spends quota at MIMC.
 type Gate interface {
 	// Admit blocks until an attempt of n recipients of the kind
-	// (message.P2P, message.P2T) may be sent, urgent ones ahead of the
-	// others, or until ctx ends: then it returns ctx's error. It is called
-	// from the goroutine of Push, for many calls at once.
-	Admit(ctx context.Context, kind string, urgent bool, n int) (Admission, error)
+	// (message.P2P, message.P2T) may be sent, or until ctx ends: then it
+	// returns ctx's error. ctx is the one given to Push: it carries what
+	// the caller knows of the call (which calls go first is the caller's
+	// policy). It is called from the goroutine of Push, for many calls at
+	// once.
+	Admit(ctx context.Context, kind string, n int) (Admission, error)
 }
 
 // Admission is one admitted attempt. Exactly one of its methods is called,

@@ -24,9 +24,13 @@ type recordingGate struct {
 	hold     chan struct{} // nil: admit at once
 }
 
-func (g *recordingGate) Admit(ctx context.Context, kind string, urgent bool, n int) (Admission, error) {
+// callTag is a context key: what a caller knows of its call, which the
+// gate reads from the context given to Push.
+type callTag struct{}
+
+func (g *recordingGate) Admit(ctx context.Context, kind string, n int) (Admission, error) {
 	g.mu.Lock()
-	g.asked = append(g.asked, fmt.Sprintf("%s urgent=%v %d", kind, urgent, n))
+	g.asked = append(g.asked, fmt.Sprintf("%s tag=%v %d", kind, ctx.Value(callTag{}), n))
 	hold := g.hold
 	g.mu.Unlock()
 	if hold != nil {
@@ -66,12 +70,11 @@ func TestTheGateAdmitsEveryAttemptAndHearsItsAnswer(t *testing.T) {
 		})
 		srv.SetFaults(mimctest.Faults{RetryAfter: 2 * time.Second})
 		srv.Script(mimctest.FaultHTTP429, mimctest.FaultEnvelope500, mimctest.FaultOK)
-		call := p2p("ann", "bo")
-		call.Urgent = true
-		if _, err := c.Push(t.Context(), call); err != nil {
+		ctx := context.WithValue(t.Context(), callTag{}, "urgent")
+		if _, err := c.Push(ctx, p2p("ann", "bo")); err != nil {
 			t.Fatal(err)
 		}
-		wantAsked := []string{"p2p urgent=true 2", "p2p urgent=true 2", "p2p urgent=true 2"}
+		wantAsked := []string{"p2p tag=urgent 2", "p2p tag=urgent 2", "p2p tag=urgent 2"}
 		wantTold := []string{"http 429 code 429 retry-after 2s", "http 200 code 500 retry-after 0s", "ok"}
 		if !slices.Equal(g.asked, wantAsked) || !slices.Equal(g.told, wantTold) {
 			t.Errorf("asked %q, told %q; want %q, %q", g.asked, g.told, wantAsked, wantTold)
@@ -102,18 +105,17 @@ func TestAnAttemptWaitsForTheGate(t *testing.T) {
 	})
 }
 
-func TestAnAdmissionIsGivenBackWhenEveryRecipientExpiredMeanwhile(t *testing.T) {
+func TestAnAdmissionIsGivenBackWhenEveryRecipientWasWithdrawnMeanwhile(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &recordingGate{hold: make(chan struct{})}
-		srv, c := newBubbleFake(t, func(c *Config) { c.Gate = g })
-		call := p2p("ann")
-		call.Expires = []time.Time{time.Now().Add(time.Second)}
+		srv, c := newExpiringFake(t, func(c *Config) { c.Gate = g })
+		ctx := withExpiries(t.Context(), time.Now().Add(time.Second))
 		go func() {
 			time.Sleep(time.Second) // the gate admits at the very moment it expires
 			close(g.hold)
 		}()
-		res, err := c.Push(t.Context(), call)
-		if err != nil || len(res.Expired) != 1 {
+		res, err := c.Push(ctx, p2p("ann"))
+		if err != nil || len(res.Withdrawn) != 1 {
 			t.Fatalf("result %+v, err %v: want the recipient expired", res, err)
 		}
 		if n := len(srv.Calls()); n != 0 {
@@ -140,12 +142,8 @@ func quotaGate(t *testing.T, perSecond float64) Gate {
 
 type limiterGate struct{ q *quota.Limiter }
 
-func (g limiterGate) Admit(ctx context.Context, kind string, urgent bool, n int) (Admission, error) {
-	p := quota.Normal
-	if urgent {
-		p = quota.Urgent
-	}
-	if _, err := g.q.Wait(ctx, kind, p, n); err != nil {
+func (g limiterGate) Admit(ctx context.Context, kind string, n int) (Admission, error) {
+	if _, err := g.q.Wait(ctx, kind, quota.Normal, n); err != nil {
 		return nil, err
 	}
 	return noAdmission{}, nil

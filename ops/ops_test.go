@@ -18,7 +18,7 @@ import (
 func TestTheEndpointsAnswerOverHTTP(t *testing.T) {
 	var notReady atomic.Bool
 	met := metrics.New()
-	met.PendingEvents.Set(7)
+	met.PendingEvents.WithLabelValues("normal").Set(7)
 	srv, err := Listen("127.0.0.1:0", met.Registry, func(time.Time) error {
 		if notReady.Load() {
 			return errors.New("not a member of the consumer group yet")
@@ -57,7 +57,7 @@ func TestTheEndpointsAnswerOverHTTP(t *testing.T) {
 		{"healthz answers 200 while the process runs", false, "/healthz", 200, "ok"},
 		{"readyz answers 200 when ready", false, "/readyz", 200, "ready"},
 		{"readyz answers 503 with the reason when not", true, "/readyz", 503, "not a member of the consumer group yet"},
-		{"metrics serves the bridge's collectors", false, "/metrics", 200, "mimc_bridge_pending_events 7"},
+		{"metrics serves the bridge's collectors", false, "/metrics", 200, `mimc_bridge_pending_events{priority="normal"} 7`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
