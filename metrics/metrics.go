@@ -19,7 +19,7 @@ type Metrics struct {
 
 	EventsConsumed          *prometheus.CounterVec // topic
 	EventsRejected          *prometheus.CounterVec // topic
-	RecordTimestampsAhead         *prometheus.CounterVec // topic
+	RecordTimestampsAhead   *prometheus.CounterVec // topic
 	MIMCCalls               *prometheus.CounterVec // endpoint, code
 	MIMCRecipients          *prometheus.CounterVec // endpoint, code
 	MIMCCallDurationSeconds *prometheus.HistogramVec
