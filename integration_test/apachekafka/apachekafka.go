@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -279,7 +280,14 @@ func newClusterID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// freePorts picks n free loopback ports below the kernel's ephemeral range
+// (ip_local_port_range, 32768 and up by default): a port from that range can
+// be taken as the source port of any outgoing connection between the check
+// and the broker's bind, or while a killed node is down, and a node that
+// cannot bind its port exits. Ports are drawn at random so that parallel
+// runs rarely meet; bind checks each.
 func freePorts(n int) ([]int, error) {
+	lo, hi := 20000, ephemeralStart()
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -287,15 +295,40 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	var ports []int
-	for len(ports) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if hi-lo > 1000 && tries < 50*n {
+			addr = "127.0.0.1:" + strconv.Itoa(lo+mrand.IntN(hi-lo))
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
+			if addr != "127.0.0.1:0" {
+				continue
+			}
 			return nil, fmt.Errorf("apachekafka: finding a free port: %w", err)
 		}
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralStart is the first port the kernel hands out for outgoing
+// connections.
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	p, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return p
 }
 
 // Version is the Apache Kafka version the cluster runs.
