@@ -68,6 +68,12 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 	if spec.SessionTimeout > 0 {
 		cfg.KafkaSessionTimeout = spec.SessionTimeout
 	}
+	if spec.Ordered {
+		cfg.OrderedTopics = []string{spec.Topic}
+	}
+	if spec.NoDedup {
+		cfg.DedupWindow = 0
+	}
 	if spec.Urgent != "" {
 		cfg.KafkaTopics = append(cfg.KafkaTopics, spec.Urgent)
 		cfg.UrgentTopics = []string{spec.Urgent}

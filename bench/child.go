@@ -43,6 +43,8 @@ type childSpec struct {
 	RateP2P, RateP2T float64       // RATE_P2P, RATE_P2T (bridge)
 	SessionTimeout   time.Duration // KAFKA_SESSION_TIMEOUT (bridge; 0: its default)
 	Urgent           string        // a second input topic, in URGENT_TOPICS (bridge)
+	Ordered          bool          // ORDERED_TOPICS names Topic (bridge)
+	NoDedup          bool          // DEDUP_WINDOW=0 (bridge)
 }
 
 // childResult is what a child reports on stdout, as one JSON line.

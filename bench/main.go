@@ -73,6 +73,8 @@ type options struct {
 	urgentBacklog float64 // the normal backlog, in seconds of the quota
 	urgentRate    float64 // urgent events per second
 	urgentSecs    float64 // seconds of urgent traffic
+
+	orderedKeys int // record keys of the ordered workload
 }
 
 func main() {
@@ -91,10 +93,10 @@ func main() {
 	fs.IntVar(&o.backlog, "backlog", 1_000_000, "events of the large backlog (memory)")
 	fs.IntVar(&o.smallBacklog, "small-backlog", 100_000, "events of the small backlog the large one is compared with")
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of the input and results topics")
-	fs.StringVar(&modes, "modes", "bare,barefranz,naive,bridge,bridge20,bridge100", "modes to run: bare (kafka-go pipe), barefranz (franz-go pipe), naive, bridge (0ms MIMC), bridge20 (--mimc-latency), bridge100 (100ms MIMC)")
+	fs.StringVar(&modes, "modes", "bare,barefranz,naive,bridge,bridge20,bridge100,bridge-nodedup", "modes to run: bare (kafka-go pipe), barefranz (franz-go pipe), naive, bridge (0ms MIMC), bridge20 (--mimc-latency), bridge100 (100ms MIMC), bridge-nodedup (0ms MIMC, DEDUP_WINDOW=0: the dedup window's cost; heavy sharing only)")
 	var brokers string
 	fs.StringVar(&brokers, "brokers", "", "bootstrap addresses of an external cluster to run on, e.g. real Apache Kafka from `go run ./integration_test/cmd/apachekafka` (default: an embedded kfake broker)")
-	fs.StringVar(&workloads, "workloads", "heavy,none,mixed,latency,backlog,quota,urgent", "workloads: heavy (200 messages, campaign after campaign), none (no sharing), mixed (300 messages interleaved at random in every partition), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox), urgent (urgent events under a normal backlog behind a quota)")
+	fs.StringVar(&workloads, "workloads", "heavy,none,mixed,ordered,latency,backlog,quota,urgent", "workloads: heavy (200 messages, campaign after campaign), none (no sharing), mixed (300 messages interleaved at random in every partition), ordered (heavy sharing keyed by --ordered-keys conversations, the bridge without and with ORDERED_TOPICS), latency (steady rate), backlog (memory), quota (bridge processes sharing a quota'd sandbox), urgent (urgent events under a normal backlog behind a quota)")
 	fs.Float64Var(&o.quotaRate, "quota-rate", 400, "quota workload: the sandbox's quota, recipients per second of each kind (RATE_P2P, RATE_P2T)")
 	fs.Float64Var(&o.quotaSecs, "quota-secs", 15, "quota workload: the backlog, in seconds of sending at the quota")
 	fs.IntVar(&o.quotaMembers, "quota-members", 3, "quota workload: bridge processes at the start (one more joins, one leaves)")
@@ -104,6 +106,7 @@ func main() {
 	fs.Float64Var(&o.urgentBacklog, "urgent-backlog", 20, "urgent workload: the normal backlog, in times the quota (seconds of sending)")
 	fs.Float64Var(&o.urgentRate, "urgent-rate", 10, "urgent workload: urgent events per second")
 	fs.Float64Var(&o.urgentSecs, "urgent-secs", 10, "urgent workload: seconds of urgent traffic")
+	fs.IntVar(&o.orderedKeys, "ordered-keys", defaultOrderedKeys, "ordered workload: record keys (conversations); each holds events/keys messages")
 	fs.Float64Var(&o.latencySecs, "latency-secs", 5, "seconds of steady production in a latency run")
 	fs.DurationVar(&o.mimcLatency, "mimc-latency", 20*time.Millisecond, "MIMC latency of the bridge20 mode")
 	fs.DurationVar(&o.linger, "linger", 50*time.Millisecond, "BATCH_LINGER of the bridge")

@@ -99,6 +99,8 @@ type modeSpec struct {
 	name    string // as in the table: bare, naive, bridge
 	child   string // child mode
 	latency time.Duration
+	ordered bool // ORDERED_TOPICS names the input topic
+	noDedup bool // DEDUP_WINDOW=0
 }
 
 func (o options) modeSpecs() []modeSpec {
@@ -106,17 +108,19 @@ func (o options) modeSpecs() []modeSpec {
 	for _, m := range o.modes {
 		switch m {
 		case "bare":
-			out = append(out, modeSpec{"bare", "bare", 0})
+			out = append(out, modeSpec{name: "bare", child: "bare", latency: 0})
 		case "barefranz":
-			out = append(out, modeSpec{"barefranz", "barefranz", 0})
+			out = append(out, modeSpec{name: "barefranz", child: "barefranz", latency: 0})
 		case "naive":
-			out = append(out, modeSpec{"naive", "naive", 0})
+			out = append(out, modeSpec{name: "naive", child: "naive", latency: 0})
 		case "bridge":
-			out = append(out, modeSpec{"bridge", "bridge", 0})
+			out = append(out, modeSpec{name: "bridge", child: "bridge", latency: 0})
 		case "bridge20":
-			out = append(out, modeSpec{"bridge", "bridge", o.mimcLatency})
+			out = append(out, modeSpec{name: "bridge", child: "bridge", latency: o.mimcLatency})
 		case "bridge100":
-			out = append(out, modeSpec{"bridge", "bridge", 100 * time.Millisecond})
+			out = append(out, modeSpec{name: "bridge", child: "bridge", latency: 100 * time.Millisecond})
+		case "bridge-nodedup":
+			out = append(out, modeSpec{name: "bridge-nodedup", child: "bridge", noDedup: true})
 		}
 	}
 	return out
@@ -124,12 +128,12 @@ func (o options) modeSpecs() []modeSpec {
 
 func run(ctx context.Context, o options) (*report, error) {
 	for _, m := range o.modes {
-		if !has([]string{"bare", "barefranz", "naive", "bridge", "bridge20", "bridge100"}, m) {
+		if !has([]string{"bare", "barefranz", "naive", "bridge", "bridge20", "bridge100", "bridge-nodedup"}, m) {
 			return nil, fmt.Errorf("unknown mode %q", m)
 		}
 	}
 	for _, w := range o.workloads {
-		if !has([]string{"heavy", "none", "mixed", "latency", "backlog", "quota", "urgent"}, w) {
+		if !has([]string{"heavy", "none", "mixed", "ordered", "latency", "backlog", "quota", "urgent"}, w) {
 			return nil, fmt.Errorf("unknown workload %q", w)
 		}
 	}
@@ -167,6 +171,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		"batchMaxRecipients": strconv.Itoa(o.maxRecipients), "mimcLatency": o.mimcLatency.String(),
 		"latencySecs": strconv.FormatFloat(o.latencySecs, 'g', -1, 64), "repeat": strconv.Itoa(o.repeat),
 		"maxConcurrentCalls": strconv.Itoa(o.maxCalls), "maxPendingEvents": strconv.Itoa(o.maxPending), "maxPendingBytes": strconv.Itoa(o.maxPendingB),
+		"orderedKeys": strconv.Itoa(o.orderedKeys),
 	}}
 	rep.Machine.LoadStart = loadavg()
 	defer func() { rep.Machine.LoadEnd = loadavg() }()
@@ -184,6 +189,9 @@ func run(ctx context.Context, o options) (*report, error) {
 			if ctx.Err() != nil {
 				break
 			}
+			if m.noDedup && wname != "heavy" {
+				continue // the dedup window's cost is measured on heavy sharing
+			}
 			n := o.repeat
 			if m.child == "naive" || wname != "heavy" {
 				// The targets' ratios are taken on heavy sharing; the
@@ -192,6 +200,28 @@ func run(ctx context.Context, o options) (*report, error) {
 			}
 			rep.Runs = append(rep.Runs, e.best(ctx, w, topic, m, n))
 		}
+	}
+	if has(o.workloads, "ordered") && ctx.Err() == nil {
+		// The same keyed records, without and with ORDERED_TOPICS,
+		// alternating so that the machine's noise falls on both.
+		w := newWorkload("ordered", o.events)
+		w.Keys = o.orderedKeys
+		topic, err := e.prepare(ctx, w)
+		if err != nil {
+			return nil, err
+		}
+		unordered, ordered := modeSpec{name: "bridge", child: "bridge"}, modeSpec{name: "bridge-ordered", child: "bridge", ordered: true}
+		var best [2]runResult
+		for i := 0; i < max(o.repeat, 1) && ctx.Err() == nil; i++ {
+			for j, m := range []modeSpec{unordered, ordered} {
+				r := e.throughput(ctx, w, topic, m, true)
+				if i == 0 || (r.Error == "" && (best[j].Error != "" || r.EventsPerSec > best[j].EventsPerSec)) {
+					best[j] = r
+				}
+				best[j].Repeats = i + 1
+			}
+		}
+		rep.Runs = append(rep.Runs, best[0], best[1])
 	}
 	if has(o.workloads, "latency") && ctx.Err() == nil {
 		half := func(name string, latency time.Duration) float64 {
@@ -203,6 +233,9 @@ func run(ctx context.Context, o options) (*report, error) {
 			return 0
 		}
 		for _, m := range modes {
+			if m.noDedup {
+				continue
+			}
 			rate := half(m.name, m.latency)
 			if m.child == "bare" {
 				// Half the bare pipe's rate would load the parent's
@@ -235,7 +268,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	if has(o.workloads, "backlog") && ctx.Err() == nil {
-		m := modeSpec{"bridge", "bridge", 0}
+		m := modeSpec{name: "bridge", child: "bridge", latency: 0}
 		for _, n := range []int{o.smallBacklog, o.backlog} {
 			w := newWorkload("heavy", n)
 			w.Name = "backlog-" + short(n)
@@ -334,6 +367,10 @@ func (e *env) prepare(ctx context.Context, w workload) (string, error) {
 	logf("%s: producing %d events to %s", w.Name, w.Events, topic)
 	pw := e.producer(topic)
 	defer pw.Close()
+	if w.Keys > 0 {
+		// A key's records in one partition, as a keyed producer does.
+		pw.Balancer = &kafka.Hash{}
+	}
 	const chunk = 20_000
 	msgs := make([]kafka.Message, 0, chunk)
 	buf := make([]byte, 0, chunk*300)
@@ -345,7 +382,7 @@ func (e *env) prepare(ctx context.Context, w workload) (string, error) {
 			start := len(buf)
 			var id []byte
 			buf, id = w.event(buf, i, now)
-			msgs = append(msgs, kafka.Message{Key: id, Value: buf[start:len(buf):len(buf)]})
+			msgs = append(msgs, kafka.Message{Key: w.key(i, id), Value: buf[start:len(buf):len(buf)]})
 		}
 		if err := pw.WriteMessages(ctx, msgs...); err != nil {
 			return "", fmt.Errorf("producing to %s: %w", topic, err)
@@ -460,7 +497,7 @@ func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSp
 	lbl := w.Name + "/" + label(m)
 	logf("%s: running on %d events", lbl, expect)
 	parent0 := cpuTime()
-	spec := childSpec{Mode: m.child, Label: lbl, Topic: topic, Results: results, Group: group, Expect: expect}
+	spec := childSpec{Mode: m.child, Label: lbl, Topic: topic, Results: results, Group: group, Expect: expect, Ordered: m.ordered, NoDedup: m.noDedup}
 	if capped {
 		spec.MaxSecs = e.o.runSecs
 	}

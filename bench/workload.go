@@ -9,9 +9,13 @@ import (
 // workload describes a stream of input events. Events are generated from
 // their index alone, so every mode of a run consumes the same records.
 type workload struct {
-	Name     string // "heavy", "none" or "mixed"
+	Name     string // "heavy", "none", "mixed" or "ordered"
 	Events   int
 	Messages int // distinct messages; for "none" every event has its own
+	// Keys is the number of record keys of the ordered workload: event i
+	// has key "k<i mod Keys>", so each key holds Events/Keys messages (a
+	// conversation) in one partition. 0: every event's key is its id.
+	Keys int
 }
 
 const (
@@ -39,6 +43,18 @@ func newWorkload(name string, events int) workload {
 		w.Messages = events
 	}
 	return w
+}
+
+// defaultOrderedKeys is the ordered workload's number of keys.
+const defaultOrderedKeys = 2000
+
+// key returns the record key of event i: its id, or for the ordered
+// workload its conversation.
+func (w workload) key(i int, id []byte) []byte {
+	if w.Keys <= 0 {
+		return id
+	}
+	return strconv.AppendInt([]byte{'k'}, int64(i%w.Keys), 10)
 }
 
 // mix is splitmix64: a cheap, well-spread hash of the event index.

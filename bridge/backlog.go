@@ -18,7 +18,10 @@ import (
 //     (more of its message may be there), up to holdFor(BATCH_LINGER,
 //     drain) after its first event and never later than linger before its
 //     earliest event expires. With no lag (a live stream) the call goes at
-//     its linger, as before. Urgent calls are never held.
+//     its linger, as before. Urgent calls are never held, nor a call one of
+//     whose events has a later event of its key (ORDERED_TOPICS) or a copy
+//     of its id waiting for its outcome: what is still to read of its
+//     partitions could not come before it is done.
 //   - relieve: when a fetcher finds the lane's room spent (the pending
 //     events, not the clock, hold the next events back), and the open calls
 //     hold more of the room than the calls in flight, the fullest open calls
@@ -39,6 +42,11 @@ func (g *generation) hold(c *batching.Call, now time.Time) time.Time {
 	lagging := false
 	for i := range c.Recipients.Len() {
 		rec := c.EventOf(i).Data.(*record)
+		if g.adm != nil && g.adm.blocks(rec) {
+			// Later events of its key (or copies of its id) wait for
+			// this call: holding it would hold them too.
+			return time.Time{}
+		}
 		if !rec.expiresAt.IsZero() {
 			if last := rec.expiresAt.Add(-g.cfg.batch.Linger); last.Before(until) {
 				until = last

@@ -201,3 +201,39 @@ func TestAHeldCallGoesALingerBeforeItsEarliestEventExpires(t *testing.T) {
 		}
 	})
 }
+
+func TestACallThatTheNextEventOfItsKeyWaitsForIsNotHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &callLog{}
+		h := newHarness(t, 1, pushFunc(log.push), func(c *config.Config) {
+			ordered(c)
+			c.BatchLinger = 100 * time.Millisecond // a hold of up to 2s
+		})
+		h.src.delay = 10 * time.Millisecond // 300 records: 3s of lag
+		start := time.Now()
+		// A conversation first: m1 waits for m0's outcome, m2 for m1's.
+		h.src.produceKeyed(0, "ann", msgEv("c0", "ann", "m0"), msgEv("c1", "ann", "m1"), msgEv("c2", "ann", "m2"))
+		for i := range 297 {
+			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"other"}`, i, i))
+		}
+		h.start()
+		for h.com.committed(0) < 300 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.stop()
+		sent := map[string]time.Duration{}
+		for _, c := range log.all() {
+			sent[c.msg] = c.at.Sub(start)
+		}
+		// m0 and m1 each go at their linger: holding them for more of
+		// their message would hold the conversation behind them. m2,
+		// whom nobody waits for, may be held.
+		if sent["m0"] > 150*time.Millisecond || sent["m1"] > 300*time.Millisecond {
+			t.Errorf("m0 went at %s and m1 at %s, want each at its linger (100ms, then 100ms after m0's outcome): a call the next event of its key waits for was held",
+				sent["m0"], sent["m1"])
+		}
+		if !(sent["m0"] < sent["m1"] && sent["m1"] < sent["m2"]) {
+			t.Errorf("the conversation went out of order: %v", sent)
+		}
+	})
+}

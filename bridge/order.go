@@ -123,6 +123,26 @@ func (g *generation) admit(rec *record) bool {
 	return !held
 }
 
+// blocks reports whether an event waits for rec's outcome: a later event of
+// its key, or a copy of its id. Such a record's call is not held past its
+// linger for more of its message (backlog.go): the records still to read
+// behind it cannot come before it is done.
+func (a *waits) blocks(rec *record) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if rec.adm.holdsKey {
+		if q := a.keys[orderKey{tp: rec.tp, key: string(rec.adm.key)}]; q != nil && len(q.waiting) > 0 {
+			return true
+		}
+	}
+	if rec.adm.holdsID {
+		if q := a.ids[rec.ev.ID]; q != nil && len(q.waiting) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // checkID looks rec's id up: a duplicate (with the source of the delivered
 // one), held behind a copy in flight, or let go holding its id. Call with
 // a.mu held; the caller counts a record held.

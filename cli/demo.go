@@ -148,6 +148,11 @@ func (d *demoRun) run(ctx context.Context) int {
 		d.cfg.KafkaTopics = append(d.cfg.KafkaTopics, demoUrgentTopic)
 		d.cfg.UrgentTopics = []string{demoUrgentTopic}
 	}
+	if !d.given("ORDERED_TOPICS") {
+		// The sample conversations go to the first input topic: their
+		// messages reach MIMC in order.
+		d.cfg.OrderedTopics = []string{d.cfg.KafkaTopics[0]}
+	}
 	closeBroker, err := d.startBroker()
 	if err != nil {
 		return d.fail("%v", err)
@@ -184,7 +189,7 @@ func (d *demoRun) run(ctx context.Context) int {
 		return d.fail("%v (logs: %s)", err, d.logPath)
 	}
 	samples := demo.Samples(d.opts.events, demo.Options{Refused: d.sandbox != nil, Seed: uint64(time.Now().UnixNano()), Prefix: runPrefix(),
-		Urgent: len(d.cfg.UrgentTopics) > 0, Expiring: true})
+		Urgent: len(d.cfg.UrgentTopics) > 0, Expiring: true, Conversations: true, Duplicates: d.cfg.DedupWindow > 0})
 	d.track = newDemoTracker(samples)
 	stopFollow, err := d.followOutcomes(ctx)
 	if err != nil {
@@ -507,7 +512,7 @@ func (d *demoRun) httpBase() string {
 
 // produceSamples writes the samples in waves spread over opts.spread, one
 // produce request per topic, partition and wave, keyed by id like `send`
-// does: urgent samples to the urgent topic, the others to the first input
+// does (a chat message by its conversation): urgent samples to the urgent topic, the others to the first input
 // topic, an expiring sample with its record's timestamp in the past.
 func (d *demoRun) produceSamples(ctx context.Context, samples []demo.Sample) error {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.deadline)
@@ -552,14 +557,14 @@ func (d *demoRun) produceSamples(ctx context.Context, samples []demo.Sample) err
 		byDest := map[dest][]int{}
 		for i := lo; i < hi; i++ {
 			t := topicOf(samples[i])
-			k := dest{t, consumer.KeyPartition([]byte(samples[i].ID), parts[t])}
+			k := dest{t, consumer.KeyPartition([]byte(samples[i].RecordKey()), parts[t])}
 			byDest[k] = append(byDest[k], i)
 		}
 		for k, idx := range byDest {
 			now := time.Now()
 			msgs := make([]consumer.Message, len(idx))
 			for j, i := range idx {
-				msgs[j] = consumer.Message{Key: []byte(samples[i].ID), Value: samples[i].Value}
+				msgs[j] = consumer.Message{Key: []byte(samples[i].RecordKey()), Value: samples[i].Value}
 				if age := samples[i].Age; age > 0 {
 					msgs[j].Time = now.Add(-age)
 				}

@@ -87,7 +87,7 @@ func TestDemoEndsOnceEveryOutcomeArrived(t *testing.T) {
 		}
 	}
 	// The summary: each status as often as the samples predict.
-	for _, st := range []string{event.Delivered, event.Failed, event.Expired, event.Rejected} {
+	for _, st := range []string{event.Delivered, event.Failed, event.Expired, event.Rejected, event.Duplicate} {
 		m := regexp.MustCompile(`(?m)^  ` + st + ` +(\d+) +(\d+)$`).FindStringSubmatch(out)
 		if m == nil {
 			t.Errorf("no %s row in the summary:\n%s", st, out)
@@ -97,6 +97,17 @@ func TestDemoEndsOnceEveryOutcomeArrived(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^  total +300 +300$`).MatchString(out) {
 		t.Errorf("no total row of 300:\n%s", out)
+	}
+	// A conversation in order, a duplicate suppressed: 300 samples hold 15
+	// chat messages (5 conversations of 3) and 15 copies of delivered ids.
+	if !strings.Contains(out, "ORDERED_TOPICS=mimc.push: 5 support chats") || !strings.Contains(out, "DEDUP_WINDOW=10m") {
+		t.Errorf("the header does not name ORDERED_TOPICS and DEDUP_WINDOW:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^  conversations +15 chat messages in 5 conversations \(up to 3 each\) reached MIMC in order, retries included \(ORDERED_TOPICS=mimc\.push\)$`).MatchString(out) {
+		t.Errorf("no line saying the conversations reached MIMC in order:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^  duplicates +15 copies of a delivered id \(a producer's retry\): 15 ended duplicate \(DEDUP_WINDOW=10m0s\), each id pushed once$`).MatchString(out) {
+		t.Errorf("no line saying the 15 copies ended duplicate and were not pushed again:\n%s", out)
 	}
 	if strings.Contains(out, `"level"`) || strings.Contains(p.stderr.String(), `"level"`) {
 		t.Errorf("bridge log lines leak into the demo's output")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -59,6 +60,13 @@ func (d *demoRun) printHeader() {
 		fmt.Fprintf(tw, "  urgent\tURGENT_TOPICS=%s: their events have their own room, batcher and senders, and take the quota first\n", strings.Join(c.UrgentTopics, ","))
 	}
 	fmt.Fprintf(tw, "  expiry\tsome samples have a ttl that ran out before they were produced: they end expired, never sent\n")
+	if len(c.OrderedTopics) > 0 {
+		fmt.Fprintf(tw, "  order\tORDERED_TOPICS=%s: %d support chats keyed by conversation; a message waits for the one before it in its conversation\n",
+			strings.Join(c.OrderedTopics, ","), demo.Conversations)
+	}
+	if c.DedupWindow > 0 {
+		fmt.Fprintf(tw, "  once\tDEDUP_WINDOW=%s: some samples are a copy of an earlier one (same id, a producer's retry): they end duplicate, not pushed again\n", c.DedupWindow)
+	}
 	fmt.Fprintf(tw, "  batching\tBATCH_LINGER=%s BATCH_MAX_RECIPIENTS=%d MAX_CONCURRENT_CALLS=%d\n", c.BatchLinger, c.BatchMaxRecipients, c.MaxConcurrentCalls)
 	_ = tw.Flush()
 }
@@ -97,11 +105,115 @@ func (d *demoRun) printSummary(elapsed time.Duration) {
 	fmt.Fprintf(tw, "  retried events\t%d needed more than one attempt (max attempts %d)\n", sum.retried, sum.maxAttempts)
 	fmt.Fprintf(tw, "  produce -> outcome\tp50 %s, p99 %s, max %s (from producing the record to the outcome's completedAt)\n",
 		fmtDuration(sum.p50), fmtDuration(sum.p99), fmtDuration(sum.max))
+	if line := d.orderLine(); line != "" {
+		fmt.Fprintf(tw, "  conversations\t%s\n", line)
+	}
+	if line := d.duplicateLine(); line != "" {
+		fmt.Fprintf(tw, "  duplicates\t%s\n", line)
+	}
 	if sum.urgent > 0 {
 		fmt.Fprintf(tw, "  urgent events	p50 %s, p99 %s produce -> outcome for the %d on %s (URGENT_TOPICS: they go ahead of the others)\n",
 			fmtDuration(sum.urgentP50), fmtDuration(sum.urgentP99), sum.urgent, strings.Join(d.cfg.UrgentTopics, ","))
 	}
 	_ = tw.Flush()
+}
+
+// orderLine says whether the sample conversations reached MIMC in order,
+// from the sandbox's record of the calls ("" without chats or sandbox).
+func (d *demoRun) orderLine() string {
+	if d.sandbox == nil {
+		return ""
+	}
+	chats, turns := 0, 0
+	for _, s := range d.track.samples {
+		if s.Turn > 0 {
+			chats++
+			turns = max(turns, s.Turn)
+		}
+	}
+	if chats == 0 {
+		return ""
+	}
+	seen := map[string][]int{} // per chat recipient, the turn of every attempt, as MIMC saw them
+	chat := map[string]bool{}
+	for c := range demo.Conversations {
+		chat[demo.ChatAccount(c)] = true
+	}
+	for _, c := range d.sandbox.Calls() {
+		var turn int
+		if _, err := fmt.Sscanf(c.Msg, "Support chat, message %d", &turn); err != nil {
+			continue
+		}
+		for _, a := range c.ToAccounts {
+			if chat[a] {
+				seen[a] = append(seen[a], turn)
+			}
+		}
+	}
+	outOfOrder := 0
+	for _, s := range seen {
+		for i := 1; i < len(s); i++ {
+			if s[i] < s[i-1] {
+				outOfOrder++
+			}
+		}
+	}
+	how := "in order"
+	if outOfOrder > 0 {
+		how = fmt.Sprintf("OUT OF ORDER: %d pairs", outOfOrder)
+	}
+	ordered := "ORDERED_TOPICS=" + strings.Join(d.cfg.OrderedTopics, ",")
+	if len(d.cfg.OrderedTopics) == 0 {
+		ordered = "no ORDERED_TOPICS"
+	}
+	return fmt.Sprintf("%d chat messages in %d conversations (up to %d each) reached MIMC %s, retries included (%s)",
+		chats, min(chats, demo.Conversations), turns, how, ordered)
+}
+
+// duplicateLine says what became of the copies of delivered ids and how
+// often MIMC received their events ("" without copies).
+func (d *demoRun) duplicateLine() string {
+	copies, dups := 0, 0
+	originals := map[string]bool{}
+	for i, s := range d.track.samples {
+		if s.Want != event.Duplicate {
+			continue
+		}
+		copies++
+		if o := d.track.outcomeOf(i); o != nil && o.Status == event.Duplicate {
+			dups++
+		}
+		if i >= 2 {
+			var ev struct {
+				ToAccount string `json:"toAccount"`
+			}
+			if json.Unmarshal(d.track.samples[i-2].Value, &ev) == nil {
+				originals[ev.ToAccount] = true
+			}
+		}
+	}
+	if copies == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("%d copies of a delivered id (a producer's retry): %d ended duplicate (DEDUP_WINDOW=%s)", copies, dups, d.cfg.DedupWindow)
+	if d.sandbox == nil {
+		return line
+	}
+	pushes := 0
+	for _, c := range d.sandbox.Calls() {
+		if c.Msg != demo.ShippedMsg || c.PacketIDs == nil {
+			continue
+		}
+		for _, a := range c.ToAccounts {
+			if originals[a] {
+				pushes++
+			}
+		}
+	}
+	if pushes == len(originals) {
+		return line + ", each id pushed once"
+	}
+	return line + fmt.Sprintf(", but MIMC received %d pushes for %d ids", pushes, len(originals))
 }
 
 // printExamples shows a few outcomes as `outcomes` prints them: the first

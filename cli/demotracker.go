@@ -98,6 +98,13 @@ func (t *demoTracker) record(i int, o *event.Outcome) {
 	}
 }
 
+// outcomeOf returns the outcome of sample i, nil before it arrived.
+func (t *demoTracker) outcomeOf(i int) *event.Outcome {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.got[i]
+}
+
 func (t *demoTracker) received() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -32,6 +32,21 @@ type Sample struct {
 	// Age dates the record's timestamp this far back: an event whose ttl is
 	// shorter has expired when it arrives.
 	Age time.Duration
+	// Key is the record key when it is not the id: the conversation of a
+	// chat message, so that its messages share a partition and, with
+	// ORDERED_TOPICS, reach MIMC in order.
+	Key string
+	// Turn is a chat message's place in its conversation, from 1 (0: not a
+	// chat message); its recipient is ChatAccount(conversation).
+	Turn int
+}
+
+// RecordKey is the key the sample is produced with: Key, else its id.
+func (s Sample) RecordKey() string {
+	if s.Key != "" {
+		return s.Key
+	}
+	return s.ID
 }
 
 // Options shape the burst.
@@ -48,7 +63,33 @@ type Options struct {
 	// sales whose ttl ran out before they were produced (their record's
 	// timestamp is Age in the past): they end expired.
 	Urgent, Expiring bool
+	// Conversations includes Conversations support chats, keyed by
+	// conversation, whose n-th messages share a text (so they merge across
+	// conversations) and differ from the next.
+	Conversations bool
+	// Duplicates includes, once per cycle of 20, a copy of the cycle's
+	// first event (same id, same value, same key: a producer's retry),
+	// which a bridge with DEDUP_WINDOW turns into a duplicate outcome. The
+	// first event then has a recipient of its own, DuplicatedAccount(cycle).
+	Duplicates bool
 }
+
+// Conversations is the number of support chats of a burst with
+// Options.Conversations: one message of one of them per cycle of 20.
+const Conversations = 5
+
+// ChatAccount is the recipient of conversation c (0-based).
+func ChatAccount(c int) string { return fmt.Sprintf("chat-%02d", c+1) }
+
+// ChatMsg is the text of the turn-th message (from 1) of every
+// conversation.
+func ChatMsg(turn int) string { return fmt.Sprintf("Support chat, message %d", turn) }
+
+// DuplicatedAccount is the recipient of the event copied in cycle c (0-based).
+func DuplicatedAccount(c int) string { return fmt.Sprintf("buyer-%03d", c+1) }
+
+// ShippedMsg is the message of the events that Options.Duplicates copies.
+const ShippedMsg = "Your order has shipped"
 
 // The ttls of the urgent and the expiring samples, and how old an expiring
 // sample's record is.
@@ -61,12 +102,13 @@ const (
 // The shared messages: events carrying the same content merge into one
 // p2p/more or p2t/more call.
 var (
-	shipped = content{FromAccount: "shop", FromResource: "orders", Msg: "Your order has shipped", BizType: "ORDER", IsStore: ptr(true)}
+	shipped = content{FromAccount: "shop", FromResource: "orders", Msg: ShippedMsg, BizType: "ORDER", IsStore: ptr(true)}
 	sale    = content{FromAccount: "marketing", Msg: "Flash sale: 20% off until midnight"}
 	binary  = content{FromAccount: "shop", Msg: base64.StdEncoding.EncodeToString([]byte("\x00\x01binary payload\xff")), MsgType: "base64"}
 	post    = content{FromAccount: "forum", Msg: "New post in your group", BizType: "FORUM"}
 	notice  = content{FromAccount: "ops", FromResource: "pager", Msg: "Maintenance tonight at 02:00", IsStore: ptr(false)}
 	refused = content{FromAccount: RefusedAccount, Msg: "You won a prize!"}
+	support = content{FromAccount: "support", FromResource: "helpdesk", BizType: "CHAT"}
 	login   = content{FromAccount: "auth", Msg: "Your login code is 4711", BizType: "OTP"}
 	flash   = content{FromAccount: "marketing", Msg: "Flash sale: the next 30 seconds only"}
 )
@@ -96,7 +138,19 @@ func Samples(n int, o Options) []Sample {
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("%s-%04d", o.Prefix, i+1)
 		var s Sample
-		switch slot := i % 20; {
+		switch slot, cycle := i%20, i/20; {
+		case slot == 0 && o.Duplicates:
+			s = shipped.p2p(id, "p2p, one toAccount (copied below)", DuplicatedAccount(cycle))
+		case slot == 2 && o.Duplicates:
+			// The copy of the cycle's first event: a producer's retry.
+			s = out[i-2]
+			s.What, s.Want = "duplicate: a copy of a delivered id", event.Duplicate
+		case slot == 1 && o.Conversations:
+			conv, turn := cycle%Conversations, cycle/Conversations+1
+			c := support
+			c.Msg = ChatMsg(turn)
+			s = c.p2p(id, fmt.Sprintf("chat: message %d of a conversation (keyed)", turn), ChatAccount(conv))
+			s.Key, s.Turn = fmt.Sprintf("%s-chat-%d", o.Prefix, conv+1), turn
 		case slot == 12 && o.Urgent:
 			s = login.p2p(id, "urgent: a login code with a ttl", account())
 			s.Value = withTTL(s.Value, UrgentTTL)

@@ -117,3 +117,42 @@ func TestUrgentAndExpiringSamples(t *testing.T) {
 		}
 	}
 }
+
+func TestConversationsAndDuplicates(t *testing.T) {
+	samples := Samples(200, Options{Conversations: true, Duplicates: true, Seed: 4, Prefix: "t"})
+	turns := map[string][]int{} // per conversation key, the turns in produce order
+	copies := 0
+	for i, s := range samples {
+		switch {
+		case s.Turn > 0:
+			ev, err := event.Decode(s.Value, event.Source{Topic: "mimc.push"}, event.Limits{})
+			if err != nil {
+				t.Fatalf("%s (%s) is rejected: %v", s.ID, s.What, err)
+			}
+			if ev.Msg != ChatMsg(s.Turn) || s.Key == "" || s.RecordKey() != s.Key {
+				t.Errorf("%s: message %q, key %q, want %q keyed by its conversation", s.ID, ev.Msg, s.Key, ChatMsg(s.Turn))
+			}
+			turns[s.Key] = append(turns[s.Key], s.Turn)
+		case s.Want == event.Duplicate:
+			copies++
+			orig := samples[i-2]
+			if s.ID != orig.ID || string(s.Value) != string(orig.Value) || s.RecordKey() != orig.RecordKey() || orig.Want != event.Delivered {
+				t.Errorf("%s: not a copy of the delivered %s (%s)", s.ID, orig.ID, orig.What)
+			}
+		}
+	}
+	if len(turns) != Conversations {
+		t.Errorf("%d conversations, want %d", len(turns), Conversations)
+	}
+	for key, ts := range turns {
+		for j, turn := range ts {
+			if turn != j+1 {
+				t.Errorf("conversation %s: turns %v, want 1, 2, ... in produce order", key, ts)
+				break
+			}
+		}
+	}
+	if copies != 10 {
+		t.Errorf("%d copies in 200 samples, want one per cycle of 20", copies)
+	}
+}
