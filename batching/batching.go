@@ -579,16 +579,7 @@ func (b *Batcher) emit(c *Call, dst []*Call) []*Call {
 			break
 		}
 	}
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		b.head = c.next
-	}
-	if c.next != nil {
-		c.next.prev = c.prev
-	} else {
-		b.tail = c.prev
-	}
+	b.unlink(c)
 	c.prev, c.next, c.g = nil, nil, nil
 	if c.set != nil {
 		clear(c.set)
@@ -799,4 +790,18 @@ func dedupe[T recipient](b *Batcher, rs []T) (unique []T, hashes []uint64) {
 		return rs, hs
 	}
 	return unique, hs[:k]
+}
+
+// unlink takes c out of the linger list, leaving its own links as they are.
+func (b *Batcher) unlink(c *Call) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		b.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		b.tail = c.prev
+	}
 }

@@ -50,17 +50,7 @@ func (b *Batcher) EmitFullest(dst []*Call, events int) []*Call {
 // linger list in order of due. Held calls are few and due late, so the
 // place is looked for from the tail.
 func (b *Batcher) postpone(c *Call, due time.Time) {
-	// Unlink.
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		b.head = c.next
-	}
-	if c.next != nil {
-		c.next.prev = c.prev
-	} else {
-		b.tail = c.prev
-	}
+	b.unlink(c)
 	c.due = due
 	// Insert after the last call due no later than c.
 	at := b.tail

@@ -11,7 +11,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-func TestAdminProducesAndReadsARange(t *testing.T) {
+// kfakeAdmin starts a kfake broker for the test and returns it with an
+// Admin of it and a random topic name (not created).
+func kfakeAdmin(t *testing.T, prefix string) (*kfake.Cluster, *Admin, string) {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -19,9 +22,13 @@ func TestAdminProducesAndReadsARange(t *testing.T) {
 	t.Cleanup(c.Close)
 	ad := NewAdmin(Conn{Brokers: c.ListenAddrs()})
 	t.Cleanup(ad.Close)
+	return c, ad, fmt.Sprintf("%s-%d", prefix, rand.Int64())
+}
+
+func TestAdminProducesAndReadsARange(t *testing.T) {
+	_, ad, topic := kfakeAdmin(t, "admin")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topic := fmt.Sprintf("admin-%d", rand.Int64())
 
 	if err := ad.CreateTopics(ctx, 3, topic); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,7 @@ package consumer
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -90,62 +88,23 @@ func (s *Scanner) ReadDelivered(ctx context.Context, since time.Time, from map[i
 func (s *Scanner) readDeliveredPartition(ctx context.Context, p int, begin, end int64, found func(d Delivered, read, ignored int)) error {
 	group := s.cfg.Group
 	var key []byte
-	next := begin
 	read, ignored := 0, 0
-	for next < end {
-		resp, err := s.client.Fetch(ctx, &kafka.FetchRequest{
-			Topic: s.cfg.Topic, Partition: p, Offset: next,
-			MinBytes: 1, MaxBytes: int64(s.cfg.FetchMaxBytes), MaxWait: 100 * time.Millisecond,
-		})
-		if err != nil {
-			return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+	_, err := s.readResults(ctx, p, begin, end, func(rec *kafka.Record, src outcomeSource) {
+		read++
+		if !src.ok || string(src.group) != group || string(src.status) != "delivered" {
+			closeBytes(rec.Key)
+			return
 		}
-		if errors.Is(resp.Error, kafka.OffsetOutOfRange) {
-			first, err := FirstOffsets(ctx, s.client, s.cfg.Topic, []int{p})
-			if err != nil {
-				return err
-			}
-			if first[p] <= next {
-				return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
-			}
-			next = first[p]
-			continue
+		key = readBytes(key[:0], rec.Key)
+		if !src.signed(s.cfg.Signer, key) {
+			ignored++
+			return
 		}
-		if resp.Error != nil {
-			return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
-		}
-		before := next
-		for {
-			rec, err := resp.Records.ReadRecord()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
-			}
-			closeBytes(rec.Value)
-			if rec.Offset < next || rec.Offset >= end {
-				closeBytes(rec.Key)
-				continue
-			}
-			next = rec.Offset + 1
-			read++
-			src := parseSourceHeaders(rec.Headers)
-			if !src.ok || string(src.group) != group || string(src.status) != "delivered" {
-				closeBytes(rec.Key)
-				continue
-			}
-			key = readBytes(key[:0], rec.Key)
-			if !src.signed(s.cfg.Signer, key) {
-				ignored++
-				continue
-			}
-			found(Delivered{ID: string(key), Source: TopicPartition{Topic: string(src.topic), Partition: src.part}, Offset: src.offset, At: rec.Time}, read, ignored)
-			read, ignored = 0, 0
-		}
-		if next == before {
-			break // nothing readable left before end (control records, compaction)
-		}
+		found(Delivered{ID: string(key), Source: TopicPartition{Topic: string(src.topic), Partition: src.part}, Offset: src.offset, At: rec.Time}, read, ignored)
+		read, ignored = 0, 0
+	})
+	if err != nil {
+		return err
 	}
 	found(Delivered{}, read, ignored)
 	return nil

@@ -2,8 +2,6 @@ package consumer
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -18,16 +16,9 @@ import (
 // (seen on 4.4.0: the dedup window's read and the load tool's first group).
 // Offsets and commits are asked again; other errors fail at once.
 func TestOffsetsAndCommitsAreAskedAgainWhileALeaderOrCoordinatorMoves(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	ad := NewAdmin(Conn{Brokers: c.ListenAddrs()})
-	t.Cleanup(ad.Close)
+	c, ad, topic := kfakeAdmin(t, "offsets")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topic := fmt.Sprintf("offsets-%d", rand.Int64())
 	if err := ad.CreateTopics(ctx, 2, topic); err != nil {
 		t.Fatal(err)
 	}

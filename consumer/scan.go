@@ -331,6 +331,45 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 		key     []byte // the record's key, read only to check a signature
 		ignored ignoredOutcomes
 	)
+	ended, err := s.readResults(ctx, p, begin, end, func(rec *kafka.Record, src outcomeSource) {
+		read++
+		if !src.ok || string(src.group) != group {
+			closeBytes(rec.Key)
+			return
+		}
+		if string(src.topic) != last.Topic || src.part != last.Partition {
+			last = TopicPartition{Topic: string(src.topic), Partition: src.part}
+			min, want = from[last]
+		}
+		if !want || src.offset < min {
+			closeBytes(rec.Key)
+			return
+		}
+		key = readBytes(key[:0], rec.Key)
+		if !src.signed(s.cfg.Signer, key) {
+			ignored.add(ignoredOutcome{results: rec.Offset, partition: p, source: last, offset: src.offset, unsigned: len(src.signature) == 0})
+			return
+		}
+		found[last] = append(found[last], src.offset)
+	})
+	if err != nil {
+		return found, read, ignored, err
+	}
+	if ended {
+		// What follows was not found, and is redone.
+		s.log.Warn("results partition ended early while scanning for outcomes already written",
+			zap.String("topic", s.cfg.Topic), zap.Int("partition", p), zap.Int64("end", end))
+	}
+	return found, read, ignored, nil
+}
+
+// readResults reads results partition p from begin to end and calls fn
+// with every record in that range and its outcome headers, parsed. The
+// record's value is closed already; its key is fn's to read or close.
+// endedEarly reports a partition with nothing readable left before end
+// (control records, compaction). The crash skip and the dedup window read
+// the results topic through it.
+func (s *Scanner) readResults(ctx context.Context, p int, begin, end int64, fn func(rec *kafka.Record, src outcomeSource)) (endedEarly bool, err error) {
 	next := begin
 	for next < end {
 		resp, err := s.client.Fetch(ctx, &kafka.FetchRequest{
@@ -338,17 +377,17 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 			MinBytes: 1, MaxBytes: int64(s.cfg.FetchMaxBytes), MaxWait: 100 * time.Millisecond,
 		})
 		if err != nil {
-			return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+			return false, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
 		}
 		if errors.Is(resp.Error, kafka.OffsetOutOfRange) {
 			// Retention deleted the oldest segments since the offset was
 			// listed: what they held is gone, start at what is left.
 			first, err := FirstOffsets(ctx, s.client, s.cfg.Topic, []int{p})
 			if err != nil {
-				return found, read, ignored, err
+				return false, err
 			}
 			if first[p] <= next {
-				return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+				return false, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
 			}
 			s.log.Info("the results topic's oldest outcomes were deleted: scanning from its log start",
 				zap.String("topic", s.cfg.Topic), zap.Int("partition", p), zap.Int64("offset", next), zap.Int64("log_start", first[p]))
@@ -356,7 +395,7 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 			continue
 		}
 		if resp.Error != nil {
-			return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
+			return false, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, resp.Error)
 		}
 		before := next
 		for {
@@ -365,7 +404,7 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 				break
 			}
 			if err != nil {
-				return found, read, ignored, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
+				return false, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
 			}
 			closeBytes(rec.Value)
 			if rec.Offset < next || rec.Offset >= end {
@@ -375,36 +414,13 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 				continue
 			}
 			next = rec.Offset + 1
-			read++
-			src := parseSourceHeaders(rec.Headers)
-			if !src.ok || string(src.group) != group {
-				closeBytes(rec.Key)
-				continue
-			}
-			if string(src.topic) != last.Topic || src.part != last.Partition {
-				last = TopicPartition{Topic: string(src.topic), Partition: src.part}
-				min, want = from[last]
-			}
-			if !want || src.offset < min {
-				closeBytes(rec.Key)
-				continue
-			}
-			key = readBytes(key[:0], rec.Key)
-			if !src.signed(s.cfg.Signer, key) {
-				ignored.add(ignoredOutcome{results: rec.Offset, partition: p, source: last, offset: src.offset, unsigned: len(src.signature) == 0})
-				continue
-			}
-			found[last] = append(found[last], src.offset)
+			fn(rec, parseSourceHeaders(rec.Headers))
 		}
 		if next == before {
-			// Nothing readable between next and end (control records,
-			// compaction): what follows was not found, and is redone.
-			s.log.Warn("results partition ended early while scanning for outcomes already written",
-				zap.String("topic", s.cfg.Topic), zap.Int("partition", p), zap.Int64("offset", next), zap.Int64("end", end))
-			break
+			return true, nil
 		}
 	}
-	return found, read, ignored, nil
+	return false, nil
 }
 
 // readBytes appends what b holds to dst and closes b; a nil b appends
