@@ -20,12 +20,13 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
-// Event is one input record to deliver. The caller allocates it and must not
-// copy it or change it (nor its Content) while it is pending.
-type Event struct {
-	Content    *message.Content
-	Recipients message.Recipients // those of Content.Kind; a repeat counts once
-	Data       any                // opaque, owned by the caller; batching never looks at it
+// Event is the batcher's part of one input record to deliver: the caller's
+// Data, which calls give back (Call.EventOf, Resolve), and the results of its
+// recipients. The event's content and recipients are the caller's, given to
+// Add: the batcher keeps no copy of them in the event. The caller allocates
+// it and must not copy it while it is pending.
+type Event[T any] struct {
+	Data T // owned by the caller; batching never looks at it
 
 	unique    message.Recipients
 	results   []Result
@@ -35,18 +36,18 @@ type Event struct {
 
 // Unique returns the de-duplicated recipients in order of first appearance.
 // It may share memory with Recipients. It is set by Add.
-func (e *Event) Unique() message.Recipients { return e.unique }
+func (e *Event[T]) Unique() message.Recipients { return e.unique }
 
 // Results returns the results of the event's recipients: Results()[i] is the
 // result of the i-th recipient of Unique(). It is complete once Resolve has
 // returned the event.
-func (e *Event) Results() []Result { return e.results }
+func (e *Event[T]) Results() []Result { return e.results }
 
 // Attempts returns the largest Result.Attempts over the event's recipients,
 // that is the most attempts any of the calls that carried it took.
-func (e *Event) Attempts() int { return int(e.attempts.Load()) }
+func (e *Event[T]) Attempts() int { return int(e.attempts.Load()) }
 
-func (e *Event) noteAttempts(n int) {
+func (e *Event[T]) noteAttempts(n int) {
 	if n > 1<<30 {
 		n = 1 << 30
 	}
@@ -66,34 +67,39 @@ type Result struct {
 }
 
 // Call is one MIMC request: one content to up to MaxRecipients recipients.
-type Call struct {
+type Call[T any] struct {
 	Content    *message.Content   // shared by every call of the content; do not mutate
 	Recipients message.Recipients // of Content.Kind, unique within the call, at most MaxRecipients
 	FirstAt    time.Time          // time of the call's first event (linger starts there)
 
-	b    *Batcher
-	g    *group // while open
+	b    *Batcher[T]
+	g    *group[T] // while open
 	body int    // estimated request body size
 	// fan-back: recipient i belongs to evs[i], at index idx[i] of its Unique().
-	evs []*Event
+	evs []*Event[T]
 	idx []int32
 	// set finds a recipient among many: an open-addressing table of
 	// index+1 into Recipients, while the call is open and large.
 	set []uint16
 
-	prev, next *Call     // linger list, while open, in order of due
+	prev, next *Call[T]     // linger list, while open, in order of due
 	due        time.Time // when Expired looks at it: FirstAt + Linger, later while Hold keeps it open
 	events     int       // events it carries (one counted in each call it spans)
 	resolved   atomic.Bool
+	reason     Reason // why it was emitted
+	held       bool   // Hold kept it open past its linger
 
 	acc1 [1]string
 	id1  [1]int64
-	ev1  [1]*Event
+	ev1  [1]*Event[T]
 	idx1 [1]int32
 }
 
+// Reason reports why the call was emitted.
+func (c *Call[T]) Reason() Reason { return c.reason }
+
 // EventOf returns the event that recipient i of the call belongs to.
-func (c *Call) EventOf(i int) *Event { return c.evs[i] }
+func (c *Call[T]) EventOf(i int) *Event[T] { return c.evs[i] }
 
 // Resolve records the results of the call's recipients: results[i] is the
 // result of Recipients[i]. A single result applies to every recipient (a
@@ -108,7 +114,7 @@ func (c *Call) EventOf(i int) *Event { return c.evs[i] }
 //
 // Resolve is safe to call concurrently with Resolve on other calls and with
 // the Batcher owner's methods.
-func (c *Call) Resolve(results ...Result) []*Event {
+func (c *Call[T]) Resolve(results ...Result) []*Event[T] {
 	if !c.resolved.CompareAndSwap(false, true) {
 		return nil
 	}
@@ -151,7 +157,7 @@ type Sizer interface {
 }
 
 // Config configures a Batcher. Zero values take the defaults.
-type Config struct {
+type Config[T any] struct {
 	MaxRecipients    int              // per call, default 100
 	Linger           time.Duration    // since the call's first event, default 50ms
 	MaxBodyBytes     int              // safe request body size as Size measures it, default 512 KiB
@@ -167,7 +173,7 @@ type Config struct {
 	// (and again each Linger after, while it holds it): the call stays
 	// open, to fill, until the time Hold returns; a zero time, or one not
 	// after now, sends it. Full calls never wait for it. See hold.go.
-	Hold func(c *Call, now time.Time) time.Time
+	Hold func(c *Call[T], now time.Time) time.Time
 }
 
 // Defaults.
@@ -180,7 +186,7 @@ const (
 
 // Validate reports the first invalid field of c. Zero values are valid: they
 // stand for the defaults.
-func (c Config) Validate() error {
+func (c Config[T]) Validate() error {
 	switch {
 	case c.MaxRecipients < 0:
 		return fmt.Errorf("batching: MaxRecipients must not be negative, got %d", c.MaxRecipients)
@@ -196,7 +202,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func (c Config) withDefaults() Config {
+func (c Config[T]) withDefaults() Config[T] {
 	if c.MaxRecipients == 0 {
 		c.MaxRecipients = DefaultMaxRecipients
 	}
@@ -233,20 +239,20 @@ var ErrFull = errors.New("batching: pending event limit reached")
 
 // Batcher groups events into calls. Its methods other than Pending must be
 // called from one goroutine.
-type Batcher struct {
-	cfg     Config
+type Batcher[T any] struct {
+	cfg     Config[T]
 	pending atomic.Int64
 
 	seed    maphash.Seed
 	hash    func(*message.Content) uint64 // content hash; a hook so tests can force collisions
-	groups  map[uint64]*group             // open contents by hash, chained on collision
+	groups  map[uint64]*group[T]             // open contents by hash, chained on collision
 	minCost [2]int                        // the least a recipient costs: [0] an account, [1] a topic id
 	perCall [2]int                        // the most recipients in a call: [0] p2p, [1] p2t
 
-	head, tail *Call // open calls by due (Expired looks at them in that order)
+	head, tail *Call[T] // open calls by due (Expired looks at them in that order)
 	open       int
 	openEvents int       // events of the open calls (hold.go)
-	byFill     []*Call   // scratch for EmitFullest
+	byFill     []*Call[T]   // scratch for EmitFullest
 	last       time.Time // latest FirstAt given, so FirstAt never goes back
 
 	// scratch for Add, reused
@@ -256,33 +262,33 @@ type Batcher struct {
 	sets   [][]uint16 // free call sets
 	// groups are carved from chunks: one allocation for groupChunk
 	// contents; a chunk is freed once no call of its contents is referenced.
-	groupBuf []group
+	groupBuf []group[T]
 }
 
 const groupChunk = 16
 
 // group is the state of one content while it has open calls.
-type group struct {
+type group[T any] struct {
 	content  message.Content
 	hash     uint64
-	next     *group // next group with the same hash
+	next     *group[T] // next group with the same hash
 	overhead int    // body of a call with no recipient
 	p2t      bool
-	calls    []*Call // open calls, oldest first
-	callsBuf [2]*Call
-	first    Call // the first call of the group, allocated with it
+	calls    []*Call[T] // open calls, oldest first
+	callsBuf [2]*Call[T]
+	first    Call[T] // the first call of the group, allocated with it
 	used     bool // first is taken
 }
 
 // New returns a Batcher, or an error naming the first invalid field of cfg.
-func New(cfg Config) (*Batcher, error) {
+func New[T any](cfg Config[T]) (*Batcher[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Batcher{
+	b := &Batcher[T]{
 		cfg:    cfg.withDefaults(),
 		seed:   maphash.MakeSeed(),
-		groups: make(map[uint64]*group),
+		groups: make(map[uint64]*group[T]),
 	}
 	b.hash = b.hashContent
 	b.minCost = [2]int{b.cfg.Size.Account(""), b.cfg.Size.TopicID(0)}
@@ -295,14 +301,14 @@ func New(cfg Config) (*Batcher, error) {
 type recipient interface{ string | int64 }
 
 // listOf returns the list of rs that holds recipients of type T.
-func listOf[T recipient](rs *message.Recipients) *[]T {
-	if p, ok := any(&rs.ToAccounts).(*[]T); ok {
+func listOf[R recipient](rs *message.Recipients) *[]R {
+	if p, ok := any(&rs.ToAccounts).(*[]R); ok {
 		return p
 	}
-	return any(&rs.TopicIDs).(*[]T)
+	return any(&rs.TopicIDs).(*[]R)
 }
 
-func hashOf[T recipient](seed maphash.Seed, r *T) uint64 {
+func hashOf[R recipient](seed maphash.Seed, r *R) uint64 {
 	if a, ok := any(r).(*string); ok {
 		return maphash.String(seed, *a)
 	}
@@ -310,7 +316,7 @@ func hashOf[T recipient](seed maphash.Seed, r *T) uint64 {
 }
 
 // costOf is what r adds to a call's body.
-func costOf[T recipient](size Sizer, r *T) int {
+func costOf[R recipient](size Sizer, r *R) int {
 	switch r := any(r).(type) {
 	case *string:
 		return size.Account(*r)
@@ -321,7 +327,7 @@ func costOf[T recipient](size Sizer, r *T) int {
 }
 
 // maxRecipients is MaxRecipients, or the kind's own when lower.
-func (c Config) maxRecipients(kind string) int {
+func (c Config[T]) maxRecipients(kind string) int {
 	if m := c.KindMaxRecipients[kind]; m > 0 && m < c.MaxRecipients {
 		return m
 	}
@@ -330,12 +336,12 @@ func (c Config) maxRecipients(kind string) int {
 
 // Pending reports the events added and not yet complete. It is safe to call
 // from any goroutine.
-func (b *Batcher) Pending() int { return int(b.pending.Load()) }
+func (b *Batcher[T]) Pending() int { return int(b.pending.Load()) }
 
 // Open reports the calls not yet emitted.
-func (b *Batcher) Open() int { return b.open }
+func (b *Batcher[T]) Open() int { return b.open }
 
-// Add adds ev and appends to dst the calls that became ready (full by
+// Add adds ev, of the given content and recipients, and appends to dst the calls that became ready (full by
 // recipient count or by body size), returning dst. An event with more unique
 // recipients than MaxRecipients spans several calls; so does an event one of
 // whose recipients is already in the content's open call.
@@ -343,27 +349,31 @@ func (b *Batcher) Open() int { return b.open }
 // Add returns ErrFull, without adding ev, when Pending() >= MaxPendingEvents.
 // An event with no recipient of its kind, one with recipients of the other
 // kind, of an unknown kind, or still pending from an earlier Add is an error.
-func (b *Batcher) Add(ev *Event, dst []*Call) ([]*Call, error) {
+//
+// The content is copied into the calls; the recipients are read during Add
+// only (Unique may share their memory), so they must not change while ev is
+// pending.
+func (b *Batcher[T]) Add(ev *Event[T], content *message.Content, recipients message.Recipients, dst []*Call[T]) ([]*Call[T], error) {
 	switch {
 	case ev == nil:
 		return dst, errors.New("batching: nil event")
-	case ev.Content == nil:
+	case content == nil:
 		return dst, errors.New("batching: event has no content")
-	case ev.Content.Kind == message.P2P:
-		return add[string](b, ev, dst)
-	case ev.Content.Kind == message.P2T:
-		return add[int64](b, ev, dst)
+	case content.Kind == message.P2P:
+		return add[string](b, ev, content, &recipients, dst)
+	case content.Kind == message.P2T:
+		return add[int64](b, ev, content, &recipients, dst)
 	}
-	return dst, fmt.Errorf("batching: unknown kind %q", ev.Content.Kind)
+	return dst, fmt.Errorf("batching: unknown kind %q", content.Kind)
 }
 
-func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
-	rs := *listOf[T](&ev.Recipients)
+func add[R recipient, T any](b *Batcher[T], ev *Event[T], content *message.Content, recipients *message.Recipients, dst []*Call[T]) ([]*Call[T], error) {
+	rs := *listOf[R](recipients)
 	switch {
 	case len(rs) == 0:
 		return dst, errors.New("batching: event has no recipient")
-	case len(rs) != ev.Recipients.Len():
-		return dst, fmt.Errorf("batching: a %s event has recipients of the other kind", ev.Content.Kind)
+	case len(rs) != recipients.Len():
+		return dst, fmt.Errorf("batching: a %s event has recipients of the other kind", content.Kind)
 	case len(rs) > 1<<30:
 		return dst, errors.New("batching: too many recipients")
 	case ev.remaining.Load() > 0:
@@ -375,13 +385,13 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 
 	unique, hashes := dedupe(b, rs)
 	ev.unique = message.Recipients{}
-	*listOf[T](&ev.unique) = unique
+	*listOf[R](&ev.unique) = unique
 	ev.results = b.takeResults(len(unique))
 	ev.attempts.Store(0)
 	ev.remaining.Store(int32(len(unique)))
 	b.pending.Add(1)
 
-	g := b.group(ev.Content)
+	g := b.group(content)
 	minCost, perCall := b.minCost[0], b.perCall[0]
 	if g.p2t {
 		minCost, perCall = b.minCost[1], b.perCall[1]
@@ -391,17 +401,17 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 	for i, r := range unique {
 		h := hashes[i]
 		cost := costOf(b.cfg.Size, &unique[i])
-		var c *Call
+		var c *Call[T]
 		for j := 0; j < len(g.calls); {
 			cand := g.calls[j]
-			if holds(cand, *listOf[T](&cand.Recipients), h, r) {
+			if holds(cand, *listOf[R](&cand.Recipients), h, r) {
 				j++
 				continue
 			}
 			if cand.body+cost > b.cfg.MaxBodyBytes {
 				// Check before appending: this call cannot take r, so it
 				// goes now; a lone recipient still gets a call of its own.
-				dst = b.emit(cand, dst)
+				dst = b.emit(cand, dst, ReasonSize)
 				continue
 			}
 			c = cand
@@ -413,9 +423,11 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 			}
 			c = b.newCall(g, now)
 		}
-		n := addTo(c, ev, int32(i), r, h, cost)
-		if n >= perCall || c.body+minCost > b.cfg.MaxBodyBytes {
-			dst = b.emit(c, dst)
+		switch n := addTo(c, ev, int32(i), r, h, cost); {
+		case n >= perCall:
+			dst = b.emit(c, dst, ReasonFull)
+		case c.body+minCost > b.cfg.MaxBodyBytes:
+			dst = b.emit(c, dst, ReasonSize)
 		}
 	}
 	if len(g.calls) == 0 {
@@ -426,7 +438,7 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 
 // Expired emits the calls whose linger has passed at cfg.Now(), appending
 // them to dst.
-func (b *Batcher) Expired(dst []*Call) []*Call {
+func (b *Batcher[T]) Expired(dst []*Call[T]) []*Call[T] {
 	if b.head == nil {
 		return dst
 	}
@@ -444,7 +456,11 @@ func (b *Batcher) Expired(dst []*Call) []*Call {
 			}
 		}
 		g := c.g
-		dst = b.emit(c, dst)
+		reason := ReasonLinger
+		if c.held {
+			reason = ReasonHold
+		}
+		dst = b.emit(c, dst, reason)
 		if len(g.calls) == 0 {
 			b.drop(g)
 		}
@@ -455,7 +471,7 @@ func (b *Batcher) Expired(dst []*Call) []*Call {
 // UntilNext reports how long until the earliest linger deadline of an open
 // call (zero: Expired has work now); ok is false when no call is open. The
 // owner waits that long (or for the next event) and then calls Expired.
-func (b *Batcher) UntilNext() (d time.Duration, ok bool) {
+func (b *Batcher[T]) UntilNext() (d time.Duration, ok bool) {
 	if b.head == nil {
 		return 0, false
 	}
@@ -467,9 +483,9 @@ func (b *Batcher) UntilNext() (d time.Duration, ok bool) {
 }
 
 // Flush emits every open call, oldest first, appending them to dst.
-func (b *Batcher) Flush(dst []*Call) []*Call {
+func (b *Batcher[T]) Flush(dst []*Call[T]) []*Call[T] {
 	for b.head != nil {
-		dst = b.emit(b.head, dst)
+		dst = b.emit(b.head, dst, ReasonFlush)
 	}
 	// The map keeps its capacity, which is bounded by the most contents
 	// open at once (at most MaxPendingEvents), not by how many came and went.
@@ -479,7 +495,7 @@ func (b *Batcher) Flush(dst []*Call) []*Call {
 
 // now returns cfg.Now(), but never earlier than a time it returned before,
 // so that the linger list stays in deadline order.
-func (b *Batcher) now() time.Time {
+func (b *Batcher[T]) now() time.Time {
 	t := b.cfg.Now()
 	if t.Before(b.last) {
 		return b.last
@@ -489,10 +505,10 @@ func (b *Batcher) now() time.Time {
 }
 
 // hashContent hashes every field of c (message.Content.Hash).
-func (b *Batcher) hashContent(c *message.Content) uint64 { return c.Hash(b.seed) }
+func (b *Batcher[T]) hashContent(c *message.Content) uint64 { return c.Hash(b.seed) }
 
 // group finds the open group of content c or makes one.
-func (b *Batcher) group(c *message.Content) *group {
+func (b *Batcher[T]) group(c *message.Content) *group[T] {
 	h := b.hash(c)
 	head := b.groups[h]
 	for g := head; g != nil; g = g.next {
@@ -501,7 +517,7 @@ func (b *Batcher) group(c *message.Content) *group {
 		}
 	}
 	if len(b.groupBuf) == 0 {
-		b.groupBuf = make([]group, groupChunk)
+		b.groupBuf = make([]group[T], groupChunk)
 	}
 	g := &b.groupBuf[0]
 	b.groupBuf = b.groupBuf[1:]
@@ -513,7 +529,7 @@ func (b *Batcher) group(c *message.Content) *group {
 }
 
 // drop forgets g, which has no open call left.
-func (b *Batcher) drop(g *group) {
+func (b *Batcher[T]) drop(g *group[T]) {
 	g.calls = nil
 	if b.groups[g.hash] == g {
 		if g.next == nil {
@@ -533,18 +549,19 @@ func (b *Batcher) drop(g *group) {
 	}
 }
 
-func (b *Batcher) newCall(g *group, now time.Time) *Call {
-	var c *Call
+func (b *Batcher[T]) newCall(g *group[T], now time.Time) *Call[T] {
+	var c *Call[T]
 	if !g.used {
 		g.used = true
 		c = &g.first
 	} else {
-		c = new(Call)
+		c = new(Call[T])
 	}
 	c.Content = &g.content
 	c.FirstAt = now
 	c.due = now.Add(b.cfg.Linger)
 	c.events = 0
+	c.reason, c.held = 0, false
 	c.b = b
 	c.g = g
 	c.body = g.overhead
@@ -567,9 +584,10 @@ func (b *Batcher) newCall(g *group, now time.Time) *Call {
 	return c
 }
 
-// emit removes c from the open calls and appends it to dst. The caller drops
-// c's group if it has no open call left.
-func (b *Batcher) emit(c *Call, dst []*Call) []*Call {
+// emit removes c from the open calls, for reason, and appends it to dst.
+// The caller drops c's group if it has no open call left.
+func (b *Batcher[T]) emit(c *Call[T], dst []*Call[T], reason Reason) []*Call[T] {
+	c.reason = reason
 	g := c.g
 	for j, o := range g.calls {
 		if o == c {
@@ -601,7 +619,7 @@ const linearMax = 8
 const maxFreeSets = 256
 
 // holds reports whether list, the recipients of call c, has r of hash h.
-func holds[T recipient](c *Call, list []T, h uint64, r T) bool {
+func holds[R recipient, T any](c *Call[T], list []R, h uint64, r R) bool {
 	if c.set == nil {
 		for _, o := range list {
 			if o == r {
@@ -619,7 +637,7 @@ func holds[T recipient](c *Call, list []T, h uint64, r T) bool {
 	return false
 }
 
-func (c *Call) insert(h uint64, i int) {
+func (c *Call[T]) insert(h uint64, i int) {
 	mask := uint64(len(c.set) - 1)
 	p := h & mask
 	for c.set[p] != 0 {
@@ -630,9 +648,9 @@ func (c *Call) insert(h uint64, i int) {
 
 // addTo appends to call c recipient r, of hash h, the idx-th unique
 // recipient of ev, and returns the call's number of recipients.
-func addTo[T recipient](c *Call, ev *Event, idx int32, r T, h uint64, cost int) int {
+func addTo[R recipient, T any](c *Call[T], ev *Event[T], idx int32, r R, h uint64, cost int) int {
 	b := c.b
-	list := listOf[T](&c.Recipients)
+	list := listOf[R](&c.Recipients)
 	if n := len(*list); n == cap(*list) {
 		// 1 (inline), then 8, then the most a call can hold.
 		size := b.cfg.MaxRecipients
@@ -665,7 +683,7 @@ func addTo[T recipient](c *Call, ev *Event, idx int32, r T, h uint64, cost int) 
 	return n
 }
 
-func (b *Batcher) newSet() []uint16 {
+func (b *Batcher[T]) newSet() []uint16 {
 	if n := len(b.sets); n > 0 {
 		s := b.sets[n-1]
 		b.sets[n-1] = nil
@@ -688,7 +706,7 @@ func grow[T any](s []T, size int) []T {
 
 // takeResults returns a zeroed []Result of length n, carved from a shared
 // chunk for small events so that adding an event rarely allocates.
-func (b *Batcher) takeResults(n int) []Result {
+func (b *Batcher[T]) takeResults(n int) []Result {
 	const chunk = 512
 	if n > chunk/8 {
 		return make([]Result, n)
@@ -704,7 +722,7 @@ func (b *Batcher) takeResults(n int) []Result {
 // dedupe returns the recipients without repeats, in order of first
 // appearance, and their hashes (valid until the next call). When rs has no
 // repeat, unique is rs itself.
-func dedupe[T recipient](b *Batcher, rs []T) (unique []T, hashes []uint64) {
+func dedupe[R recipient, T any](b *Batcher[T], rs []R) (unique []R, hashes []uint64) {
 	n := len(rs)
 	if cap(b.hashes) < n {
 		b.hashes = make([]uint64, n)
@@ -729,7 +747,7 @@ func dedupe[T recipient](b *Batcher, rs []T) (unique []T, hashes []uint64) {
 		if dup < 0 {
 			return rs, hs
 		}
-		unique = make([]T, 0, n-1)
+		unique = make([]R, 0, n-1)
 		unique = append(unique, rs[:dup]...)
 		k := dup
 		for i := dup + 1; i < n; i++ {
@@ -774,7 +792,7 @@ func dedupe[T recipient](b *Batcher, rs []T) (unique []T, hashes []uint64) {
 		}
 		if seen {
 			if unique == nil {
-				unique = make([]T, k, n-1)
+				unique = make([]R, k, n-1)
 				copy(unique, rs[:k])
 			}
 			continue
@@ -793,7 +811,7 @@ func dedupe[T recipient](b *Batcher, rs []T) (unique []T, hashes []uint64) {
 }
 
 // unlink takes c out of the linger list, leaving its own links as they are.
-func (b *Batcher) unlink(c *Call) {
+func (b *Batcher[T]) unlink(c *Call[T]) {
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {

@@ -36,7 +36,7 @@ func (jsonSize) TopicID(id int64) int { return len(strconv.FormatInt(id, 10)) + 
 
 // newTestBatcher returns a batcher on a fake clock that measures bodies
 // with jsonSize unless cfg has a Sizer.
-func newTestBatcher(t *testing.T, cfg Config) (*Batcher, *fakeClock) {
+func newTestBatcher(t *testing.T, cfg testConfig) (*testBatcher, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)}
 	cfg.Now = clk.Now
@@ -50,14 +50,14 @@ func newTestBatcher(t *testing.T, cfg Config) (*Batcher, *fakeClock) {
 	return b, clk
 }
 
-func p2p(msg string, rs ...string) *Event {
-	return &Event{Content: &message.Content{Kind: message.P2P, FromAccount: "shop", Msg: msg},
-		Recipients: message.Recipients{ToAccounts: rs}}
+func p2p(msg string, rs ...string) *testEvent {
+	return newEvent(&message.Content{Kind: message.P2P, FromAccount: "shop", Msg: msg},
+		message.Recipients{ToAccounts: rs})
 }
 
-func p2t(msg string, ids ...int64) *Event {
-	return &Event{Content: &message.Content{Kind: message.P2T, FromAccount: "shop", Msg: msg},
-		Recipients: message.Recipients{TopicIDs: ids}}
+func p2t(msg string, ids ...int64) *testEvent {
+	return newEvent(&message.Content{Kind: message.P2T, FromAccount: "shop", Msg: msg},
+		message.Recipients{TopicIDs: ids})
 }
 
 // names lists recipients as text (topic ids in decimal) for the checks.
@@ -72,16 +72,16 @@ func names(r message.Recipients) []string {
 	return out
 }
 
-func mustAdd(t *testing.T, b *Batcher, ev *Event, dst []*Call) []*Call {
+func mustAdd(t *testing.T, b *testBatcher, ev *testEvent, dst []*testCall) []*testCall {
 	t.Helper()
-	dst, err := b.Add(ev, dst)
+	dst, err := addEvent(b, ev, dst)
 	if err != nil {
 		t.Fatalf("Add: %v", err)
 	}
 	return dst
 }
 
-func recipientsOf(calls []*Call) [][]string {
+func recipientsOf(calls []*testCall) [][]string {
 	out := make([][]string, len(calls))
 	for i, c := range calls {
 		out[i] = names(c.Recipients)
@@ -89,7 +89,7 @@ func recipientsOf(calls []*Call) [][]string {
 	return out
 }
 
-func wantCalls(t *testing.T, calls []*Call, want ...[]string) {
+func wantCalls(t *testing.T, calls []*testCall, want ...[]string) {
 	t.Helper()
 	got := recipientsOf(calls)
 	if len(want) == 0 {
@@ -150,8 +150,8 @@ func TestBatcher(t *testing.T) {
 }
 
 func testMerge(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
-	var calls []*Call
+	b, _ := newTestBatcher(t, testConfig{})
+	var calls []*testCall
 	calls = mustAdd(t, b, p2p("hi", "alice"), calls)
 	calls = mustAdd(t, b, p2p("hi", "bob", "carol"), calls)
 	calls = mustAdd(t, b, p2p("hi", "dave"), calls)
@@ -176,14 +176,14 @@ func testDifferentContent(t *testing.T) {
 		// Moving bytes between fields must not make equal hashes likely.
 		func(c *message.Content) { c.FromAccount, c.FromResource = "ar", "" },
 	}
-	b, _ := newTestBatcher(t, Config{})
-	mustAdd(t, b, &Event{Content: &base, Recipients: message.Recipients{ToAccounts: []string{"1"}}}, nil)
+	b, _ := newTestBatcher(t, testConfig{})
+	mustAdd(t, b, newEvent(&base, message.Recipients{ToAccounts: []string{"1"}}), nil)
 	for _, v := range variants {
 		c := base
 		v(&c)
-		ev := &Event{Content: &c, Recipients: message.Recipients{ToAccounts: []string{"1"}}}
+		ev := newEvent(&c, message.Recipients{ToAccounts: []string{"1"}})
 		if c.Kind == message.P2T {
-			ev.Recipients = message.Recipients{TopicIDs: []int64{1}}
+			ev.Data.Recipients = message.Recipients{TopicIDs: []int64{1}}
 		}
 		mustAdd(t, b, ev, nil)
 	}
@@ -197,10 +197,10 @@ func testDifferentContent(t *testing.T) {
 }
 
 func testIsStore(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	for _, s := range []message.Store{message.StoreUnset, message.StoreFalse, message.StoreTrue, message.StoreTrue} {
 		ev := p2p("hi", "alice")
-		ev.Content.IsStore = s
+		ev.Data.Content.IsStore = s
 		mustAdd(t, b, ev, nil)
 	}
 	calls := b.Flush(nil)
@@ -219,9 +219,9 @@ func testIsStore(t *testing.T) {
 }
 
 func testHashCollision(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{})
+	b, clk := newTestBatcher(t, testConfig{})
 	b.hash = func(*message.Content) uint64 { return 42 }
-	var calls []*Call
+	var calls []*testCall
 	calls = mustAdd(t, b, p2p("one", "alice"), calls)
 	clk.Advance(10 * time.Millisecond)
 	calls = mustAdd(t, b, p2p("two", "bob"), calls)
@@ -254,7 +254,7 @@ func testHashCollision(t *testing.T) {
 }
 
 func testRepeatInEvent(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	ev := p2p("hi", "alice", "bob", "alice", "alice", "carol", "bob")
 	mustAdd(t, b, ev, nil)
 	if want := []string{"alice", "bob", "carol"}; !reflect.DeepEqual(ev.Unique().ToAccounts, want) {
@@ -296,7 +296,7 @@ func testRepeatInEvent(t *testing.T) {
 }
 
 func testRepeatAcrossEvents(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	mustAdd(t, b, p2p("hi", "alice", "bob"), nil)
 	mustAdd(t, b, p2p("hi", "alice", "carol"), nil)
 	mustAdd(t, b, p2p("hi", "alice"), nil)
@@ -305,8 +305,8 @@ func testRepeatAcrossEvents(t *testing.T) {
 }
 
 func testFirstFit(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 3})
-	var calls []*Call
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 3})
+	var calls []*testCall
 	calls = mustAdd(t, b, p2p("hi", "a", "b"), calls) // call 1: a b
 	calls = mustAdd(t, b, p2p("hi", "a"), calls)      // call 2: a
 	calls = mustAdd(t, b, p2p("hi", "a", "c"), calls) // call 3: a; c fills call 1
@@ -318,7 +318,7 @@ func testFirstFit(t *testing.T) {
 }
 
 func testMaxRecipients(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 3})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 3})
 	calls := mustAdd(t, b, p2p("hi", "a", "b"), nil)
 	wantCalls(t, calls)
 	calls = mustAdd(t, b, p2p("hi", "c"), calls)
@@ -332,13 +332,13 @@ func testMaxRecipients(t *testing.T) {
 }
 
 func testLargeEvent(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 2})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 2})
 	ev := p2p("hi", "a", "b", "c", "d", "e")
 	calls := mustAdd(t, b, ev, nil)
 	wantCalls(t, calls, []string{"a", "b"}, []string{"c", "d"})
 	calls = b.Flush(calls)
 	wantCalls(t, calls, []string{"a", "b"}, []string{"c", "d"}, []string{"e"})
-	var done []*Event
+	var done []*testEvent
 	for i := len(calls) - 1; i >= 0; i-- {
 		done = append(done, calls[i].Resolve(ok(calls[i].Recipients.ToAccounts...)...)...)
 	}
@@ -355,8 +355,8 @@ func testLargeEvent(t *testing.T) {
 func testBodySize(t *testing.T) {
 	overhead := jsonFixed + len(`"shop"`) + len(`""`)*3 + len(`"hi"`)
 	// Room for exactly two 5-letter accounts: `"aaaaa",` is 8 bytes.
-	b, _ := newTestBatcher(t, Config{MaxBodyBytes: overhead + 16 + 7})
-	var calls []*Call
+	b, _ := newTestBatcher(t, testConfig{MaxBodyBytes: overhead + 16 + 7})
+	var calls []*testCall
 	calls = mustAdd(t, b, p2p("hi", "aaaaa", "bbbbb"), calls)
 	wantCalls(t, calls)
 	calls = mustAdd(t, b, p2p("hi", "ccccc"), calls)
@@ -374,9 +374,9 @@ func testBodySize(t *testing.T) {
 }
 
 func testLoneRecipient(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxBodyBytes: 300})
+	b, _ := newTestBatcher(t, testConfig{MaxBodyBytes: 300})
 	huge := strings.Repeat("x", 400)
-	var calls []*Call
+	var calls []*testCall
 	calls = mustAdd(t, b, p2p("hi", "a"), calls)
 	calls = mustAdd(t, b, p2p("hi", huge, "b"), calls)
 	// The open call goes first, the huge recipient goes out alone at once.
@@ -386,7 +386,7 @@ func testLoneRecipient(t *testing.T) {
 }
 
 func testP2TBody(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	mustAdd(t, b, p2t("hi", 123456789012345678), nil)
 	calls := b.Flush(nil)
 	want := jsonFixed + len(`"shop"`) + len(`""`)*3 + len(`"hi"`) + len("123456789012345678,")
@@ -399,9 +399,9 @@ func testP2TBody(t *testing.T) {
 }
 
 func testBodyOverhead(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	ev := p2p("<b>\"x\"\n\x01é\u2028", "a&b")
-	ev.Content.BizType = "biz"
+	ev.Data.Content.BizType = "biz"
 	mustAdd(t, b, ev, nil)
 	calls := b.Flush(nil)
 	js := func(s string) int {
@@ -411,14 +411,14 @@ func testBodyOverhead(t *testing.T) {
 		}
 		return len(out)
 	}
-	want := jsonFixed + js("shop") + js("") + js("biz") + js("") + js(ev.Content.Msg) + js("a&b") + 1
+	want := jsonFixed + js("shop") + js("") + js("biz") + js("") + js(ev.Data.Content.Msg) + js("a&b") + 1
 	if calls[0].body != want {
 		t.Fatalf("body = %d, want %d", calls[0].body, want)
 	}
 }
 
 func testUnmeasured(t *testing.T) {
-	b, err := New(Config{MaxBodyBytes: 1})
+	b, err := New(testConfig{MaxBodyBytes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func testUnmeasured(t *testing.T) {
 }
 
 func testLinger(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	b, clk := newTestBatcher(t, testConfig{Linger: 50 * time.Millisecond})
 	mustAdd(t, b, p2p("hi", "a"), nil)
 	clk.Advance(49 * time.Millisecond)
 	if calls := b.Expired(nil); len(calls) != 0 {
@@ -445,7 +445,7 @@ func testLinger(t *testing.T) {
 }
 
 func testLingerPerCall(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	b, clk := newTestBatcher(t, testConfig{Linger: 50 * time.Millisecond})
 	mustAdd(t, b, p2p("hi", "a"), nil)
 	clk.Advance(30 * time.Millisecond)
 	mustAdd(t, b, p2p("hi", "a"), nil) // second call, its own linger
@@ -465,7 +465,7 @@ func testLingerPerCall(t *testing.T) {
 }
 
 func testUntilNext(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	b, clk := newTestBatcher(t, testConfig{Linger: 50 * time.Millisecond})
 	if d, ok := b.UntilNext(); ok || d != 0 {
 		t.Fatalf("UntilNext() = %v, %v on an empty batcher, want 0, false", d, ok)
 	}
@@ -486,7 +486,7 @@ func testUntilNext(t *testing.T) {
 }
 
 func testClockBack(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{Linger: 50 * time.Millisecond})
+	b, clk := newTestBatcher(t, testConfig{Linger: 50 * time.Millisecond})
 	mustAdd(t, b, p2p("one", "a"), nil)
 	first := clk.Now()
 	clk.Advance(-time.Second)
@@ -498,7 +498,7 @@ func testClockBack(t *testing.T) {
 }
 
 func testFlush(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	mustAdd(t, b, p2p("one", "a", "b"), nil)
 	mustAdd(t, b, p2p("one", "a"), nil)
 	mustAdd(t, b, p2t("two", 1), nil)
@@ -513,11 +513,11 @@ func testFlush(t *testing.T) {
 }
 
 func testFull(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxPendingEvents: 2})
+	b, _ := newTestBatcher(t, testConfig{MaxPendingEvents: 2})
 	mustAdd(t, b, p2p("hi", "a"), nil)
 	mustAdd(t, b, p2p("hi", "b"), nil)
 	third := p2p("hi", "c")
-	if _, err := b.Add(third, nil); !errors.Is(err, ErrFull) {
+	if _, err := addEvent(b, third, nil); !errors.Is(err, ErrFull) {
 		t.Fatalf("Add at the limit: err = %v, want ErrFull", err)
 	}
 	calls := b.Flush(nil)
@@ -533,26 +533,26 @@ func testFull(t *testing.T) {
 }
 
 func testAddErrors(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
-	if _, err := b.Add(p2p("hi"), nil); err == nil {
+	b, _ := newTestBatcher(t, testConfig{})
+	if _, err := addEvent(b, p2p("hi"), nil); err == nil {
 		t.Fatalf("Add accepted an event with no recipient")
 	}
 	mixed := p2p("hi", "a")
-	mixed.Recipients.TopicIDs = []int64{1}
-	if _, err := b.Add(mixed, nil); err == nil {
+	mixed.Data.Recipients.TopicIDs = []int64{1}
+	if _, err := addEvent(b, mixed, nil); err == nil {
 		t.Fatalf("Add accepted a p2p event with topic ids")
 	}
-	if _, err := b.Add(&Event{Recipients: message.Recipients{ToAccounts: []string{"a"}}}, nil); err == nil {
+	if _, err := addEvent(b, newEvent(nil, message.Recipients{ToAccounts: []string{"a"}}), nil); err == nil {
 		t.Fatalf("Add accepted an event with no content")
 	}
 	bad := p2p("hi", "a")
-	bad.Content.Kind = "p2x"
-	if _, err := b.Add(bad, nil); err == nil {
+	bad.Data.Content.Kind = "p2x"
+	if _, err := addEvent(b, bad, nil); err == nil {
 		t.Fatalf("Add accepted kind p2x")
 	}
 	ev := p2p("hi", "a")
 	mustAdd(t, b, ev, nil)
-	if _, err := b.Add(ev, nil); err == nil {
+	if _, err := addEvent(b, ev, nil); err == nil {
 		t.Fatalf("Add accepted an event that is still pending")
 	}
 	if b.Pending() != 1 || b.Open() != 1 {
@@ -564,10 +564,10 @@ func testAddErrors(t *testing.T) {
 }
 
 func testResolveOnce(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 2})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 2})
 	e1 := p2p("hi", "a", "b", "c")
 	e2 := p2p("hi", "c", "d")
-	var calls []*Call
+	var calls []*testCall
 	calls = mustAdd(t, b, e1, calls)
 	calls = mustAdd(t, b, e2, calls)
 	calls = b.Flush(calls)
@@ -578,7 +578,7 @@ func testResolveOnce(t *testing.T) {
 	if done := calls[0].Resolve(ok("a", "b")...); len(done) != 0 {
 		t.Fatalf("first call completed %d events, want 0", len(done))
 	}
-	if done := calls[1].Resolve(ok("c", "d")...); !reflect.DeepEqual(done, []*Event{e1, e2}) {
+	if done := calls[1].Resolve(ok("c", "d")...); !reflect.DeepEqual(done, []*testEvent{e1, e2}) {
 		t.Fatalf("second call completed %v, want e1 and e2", done)
 	}
 	if b.Pending() != 0 {
@@ -587,7 +587,7 @@ func testResolveOnce(t *testing.T) {
 }
 
 func testResolveOne(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	e1, e2 := p2p("hi", "a", "b"), p2p("hi", "c")
 	mustAdd(t, b, e1, nil)
 	mustAdd(t, b, e2, nil)
@@ -596,7 +596,7 @@ func testResolveOne(t *testing.T) {
 	if len(done) != 2 {
 		t.Fatalf("completed %d events, want 2", len(done))
 	}
-	for _, ev := range []*Event{e1, e2} {
+	for _, ev := range []*testEvent{e1, e2} {
 		for _, r := range ev.Results() {
 			if !errors.Is(r.Err, boom) || r.Attempts != 3 {
 				t.Fatalf("result %+v, want boom after 3 attempts", r)
@@ -606,7 +606,7 @@ func testResolveOne(t *testing.T) {
 }
 
 func testResolveWrongCount(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	ev := p2p("hi", "a", "b", "c")
 	mustAdd(t, b, ev, nil)
 	done := b.Flush(nil)[0].Resolve(ok("a", "b")...)
@@ -621,7 +621,7 @@ func testResolveWrongCount(t *testing.T) {
 }
 
 func testResolveTwice(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{})
+	b, _ := newTestBatcher(t, testConfig{})
 	ev := p2p("hi", "a")
 	mustAdd(t, b, ev, nil)
 	c := b.Flush(nil)[0]
@@ -637,7 +637,7 @@ func testResolveTwice(t *testing.T) {
 }
 
 func testAttempts(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 1})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 1})
 	ev := p2p("hi", "a", "b", "c")
 	calls := mustAdd(t, b, ev, nil)
 	calls[0].Resolve(Result{PacketID: "1", Attempts: 2})
@@ -649,10 +649,10 @@ func testAttempts(t *testing.T) {
 }
 
 func testConcurrentResolve(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 3, MaxPendingEvents: 1 << 20})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 3, MaxPendingEvents: 1 << 20})
 	const events = 2000
-	work := make(chan *Call, 64)
-	completed := make(chan *Event, events)
+	work := make(chan *testCall, 64)
+	completed := make(chan *testEvent, events)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -664,8 +664,8 @@ func testConcurrentResolve(t *testing.T) {
 			}
 		})
 	}
-	evs := make([]*Event, events)
-	var calls []*Call
+	evs := make([]*testEvent, events)
+	var calls []*testCall
 	for i := range evs {
 		evs[i] = p2p(fmt.Sprint("m", i%7), fmt.Sprint(i%5), fmt.Sprint(i%11), fmt.Sprint(i%13))
 		calls = mustAdd(t, b, evs[i], calls[:0])
@@ -679,7 +679,7 @@ func testConcurrentResolve(t *testing.T) {
 	close(work)
 	wg.Wait()
 	close(completed)
-	seen := map[*Event]int{}
+	seen := map[*testEvent]int{}
 	for ev := range completed {
 		seen[ev]++
 	}
@@ -699,8 +699,8 @@ func testConcurrentResolve(t *testing.T) {
 }
 
 func testBoundedMemory(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxPendingEvents: 1 << 20})
-	var calls []*Call
+	b, _ := newTestBatcher(t, testConfig{MaxPendingEvents: 1 << 20})
+	var calls []*testCall
 	for i := range 100_000 {
 		calls = mustAdd(t, b, p2p(fmt.Sprint("msg ", i), "alice"), calls)
 		if i%10_000 == 9_999 {
@@ -723,7 +723,7 @@ func testBoundedMemory(t *testing.T) {
 }
 
 func testContentFreed(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{MaxRecipients: 2})
+	b, clk := newTestBatcher(t, testConfig{MaxRecipients: 2})
 	for i := range 1000 {
 		mustAdd(t, b, p2p(fmt.Sprint("full ", i), "a", "b"), nil)
 		mustAdd(t, b, p2p(fmt.Sprint("linger ", i), "a"), nil)
@@ -743,14 +743,14 @@ func testContentFreed(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	tests := []struct {
 		scenario string
-		cfg      Config
+		cfg      testConfig
 		field    string
 	}{
-		{"a negative MaxRecipients is refused", Config{MaxRecipients: -1}, "MaxRecipients"},
-		{"a negative Linger is refused", Config{Linger: -time.Millisecond}, "Linger"},
-		{"a negative MaxBodyBytes is refused", Config{MaxBodyBytes: -1}, "MaxBodyBytes"},
-		{"a negative MaxPendingEvents is refused", Config{MaxPendingEvents: -1}, "MaxPendingEvents"},
-		{"zero values take the defaults", Config{}, ""},
+		{"a negative MaxRecipients is refused", testConfig{MaxRecipients: -1}, "MaxRecipients"},
+		{"a negative Linger is refused", testConfig{Linger: -time.Millisecond}, "Linger"},
+		{"a negative MaxBodyBytes is refused", testConfig{MaxBodyBytes: -1}, "MaxBodyBytes"},
+		{"a negative MaxPendingEvents is refused", testConfig{MaxPendingEvents: -1}, "MaxPendingEvents"},
+		{"zero values take the defaults", testConfig{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -759,7 +759,7 @@ func TestNewValidates(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := Config{MaxRecipients: 100, Linger: 50 * time.Millisecond, MaxBodyBytes: 512 << 10, MaxPendingEvents: 10000}
+				want := testConfig{MaxRecipients: 100, Linger: 50 * time.Millisecond, MaxBodyBytes: 512 << 10, MaxPendingEvents: 10000}
 				got := b.cfg
 				if got.Now == nil || got.Size == nil {
 					t.Fatalf("Now or Size is nil")
@@ -778,11 +778,34 @@ func TestNewValidates(t *testing.T) {
 }
 
 func testKindMaxRecipients(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 4, KindMaxRecipients: map[string]int{message.P2T: 2}})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 4, KindMaxRecipients: map[string]int{message.P2T: 2}})
 	calls := mustAdd(t, b, p2t("m", 1, 2, 3), nil)
 	wantCalls(t, calls, []string{"1", "2"})
 	calls = mustAdd(t, b, p2p("m", "a", "b", "c"), nil)
 	wantCalls(t, calls)
 	calls = mustAdd(t, b, p2p("m", "d", "e"), nil)
 	wantCalls(t, calls, []string{"a", "b", "c", "d"})
+}
+
+// input is a test's event as its producer has it: the content and
+// recipients Add is given. The batcher's part points back to it.
+type input struct {
+	Content    *message.Content
+	Recipients message.Recipients
+}
+
+type (
+	testEvent   = Event[*input]
+	testCall    = Call[*input]
+	testBatcher = Batcher[*input]
+	testConfig  = Config[*input]
+)
+
+func newEvent(c *message.Content, rs message.Recipients) *testEvent {
+	return &testEvent{Data: &input{Content: c, Recipients: rs}}
+}
+
+// addEvent adds ev with its content and recipients.
+func addEvent(b *testBatcher, ev *testEvent, dst []*testCall) ([]*testCall, error) {
+	return b.Add(ev, ev.Data.Content, ev.Data.Recipients, dst)
 }

@@ -13,7 +13,7 @@ import (
 // benchRound is one round of a benchmark: every event, grouped in waves that
 // are added together, then flushed and resolved.
 type benchRound struct {
-	waves      [][]*Event
+	waves      [][]*testEvent
 	events     int
 	recipients int
 }
@@ -30,20 +30,20 @@ func sharedRound() *benchRound {
 		accounts[i] = fmt.Sprintf("user-%06d", i)
 	}
 	for w := 0; w < messages; w += perWave {
-		var byMsg [][]*Event
+		var byMsg [][]*testEvent
 		for m := w; m < w+perWave; m++ {
 			c := &message.Content{Kind: message.P2P, FromAccount: "shop", FromResource: "srv1", BizType: "ORDER",
 				Msg: fmt.Sprintf("Your order %d has shipped and will arrive tomorrow", m)}
-			var evs []*Event
+			var evs []*testEvent
 			for i := 0; i < perMessage; {
 				n := min(1+r.IntN(4), perMessage-i)
-				evs = append(evs, &Event{Content: c, Recipients: message.Recipients{ToAccounts: accounts[i : i+n]}})
+				evs = append(evs, newEvent(c, message.Recipients{ToAccounts: accounts[i : i+n]}))
 				i += n
 				round.recipients += n
 			}
 			byMsg = append(byMsg, evs)
 		}
-		var wave []*Event
+		var wave []*testEvent
 		for more := true; more; {
 			more = false
 			for i, evs := range byMsg {
@@ -63,20 +63,18 @@ func sharedRound() *benchRound {
 // distinctRound: 10k events, each its own message with one recipient.
 func distinctRound() *benchRound {
 	const events = 10_000
-	wave := make([]*Event, events)
+	wave := make([]*testEvent, events)
 	for i := range wave {
-		wave[i] = &Event{
-			Content:    &message.Content{Kind: message.P2P, FromAccount: "shop", Msg: fmt.Sprintf("Your code is %06d", i)},
-			Recipients: message.Recipients{ToAccounts: []string{fmt.Sprintf("user-%06d", i)}},
-		}
+		wave[i] = newEvent(&message.Content{Kind: message.P2P, FromAccount: "shop", Msg: fmt.Sprintf("Your code is %06d", i)},
+			message.Recipients{ToAccounts: []string{fmt.Sprintf("user-%06d", i)}})
 	}
-	return &benchRound{waves: [][]*Event{wave}, events: events, recipients: events}
+	return &benchRound{waves: [][]*testEvent{wave}, events: events, recipients: events}
 }
 
 func benchmarkRound(b *testing.B, round *benchRound) {
 	clk := &fakeClock{t: time.Unix(0, 0)}
 	// jsonSize does the work of measuring MIMC's bodies (mimc.BodySize).
-	bt, err := New(Config{Now: clk.Now, Size: jsonSize{}})
+	bt, err := New(testConfig{Now: clk.Now, Size: jsonSize{}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,7 +82,7 @@ func benchmarkRound(b *testing.B, round *benchRound) {
 	for i := range results {
 		results[i] = Result{PacketID: "pk", Attempts: 1}
 	}
-	calls := make([]*Call, 0, 1024)
+	calls := make([]*testCall, 0, 1024)
 	completed := 0
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -94,7 +92,7 @@ func benchmarkRound(b *testing.B, round *benchRound) {
 	for range b.N {
 		for _, wave := range round.waves {
 			for _, ev := range wave {
-				calls, err = bt.Add(ev, calls)
+				calls, err = addEvent(bt, ev, calls)
 				if err != nil {
 					b.Fatal(err)
 				}

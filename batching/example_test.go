@@ -8,22 +8,31 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
+// record is the caller's input event; it holds the batcher's part of it.
+type record struct {
+	name       string
+	recipients message.Recipients
+	batch      batching.Event[*record]
+}
+
 // The owner adds events and sends the calls that come back; when nothing
 // fills up, it waits UntilNext and asks for the Expired calls. A sender
-// resolves each call and reports the events it completed.
+// resolves each call and reports the events it completed, whose Data leads
+// back to the caller's records.
 func Example() {
-	b, err := batching.New(batching.Config{MaxRecipients: 2})
+	b, err := batching.New(batching.Config[*record]{MaxRecipients: 2})
 	if err != nil {
 		log.Fatal(err)
 	}
 	content := &message.Content{Kind: message.P2P, FromAccount: "shop", Msg: "Your order shipped"}
-	events := []*batching.Event{
-		{Content: content, Recipients: message.Recipients{ToAccounts: []string{"alice", "bob", "alice"}}, Data: "record 1"},
-		{Content: content, Recipients: message.Recipients{ToAccounts: []string{"carol"}}, Data: "record 2"},
+	records := []*record{
+		{name: "record 1", recipients: message.Recipients{ToAccounts: []string{"alice", "bob", "alice"}}},
+		{name: "record 2", recipients: message.Recipients{ToAccounts: []string{"carol"}}},
 	}
-	var calls []*batching.Call
-	for _, ev := range events {
-		if calls, err = b.Add(ev, calls); err != nil {
+	var calls []*batching.Call[*record]
+	for _, rec := range records {
+		rec.batch.Data = rec
+		if calls, err = b.Add(&rec.batch, content, rec.recipients, calls); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -36,7 +45,7 @@ func Example() {
 			results[i] = batching.Result{PacketID: "packet-for-" + r, Attempts: 1}
 		}
 		for _, ev := range c.Resolve(results...) {
-			fmt.Println(ev.Data, ev.Unique().ToAccounts, ev.Results()[0].PacketID)
+			fmt.Println(ev.Data.name, ev.Unique().ToAccounts, ev.Results()[0].PacketID)
 		}
 	}
 	fmt.Println("pending:", b.Pending())

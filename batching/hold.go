@@ -15,12 +15,12 @@ import (
 
 // OpenEvents reports the events the open calls carry (an event in two open
 // calls counts twice).
-func (b *Batcher) OpenEvents() int { return b.openEvents }
+func (b *Batcher[T]) OpenEvents() int { return b.openEvents }
 
 // EmitFullest emits open calls, those with the most recipients first, until
 // the calls emitted carry at least events events (at least one call while
 // any is open), appending them to dst.
-func (b *Batcher) EmitFullest(dst []*Call, events int) []*Call {
+func (b *Batcher[T]) EmitFullest(dst []*Call[T], events int) []*Call[T] {
 	if b.head == nil {
 		return dst
 	}
@@ -28,7 +28,7 @@ func (b *Batcher) EmitFullest(dst []*Call, events int) []*Call {
 	for c := b.head; c != nil; c = c.next {
 		all = append(all, c)
 	}
-	slices.SortStableFunc(all, func(x, y *Call) int { return y.Recipients.Len() - x.Recipients.Len() })
+	slices.SortStableFunc(all, func(x, y *Call[T]) int { return y.Recipients.Len() - x.Recipients.Len() })
 	emitted := 0
 	for _, c := range all {
 		if emitted >= events && emitted > 0 {
@@ -36,7 +36,7 @@ func (b *Batcher) EmitFullest(dst []*Call, events int) []*Call {
 		}
 		emitted += c.events
 		g := c.g
-		dst = b.emit(c, dst)
+		dst = b.emit(c, dst, ReasonFullest)
 		if len(g.calls) == 0 {
 			b.drop(g)
 		}
@@ -49,9 +49,10 @@ func (b *Batcher) EmitFullest(dst []*Call, events int) []*Call {
 // postpone moves open call c to be looked at again at due, keeping the
 // linger list in order of due. Held calls are few and due late, so the
 // place is looked for from the tail.
-func (b *Batcher) postpone(c *Call, due time.Time) {
+func (b *Batcher[T]) postpone(c *Call[T], due time.Time) {
 	b.unlink(c)
 	c.due = due
+	c.held = true
 	// Insert after the last call due no later than c.
 	at := b.tail
 	for at != nil && at.due.After(due) {

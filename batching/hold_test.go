@@ -10,8 +10,8 @@ import (
 func TestAHeldCallStaysOpenPastItsLingerUntilHoldLetsItGo(t *testing.T) {
 	var holdUntil time.Time
 	asked := 0
-	b, clk := newTestBatcher(t, Config{MaxRecipients: 10, Linger: 50 * time.Millisecond})
-	b.cfg.Hold = func(c *Call, now time.Time) time.Time { asked++; return holdUntil }
+	b, clk := newTestBatcher(t, testConfig{MaxRecipients: 10, Linger: 50 * time.Millisecond})
+	b.cfg.Hold = func(c *testCall, now time.Time) time.Time { asked++; return holdUntil }
 	start := clk.Now()
 	holdUntil = start.Add(120 * time.Millisecond)
 	mustAdd(t, b, p2p("sale", "a"), nil)
@@ -40,10 +40,10 @@ func TestAHeldCallStaysOpenPastItsLingerUntilHoldLetsItGo(t *testing.T) {
 }
 
 func TestHeldCallsKeepTheLingerListInOrder(t *testing.T) {
-	b, clk := newTestBatcher(t, Config{MaxRecipients: 10, Linger: 50 * time.Millisecond})
+	b, clk := newTestBatcher(t, testConfig{MaxRecipients: 10, Linger: 50 * time.Millisecond})
 	// Messages named "hold" wait 200ms past their first event; others
 	// are never held.
-	b.cfg.Hold = func(c *Call, now time.Time) time.Time {
+	b.cfg.Hold = func(c *testCall, now time.Time) time.Time {
 		if c.Content.Msg == "hold" {
 			return c.FirstAt.Add(200 * time.Millisecond)
 		}
@@ -72,7 +72,7 @@ func TestHeldCallsKeepTheLingerListInOrder(t *testing.T) {
 }
 
 func TestEmitFullestSendsTheCallsWithTheMostRecipientsFirst(t *testing.T) {
-	b, _ := newTestBatcher(t, Config{MaxRecipients: 100})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 100})
 	for i, n := range []int{3, 9, 1, 6} {
 		for j := range n {
 			mustAdd(t, b, p2p(fmt.Sprint("m", i), fmt.Sprint("u", j)), nil)

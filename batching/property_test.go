@@ -79,21 +79,21 @@ var (
 )
 
 type streamPair struct {
-	ev  *Event
+	ev  *testEvent
 	idx int32
 }
 
 type stream struct {
 	t       testing.TB
 	src     source
-	b       *Batcher
+	b       *testBatcher
 	clk     *fakeClock
-	cfg     Config
-	events  []*Event
-	open    []*Call               // emitted, not yet resolved
+	cfg     testConfig
+	events  []*testEvent
+	open    []*testCall               // emitted, not yet resolved
 	placed  map[streamPair]int    // (event, unique index) → calls that carried it
 	want    map[streamPair]Result // result given by Resolve
-	done    map[*Event]int        // times Resolve returned the event
+	done    map[*testEvent]int        // times Resolve returned the event
 	pending int
 }
 
@@ -104,13 +104,13 @@ func runStream(t testing.TB, src source) {
 		clk:    &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)},
 		placed: map[streamPair]int{},
 		want:   map[streamPair]Result{},
-		done:   map[*Event]int{},
+		done:   map[*testEvent]int{},
 	}
 	maxRecipients := 1 + src.intn(8)
 	if src.intn(3) == 0 {
 		maxRecipients = 1 + src.intn(60)
 	}
-	s.cfg = Config{
+	s.cfg = testConfig{
 		MaxRecipients:    maxRecipients,
 		Linger:           10 * time.Millisecond,
 		MaxPendingEvents: 1 + src.intn(40),
@@ -172,9 +172,9 @@ func (s *stream) add() {
 			rs.ToAccounts[i] = p2pPool[s.src.intn(len(p2pPool))]
 		}
 	}
-	ev := &Event{Content: &c, Recipients: rs}
+	ev := newEvent(&c, rs)
 	before := s.b.Open()
-	calls, err := s.b.Add(ev, nil)
+	calls, err := addEvent(s.b, ev, nil)
 	if errors.Is(err, ErrFull) {
 		if s.pending < s.cfg.MaxPendingEvents {
 			s.t.Fatalf("ErrFull with %d pending, limit %d", s.pending, s.cfg.MaxPendingEvents)
@@ -231,7 +231,7 @@ func (s *stream) untilNext() {
 }
 
 // emitted checks calls that the batcher just gave out.
-func (s *stream) emitted(calls []*Call, by string) {
+func (s *stream) emitted(calls []*testCall, by string) {
 	for _, c := range calls {
 		n := c.Recipients.Len()
 		if n == 0 || n > s.cfg.MaxRecipients {
@@ -259,8 +259,8 @@ func (s *stream) emitted(calls []*Call, by string) {
 			}
 			seen[r] = true
 			ev := c.evs[i]
-			if *ev.Content != *ct {
-				s.t.Fatalf("%s: call of %+v carries an event of %+v", by, *ct, *ev.Content)
+			if *ev.Data.Content != *ct {
+				s.t.Fatalf("%s: call of %+v carries an event of %+v", by, *ct, *ev.Data.Content)
 			}
 			idx := c.idx[i]
 			if u := names(ev.Unique()); u[idx] != r {
@@ -304,7 +304,7 @@ func (s *stream) resolveSome(all bool) {
 		s.open = s.open[:len(s.open)-1]
 
 		type fan struct {
-			ev  *Event
+			ev  *testEvent
 			idx int32
 		}
 		fans := make([]fan, c.Recipients.Len())

@@ -1,9 +1,10 @@
 package bridge
 
 import (
+	"sync/atomic"
 	"time"
 
-	"github.com/mimc-bridge/mimc-bridge/batching"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 )
 
 // Full calls under a backlog, linger for a live stream.
@@ -36,43 +37,54 @@ func holdFor(linger, drain time.Duration) time.Duration {
 	return min(20*linger, drain/10)
 }
 
+// backlog is, per assigned partition, the records past the last one
+// fetched: the fetch stage writes it, the hold reads it.
+type backlog map[consumer.TopicPartition]*atomic.Int64
+
+func newBacklog(assignments []consumer.Assignment) backlog {
+	b := make(backlog, len(assignments))
+	for _, a := range assignments {
+		b[a.TopicPartition] = new(atomic.Int64)
+	}
+	return b
+}
+
+// lagging reports whether records of tp are still to be read.
+func (b backlog) lagging(tp consumer.TopicPartition) bool {
+	l := b[tp]
+	return l != nil && l.Load() > 0
+}
+
+// holdPolicy decides how long the normal lane's batcher holds a call past
+// its linger (batching.Config.Hold).
+type holdPolicy struct {
+	linger, drain time.Duration // BATCH_LINGER and the drain budget
+	lag           backlog
+	waits         *waits // nil: nothing waits
+}
+
 // hold is the normal lane's batching.Config.Hold.
-func (g *generation) hold(c *batching.Call, now time.Time) time.Time {
-	until := c.FirstAt.Add(holdFor(g.cfg.batch.Linger, g.cfg.drain))
+func (h *holdPolicy) hold(c *call, now time.Time) time.Time {
+	until := c.FirstAt.Add(holdFor(h.linger, h.drain))
 	lagging := false
 	for i := range c.Recipients.Len() {
-		rec := c.EventOf(i).Data.(*record)
-		if g.adm != nil && g.adm.blocks(rec) {
+		rec := c.EventOf(i).Data
+		if h.waits != nil && h.waits.blocks(rec) {
 			// Later events of its key (or copies of its id) wait for
 			// this call: holding it would hold them too.
 			return time.Time{}
 		}
 		if !rec.expiresAt.IsZero() {
-			if last := rec.expiresAt.Add(-g.cfg.batch.Linger); last.Before(until) {
+			if last := rec.expiresAt.Add(-h.linger); last.Before(until) {
 				until = last
 			}
 		}
 		if !lagging {
-			if l := g.behind[rec.tp]; l != nil && l.Load() > 0 {
-				lagging = true
-			}
+			lagging = h.lag.lagging(rec.tp)
 		}
 	}
 	if !lagging || !until.After(now) {
 		return time.Time{}
 	}
 	return until
-}
-
-// relieve runs when a fetcher of lane l found no room: if the open calls
-// hold more events than the calls in flight (and the outcomes being
-// written), waiting frees too little, so the fullest open calls go now,
-// carrying half the difference.
-func (g *generation) relieve(l *lane, ready []*batching.Call) []*batching.Call {
-	open := l.batcher.OpenEvents()
-	elsewhere := l.room.held() - open - g.adm.holding(l.prio)
-	if open <= elsewhere {
-		return ready
-	}
-	return l.batcher.EmitFullest(ready, (open-elsewhere)/2)
 }

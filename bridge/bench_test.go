@@ -22,12 +22,12 @@ import (
 // resolved with packet ids, as the senders hand them to outcome.
 func delivered(b *testing.B, n int) []*record {
 	b.Helper()
-	bt, err := batching.New(batching.Config{MaxRecipients: 3 * n})
+	bt, err := batching.New(batching.Config[*record]{MaxRecipients: 3 * n})
 	if err != nil {
 		b.Fatal(err)
 	}
 	recs := make([]*record, n)
-	var calls []*batching.Call
+	var calls []*call
 	for i := range recs {
 		ev := event.Event{
 			ID: "e" + strconv.Itoa(i) + "-1764097200000000000",
@@ -37,10 +37,9 @@ func delivered(b *testing.B, n int) []*record {
 		}
 		rec := &record{tp: consumer.TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
 			receivedAt: time.Now(), ev: ev}
-		toBatching(&rec.Event, &rec.ev)
-		rec.Event.Data = rec
+		rec.batch.Data = rec
 		recs[i] = rec
-		if calls, err = bt.Add(&rec.Event, calls); err != nil {
+		if calls, err = bt.Add(&rec.batch, &rec.ev.Content, rec.ev.Recipients, calls); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -108,10 +107,9 @@ func BenchmarkEventTracing(b *testing.B) {
 func benchEvents(b *testing.B, tracer trace.Tracer) {
 	const perCall = 64
 	at := consumer.TopicPartition{Topic: "mimc.push", Partition: 3}
-	g := &generation{pipeline: &pipeline{tracer: tracer, group: "mimc-bridge"}}
-	spans := g.partitionSpans(consumer.Assignment{TopicPartition: at})
+	spans := newPartitionSpans(tracer, "mimc-bridge", consumer.Assignment{TopicPartition: at})
 	cfg := fetchConfig{limits: event.Limits{MaxMsgBytes: 10240, MaxIDBytes: 256, MaxRecipients: 1000, DefaultFromResource: "campaigns"}}
-	bt, err := batching.New(batching.Config{MaxRecipients: perCall, MaxPendingEvents: 1 << 20, Linger: time.Hour})
+	bt, err := batching.New(batching.Config[*record]{MaxRecipients: perCall, MaxPendingEvents: 1 << 20, Linger: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -125,7 +123,7 @@ func benchEvents(b *testing.B, tracer trace.Tracer) {
 		results[i] = batching.Result{PacketID: ids[i], Attempts: 1}
 	}
 	var (
-		calls   []*batching.Call
+		calls   []*call
 		scratch []event.Recipient
 		msgs    = make([]consumer.Message, 0, perCall)
 		n       int64
@@ -137,14 +135,14 @@ func benchEvents(b *testing.B, tracer trace.Tracer) {
 		m := consumer.Record{Topic: at.Topic, Partition: at.Partition, Offset: n, Value: values[n%perCall], Time: start}
 		n++
 		rec := newRecord(at, &m, &cfg, normal, spans)
-		if calls, err = bt.Add(&rec.Event, calls[:0]); err != nil {
+		if calls, err = bt.Add(&rec.batch, &rec.ev.Content, rec.ev.Recipients, calls[:0]); err != nil {
 			b.Fatal(err)
 		}
 		for _, c := range calls {
-			call := toMIMC(c)
+			mc := toMIMC(c)
 			var span trace.Span
 			if tracer != nil {
-				_, span = g.startCallSpan(ctx, c, &call)
+				_, span = startCallSpan(ctx, tracer, c, &mc)
 			}
 			res := mimc.Result{PacketIDs: ids[:c.Recipients.Len()], Attempts: 1}
 			if span != nil {
@@ -153,7 +151,7 @@ func benchEvents(b *testing.B, tracer trace.Tracer) {
 			now := time.Now()
 			msgs = msgs[:0]
 			for _, e := range c.Resolve(results[:c.Recipients.Len()]...) {
-				rec := e.Data.(*record)
+				rec := e.Data
 				out := outcomeOf(rec, now, scratch)
 				scratch = out.Recipients[:0]
 				it := completed(rec, now, &out)

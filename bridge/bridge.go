@@ -81,7 +81,7 @@ type pipeline struct {
 // pipelineConfig holds the settings of every stage.
 type pipelineConfig struct {
 	fetch    fetchConfig
-	batch    batching.Config // MaxPendingEvents is set per lane
+	batch    batching.Config[*record] // MaxPendingEvents is set per lane
 	lanes    [priorities]laneConfig
 	write    writeConfig
 	progress progressConfig
@@ -223,7 +223,7 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 			ordered:    orderedTopics,
 			defaultTTL: cfg.EventTTL,
 		},
-		batch: batching.Config{
+		batch: batching.Config[*record]{
 			MaxRecipients:    cfg.BatchMaxRecipients,
 			Linger:           linger(cfg.BatchLinger),
 			MaxPendingEvents: cfg.MaxPendingEvents,

@@ -212,27 +212,26 @@ type DeliveredReader interface {
 // within DEDUP_WINDOW that this member has not read yet: other members'
 // outcomes (copies may land in any partition), and after a restart its own.
 // A failed read is logged: copies of the ids not read are pushed again.
-func (g *generation) loadWindow(ctx context.Context) {
-	if g.window == nil || g.delivered == nil {
+func (p *pipeline) loadWindow(ctx context.Context, log *zap.Logger, obs *metricsObserver) {
+	if p.window == nil || p.delivered == nil {
 		return
 	}
 	now := time.Now()
-	since := now.Add(-g.cfg.dedupWindow - g.cfg.progress.clockSkew)
+	since := now.Add(-p.cfg.dedupWindow - p.cfg.progress.clockSkew)
 	evicted := 0
-	ends, stats, err := g.delivered.ReadDelivered(ctx, since, g.windowFrom, func(d consumer.Delivered) {
-		evicted += g.window.add(d.ID, event.Source{Topic: d.Source.Topic, Partition: d.Source.Partition, Offset: d.Offset}, d.At, now)
+	ends, stats, err := p.delivered.ReadDelivered(ctx, since, p.windowFrom, func(d consumer.Delivered) {
+		evicted += p.window.add(d.ID, event.Source{Topic: d.Source.Topic, Partition: d.Source.Partition, Offset: d.Offset}, d.At, now)
 	})
-	g.met.DedupLoadSeconds.Set(stats.Took.Seconds())
-	g.met.DedupLoadedIds.Set(float64(stats.Found))
-	g.met.DedupEvicted.Add(float64(evicted))
-	g.met.DedupIds.Set(float64(g.window.len()))
+	obs.windowLoaded(stats)
+	obs.dedupEvicted(evicted)
+	obs.dedupIDs(p.window.len())
 	if err != nil {
-		g.log.Warn("dedup window: reading the delivered ids from the results topic failed; copies of the ids not read are pushed again",
+		log.Warn("dedup window: reading the delivered ids from the results topic failed; copies of the ids not read are pushed again",
 			zap.Int("records_read", stats.Read), zap.Duration("took", stats.Took), zap.Error(err))
 		return
 	}
-	g.windowFrom = ends
-	g.log.Info("dedup window: delivered ids read from the results topic",
+	p.windowFrom = ends
+	log.Info("dedup window: delivered ids read from the results topic",
 		zap.Int("delivered_ids", stats.Found), zap.Int("records_read", stats.Read), zap.Int("ignored_unsigned_or_forged", stats.Ignored),
-		zap.Int("remembered", g.window.len()), zap.Int("forgotten_for_room", evicted), zap.Duration("took", stats.Took))
+		zap.Int("remembered", p.window.len()), zap.Int("forgotten_for_room", evicted), zap.Duration("took", stats.Took))
 }

@@ -23,16 +23,18 @@ type fetchConfig struct {
 	defaultTTL time.Duration   // EVENT_TTL: the time to live of an event without a ttl; 0: none
 }
 
-// record is one fetched input record on its way through the pipeline. The
-// batching event is embedded so that one allocation carries both.
+// record is one fetched input record on its way through the pipeline. It
+// carries one event, ev; batch is the batcher's part of it (the results of
+// its recipients), in the same allocation, whose Data leads back to the
+// record.
 type record struct {
-	batching.Event
+	ev         event.Event
+	batch      batching.Event[*record]
 	tp         consumer.TopicPartition
 	offset     int64
 	receivedAt time.Time
 	expiresAt  time.Time // zero: never
 	prio       priority
-	ev         event.Event
 	// settled is the outcome of a record that needs no MIMC call (a
 	// rejected one, or one expired when fetched): it passes the batcher by.
 	settled *outItem
@@ -48,10 +50,31 @@ type record struct {
 	clockAhead bool
 }
 
-// fetch starts one fetcher per assigned partition and returns the records
-// they fetch, per lane, in offset order per partition. The channels are
-// closed once every fetcher has stopped, which they do when ctx ends.
-func (g *generation) fetch(ctx context.Context) [priorities]<-chan *record {
+// fetchStage reads the assigned partitions, one fetcher each: it decodes
+// every record into its lane, once the lane has room for it, past the
+// generation's waits (order.go). It reads no other stage's state: the
+// tracker, the rooms and the waits are handed to it.
+type fetchStage struct {
+	cfg     *fetchConfig
+	source  Source
+	tracker *consumer.Tracker // every record fetched is added
+	// done holds the records whose outcome the results topic already had
+	// at the start: they are skipped, done at once.
+	done  consumer.Done
+	rooms [priorities]*room
+	lag   backlog // records behind each partition's last fetched, written here
+	waits *waits
+	// spans starts the event spans of a partition's records; nil: traces
+	// off.
+	spans func(consumer.Assignment) *partitionSpans
+	log   *zap.Logger
+	obs   fetchObserver
+}
+
+// run starts one fetcher per assignment and returns the records they fetch,
+// per lane, in offset order per partition. The channels are closed once
+// every fetcher has stopped, which they do when ctx ends.
+func (s *fetchStage) run(ctx context.Context, assignments []consumer.Assignment) [priorities]<-chan *record {
 	var out [priorities]<-chan *record
 	var events [priorities]chan *record
 	for prio := range events {
@@ -59,12 +82,12 @@ func (g *generation) fetch(ctx context.Context) [priorities]<-chan *record {
 		out[prio] = events[prio]
 	}
 	var fetchers sync.WaitGroup
-	for _, a := range g.assignments {
-		l := g.lanes[normal]
-		if g.cfg.fetch.urgent[a.Topic] {
-			l = g.lanes[urgent]
+	for _, a := range assignments {
+		prio := normal
+		if s.cfg.urgent[a.Topic] {
+			prio = urgent
 		}
-		fetchers.Go(func() { g.fetchPartition(ctx, a, l, events[l.prio]) })
+		fetchers.Go(func() { s.fetchPartition(ctx, a, prio, events[prio]) })
 	}
 	go func() {
 		fetchers.Wait()
@@ -75,53 +98,58 @@ func (g *generation) fetch(ctx context.Context) [priorities]<-chan *record {
 	return out
 }
 
-// fetchPartition reads one partition of lane l until ctx ends.
-func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, l *lane, events chan<- *record) {
+// fetchPartition reads one partition of lane prio until ctx ends.
+func (s *fetchStage) fetchPartition(ctx context.Context, a consumer.Assignment, prio priority, events chan<- *record) {
 	fields := []zap.Field{zap.String("topic", a.Topic), zap.Int("partition", a.Partition)}
-	r, err := g.source.Open(a)
+	r, err := s.source.Open(a)
 	if err != nil {
-		g.log.Error("opening the partition", append(fields, zap.Int64("offset", a.Offset), zap.Error(err))...)
+		s.log.Error("opening the partition", append(fields, zap.Int64("offset", a.Offset), zap.Error(err))...)
 		return
 	}
 	defer r.Close()
-	consumed := g.met.EventsConsumed.WithLabelValues(a.Topic)
-	rejected := g.met.EventsRejected.WithLabelValues(a.Topic)
-	ahead := g.met.RecordTimestampsAhead.WithLabelValues(a.Topic)
-	pending := g.met.PendingEvents.WithLabelValues(l.prio.String())
-	skipped := g.met.EventsSkipped.WithLabelValues(a.Topic)
-	spans := g.partitionSpans(a) // nil: traces off
-	lag := g.behind[a.TopicPartition]
+	counts := s.obs.partition(a.Topic, prio)
+	var spans *partitionSpans // nil: traces off
+	if s.spans != nil {
+		spans = s.spans(a)
+	}
+	room := s.rooms[prio]
+	lag := s.lag[a.TopicPartition]
 	for {
 		m, err := r.Next(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			g.log.Warn("fetching failed", append(fields, zap.Error(err))...)
+			s.log.Warn("fetching failed", append(fields, zap.Error(err))...)
 			continue
 		}
-		lag.Store(max(0, m.HighWaterMark-m.Offset-1))
-		if g.skip(a.TopicPartition, m.Offset) {
-			consumed.Inc()
-			skipped.Inc()
+		if lag != nil {
+			lag.Store(max(0, m.HighWaterMark-m.Offset-1))
+		}
+		if s.done.Has(a.TopicPartition, m.Offset) {
+			// Its outcome is written already: it counts as done at once.
+			s.tracker.Add(a.TopicPartition, m.Offset, time.Now())
+			s.tracker.Done(a.TopicPartition, m.Offset)
+			counts.consumed.Inc()
+			counts.skipped.Inc()
 			continue
 		}
 		// Room is taken for a record in hand, never while waiting for
 		// one: pending counts records, so an idle bridge has none.
-		if !l.room.take(ctx, len(m.Value)) {
+		if !room.take(ctx, len(m.Value)) {
 			return
 		}
-		g.tracker.Add(a.TopicPartition, m.Offset, time.Now())
-		pending.Inc()
-		consumed.Inc()
-		rec := newRecord(a.TopicPartition, &m, &g.cfg.fetch, l.prio, spans)
+		s.tracker.Add(a.TopicPartition, m.Offset, time.Now())
+		counts.pending.Inc()
+		counts.consumed.Inc()
+		rec := newRecord(a.TopicPartition, &m, s.cfg, prio, spans)
 		if rec.settled != nil && rec.settled.status == event.Rejected {
-			rejected.Inc()
+			counts.rejected.Inc()
 		}
 		if rec.clockAhead {
-			ahead.Inc()
+			counts.ahead.Inc()
 		}
-		if !g.admit(rec) {
+		if !s.waits.admit(rec) {
 			continue // it waits for its key or its id: released to the lane's batch loop
 		}
 		// The batch stage reads events until the channel closes, so this
@@ -162,16 +190,9 @@ func newRecord(tp consumer.TopicPartition, m *consumer.Record, cfg *fetchConfig,
 		rec.settled = settle(rec, &out)
 		return rec
 	}
-	toBatching(&rec.Event, &rec.ev)
-	rec.Event.Data = rec
+	rec.batch.Data = rec
 	if cfg.ordered[m.Topic] && m.Key != nil {
 		rec.adm.key = m.Key
 	}
 	return rec
-}
-
-// toBatching gives the batcher its view of an event: the event's own
-// content and recipients, shared, not copied.
-func toBatching(dst *batching.Event, ev *event.Event) {
-	dst.Content, dst.Recipients = &ev.Content, ev.Recipients
 }

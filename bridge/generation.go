@@ -2,43 +2,43 @@ package bridge
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/consumer"
-	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
-// generation is the state one generation's stages share.
+// generation is the wiring of one generation: its stages, built with what
+// each needs, and the few objects they share, each passed to the stages that
+// touch it:
+//
+//   - the tracker: fetch adds records, write marks them done, progress
+//     commits what it allows;
+//   - the lanes' rooms: fetch takes room, write frees it, the batch loop and
+//     progress read what is held;
+//   - the waits (order.go): fetch admits records, batch takes those
+//     released, send releases what waited for a completed event;
+//   - the send budget (quota.go): batch takes it, send frees it;
+//   - the backlog: fetch writes it, the normal lane's hold reads it;
+//   - the progress clock: write marks it, progress reads it.
 type generation struct {
-	*pipeline
 	log         *zap.Logger
+	drain       time.Duration // the drain budget
 	assignments []consumer.Assignment
-	committer   Committer
-	tracker     *consumer.Tracker
 	lanes       [priorities]*lane
-	budget      *sendBudget // nil: no quota
-	// behind is, per assigned partition, the records past the last one
-	// fetched (backlog.go).
-	behind map[consumer.TopicPartition]*atomic.Int64
-	adm    *waits // order per key and copies in flight (order.go)
-	// done holds the records whose outcome the results topic already
-	// had at the start; floors the bounds their commits must keep.
-	done   consumer.Done
-	floors map[consumer.TopicPartition]floor
-	// lastBound is the bound of each partition's last commit (the
-	// progress stage's alone once the stages run).
-	lastBound map[consumer.TopicPartition]time.Time
+	waits       *waits
+	obs         *metricsObserver
+	// abandon ends MIMC calls and outcome writes when a drain runs out of
+	// time; what was abandoned stays uncommitted for the next owner.
+	abandon context.CancelFunc
 
-	// abandonCtx ends MIMC calls and outcome writes when a drain runs out
-	// of time; what was abandoned stays uncommitted for the next owner.
-	abandonCtx context.Context
-	abandon    context.CancelFunc
-
-	lastProgress atomic.Int64 // unix nanos of the last outcome write, or of the last moment with nothing pending
+	fetch    *fetchStage
+	batch    *batchStage
+	send     *sendStage
+	write    *writeStage
+	progress *progressStage
 }
 
 // run is one generation's pipeline: it runs until ctx ends (the generation
@@ -52,77 +52,88 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Ass
 	}
 	defer g.abandon()
 
-	events := g.fetch(ctx)            // per lane; closed once every partition's fetcher has stopped, when ctx ends
-	calls, settled := g.batch(events) // per lane, and settled; closed once events are, after the batchers are flushed
-	sent := g.send(calls)             // closed once every sender of both lanes has returned
-	written := g.write(sent, settled) // closed once both inputs are closed and drained
-	stopProgress := g.progress()      // commits and watches progress every tick
+	events := g.fetch.run(ctx, assignments) // per lane; closed once every partition's fetcher has stopped, when ctx ends
+	calls, settled := g.batch.run(events)   // per lane, and settled; closed once events are, after the batchers are flushed
+	sent := g.send.run(calls)               // closed once every sender of both lanes has returned
+	written := g.write.run(sent, settled)   // closed once both inputs are closed and drained
+	stopProgress := g.progress.run()        // commits and watches progress every tick
 
 	<-ctx.Done()
 	drainStart := time.Now()
-	g.drain(written)
+	g.drainStages(written)
 	stopProgress()
-	g.commit(context.WithoutCancel(ctx)) // the last commit of this generation, before the handler returns
+	g.progress.commit(context.WithoutCancel(ctx)) // the last commit of this generation, before the handler returns
 	g.end(drainStart)
 }
 
-// begin sets up the state of a generation.
+// begin builds the stages of a generation and does what precedes fetching:
+// the quota share, the outcomes already written, the dedup window and the
+// start offsets' bounds.
 func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.Assignment, committer Committer) (*generation, error) {
 	abandonCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
-	g := &generation{
-		pipeline: p, log: p.log.With(zap.Int32("generation", id)),
-		assignments: assignments, committer: committer,
-		tracker:    consumer.NewTracker(),
-		abandonCtx: abandonCtx, abandon: abandon,
-		floors:    make(map[consumer.TopicPartition]floor),
-		lastBound: make(map[consumer.TopicPartition]time.Time),
-	}
-	p.setShare(ctx, g.log, len(assignments))
-	g.budget = newSendBudget(p.quota, p.cfg.drain)
-	g.adm = newWaits(p.window, p.met)
+	log := p.log.With(zap.Int32("generation", id))
+	obs := newMetricsObserver(p.met, p.health)
+	p.setShare(ctx, log, len(assignments))
+	budget := newSendBudget(p.quota, p.cfg.drain)
+	waits := newWaits(p.window, obs)
+	lag := newBacklog(assignments)
+	hold := &holdPolicy{linger: p.cfg.batch.Linger, drain: p.cfg.drain, lag: lag, waits: waits}
+	g := &generation{log: log, drain: p.cfg.drain, assignments: assignments, waits: waits, obs: obs, abandon: abandon}
+	var rooms [priorities]*room
+	var senders [priorities]int
 	for prio, lc := range p.cfg.lanes {
 		bc := p.cfg.batch
 		bc.MaxPendingEvents = lc.maxPending
 		bc.KindMaxRecipients = p.kindMaxRecipients()
 		if priority(prio) == normal {
-			bc.Hold = g.hold // urgent calls are never held past their linger
+			bc.Hold = hold.hold // urgent calls are never held past their linger
 		}
 		batcher, err := batching.New(bc)
 		if err != nil {
 			abandon()
 			return nil, err
 		}
-		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending, lc.maxBytes), batcher: batcher}
+		rooms[prio] = newRoom(lc.maxPending, lc.maxBytes)
+		senders[prio] = lc.senders
+		g.lanes[prio] = &lane{prio: priority(prio), room: rooms[prio], batcher: batcher}
 	}
-	g.lastProgress.Store(time.Now().UnixNano())
-	g.behind = make(map[consumer.TopicPartition]*atomic.Int64, len(assignments))
-	for _, a := range assignments {
-		g.behind[a.TopicPartition] = new(atomic.Int64)
-	}
+	tracker := consumer.NewTracker()
 	parts := make([]string, 0, len(assignments))
 	for _, a := range assignments {
 		parts = append(parts, a.TopicPartition.String())
 		if a.Offset >= 0 {
 			// Known committed offsets let lag be reported from the start.
-			g.tracker.Committed(map[consumer.TopicPartition]int64{a.TopicPartition: a.Offset})
+			tracker.Committed(map[consumer.TopicPartition]int64{a.TopicPartition: a.Offset})
 		}
 	}
-	g.log.Info("partitions assigned", zap.Strings("partitions", parts))
-	g.findDone(ctx)
-	g.loadWindow(ctx)
-	g.seedBounds(ctx)
-	p.met.Generations.Inc()
-	p.met.AssignedPartitions.Set(float64(len(assignments)))
-	p.health.setJoined(true)
+	log.Info("partitions assigned", zap.Strings("partitions", parts))
+	bounds := newCommitBounds(assignments, p.cfg.progress)
+	done := findDone(ctx, p.scanner, bounds, log, obs)
+	p.loadWindow(ctx, log, obs)
+	progressed := newProgressClock(time.Now())
+
+	var spans func(consumer.Assignment) *partitionSpans
+	if p.tracer != nil {
+		spans = func(a consumer.Assignment) *partitionSpans { return newPartitionSpans(p.tracer, p.group, a) }
+	}
+	g.fetch = &fetchStage{cfg: &p.cfg.fetch, source: p.source, tracker: tracker, done: done, rooms: rooms,
+		lag: lag, waits: waits, spans: spans, log: log, obs: obs}
+	g.batch = &batchStage{lanes: g.lanes, senders: senders, waits: waits, budget: budget, abandon: abandonCtx, log: log, obs: obs}
+	g.send = &sendStage{senders: senders, pusher: p.pusher, budget: budget, waits: waits, tracer: p.tracer, abandon: abandonCtx, obs: obs}
+	g.write = &writeStage{cfg: p.cfg.write, pub: p.pub, tracker: tracker, rooms: rooms, progress: progressed, abandon: abandonCtx, obs: obs}
+	g.progress = &progressStage{cfg: p.cfg.progress, committer: committer, offsets: p.offsets, assignments: assignments,
+		tracker: tracker, bounds: bounds, rooms: rooms, progress: progressed, quota: p.quota, log: log, obs: obs}
+	g.progress.seed(ctx, p.scanner)
+	obs.started(len(assignments))
 	return g, nil
 }
 
-// drain waits for the stages to finish what they hold. Past the drain
+// drainStages waits for the stages to finish what they hold. Past the drain
 // deadline it abandons in-flight work (no outcome, so no commit: the next
 // owner does it again) and waits for the stages to let go.
-func (g *generation) drain(written <-chan struct{}) {
+func (g *generation) drainStages(written <-chan struct{}) {
 	g.log.Info("generation ending: draining", zap.Int("pending_events", g.held()))
-	t := time.NewTimer(g.cfg.drain)
+	t := time.NewTimer(g.drain)
 	defer t.Stop()
 	select {
 	case <-written:
@@ -130,25 +141,27 @@ func (g *generation) drain(written <-chan struct{}) {
 	case <-t.C:
 	}
 	g.log.Warn("drain deadline passed: abandoning in-flight work, it stays uncommitted for the next owner",
-		zap.Duration("deadline", g.cfg.drain), zap.Int("pending_events", g.held()))
+		zap.Duration("deadline", g.drain), zap.Int("pending_events", g.held()))
 	g.abandon()
 	<-written
 }
 
 // end clears what this generation reported.
 func (g *generation) end(drainStart time.Time) {
-	for _, l := range g.lanes {
-		g.met.PendingEvents.WithLabelValues(l.prio.String()).Sub(float64(l.room.held()))
+	var pending [priorities]int
+	for prio, l := range g.lanes {
+		pending[prio] = l.room.held()
 	}
-	g.adm.end()
-	g.met.AssignedPartitions.Set(0)
-	for _, a := range g.assignments {
-		// The next generation may give these partitions to another
-		// member: their gauges must not linger here.
-		p := metrics.PartitionLabel(a.Partition)
-		g.met.PartitionLag.DeleteLabelValues(a.Topic, p)
-		g.met.CommittedOffset.DeleteLabelValues(a.Topic, p)
-	}
-	g.health.setJoined(false)
+	g.waits.end()
+	g.obs.ended(g.assignments, pending)
 	g.log.Info("generation drained", zap.Duration("took", time.Since(drainStart)))
+}
+
+// held reports the events in flight in every lane.
+func (g *generation) held() int {
+	n := 0
+	for _, l := range g.lanes {
+		n += l.room.held()
+	}
+	return n
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
 // Order per key (ORDERED_TOPICS) and one push per id (DEDUP_WINDOW) are
@@ -53,7 +52,7 @@ type holdQueue struct{ waiting []*record }
 type waits struct {
 	mu     sync.Mutex
 	window *dedupWindow // nil: DEDUP_WINDOW is off
-	met    *metrics.Metrics
+	obs    waitsObserver
 	keys   map[orderKey]*holdQueue
 	ids    map[string]*holdQueue
 	ready  [priorities][]*record     // released, for the lane's batch loop
@@ -63,8 +62,8 @@ type waits struct {
 	waitingKey, waitingID int
 }
 
-func newWaits(window *dedupWindow, met *metrics.Metrics) *waits {
-	a := &waits{window: window, met: met, keys: make(map[orderKey]*holdQueue), ids: make(map[string]*holdQueue)}
+func newWaits(window *dedupWindow, obs waitsObserver) *waits {
+	a := &waits{window: window, obs: obs, keys: make(map[orderKey]*holdQueue), ids: make(map[string]*holdQueue)}
 	for i := range a.notify {
 		a.notify[i] = make(chan struct{}, 1)
 	}
@@ -84,11 +83,10 @@ func ownID(ev *event.Event, src consumer.TopicPartition, offset int64) bool {
 // reports true when the record goes on to the batch stage (to be pushed, or
 // settled: a duplicate carries its outcome), false when it waits for an
 // earlier event of its key or a copy of its id in flight.
-func (g *generation) admit(rec *record) bool {
+func (a *waits) admit(rec *record) bool {
 	if rec.settled != nil {
 		return true
 	}
-	a := g.adm
 	now := time.Now()
 	rec.adm.ownID = a.window != nil && ownID(&rec.ev, rec.tp, rec.offset)
 	a.mu.Lock()
@@ -100,7 +98,7 @@ func (g *generation) admit(rec *record) bool {
 			a.held[rec.prio]++
 			a.waitingKey++
 			a.mu.Unlock()
-			a.met.OrderWaitingEvents.Inc()
+			a.obs.orderWaiting(1)
 			return false
 		}
 		a.keys[k] = &holdQueue{}
@@ -113,11 +111,11 @@ func (g *generation) admit(rec *record) bool {
 	if dup {
 		// It gives its key back at once: nobody waits for a key taken
 		// just now.
-		g.finishLocked(rec, false, now, nil)
+		a.finishLocked(rec, false, now, nil)
 	}
 	a.mu.Unlock()
 	if dup {
-		it := g.duplicate(rec, of, now)
+		it := duplicate(rec, of, now)
 		rec.settled = &it
 	}
 	return !held
@@ -157,7 +155,7 @@ func (a *waits) checkID(rec *record, now time.Time) (of event.Source, dup, held 
 		q.waiting = append(q.waiting, rec)
 		rec.adm.heldAt = now
 		a.waitingID++
-		a.met.DedupWaitingEvents.Inc()
+		a.obs.dedupWaiting(1)
 		return event.Source{}, false, true
 	}
 	a.ids[rec.ev.ID] = &holdQueue{}
@@ -168,13 +166,12 @@ func (a *waits) checkID(rec *record, now time.Time) (of event.Source, dup, held 
 // finished tells the generation's waits that rec has its outcome (delivered or
 // not): what waited for it goes on. It returns the outcomes of the copies
 // that turned out to be duplicates, for the caller to write.
-func (g *generation) finished(rec *record, delivered bool, now time.Time) []outItem {
+func (a *waits) finished(rec *record, delivered bool, now time.Time) []outItem {
 	if !rec.adm.holdsKey && !rec.adm.holdsID {
 		return nil
 	}
-	a := g.adm
 	a.mu.Lock()
-	out := g.finishLocked(rec, delivered, now, nil)
+	out := a.finishLocked(rec, delivered, now, nil)
 	a.mu.Unlock()
 	for i := range a.notify {
 		select {
@@ -187,8 +184,7 @@ func (g *generation) finished(rec *record, delivered bool, now time.Time) []outI
 
 // finishLocked releases what rec held, and what the records that become
 // duplicates on the way held. Call with a.mu held.
-func (g *generation) finishLocked(rec *record, delivered bool, now time.Time, out []outItem) []outItem {
-	a := g.adm
+func (a *waits) finishLocked(rec *record, delivered bool, now time.Time, out []outItem) []outItem {
 	type finish struct {
 		rec       *record
 		delivered bool
@@ -204,14 +200,12 @@ func (g *generation) finishLocked(rec *record, delivered bool, now time.Time, ou
 			switch {
 			case f.delivered:
 				src := event.Source{Topic: r.tp.Topic, Partition: r.tp.Partition, Offset: r.offset}
-				if n := a.window.add(r.ev.ID, src, now, now); n > 0 {
-					a.met.DedupEvicted.Add(float64(n))
-				}
+				a.obs.dedupEvicted(a.window.add(r.ev.ID, src, now, now))
 				delete(a.ids, r.ev.ID)
 				for _, c := range q.waiting {
 					a.unholdID()
 					a.held[c.prio]--
-					out = append(out, g.duplicate(c, src, now))
+					out = append(out, duplicate(c, src, now))
 					work = append(work, finish{rec: c})
 				}
 			case len(q.waiting) == 0:
@@ -236,15 +230,15 @@ func (g *generation) finishLocked(rec *record, delivered bool, now time.Time, ou
 			q.waiting[0] = nil
 			q.waiting = q.waiting[1:]
 			a.waitingKey--
-			a.met.OrderWaitingEvents.Dec()
-			a.met.OrderWaitSeconds.Observe(now.Sub(next.adm.heldAt).Seconds())
+			a.obs.orderWaiting(-1)
+			a.obs.orderWaited(now.Sub(next.adm.heldAt))
 			next.adm.holdsKey = true
 			of, dup, held := a.checkID(next, now)
 			switch {
 			case held:
 			case dup:
 				a.held[next.prio]--
-				out = append(out, g.duplicate(next, of, now))
+				out = append(out, duplicate(next, of, now))
 				work = append(work, finish{rec: next})
 			default:
 				a.ready[next.prio] = append(a.ready[next.prio], next)
@@ -257,7 +251,7 @@ func (g *generation) finishLocked(rec *record, delivered bool, now time.Time, ou
 // unholdID counts a record that no longer waits for a copy of its id.
 func (a *waits) unholdID() {
 	a.waitingID--
-	a.met.DedupWaitingEvents.Dec()
+	a.obs.dedupWaiting(-1)
 }
 
 // takeReady returns the records released for lane prio, which stop
@@ -298,7 +292,7 @@ func (a *waits) abandon(recs []*record) int {
 				// A record waiting for its key holds nothing yet.
 				a.held[c.prio]--
 				a.waitingKey--
-				a.met.OrderWaitingEvents.Dec()
+				a.obs.orderWaiting(-1)
 				abandonSpan(c.span)
 				n++
 			}
@@ -323,17 +317,18 @@ func (a *waits) abandon(recs []*record) int {
 func (a *waits) end() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.met.OrderWaitingEvents.Sub(float64(a.waitingKey))
-	a.met.DedupWaitingEvents.Sub(float64(a.waitingID))
+	a.obs.orderWaiting(-a.waitingKey)
+	a.obs.dedupWaiting(-a.waitingID)
 	a.waitingKey, a.waitingID = 0, 0
 	if a.window != nil {
-		a.met.DedupIds.Set(float64(a.window.len()))
+		a.obs.dedupIDs(a.window.len())
 	}
 }
 
 // duplicate returns the outcome of rec, a copy of an id delivered from of.
-func (g *generation) duplicate(rec *record, of event.Source, now time.Time) outItem {
-	g.freeBudget(rec) // none taken: a duplicate never reached the batcher
+// It took nothing of its kind's send budget: a duplicate never reaches the
+// batcher.
+func duplicate(rec *record, of event.Source, now time.Time) outItem {
 	out := event.Outcome{
 		ID: rec.ev.ID, Status: event.Duplicate, Kind: rec.ev.Kind,
 		Source:      event.Source{Topic: rec.tp.Topic, Partition: rec.tp.Partition, Offset: rec.offset},

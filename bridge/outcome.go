@@ -94,13 +94,13 @@ func outcomeOf(rec *record, now time.Time, buf []event.Recipient) event.Outcome 
 	out := event.Outcome{
 		ID:          ev.ID,
 		Kind:        ev.Kind,
-		Attempts:    rec.Event.Attempts(),
+		Attempts:    rec.batch.Attempts(),
 		Source:      event.Source{Topic: rec.tp.Topic, Partition: rec.tp.Partition, Offset: rec.offset},
 		ReceivedAt:  rec.receivedAt,
 		CompletedAt: now,
 	}
-	unique := rec.Event.Unique()
-	results := rec.Event.Results()
+	unique := rec.batch.Unique()
+	results := rec.batch.Results()
 	n := unique.Len()
 	if cap(buf) >= n {
 		out.Recipients = buf[:n]

@@ -55,19 +55,19 @@ func BenchmarkPendingEventBytes(b *testing.B) {
 			for b.Loop() {
 				at := consumer.TopicPartition{Topic: "mimc.push", Partition: 0}
 				before := liveHeap()
-				bt, err := batching.New(batching.Config{MaxRecipients: 100, MaxPendingEvents: n, Linger: time.Hour})
+				bt, err := batching.New(batching.Config[*record]{MaxRecipients: 100, MaxPendingEvents: n, Linger: time.Hour})
 				if err != nil {
 					b.Fatal(err)
 				}
 				recs := make([]*record, n)
 				items := make([]outItem, 0, n)
-				var calls []*batching.Call
+				var calls []*call
 				for i := range recs {
 					// kafka-go hands each record its own value: a copy,
 					// which the decoded event no longer needs.
 					m := consumer.Record{Topic: at.Topic, Offset: int64(i), Value: append([]byte(nil), values[i]...), Time: time.Now()}
 					recs[i] = newRecord(at, &m, &cfg, normal, nil)
-					if calls, err = bt.Add(&recs[i].Event, calls); err != nil {
+					if calls, err = bt.Add(&recs[i].batch, &recs[i].ev.Content, recs[i].ev.Recipients, calls); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -81,7 +81,7 @@ func BenchmarkPendingEventBytes(b *testing.B) {
 						results[i] = batching.Result{PacketID: "k3f9x-" + strconv.Itoa(1000000+i), Attempts: 1}
 					}
 					for _, e := range c.Resolve(results...) {
-						rec := e.Data.(*record)
+						rec := e.Data
 						out := outcomeOf(rec, now, nil)
 						items = append(items, completed(rec, now, &out))
 					}

@@ -60,14 +60,5 @@ func withBytes(l [priorities]laneConfig, maxBytes int, hasUrgent bool) [prioriti
 type lane struct {
 	prio    priority
 	room    *room
-	batcher *batching.Batcher
-}
-
-// held reports the events in flight in every lane.
-func (g *generation) held() int {
-	n := 0
-	for _, l := range g.lanes {
-		n += l.room.held()
-	}
-	return n
+	batcher *batching.Batcher[*record]
 }

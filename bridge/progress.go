@@ -2,12 +2,13 @@ package bridge
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/consumer"
-	"github.com/mimc-bridge/mimc-bridge/metrics"
+	"github.com/mimc-bridge/mimc-bridge/quota"
 )
 
 // progressConfig configures the progress stage.
@@ -25,26 +26,58 @@ type progressConfig struct {
 	boundRefresh time.Duration
 }
 
-// progress commits what the tracker allows and updates the progress gauges
-// (stall, lag) every tick, until stop is called; stop returns once the loop
-// has ended.
-func (g *generation) progress() (stop func()) {
+// progressClock is when the pipeline last made progress: an outcome
+// written, or a moment with nothing pending. The write stage marks it, the
+// progress stage reads it.
+type progressClock struct{ at atomic.Int64 } // unix nanos
+
+func newProgressClock(now time.Time) *progressClock {
+	c := &progressClock{}
+	c.mark(now)
+	return c
+}
+
+func (c *progressClock) mark(now time.Time) { c.at.Store(now.UnixNano()) }
+
+// since returns how long ago the last progress was.
+func (c *progressClock) since(now time.Time) time.Duration { return now.Sub(time.Unix(0, c.at.Load())) }
+
+// progressStage commits what the tracker allows, with the bounds their
+// outcomes keep, and watches progress (stall, lag) every tick.
+type progressStage struct {
+	cfg         progressConfig
+	committer   Committer
+	offsets     EndOffsets // nil: no lag gauges
+	assignments []consumer.Assignment
+	tracker     *consumer.Tracker
+	bounds      *commitBounds
+	rooms       [priorities]*room // their events are the pending ones
+	progress    *progressClock
+	quota       *quota.Limiter // nil: none
+	log         *zap.Logger
+	obs         progressObserver
+	stalled     bool // at the last tick
+}
+
+// run commits and watches every tick until stop is called; stop returns
+// once the loop has ended.
+func (s *progressStage) run() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(g.cfg.progress.every)
+		t := time.NewTicker(s.cfg.every)
 		defer t.Stop()
 		for n := 0; ; n++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				g.commit(ctx)
-				g.observe()
-				g.observeQuota()
-				if n%g.cfg.progress.lagEvery == 0 {
-					g.lag(ctx)
+				s.commit(ctx)
+				s.observe()
+				observeQuota(s.quota)
+				if n%s.cfg.lagEvery == 0 {
+					s.lag(ctx)
 				}
 			}
 		}
@@ -57,83 +90,82 @@ func (g *generation) progress() (stop func()) {
 
 // commitWith commits offsets with their bounds and records both; failed
 // says what to log when the commit fails.
-func (g *generation) commitWith(ctx context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time, failed string) bool {
-	if err := g.committer.Commit(ctx, offsets, since); err != nil {
-		g.met.CommitErrors.Inc()
-		g.log.Warn(failed, zap.Error(err))
+func (s *progressStage) commitWith(ctx context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time, failed string) bool {
+	if err := s.committer.Commit(ctx, offsets, since); err != nil {
+		s.obs.commitFailed()
+		s.log.Warn(failed, zap.Error(err))
 		return false
 	}
-	g.committedBounds(offsets, since)
-	g.tracker.Committed(offsets)
+	s.bounds.committed(offsets, since)
+	s.tracker.Committed(offsets)
 	return true
 }
 
 // commit commits, per partition, the offset below which every record has
 // its outcome written, with a bound on when those outcomes were written.
-func (g *generation) commit(ctx context.Context) {
-	since := g.bounds(time.Now()) // before Committable: a bound taken earlier holds for later offsets
-	offsets := g.tracker.Committable()
-	g.lowerToFloors(offsets, since)
-	offsets = g.refreshBounds(offsets, since)
+func (s *progressStage) commit(ctx context.Context) {
+	since := s.bounds.at(s.tracker, time.Now()) // before Committable: a bound taken earlier holds for later offsets
+	offsets := s.tracker.Committable()
+	s.bounds.lowerToFloors(offsets, since)
+	offsets = s.bounds.refresh(offsets, since, s.tracker.CommittedOffsets())
 	if len(offsets) == 0 {
 		return
 	}
-	if !g.commitWith(ctx, offsets, since, "committing offsets failed") {
+	if !s.commitWith(ctx, offsets, since, "committing offsets failed") {
 		return
 	}
-	g.met.Commits.Inc()
-	for tp, off := range offsets {
-		g.met.CommittedOffset.WithLabelValues(tp.Topic, metrics.PartitionLabel(tp.Partition)).Set(float64(off))
+	s.obs.committed(offsets)
+}
+
+// pending reports the events in flight in every lane.
+func (s *progressStage) pending() int {
+	n := 0
+	for _, r := range s.rooms {
+		n += r.held()
 	}
+	return n
 }
 
 // observe tells whether work has stalled: events pending and no outcome
 // written for stallAfter. Time with nothing pending counts as progress, so
 // the first event after a lull is not taken for a stall.
-func (g *generation) observe() {
+func (s *progressStage) observe() {
 	now := time.Now()
-	pending := g.held()
+	pending := s.pending()
 	if pending == 0 {
-		g.lastProgress.Store(now.UnixNano())
+		s.progress.mark(now)
 	}
-	idle := now.Sub(time.Unix(0, g.lastProgress.Load()))
-	stalled := pending > 0 && idle > g.cfg.progress.stallAfter
-	if stalled != g.health.stalled.Load() {
-		g.health.stalled.Store(stalled)
-		if stalled {
-			g.log.Warn("work has stalled", zap.Int("pending_events", pending), zap.Duration("idle", idle))
-		}
+	idle := s.progress.since(now)
+	stalled := pending > 0 && idle > s.cfg.stallAfter
+	if stalled && !s.stalled {
+		s.log.Warn("work has stalled", zap.Int("pending_events", pending), zap.Duration("idle", idle))
 	}
-	if stalled {
-		g.met.Stalled.Set(1)
-	} else {
-		g.met.Stalled.Set(0)
-	}
-	oldest := 0.0
+	s.stalled = stalled
+	oldest := time.Duration(0)
 	if pending > 0 {
-		oldest = idle.Seconds()
+		oldest = idle
 	}
-	g.met.OldestPendingSeconds.Set(oldest)
+	s.obs.progress(stalled, oldest)
 }
 
 // lag sets each partition's lag: its end offset minus the committed one.
-func (g *generation) lag(ctx context.Context) {
-	if g.offsets == nil || len(g.assignments) == 0 {
+func (s *progressStage) lag(ctx context.Context) {
+	if s.offsets == nil || len(s.assignments) == 0 {
 		return
 	}
-	tps := make([]consumer.TopicPartition, len(g.assignments))
-	for i, a := range g.assignments {
+	tps := make([]consumer.TopicPartition, len(s.assignments))
+	for i, a := range s.assignments {
 		tps[i] = a.TopicPartition
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	end, err := g.offsets.EndOffsets(ctx, tps)
+	end, err := s.offsets.EndOffsets(ctx, tps)
 	if err != nil {
 		return
 	}
-	for tp, c := range g.tracker.CommittedOffsets() {
+	for tp, c := range s.tracker.CommittedOffsets() {
 		if e, ok := end[tp]; ok {
-			g.met.PartitionLag.WithLabelValues(tp.Topic, metrics.PartitionLabel(tp.Partition)).Set(float64(e - c))
+			s.obs.lag(tp, e-c)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
@@ -84,15 +83,15 @@ func slowQuotaWarnings(cfg config.Config) []slowQuotaWarning {
 	return out
 }
 
-// observeQuota brings the rate gauges up to date: a rate recovering from
-// 429s climbs with time, not only when calls are granted.
-func (p *pipeline) observeQuota() {
-	if p.quota == nil {
+// observeQuota brings the rate gauges of q (nil: none) up to date: a rate
+// recovering from 429s climbs with time, not only when calls are granted.
+func observeQuota(q *quota.Limiter) {
+	if q == nil {
 		return
 	}
 	for _, k := range []string{message.P2P, message.P2T} {
-		if p.quota.Limited(k) {
-			p.quota.Rate(k)
+		if q.Limited(k) {
+			q.Rate(k)
 		}
 	}
 }
@@ -184,11 +183,11 @@ func (b *sendBudget) free(kind string, n int) {
 // their kind's send budget, in fetch order. The lane's batch loop owns it.
 type waitingEvents struct {
 	budget *sendBudget
-	gauge  func(kind string) prometheus.Gauge
+	gauge  func(kind string) level
 	queues map[string][]*record
 }
 
-func newWaitingEvents(b *sendBudget, gauge func(kind string) prometheus.Gauge) *waitingEvents {
+func newWaitingEvents(b *sendBudget, gauge func(kind string) level) *waitingEvents {
 	return &waitingEvents{budget: b, gauge: gauge, queues: map[string][]*record{}}
 }
 
@@ -199,7 +198,7 @@ func (w *waitingEvents) admit(rec *record) bool {
 		return true
 	}
 	kind := rec.ev.Kind
-	if len(w.queues[kind]) == 0 && w.budget.take(kind, rec.Event.Recipients.Len()) {
+	if len(w.queues[kind]) == 0 && w.budget.take(kind, rec.ev.Recipients.Len()) {
 		rec.inBudget = true
 		return true
 	}
@@ -213,7 +212,7 @@ func (w *waitingEvents) admit(rec *record) bool {
 func (w *waitingEvents) release(add func(*record)) {
 	for kind, q := range w.queues {
 		n := 0
-		for n < len(q) && w.budget.take(kind, q[n].Event.Recipients.Len()) {
+		for n < len(q) && w.budget.take(kind, q[n].ev.Recipients.Len()) {
 			q[n].inBudget = true
 			add(q[n])
 			q[n] = nil
@@ -252,23 +251,11 @@ func (w *waitingEvents) abandon() (map[string]int, []*record) {
 	return left, recs
 }
 
-// abandonWaiting drops the events waiting for their kind's quota when the
-// generation ends, and with them the events that wait behind them for
-// their key or id (order.go): those cannot go first. It returns how many
-// events of each kind waited for the quota, and how many waited behind them.
-func (g *generation) abandonWaiting(w *waitingEvents) (map[string]int, int) {
-	left, recs := w.abandon()
-	if len(recs) == 0 {
-		return left, 0
-	}
-	return left, g.adm.abandon(recs)
-}
-
-// freeBudget gives back the recipients rec took in its kind's send budget,
-// if it took any.
-func (g *generation) freeBudget(rec *record) {
+// freeOf gives back the recipients rec took in its kind's send budget, if
+// it took any.
+func (b *sendBudget) freeOf(rec *record) {
 	if rec.inBudget {
 		rec.inBudget = false
-		g.budget.free(rec.ev.Kind, rec.Event.Recipients.Len())
+		b.free(rec.ev.Kind, rec.ev.Recipients.Len())
 	}
 }

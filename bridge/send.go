@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -12,19 +13,31 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
-// send starts the senders of each lane: each pushes its lane's calls to
-// MIMC and turns the events a call completes into outcomes. The returned
-// channel is closed once every sender has returned, after the calls are
-// closed.
-func (g *generation) send(calls [priorities]<-chan *batching.Call) <-chan outItem {
+// sendStage runs the senders of each lane: each pushes its lane's calls to
+// MIMC and turns the events a call completes into outcomes.
+type sendStage struct {
+	senders [priorities]int // per lane
+	pusher  Pusher
+	budget  *sendBudget // nil: no quota; a completed event frees its recipients
+	waits   *waits      // a completed event releases what waits for it
+	tracer  trace.Tracer
+	// abandon ends the calls in flight when a drain runs out of time:
+	// their events get no outcome.
+	abandon context.Context
+	obs     sendObserver
+}
+
+// run starts the senders. The returned channel is closed once every sender
+// has returned, after the calls are closed.
+func (s *sendStage) run(calls [priorities]<-chan *call) <-chan outItem {
 	sent := make(chan outItem, 4096)
 	var senders sync.WaitGroup
-	for prio, l := range g.lanes {
-		for range g.cfg.lanes[prio].senders {
+	for prio, n := range s.senders {
+		for range n {
 			senders.Go(func() {
 				var scratch []event.Recipient // the recipients of one outcome at a time
 				for c := range calls[prio] {
-					scratch = g.sendOne(l, c, sent, scratch)
+					scratch = s.sendOne(priority(prio), c, sent, scratch)
 				}
 			})
 		}
@@ -36,21 +49,20 @@ func (g *generation) send(calls [priorities]<-chan *batching.Call) <-chan outIte
 	return sent
 }
 
-// sendOne pushes one call and hands on the outcomes of the events it
-// completes. scratch holds the recipients of one outcome at a time; the
-// grown buffer is returned for the next call.
-func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scratch []event.Recipient) []event.Recipient {
-	g.met.RecipientsPerCall.Observe(float64(c.Recipients.Len()))
-	g.met.MIMCCallsInFlight.Inc()
-	call := toMIMC(c)
-	ctx := withPolicy(g.abandonCtx, &callPolicy{prio: l.prio, expires: expiries(c)})
+// sendOne pushes one call of lane prio and hands on the outcomes of the
+// events it completes. scratch holds the recipients of one outcome at a
+// time; the grown buffer is returned for the next call.
+func (s *sendStage) sendOne(prio priority, c *call, sent chan<- outItem, scratch []event.Recipient) []event.Recipient {
+	s.obs.calling(c.Recipients.Len())
+	mc := toMIMC(c)
+	ctx := withPolicy(s.abandon, &callPolicy{prio: prio, expires: expiries(c)})
 	var span trace.Span // nil: traces off
-	if g.tracer != nil {
-		ctx, span = g.startCallSpan(ctx, c, &call)
+	if s.tracer != nil {
+		ctx, span = startCallSpan(ctx, s.tracer, c, &mc)
 	}
-	res, err := g.pusher.Push(ctx, call)
-	g.met.MIMCCallsInFlight.Dec()
-	if g.abandonCtx.Err() != nil {
+	res, err := s.pusher.Push(ctx, mc)
+	s.obs.called()
+	if s.abandon.Err() != nil {
 		// Abandoned: no outcome, so no commit; the next owner of these
 		// partitions sends them again.
 		if span != nil {
@@ -63,18 +75,18 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 		endCallSpan(span, c, &res, err)
 	}
 	if !res.SentAt.IsZero() {
-		g.met.SendWaitSeconds.WithLabelValues(l.prio.String()).Observe(res.SentAt.Sub(c.FirstAt).Seconds())
+		s.obs.sendWait(prio, res.SentAt.Sub(c.FirstAt))
 	}
 	done := c.Resolve(results(c, res, err)...)
 	now := time.Now()
 	for _, e := range done {
-		rec := e.Data.(*record)
-		g.freeBudget(rec)
+		rec := e.Data
+		s.budget.freeOf(rec)
 		out := outcomeOf(rec, now, scratch)
 		scratch = out.Recipients[:0]
 		delivered := out.Status == event.Delivered
 		sent <- completed(rec, now, &out)
-		for _, dup := range g.finished(rec, delivered, now) {
+		for _, dup := range s.waits.finished(rec, delivered, now) {
 			sent <- dup
 		}
 	}
@@ -86,10 +98,10 @@ func (g *generation) sendOne(l *lane, c *batching.Call, sent chan<- outItem, scr
 
 // expiries returns when each recipient of c expires (its event's expiry),
 // or nil when none does.
-func expiries(c *batching.Call) []time.Time {
+func expiries(c *call) []time.Time {
 	var out []time.Time
 	for i := range c.Recipients.Len() {
-		at := c.EventOf(i).Data.(*record).expiresAt
+		at := c.EventOf(i).Data.expiresAt
 		if at.IsZero() {
 			continue
 		}
@@ -103,14 +115,14 @@ func expiries(c *batching.Call) []time.Time {
 
 // toMIMC maps a batched call onto the MIMC client's call: the same content
 // and recipients.
-func toMIMC(c *batching.Call) mimc.Call {
+func toMIMC(c *call) mimc.Call {
 	return mimc.Call{Content: *c.Content, Recipients: c.Recipients}
 }
 
 // results maps MIMC's answer onto the call's recipients: one packet id each,
 // or one error for all, and an expiredError for each recipient that expired
 // before it was sent (withdrawn by dropExpired).
-func results(c *batching.Call, res mimc.Result, err error) []batching.Result {
+func results(c *call, res mimc.Result, err error) []batching.Result {
 	attempts := res.Attempts
 	var me *mimc.Error
 	if errors.As(err, &me) {
@@ -129,7 +141,7 @@ func results(c *batching.Call, res mimc.Result, err error) []batching.Result {
 		}
 	}
 	for _, i := range res.Withdrawn {
-		out[i] = batching.Result{Err: &expiredError{at: c.EventOf(i).Data.(*record).expiresAt}, Attempts: attempts}
+		out[i] = batching.Result{Err: &expiredError{at: c.EventOf(i).Data.expiresAt}, Attempts: attempts}
 	}
 	return out
 }

@@ -68,15 +68,15 @@ type partitionSpans struct {
 	attrs  []attribute.KeyValue    // of a recorded span; the offset is last
 }
 
-// partitionSpans returns the span starter of partition a, or nil when
-// traces are off.
-func (g *generation) partitionSpans(a consumer.Assignment) *partitionSpans {
-	if g.tracer == nil {
+// newPartitionSpans returns the span starter of partition a of group's
+// input, or nil when traces are off (tracer nil).
+func newPartitionSpans(tracer trace.Tracer, group string, a consumer.Assignment) *partitionSpans {
+	if tracer == nil {
 		return nil
 	}
 	// The attributes are set once a span is known to be recorded: given at
 	// the start, the SDK would copy them for every span, sampled or not.
-	return &partitionSpans{tracer: g.tracer,
+	return &partitionSpans{tracer: tracer,
 		opts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)},
 		attrs: []attribute.KeyValue{
 			attrMessagingSystem.String("kafka"),
@@ -84,7 +84,7 @@ func (g *generation) partitionSpans(a consumer.Assignment) *partitionSpans {
 			attrOperationName.String("process"),
 			attrTopic.String(a.Topic),
 			attrPartition.String(strconv.Itoa(a.Partition)),
-			attrGroup.String(g.group),
+			attrGroup.String(group),
 			attrOffset.Int64(-1),
 		},
 	}
@@ -169,12 +169,12 @@ func abandonSpan(span trace.Span) {
 
 // eventsOf calls f once per event of c (an event's recipients are
 // consecutive in a call).
-func eventsOf(c *batching.Call, f func(rec *record)) {
-	var prev *batching.Event
+func eventsOf(c *call, f func(rec *record)) {
+	var prev *batching.Event[*record]
 	for i := range c.Recipients.Len() {
 		if e := c.EventOf(i); e != prev {
 			prev = e
-			f(e.Data.(*record))
+			f(e.Data)
 		}
 	}
 }
@@ -182,7 +182,7 @@ func eventsOf(c *batching.Call, f func(rec *record)) {
 // startCallSpan starts the span of call c, linked to the sampled spans of
 // its events (a linked sampled span makes it sampled: tracing.LinkSampler),
 // and returns ctx with it for the client's attempt events.
-func (g *generation) startCallSpan(ctx context.Context, c *batching.Call, call *mimc.Call) (context.Context, trace.Span) {
+func startCallSpan(ctx context.Context, tracer trace.Tracer, c *call, mc *mimc.Call) (context.Context, trace.Span) {
 	var links []trace.Link
 	events := 0
 	eventsOf(c, func(rec *record) {
@@ -191,13 +191,13 @@ func (g *generation) startCallSpan(ctx context.Context, c *batching.Call, call *
 			links = append(links, trace.Link{SpanContext: sc})
 		}
 	})
-	return g.tracer.Start(ctx, callSpanName,
+	return tracer.Start(ctx, callSpanName,
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithLinks(links...),
 		trace.WithAttributes(
-			attrEndpoint.String(call.Endpoint()),
-			attrKind.String(call.Kind),
-			attrRecipients.Int(call.Recipients.Len()),
+			attrEndpoint.String(mc.Endpoint()),
+			attrKind.String(mc.Kind),
+			attrRecipients.Int(mc.Recipients.Len()),
 			attrEvents.Int(events),
 			attrUrgent.Bool(policyOf(ctx).prio == urgent),
 		))
@@ -205,7 +205,7 @@ func (g *generation) startCallSpan(ctx context.Context, c *batching.Call, call *
 
 // endCallSpan ends the span of call c with MIMC's answer, and links the
 // spans of its events to it.
-func endCallSpan(span trace.Span, c *batching.Call, res *mimc.Result, err error) {
+func endCallSpan(span trace.Span, c *call, res *mimc.Result, err error) {
 	if span.IsRecording() {
 		packets := 0
 		for _, id := range res.PacketIDs {

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/consumer"
@@ -18,16 +19,28 @@ type writeConfig struct {
 	maxBatch int // outcomes per write at most
 }
 
-// write publishes the outcomes of sent and settled in batches; once one is
-// acknowledged its record is done (the tracker may commit past it) and its
-// room is freed. The returned channel is closed once both inputs are closed
-// and drained. When the generation abandons its work, the outcomes not yet
+// writeStage publishes the outcomes of sent and settled in batches; once one
+// is acknowledged its record is done (the tracker may commit past it) and its
+// room is freed. When the generation abandons its work, the outcomes not yet
 // written are dropped: their records stay uncommitted.
-func (g *generation) write(sent, settled <-chan outItem) <-chan struct{} {
+type writeStage struct {
+	cfg      writeConfig
+	pub      Publisher
+	tracker  *consumer.Tracker // every record written is marked done
+	rooms    [priorities]*room // freed as outcomes are written
+	progress *progressClock    // marked at every write
+	// abandon ends a write in flight when a drain runs out of time.
+	abandon context.Context
+	obs     writeObserver
+}
+
+// run writes until both inputs are closed and drained; the returned channel
+// is closed then.
+func (s *writeStage) run(sent, settled <-chan outItem) <-chan struct{} {
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		w := writer{g: g, sent: sent, settled: settled}
+		w := writer{s: s, sent: sent, settled: settled}
 		w.run()
 	}()
 	return written
@@ -35,12 +48,12 @@ func (g *generation) write(sent, settled <-chan outItem) <-chan struct{} {
 
 // writer reads two channels, each closed by its own stage.
 type writer struct {
-	g             *generation
+	s             *writeStage
 	sent, settled <-chan outItem // nil once closed
 }
 
 func (w *writer) run() {
-	cfg := w.g.cfg.write
+	cfg := w.s.cfg
 	batch := make([]outItem, 0, cfg.maxBatch)
 	msgs := make([]consumer.Message, 0, cfg.maxBatch)
 	linger := time.NewTimer(time.Hour)
@@ -65,7 +78,7 @@ func (w *writer) run() {
 			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status,
 				Trace: spanContext(it.span)})
 		}
-		err := w.g.pub.Publish(w.g.abandonCtx, msgs, func(i, n int) []byte {
+		err := w.s.pub.Publish(w.s.abandon, msgs, func(i, n int) []byte {
 			return shrink(batch[i].outcome(), n)
 		})
 		if err != nil {
@@ -83,7 +96,7 @@ func (w *writer) run() {
 				abandonSpan(it.span)
 			}
 		}
-		w.done(batch)
+		w.s.done(batch)
 	}
 }
 
@@ -110,36 +123,33 @@ func (w *writer) receive(timeout <-chan time.Time) (outItem, bool) {
 }
 
 // done releases the records of a written batch.
-func (w *writer) done(batch []outItem) {
-	g := w.g
-	g.health.writerOK()
-	g.lastProgress.Store(time.Now().UnixNano())
+func (s *writeStage) done(batch []outItem) {
+	s.obs.written()
+	s.progress.mark(time.Now())
 	var delivered, freed [priorities]int // counted once per batch: the usual status
 	var freedBytes [priorities]int64
 	for i := range batch {
 		it := &batch[i]
-		g.tracker.Done(it.tp, it.offset)
+		s.tracker.Done(it.tp, it.offset)
 		if it.span != nil {
 			it.span.End()
 		}
 		freed[it.prio]++
-		freedBytes[it.prio] += g.lanes[it.prio].room.cost(int(it.size))
+		freedBytes[it.prio] += s.rooms[it.prio].cost(int(it.size))
 		if it.status == event.Delivered {
 			delivered[it.prio]++
 		} else {
-			g.met.Outcomes.WithLabelValues(it.status).Inc()
-			g.met.PriorityOutcomes.WithLabelValues(it.prio.String(), it.status).Inc()
+			s.obs.outcomes(it.prio, it.status, 1)
 		}
 		*it = outItem{}
 	}
-	for prio, l := range g.lanes {
+	for prio, r := range s.rooms {
 		if n := delivered[prio]; n > 0 {
-			g.met.Outcomes.WithLabelValues(event.Delivered).Add(float64(n))
-			g.met.PriorityOutcomes.WithLabelValues(l.prio.String(), event.Delivered).Add(float64(n))
+			s.obs.outcomes(priority(prio), event.Delivered, n)
 		}
 		if n := freed[prio]; n > 0 {
-			l.room.free(n, freedBytes[prio])
-			g.met.PendingEvents.WithLabelValues(l.prio.String()).Sub(float64(n))
+			r.free(n, freedBytes[prio])
+			s.obs.freed(priority(prio), n)
 		}
 	}
 }

@@ -44,6 +44,7 @@ type Metrics struct {
 	ResultsScanIgnored      prometheus.Counter
 	PriorityOutcomes        *prometheus.CounterVec   // priority, status
 	SendWaitSeconds         *prometheus.HistogramVec // priority
+	Batches                 *prometheus.CounterVec   // reason
 
 	// The quota and the calls in flight (quota.go).
 	QuotaShare           *prometheus.GaugeVec   // kind
@@ -99,7 +100,8 @@ func New() *Metrics {
 	m.ResultsScanIgnored = prometheus.NewCounter(prometheus.CounterOpts{Name: "mimc_bridge_results_scan_ignored_total", Help: "Results topic records naming this group and a record to skip that the scan for outcomes already written ignored because their signature is missing or does not check (forged, written by a version that did not sign, or signed with another app secret); their records are done again."})
 	m.PriorityOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_priority_outcomes_total", Help: "Outcomes acknowledged by the results topic, by priority and status."}, []string{"priority", "status"})
 	m.SendWaitSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mimc_bridge_send_wait_seconds", Help: "Time from fetching an event to the MIMC attempt that sent it (batching, senders and quota), by priority.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}, []string{"priority"})
-	for _, c := range []prometheus.Collector{m.EventsConsumed, m.EventsRejected, m.RecordTimestampsAhead, m.MIMCCalls, m.MIMCRecipients, m.MIMCCallDurationSeconds, m.MIMCRetries,
+	m.Batches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mimc_bridge_batches_total", Help: "MIMC calls the batcher cut, by why: full (the most recipients), size (the request body), linger, hold (held past its linger for a backlog, then sent), fullest (sent early to free the pending room) or flush (a generation ended)."}, []string{"reason"})
+	for _, c := range []prometheus.Collector{m.Batches, m.EventsConsumed, m.EventsRejected, m.RecordTimestampsAhead, m.MIMCCalls, m.MIMCRecipients, m.MIMCCallDurationSeconds, m.MIMCRetries,
 		m.Outcomes, m.OutcomeWriteErrors, m.PendingEvents, m.PartitionLag, m.CommittedOffset, m.Commits, m.CommitErrors, m.GroupErrors,
 		m.Generations, m.AssignedPartitions, m.OldestPendingSeconds, m.Stalled, m.RecipientsPerCall, m.MIMCCallsInFlight,
 		m.EventsSkipped, m.ResultsScanSeconds, m.ResultsScanRecords, m.ResultsScanIgnored, m.PriorityOutcomes, m.SendWaitSeconds} {
