@@ -74,7 +74,7 @@ type Call[T any] struct {
 
 	b    *Batcher[T]
 	g    *group[T] // while open
-	body int    // estimated request body size
+	body int       // estimated request body size
 	// fan-back: recipient i belongs to evs[i], at index idx[i] of its Unique().
 	evs []*Event[T]
 	idx []int32
@@ -82,7 +82,7 @@ type Call[T any] struct {
 	// index+1 into Recipients, while the call is open and large.
 	set []uint16
 
-	prev, next *Call[T]     // linger list, while open, in order of due
+	prev, next *Call[T]  // linger list, while open, in order of due
 	due        time.Time // when Expired looks at it: FirstAt + Linger, later while Hold keeps it open
 	events     int       // events it carries (one counted in each call it spans)
 	resolved   atomic.Bool
@@ -245,15 +245,15 @@ type Batcher[T any] struct {
 
 	seed    maphash.Seed
 	hash    func(*message.Content) uint64 // content hash; a hook so tests can force collisions
-	groups  map[uint64]*group[T]             // open contents by hash, chained on collision
+	groups  map[uint64]*group[T]          // open contents by hash, chained on collision
 	minCost [2]int                        // the least a recipient costs: [0] an account, [1] a topic id
 	perCall [2]int                        // the most recipients in a call: [0] p2p, [1] p2t
 
 	head, tail *Call[T] // open calls by due (Expired looks at them in that order)
 	open       int
-	openEvents int       // events of the open calls (hold.go)
-	byFill     []*Call[T]   // scratch for EmitFullest
-	last       time.Time // latest FirstAt given, so FirstAt never goes back
+	openEvents int        // events of the open calls (hold.go)
+	byFill     []*Call[T] // scratch for EmitFullest
+	last       time.Time  // latest FirstAt given, so FirstAt never goes back
 
 	// scratch for Add, reused
 	hashes []uint64
@@ -272,12 +272,12 @@ type group[T any] struct {
 	content  message.Content
 	hash     uint64
 	next     *group[T] // next group with the same hash
-	overhead int    // body of a call with no recipient
+	overhead int       // body of a call with no recipient
 	p2t      bool
 	calls    []*Call[T] // open calls, oldest first
 	callsBuf [2]*Call[T]
 	first    Call[T] // the first call of the group, allocated with it
-	used     bool // first is taken
+	used     bool    // first is taken
 }
 
 // New returns a Batcher, or an error naming the first invalid field of cfg.

@@ -90,10 +90,10 @@ type stream struct {
 	clk     *fakeClock
 	cfg     testConfig
 	events  []*testEvent
-	open    []*testCall               // emitted, not yet resolved
+	open    []*testCall           // emitted, not yet resolved
 	placed  map[streamPair]int    // (event, unique index) → calls that carried it
 	want    map[streamPair]Result // result given by Resolve
-	done    map[*testEvent]int        // times Resolve returned the event
+	done    map[*testEvent]int    // times Resolve returned the event
 	pending int
 }
 
