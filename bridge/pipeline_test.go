@@ -224,6 +224,12 @@ func TestAGenerationEndingWithEventsInTheBatcherSendsThemFirst(t *testing.T) {
 		if n := h.logged("drain deadline passed: abandoning in-flight work, it stays uncommitted for the next owner"); n != 0 {
 			t.Error("the drain ran out of time")
 		}
+		if n := counter(h.p.met.Batches.WithLabelValues("flush")); n != 1 {
+			t.Errorf("%v calls counted as flushed, want the one call of the one message", n)
+		}
+		if n := counter(h.p.met.Batches.WithLabelValues("linger")); n != 0 {
+			t.Errorf("%v calls counted as gone at their linger, want none", n)
+		}
 	})
 }
 
