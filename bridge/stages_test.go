@@ -94,12 +94,14 @@ func (o *recordingObserver) progress(stalled bool, _ time.Duration) {
 	o.stalled = stalled
 	o.mu.Unlock()
 }
-func (o *recordingObserver) lag(tp consumer.TopicPartition, n int64) { o.add("lag/"+tp.String(), float64(n)) }
-func (o *recordingObserver) orderWaiting(delta int)                  { o.add("order_waiting", float64(delta)) }
-func (o *recordingObserver) orderWaited(time.Duration)               {}
-func (o *recordingObserver) dedupWaiting(delta int)                  { o.add("dedup_waiting", float64(delta)) }
-func (o *recordingObserver) dedupEvicted(n int)                      { o.add("dedup_evicted", float64(n)) }
-func (o *recordingObserver) dedupIDs(int)                            {}
+func (o *recordingObserver) lag(tp consumer.TopicPartition, n int64) {
+	o.add("lag/"+tp.String(), float64(n))
+}
+func (o *recordingObserver) orderWaiting(delta int)    { o.add("order_waiting", float64(delta)) }
+func (o *recordingObserver) orderWaited(time.Duration) {}
+func (o *recordingObserver) dedupWaiting(delta int)    { o.add("dedup_waiting", float64(delta)) }
+func (o *recordingObserver) dedupEvicted(n int)        { o.add("dedup_evicted", float64(n)) }
+func (o *recordingObserver) dedupIDs(int)              {}
 
 // testFetchConfig is the fetch settings of the default configuration.
 func testFetchConfig() fetchConfig {
