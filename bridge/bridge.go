@@ -7,11 +7,16 @@
 //	                            │ rejected ────────────┘
 //
 // One file per stage: fetch.go, batch.go, send.go, write.go, progress.go
-// (commits, lag, stall), with outcome.go building and encoding outcomes;
-// generation.go wires the stages for one generation and
-// drains them. Every stage owns the channels it writes and closes them: a
-// record rejected at fetch passes through the batch stage, which hands it to
-// the writer on a channel of its own. A generation is drained (fetching
+// (commits, lag, stall), with outcome.go building and encoding outcomes. A
+// stage is a struct of its explicit inputs: its channels, the one interface
+// it needs (Source, Pusher, Publisher, Committer), the few shared objects it
+// touches (the tracker, the lanes' rooms, the waits of order.go, the send
+// budget), and an observer of what it reports (observer.go); no stage reads
+// another's state, and each is tested alone (stages_test.go). generation.go
+// builds the stages of one generation, connects them and drains them. Every
+// stage owns the channels it writes and closes them: a record rejected at
+// fetch passes through the batch stage, which hands it to the writer on a
+// channel of its own. A generation is drained (fetching
 // stops, pending calls go out, outcomes are written, offsets committed)
 // before the group may rejoin, so no commit ever belongs to an ended
 // generation.
