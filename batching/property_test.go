@@ -364,7 +364,7 @@ func (s *stream) checkFinal() {
 				s.t.Fatalf("recipient %q of an event was in %d calls", names(ev.Unique())[idx], s.placed[p])
 			}
 			want := s.want[p]
-			if r.PacketID != want.PacketID || r.Err != want.Err || r.Attempts != want.Attempts {
+			if r.PacketID != want.PacketID || !errors.Is(r.Err, want.Err) || r.Attempts != want.Attempts {
 				s.t.Fatalf("result %+v, want %+v", r, want)
 			}
 			most = max(most, r.Attempts)

@@ -93,9 +93,13 @@ func runChild(specJSON string) int {
 	out := bufio.NewWriter(os.Stdout)
 	emit := func(l childLine) {
 		b, _ := json.Marshal(l)
-		out.Write(b)
-		out.WriteByte('\n')
-		out.Flush()
+		// bufio's error is sticky: Flush reports a failed Write too. A
+		// parent that stopped reading has ended the run; nothing to tell.
+		_, _ = out.Write(b)
+		_ = out.WriteByte('\n')
+		if err := out.Flush(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench child: writing to the parent: %v\n", err)
+		}
 	}
 	if spec.Profile != "" {
 		f, err := os.Create(spec.Profile + "-cpu.pprof")

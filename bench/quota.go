@@ -127,8 +127,10 @@ func (e *env) quotaRun(ctx context.Context) *quotaResult {
 		for _, m := range members {
 			m.cancel()
 		}
-		for _, m := range members {
-			<-m.done
+		for i, m := range members {
+			if err := <-m.done; err != nil {
+				logf("quota: member %d ended: %v", i, err)
+			}
 		}
 	}
 	// The backlog comes once the group has formed, so that it is shared

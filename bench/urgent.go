@@ -131,7 +131,7 @@ func (e *env) urgentRun(ctx context.Context) *urgentResult {
 	for normalAccepted(time.Time{}, time.Now().Add(time.Hour)) < int(2*o.urgentQuota) {
 		select {
 		case err := <-childDone:
-			return fail(fmt.Errorf("the bridge ended before the backlog drained: %v", err))
+			return fail(fmt.Errorf("the bridge ended before the backlog drained: %w", err))
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		case <-time.After(50 * time.Millisecond):
@@ -151,7 +151,9 @@ func (e *env) urgentRun(ctx context.Context) *urgentResult {
 		if err := uw.WriteMessages(ctx, kafka.Message{Key: []byte(id), Value: []byte(v), Time: now}); err != nil {
 			uw.Close()
 			stopChild()
-			<-childDone
+			if cerr := <-childDone; cerr != nil {
+				logf("urgent: the bridge ended: %v", cerr)
+			}
 			return fail(err)
 		}
 	}

@@ -177,7 +177,7 @@ func (d *demoRun) run(ctx context.Context) int {
 	if err := d.createTopics(ctx); err != nil {
 		return d.fail("%v", err)
 	}
-	ln, err := d.listenHTTP()
+	ln, err := d.listenHTTP(ctx)
 	if err != nil {
 		return d.fail("%v", err)
 	}
@@ -268,11 +268,11 @@ func (d *demoRun) createTopics(ctx context.Context) error {
 // listenHTTP binds HTTP_ADDR for the bridge's operations server (nil when
 // it is empty) and puts the bound address in the settings, so that the
 // header and the readiness check name the real port of a host:0.
-func (d *demoRun) listenHTTP() (net.Listener, error) {
+func (d *demoRun) listenHTTP(ctx context.Context) (net.Listener, error) {
 	if d.cfg.HTTPAddr == "" {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", d.cfg.HTTPAddr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", d.cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP_ADDR %s: %w", d.cfg.HTTPAddr, err)
 	}

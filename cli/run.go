@@ -99,7 +99,7 @@ func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *met
 	case ln != nil:
 		srv = ops.New(ln, met.Registry, b.Health().Ready, log)
 	case cfg.HTTPAddr != "":
-		if srv, err = ops.Listen(cfg.HTTPAddr, met.Registry, b.Health().Ready, log); err != nil {
+		if srv, err = ops.Listen(ctx, cfg.HTTPAddr, met.Registry, b.Health().Ready, log); err != nil {
 			return fmt.Errorf("HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 		}
 	}

@@ -142,7 +142,7 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 			conn = cc
 			break
 		}
-		errs = append(errs, c.explain(b, err))
+		errs = append(errs, c.explain(ctx, b, err))
 	}
 	if conn == nil {
 		return fmt.Errorf("cannot use the Kafka brokers: %s", strings.Join(errs, "; "))
@@ -155,7 +155,7 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 	// session works (a TLS listener spoken to in plain text answers nothing).
 	parts, err := guard(func() ([]kafka.Partition, error) { return conn.ReadPartitions() })
 	if err != nil {
-		return fmt.Errorf("cannot use the Kafka brokers: %s", c.explain(conn.RemoteAddr().String(), err))
+		return fmt.Errorf("cannot use the Kafka brokers: %s", c.explain(ctx, conn.RemoteAddr().String(), err))
 	}
 	have := make(map[string]bool)
 	for _, p := range parts {
@@ -203,7 +203,7 @@ func notKafka(broker, detail string) string {
 
 // explain turns a dial or first-request error into a sentence that names the
 // likely cause.
-func (c Conn) explain(broker string, err error) string {
+func (c Conn) explain(ctx context.Context, broker string, err error) string {
 	var (
 		recErr  tls.RecordHeaderError
 		certErr *tls.CertificateVerificationError
@@ -226,7 +226,7 @@ func (c Conn) explain(broker string, err error) string {
 	case errors.As(err, &certErr), errors.As(err, &unkAuth), errors.As(err, &hostErr):
 		return fmt.Sprintf("TLS handshake with broker %s failed: the broker's certificate is not trusted (KAFKA_TLS_CA_FILE): %v", broker, err)
 	case (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) &&
-		c.TLS != nil && c.closesTLSHandshake(broker):
+		c.TLS != nil && c.closesTLSHandshake(ctx, broker):
 		// Apache Kafka's plaintext listener reads a TLS hello as a request
 		// too large to take and closes the connection at once (kfake waits
 		// instead: the deadline case below).
@@ -263,9 +263,9 @@ func (c Conn) explain(broker string, err error) string {
 // closesTLSHandshake tells whether broker ends a TLS handshake by closing
 // the connection: it is the connection's first step, so a close there says
 // the listener does not speak TLS, where a close after it says SASL.
-func (c Conn) closesTLSHandshake(broker string) bool {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	conn, err := tls.DialWithDialer(d, "tcp", broker, c.TLS.Clone())
+func (c Conn) closesTLSHandshake(ctx context.Context, broker string) bool {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: c.TLS.Clone()}
+	conn, err := d.DialContext(ctx, "tcp", broker)
 	if err == nil {
 		conn.Close()
 		return false

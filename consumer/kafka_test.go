@@ -28,7 +28,7 @@ import (
 // listener and the connections are closed when the test ends.
 func serveTCP(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestExplainKeepsConnectionErrorsApartFromAnswersThatAreNotKafka(t *testing.
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
-			got := Conn{}.explain("kafka:9092", tt.err)
+			got := Conn{}.explain(context.Background(), "kafka:9092", tt.err)
 			if strings.Contains(got, "does not answer as a Kafka broker") != tt.notKafka {
 				t.Errorf("explain(%v) = %q", tt.err, got)
 			}

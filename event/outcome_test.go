@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -136,7 +137,10 @@ func TestARejectedOutcome(t *testing.T) {
 	long := strings.Repeat("a", MaxInputBytes-1) + "é" + "tail" // é straddles the 1 KiB cut
 	value := []byte(long)
 	_, err := Decode(value, testSrc, testLim)
-	re := err.(*RejectError)
+	var re *RejectError
+	if !errors.As(err, &re) {
+		t.Fatalf("Decode: %v, want a *RejectError", err)
+	}
 	o := NewRejected(testSrc, value, re, at(1), at(2))
 	if o.Status != Rejected || o.ID != testSrc.DefaultID() || o.Error != re.Reason || o.Attempts != 0 {
 		t.Errorf("%+v", o)

@@ -70,7 +70,11 @@ func watchReadiness(t *testing.T, addr string) *readiness {
 				return
 			case <-time.After(500 * time.Millisecond):
 			}
-			resp, err := http.Get("http://" + addr + "/readyz")
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/readyz", nil)
+			if err != nil {
+				continue
+			}
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				continue
 			}

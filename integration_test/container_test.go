@@ -58,14 +58,14 @@ func containerCluster(t *testing.T) *cluster {
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	for i := 0; i < 20; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		// The controller listens on the next port: it must be free too.
-		if ln2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1)); err == nil {
+		if ln2, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:"+strconv.Itoa(port+1)); err == nil {
 			ln2.Close()
 			return port
 		}

@@ -36,7 +36,11 @@ func opsAddr(t *testing.T, b *bridgeProc) string {
 func get(t *testing.T, addr, path string) (int, string) {
 	t.Helper()
 	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get("http://" + addr + path)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cl.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

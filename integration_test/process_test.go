@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,10 +32,10 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "mimc-bridge")
-		cmd := exec.Command("go", "build", "-o", binPath, "..")
+		cmd := exec.CommandContext(t.Context(), "go", "build", "-o", binPath, "..")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -81,7 +82,9 @@ func envOf(cfg config.Config) []string {
 func startProc(t *testing.T, cfg config.Config) *proc {
 	t.Helper()
 	p := &proc{output: &syncbuf.Buffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), "run")
+	// The test ends the process itself (SIGTERM, SIGKILL) and checks how it
+	// ended: no context may kill it first.
+	p.cmd = exec.CommandContext(context.Background(), binary(t), "run")
 	p.cmd.Env = envOf(cfg)
 	p.cmd.Stdout = p.output
 	p.cmd.Stderr = p.output

@@ -31,7 +31,7 @@ func TestTheAppSecretAppearsInNoLogOutcomeOrConfigOutput(t *testing.T) {
 			{"config", "--mimc-app-secret", appSecret, "--kafka-sasl-password", appSecret},
 			{"config", "--mimc-app-secret", appSecret, "--batch-max-recipients", "0"},
 		} {
-			cmd := exec.Command(binary(t), args...)
+			cmd := exec.CommandContext(t.Context(), binary(t), args...)
 			cmd.Env = append(envOf(cfg), "MIMC_BRIDGE_KAFKA_SASL_PASSWORD="+appSecret)
 			out, _ := cmd.CombinedOutput()
 			if strings.Contains(string(out), appSecret) {

@@ -121,7 +121,7 @@ func TestTheCanarySecretNeverShows(t *testing.T) {
 			{"run", "--kafka-sasl-mechanism", "bogus", "--mimc-app-secret", appSecret},
 			{"run", "--kafka-brokers", "not a broker", "--kafka-sasl-password", appSecret},
 		} {
-			cmd := exec.Command(binary(t), args...)
+			cmd := exec.CommandContext(t.Context(), binary(t), args...)
 			cmd.Env = base
 			out, _ := cmd.CombinedOutput()
 			if strings.Contains(string(out), appSecret) {

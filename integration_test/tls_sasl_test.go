@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	mrand "math/rand"
@@ -219,8 +220,8 @@ func runOnce(t *testing.T, cfg config.Config, extra ...string) (int, string, tim
 	took := time.Since(start)
 	code := 0
 	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
 			t.Fatalf("running the bridge: %v", err)
 		}
 		code = ee.ExitCode()

@@ -362,7 +362,10 @@ func (p *pusher) ended(err error, last *Error) *Error {
 	e := &Error{Endpoint: p.endpoint, Attempts: p.attempts, Err: err,
 		HTTPStatus: last.HTTPStatus, Code: last.Code, Message: last.Message, Retryable: last.Retryable}
 	if last.Err != nil {
-		e.Err = fmt.Errorf("%w (last attempt: %v)", err, last.Err)
+		// Only the context's error is the cause: the last attempt's is
+		// context for the reader, and must not answer errors.Is as if
+		// it had ended the call.
+		e.Err = fmt.Errorf("%w (last attempt: %v)", err, last.Err) //nolint:errorlint // see above
 	}
 	return e
 }

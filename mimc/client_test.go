@@ -245,7 +245,7 @@ func TestPushFinalHTTPStatuses(t *testing.T) {
 }
 
 func TestPushConnectionRefusedIsRetried(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +387,7 @@ func TestPushMalformedAnswers(t *testing.T) {
 			if !errors.Is(err, tt.want) || e.Attempts != 1 || e.Retryable {
 				t.Errorf("got %v, want a final %v after 1 attempt", err, tt.want)
 			}
-			if tt.want != ErrProtocol && !errors.Is(err, ErrBadAnswer) {
+			if !errors.Is(tt.want, ErrProtocol) && !errors.Is(err, ErrBadAnswer) {
 				t.Errorf("%v is not an ErrBadAnswer", err)
 			}
 			if !strings.Contains(err.Error(), tt.text) {

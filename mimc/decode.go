@@ -181,11 +181,11 @@ func decodeAnswerJSON(body []byte, many bool) (code int, message string, ids []s
 	uerr := json.Unmarshal(body, &a)
 	var syn *json.SyntaxError
 	if errors.As(uerr, &syn) || (uerr != nil && !json.Valid(body)) {
-		return 0, "", nil, fmt.Errorf("%w: %v", ErrNotJSON, uerr)
+		return 0, "", nil, fmt.Errorf("%w: %v", ErrNotJSON, uerr) //nolint:errorlint // the class is ours; encoding/json's error is text
 	}
 	if len(a.Code) == 0 || string(a.Code) == "null" {
 		if uerr != nil {
-			return 0, "", nil, fmt.Errorf("%w: %v", ErrAnswerShape, uerr)
+			return 0, "", nil, fmt.Errorf("%w: %v", ErrAnswerShape, uerr) //nolint:errorlint // the class is ours; encoding/json's error is text
 		}
 		return 0, "", nil, fmt.Errorf("%w: no code", ErrAnswerShape)
 	}
@@ -200,7 +200,7 @@ func decodeAnswerJSON(body []byte, many bool) (code int, message string, ids []s
 		return code, message, nil, nil
 	}
 	if uerr != nil {
-		return code, message, nil, fmt.Errorf("%w: %v", ErrAnswerShape, uerr)
+		return code, message, nil, fmt.Errorf("%w: %v", ErrAnswerShape, uerr) //nolint:errorlint // the class is ours; encoding/json's error is text
 	}
 	if a.Data == nil {
 		return code, message, nil, fmt.Errorf("%w: code 200 without data", ErrAnswerShape)

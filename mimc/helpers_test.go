@@ -2,6 +2,7 @@ package mimc
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -98,8 +99,8 @@ func asError(t *testing.T, err error) *Error {
 	if err == nil {
 		t.Fatal("Push succeeded, want an error")
 	}
-	e, ok := err.(*Error)
-	if !ok {
+	var e *Error
+	if !errors.As(err, &e) {
 		t.Fatalf("error is %T (%v), want *mimc.Error", err, err)
 	}
 	return e

@@ -24,8 +24,8 @@ type Server struct {
 }
 
 // Listen binds addr and prepares the handlers; Serve runs them.
-func Listen(addr string, reg *prometheus.Registry, ready ReadyFunc, log *zap.Logger) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+func Listen(ctx context.Context, addr string, reg *prometheus.Registry, ready ReadyFunc, log *zap.Logger) (*Server, error) {
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}

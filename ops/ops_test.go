@@ -19,7 +19,7 @@ func TestTheEndpointsAnswerOverHTTP(t *testing.T) {
 	var notReady atomic.Bool
 	met := metrics.New()
 	met.PendingEvents.WithLabelValues("normal").Set(7)
-	srv, err := Listen("127.0.0.1:0", met.Registry, func(time.Time) error {
+	srv, err := Listen(t.Context(), "127.0.0.1:0", met.Registry, func(time.Time) error {
 		if notReady.Load() {
 			return errors.New("not a member of the consumer group yet")
 		}
@@ -39,7 +39,11 @@ func TestTheEndpointsAnswerOverHTTP(t *testing.T) {
 	})
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get("http://" + srv.Addr() + path)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+srv.Addr()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

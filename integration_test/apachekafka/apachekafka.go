@@ -150,7 +150,7 @@ func javaBin() (string, error) {
 	}
 	j, err := exec.LookPath("java")
 	if err != nil {
-		return "", fmt.Errorf("%w: java: %v", ErrNoJava, err)
+		return "", fmt.Errorf("%w: java: %w", ErrNoJava, err)
 	}
 	return j, nil
 }
@@ -169,7 +169,7 @@ func Resolve(ctx context.Context, version, cacheDir string, logf func(string, ..
 	}
 	mvn, err := exec.LookPath("mvn")
 	if err != nil {
-		return "", fmt.Errorf("%w: mvn: %v", ErrNoJava, err)
+		return "", fmt.Errorf("%w: mvn: %w", ErrNoJava, err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return "", err
@@ -300,7 +300,8 @@ func freePorts(n int) ([]int, error) {
 		if hi-lo > 1000 && tries < 50*n {
 			addr = "127.0.0.1:" + strconv.Itoa(lo+mrand.IntN(hi-lo))
 		}
-		ln, err := net.Listen("tcp", addr)
+		// A bind waits on nothing a caller could cancel.
+		ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", addr)
 		if err != nil {
 			if addr != "127.0.0.1:0" {
 				continue
@@ -561,7 +562,7 @@ func (c *Cluster) WaitReady(ctx context.Context, want int) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("apachekafka: Apache Kafka %s did not become ready in 2m: %v (logs: %s)", c.cfg.Version, last, c.LogFile(1))
+			return fmt.Errorf("apachekafka: Apache Kafka %s did not become ready in 2m: %w (logs: %s)", c.cfg.Version, last, c.LogFile(1))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -574,7 +575,7 @@ func (c *Cluster) exitedEarly() error {
 		n.mu.Unlock()
 		select {
 		case <-exited:
-			return fmt.Errorf("apachekafka: node %d exited at start-up (%v):\n%s", n.id, err, tailFile(c.LogFile(n.id), 40))
+			return fmt.Errorf("apachekafka: node %d exited at start-up (%w):\n%s", n.id, err, tailFile(c.LogFile(n.id), 40))
 		default:
 		}
 	}

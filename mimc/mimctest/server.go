@@ -6,6 +6,7 @@ package mimctest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -129,7 +130,8 @@ func randomPrefix() string {
 
 // Start listens on addr ("127.0.0.1:0" picks a port) and serves until Close.
 func (s *Server) Start(addr string) (baseURL string, err error) {
-	ln, err := net.Listen("tcp", addr)
+	// Binding does not wait on anything a caller could cancel.
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("mimctest: listen on %s: %w", addr, err)
 	}

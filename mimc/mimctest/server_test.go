@@ -91,7 +91,11 @@ func TestValidation(t *testing.T) {
 
 func TestGetIsRefused(t *testing.T) {
 	_, url := NewTestServer(t, testCfg)
-	resp, err := http.Get(url + EndpointP2P)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+EndpointP2P, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +158,7 @@ func TestFaults(t *testing.T) {
 	t.Run("a 429 carries Retry-After in whole seconds", func(t *testing.T) {
 		s, url := NewTestServer(t, testCfg)
 		s.SetFaults(Faults{HTTP429: 1, RetryAfter: 1500 * time.Millisecond})
-		resp, err := http.Post(url+EndpointP2P, "application/json", strings.NewReader(body))
+		resp, err := postJSON(t.Context(), url+EndpointP2P, body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +170,7 @@ func TestFaults(t *testing.T) {
 	t.Run("a drop closes the connection without an answer", func(t *testing.T) {
 		s, url := NewTestServer(t, testCfg)
 		s.Script("drop")
-		resp, err := http.Post(url+EndpointP2P, "application/json", strings.NewReader(body))
+		resp, err := postJSON(t.Context(), url+EndpointP2P, body)
 		if err == nil {
 			resp.Body.Close()
 			t.Fatalf("got http %d, want a connection error", resp.StatusCode)
@@ -207,7 +211,7 @@ func TestFaults(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if resp, err := http.Post(url+EndpointP2P, "application/json", strings.NewReader(body)); err == nil {
+			if resp, err := postJSON(t.Context(), url+EndpointP2P, body); err == nil {
 				resp.Body.Close()
 			}
 		}()
@@ -263,7 +267,7 @@ func TestFaults(t *testing.T) {
 // The demo serves this sandbox from the shipped binary, which must not link
 // the testing package (its flags and its code).
 func TestTheBinaryDoesNotLinkTesting(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/mimc-bridge/mimc-bridge").Output()
+	out, err := exec.CommandContext(t.Context(), "go", "list", "-deps", "github.com/mimc-bridge/mimc-bridge").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -276,4 +280,14 @@ func TestTheBinaryDoesNotLinkTesting(t *testing.T) {
 			t.Errorf("the binary links %s", pkg)
 		}
 	}
+}
+
+// postJSON posts body as JSON; the test's context ends it with the test.
+func postJSON(ctx context.Context, url, body string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return http.DefaultClient.Do(req)
 }
