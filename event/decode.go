@@ -126,14 +126,7 @@ func decode(ev *Event, value []byte, lim Limits) (reason, id string) {
 	if r := d.scanObject(i); r != "" {
 		return r, ""
 	}
-	return d.fill(ev, lim)
-}
-
-// fill reads the fields that scanObject found into ev; on failure it returns
-// the reason and the id read so far.
-func (d *decoder) fill(ev *Event, lim Limits) (reason, id string) {
 	d.shareStrings()
-	value := d.value
 
 	// id first: a rejected event keeps its id when the id itself is valid.
 	if sp, ok := d.get(fID); ok {
