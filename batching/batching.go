@@ -24,7 +24,7 @@ import (
 // copy it or change it (nor its Content) while it is pending.
 type Event struct {
 	Content    *message.Content
-	Recipients message.Recipients // those of Content.Kind; a repeat counts once
+	Recipients message.Recipients // those of Content.Kind; a repeat counts once (see Config.DistinctRecipients)
 	Data       any                // opaque, owned by the caller; batching never looks at it
 
 	unique    message.Recipients
@@ -77,9 +77,10 @@ type Call struct {
 	// fan-back: recipient i belongs to evs[i], at index idx[i] of its Unique().
 	evs []*Event
 	idx []int32
-	// set finds a recipient among many: an open-addressing table of
-	// index+1 into Recipients, while the call is open and large.
-	set []uint16
+	// accounts or topics tells the recipients of the open call apart once
+	// it holds more than message.ScanMax (nil: scanning; nil once emitted).
+	accounts *message.Index[string]
+	topics   *message.Index[int64]
 
 	prev, next *Call     // linger list, while open, in order of due
 	due        time.Time // when Expired looks at it: FirstAt + Linger, later while Hold keeps it open
@@ -163,6 +164,11 @@ type Config struct {
 	// second sends smaller calls. Absent, 0 or above MaxRecipients:
 	// MaxRecipients.
 	KindMaxRecipients map[string]int
+	// DistinctRecipients says that every event's Recipients are distinct
+	// already (event.Decode makes them so, with message.Set): Add takes
+	// them as they are instead of looking for repeats. A repeat would then
+	// be pushed once per copy.
+	DistinctRecipients bool
 	// Hold, when set, is asked about an open call whose linger has passed
 	// (and again each Linger after, while it holds it): the call stays
 	// open, to fill, until the time Hold returns; a zero time, or one not
@@ -250,10 +256,10 @@ type Batcher struct {
 	last       time.Time // latest FirstAt given, so FirstAt never goes back
 
 	// scratch for Add, reused
-	hashes []uint64
-	table  []int32
 	resBuf []Result
-	sets   [][]uint16 // free call sets
+	// free indexes of emitted calls, kept with their tables
+	freeAccounts []*message.Index[string]
+	freeTopics   []*message.Index[int64]
 	// groups are carved from chunks: one allocation for groupChunk
 	// contents; a chunk is freed once no call of its contents is referenced.
 	groupBuf []group
@@ -291,8 +297,9 @@ func New(cfg Config) (*Batcher, error) {
 }
 
 // recipient is an account (p2p) or a topic id (p2t). The batcher's code is
-// the same for both; these three functions are where they differ.
-type recipient interface{ string | int64 }
+// the same for both; listOf, indexOf, freeOf and costOf are where they
+// differ.
+type recipient = message.Recipient
 
 // listOf returns the list of rs that holds recipients of type T.
 func listOf[T recipient](rs *message.Recipients) *[]T {
@@ -302,11 +309,12 @@ func listOf[T recipient](rs *message.Recipients) *[]T {
 	return any(&rs.TopicIDs).(*[]T)
 }
 
-func hashOf[T recipient](seed maphash.Seed, r *T) uint64 {
-	if a, ok := any(r).(*string); ok {
-		return maphash.String(seed, *a)
+// indexOf returns the index of call c for recipients of type T.
+func indexOf[T recipient](c *Call) **message.Index[T] {
+	if p, ok := any(&c.accounts).(**message.Index[T]); ok {
+		return p
 	}
-	return maphash.Comparable(seed, *r)
+	return any(&c.topics).(**message.Index[T])
 }
 
 // costOf is what r adds to a call's body.
@@ -373,7 +381,10 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 		return dst, ErrFull
 	}
 
-	unique, hashes := dedupe(b, rs)
+	unique := rs
+	if !b.cfg.DistinctRecipients {
+		unique = message.Unique(rs)
+	}
 	ev.unique = message.Recipients{}
 	*listOf[T](&ev.unique) = unique
 	ev.results = b.takeResults(len(unique))
@@ -389,12 +400,11 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 	var now time.Time
 	haveNow := false
 	for i, r := range unique {
-		h := hashes[i]
 		cost := costOf(b.cfg.Size, &unique[i])
 		var c *Call
 		for j := 0; j < len(g.calls); {
 			cand := g.calls[j]
-			if holds(cand, *listOf[T](&cand.Recipients), h, r) {
+			if (*indexOf[T](cand)).Has(*listOf[T](&cand.Recipients), r) {
 				j++
 				continue
 			}
@@ -413,7 +423,7 @@ func add[T recipient](b *Batcher, ev *Event, dst []*Call) ([]*Call, error) {
 			}
 			c = b.newCall(g, now)
 		}
-		n := addTo(c, ev, int32(i), r, h, cost)
+		n := addTo(c, ev, int32(i), r, cost)
 		if n >= perCall || c.body+minCost > b.cfg.MaxBodyBytes {
 			dst = b.emit(c, dst)
 		}
@@ -581,63 +591,64 @@ func (b *Batcher) emit(c *Call, dst []*Call) []*Call {
 	}
 	b.unlink(c)
 	c.prev, c.next, c.g = nil, nil, nil
-	if c.set != nil {
-		clear(c.set)
-		if len(b.sets) < maxFreeSets {
-			b.sets = append(b.sets, c.set)
-		}
-		c.set = nil
+	if c.accounts != nil {
+		b.freeAccounts = release(b.freeAccounts, c.accounts)
+		c.accounts = nil
+	}
+	if c.topics != nil {
+		b.freeTopics = release(b.freeTopics, c.topics)
+		c.topics = nil
 	}
 	b.open--
 	b.openEvents -= c.events
 	return append(dst, c)
 }
 
-// linearMax is the size up to which a call looks for a recipient by
-// scanning; larger calls get a hash set.
-const linearMax = 8
+// smallCall is the capacity a call's lists grow to first, from the one
+// recipient they hold inline.
+const smallCall = 8
 
-// maxFreeSets bounds the sets kept for reuse.
-const maxFreeSets = 256
+// maxFreeIndexes bounds the indexes kept for reuse, of each kind.
+const maxFreeIndexes = 256
 
-// holds reports whether list, the recipients of call c, has r of hash h.
-func holds[T recipient](c *Call, list []T, h uint64, r T) bool {
-	if c.set == nil {
-		for _, o := range list {
-			if o == r {
-				return true
-			}
-		}
-		return false
+// freeOf returns the free indexes of type T.
+func freeOf[T recipient](b *Batcher) *[]*message.Index[T] {
+	if p, ok := any(&b.freeAccounts).(*[]*message.Index[T]); ok {
+		return p
 	}
-	mask := uint64(len(c.set) - 1)
-	for p := h & mask; c.set[p] != 0; p = (p + 1) & mask {
-		if list[c.set[p]-1] == r {
-			return true
-		}
-	}
-	return false
+	return any(&b.freeTopics).(*[]*message.Index[T])
 }
 
-func (c *Call) insert(h uint64, i int) {
-	mask := uint64(len(c.set) - 1)
-	p := h & mask
-	for c.set[p] != 0 {
-		p = (p + 1) & mask
+// take returns an index from free, or a new one.
+func take[T recipient](free *[]*message.Index[T]) *message.Index[T] {
+	if n := len(*free); n > 0 {
+		x := (*free)[n-1]
+		(*free)[n-1] = nil
+		*free = (*free)[:n-1]
+		return x
 	}
-	c.set[p] = uint16(i + 1)
+	return new(message.Index[T])
 }
 
-// addTo appends to call c recipient r, of hash h, the idx-th unique
-// recipient of ev, and returns the call's number of recipients.
-func addTo[T recipient](c *Call, ev *Event, idx int32, r T, h uint64, cost int) int {
+// release empties x and keeps it in free for another call.
+func release[T recipient](free []*message.Index[T], x *message.Index[T]) []*message.Index[T] {
+	if len(free) >= maxFreeIndexes {
+		return free
+	}
+	x.Reset()
+	return append(free, x)
+}
+
+// addTo appends to call c recipient r, the idx-th unique recipient of ev,
+// and returns the call's number of recipients.
+func addTo[T recipient](c *Call, ev *Event, idx int32, r T, cost int) int {
 	b := c.b
 	list := listOf[T](&c.Recipients)
 	if n := len(*list); n == cap(*list) {
 		// 1 (inline), then 8, then the most a call can hold.
 		size := b.cfg.MaxRecipients
-		if n < linearMax && size > linearMax {
-			size = linearMax
+		if n < smallCall && size > smallCall {
+			size = smallCall
 		}
 		*list = grow(*list, size)
 		c.evs = grow(c.evs, size)
@@ -652,31 +663,14 @@ func addTo[T recipient](c *Call, ev *Event, idx int32, r T, h uint64, cost int) 
 	c.idx = append(c.idx, idx)
 	c.body += cost
 	n := len(*list)
-	switch {
-	case c.set != nil:
-		c.insert(h, n-1)
-	case n > linearMax && n < b.cfg.MaxRecipients:
-		c.set = b.newSet()
-		for i := range n - 1 {
-			c.insert(hashOf(b.seed, &(*list)[i]), i)
+	if n > message.ScanMax && n < b.cfg.MaxRecipients { // a full call is emitted: no more lookups
+		ix := indexOf[T](c)
+		if *ix == nil {
+			*ix = take(freeOf[T](b))
 		}
-		c.insert(h, n-1)
+		(*ix).Grew(*list)
 	}
 	return n
-}
-
-func (b *Batcher) newSet() []uint16 {
-	if n := len(b.sets); n > 0 {
-		s := b.sets[n-1]
-		b.sets[n-1] = nil
-		b.sets = b.sets[:n-1]
-		return s
-	}
-	size := 16
-	for size < 2*b.cfg.MaxRecipients {
-		size <<= 1
-	}
-	return make([]uint16, size)
 }
 
 // grow returns s with a capacity of size.
@@ -699,97 +693,6 @@ func (b *Batcher) takeResults(n int) []Result {
 	r := b.resBuf[:n:n]
 	b.resBuf = b.resBuf[n:]
 	return r
-}
-
-// dedupe returns the recipients without repeats, in order of first
-// appearance, and their hashes (valid until the next call). When rs has no
-// repeat, unique is rs itself.
-func dedupe[T recipient](b *Batcher, rs []T) (unique []T, hashes []uint64) {
-	n := len(rs)
-	if cap(b.hashes) < n {
-		b.hashes = make([]uint64, n)
-	}
-	hs := b.hashes[:n]
-	for i := range rs {
-		hs[i] = hashOf(b.seed, &rs[i])
-	}
-	if n == 1 {
-		return rs, hs
-	}
-	dup := -1
-	if n <= 16 {
-		for i := 1; i < n && dup < 0; i++ {
-			for j := 0; j < i; j++ {
-				if hs[j] == hs[i] && rs[j] == rs[i] {
-					dup = i
-					break
-				}
-			}
-		}
-		if dup < 0 {
-			return rs, hs
-		}
-		unique = make([]T, 0, n-1)
-		unique = append(unique, rs[:dup]...)
-		k := dup
-		for i := dup + 1; i < n; i++ {
-			seen := false
-			for j := 0; j < k; j++ {
-				if hs[j] == hs[i] && unique[j] == rs[i] {
-					seen = true
-					break
-				}
-			}
-			if !seen {
-				unique = append(unique, rs[i])
-				hs[k] = hs[i]
-				k++
-			}
-		}
-		return unique, hs[:k]
-	}
-	// Larger events: an open-addressing set of indexes into the output.
-	size := 32
-	for size < 2*n {
-		size <<= 1
-	}
-	if cap(b.table) < size {
-		b.table = make([]int32, size)
-	}
-	table := b.table[:size]
-	clear(table)
-	mask := uint64(size - 1)
-	k := 0
-	for i := 0; i < n; i++ {
-		h, r := hs[i], rs[i]
-		p := h & mask
-		seen := false
-		for table[p] != 0 {
-			j := table[p] - 1
-			if hs[j] == h && (unique == nil && rs[j] == r || unique != nil && unique[j] == r) {
-				seen = true
-				break
-			}
-			p = (p + 1) & mask
-		}
-		if seen {
-			if unique == nil {
-				unique = make([]T, k, n-1)
-				copy(unique, rs[:k])
-			}
-			continue
-		}
-		if unique != nil {
-			unique = append(unique, r)
-		}
-		hs[k] = h
-		table[p] = int32(k + 1)
-		k++
-	}
-	if unique == nil {
-		return rs, hs
-	}
-	return unique, hs[:k]
 }
 
 // unlink takes c out of the linger list, leaving its own links as they are.
