@@ -78,9 +78,10 @@ type Call[T any] struct {
 	// fan-back: recipient i belongs to evs[i], at index idx[i] of its Unique().
 	evs []*Event[T]
 	idx []int32
-	// set finds a recipient among many: an open-addressing table of
-	// index+1 into Recipients, while the call is open and large.
-	set []uint16
+	// accounts or topics tells the recipients of the open call apart once
+	// it holds more than message.ScanMax (nil: scanning; nil once emitted).
+	accounts *message.Index[string]
+	topics   *message.Index[int64]
 
 	prev, next *Call[T]  // linger list, while open, in order of due
 	due        time.Time // when Expired looks at it: FirstAt + Linger, later while Hold keeps it open
@@ -169,6 +170,11 @@ type Config[T any] struct {
 	// second sends smaller calls. Absent, 0 or above MaxRecipients:
 	// MaxRecipients.
 	KindMaxRecipients map[string]int
+	// DistinctRecipients says that every event's Recipients are distinct
+	// already (event.Decode makes them so, with message.Set): Add takes
+	// them as they are instead of looking for repeats. A repeat would then
+	// be pushed once per copy.
+	DistinctRecipients bool
 	// Hold, when set, is asked about an open call whose linger has passed
 	// (and again each Linger after, while it holds it): the call stays
 	// open, to fill, until the time Hold returns; a zero time, or one not
@@ -256,10 +262,10 @@ type Batcher[T any] struct {
 	last       time.Time  // latest FirstAt given, so FirstAt never goes back
 
 	// scratch for Add, reused
-	hashes []uint64
-	table  []int32
 	resBuf []Result
-	sets   [][]uint16 // free call sets
+	// free indexes of emitted calls, kept with their tables
+	freeAccounts []*message.Index[string]
+	freeTopics   []*message.Index[int64]
 	// groups are carved from chunks: one allocation for groupChunk
 	// contents; a chunk is freed once no call of its contents is referenced.
 	groupBuf []group[T]
@@ -297,8 +303,9 @@ func New[T any](cfg Config[T]) (*Batcher[T], error) {
 }
 
 // recipient is an account (p2p) or a topic id (p2t). The batcher's code is
-// the same for both; these three functions are where they differ.
-type recipient interface{ string | int64 }
+// the same for both; listOf, indexOf, freeOf and costOf are where they
+// differ.
+type recipient = message.Recipient
 
 // listOf returns the list of rs that holds recipients of type T.
 func listOf[R recipient](rs *message.Recipients) *[]R {
@@ -308,11 +315,12 @@ func listOf[R recipient](rs *message.Recipients) *[]R {
 	return any(&rs.TopicIDs).(*[]R)
 }
 
-func hashOf[R recipient](seed maphash.Seed, r *R) uint64 {
-	if a, ok := any(r).(*string); ok {
-		return maphash.String(seed, *a)
+// indexOf returns the index of call c for recipients of type R.
+func indexOf[R recipient, T any](c *Call[T]) **message.Index[R] {
+	if p, ok := any(&c.accounts).(**message.Index[R]); ok {
+		return p
 	}
-	return maphash.Comparable(seed, *r)
+	return any(&c.topics).(**message.Index[R])
 }
 
 // costOf is what r adds to a call's body.
@@ -383,7 +391,10 @@ func add[R recipient, T any](b *Batcher[T], ev *Event[T], content *message.Conte
 		return dst, ErrFull
 	}
 
-	unique, hashes := dedupe(b, rs)
+	unique := rs
+	if !b.cfg.DistinctRecipients {
+		unique = message.Unique(rs)
+	}
 	ev.unique = message.Recipients{}
 	*listOf[R](&ev.unique) = unique
 	ev.results = b.takeResults(len(unique))
@@ -399,12 +410,11 @@ func add[R recipient, T any](b *Batcher[T], ev *Event[T], content *message.Conte
 	var now time.Time
 	haveNow := false
 	for i, r := range unique {
-		h := hashes[i]
 		cost := costOf(b.cfg.Size, &unique[i])
 		var c *Call[T]
 		for j := 0; j < len(g.calls); {
 			cand := g.calls[j]
-			if holds(cand, *listOf[R](&cand.Recipients), h, r) {
+			if (*indexOf[R](cand)).Has(*listOf[R](&cand.Recipients), r) {
 				j++
 				continue
 			}
@@ -423,7 +433,7 @@ func add[R recipient, T any](b *Batcher[T], ev *Event[T], content *message.Conte
 			}
 			c = b.newCall(g, now)
 		}
-		switch n := addTo(c, ev, int32(i), r, h, cost); {
+		switch n := addTo(c, ev, int32(i), r, cost); {
 		case n >= perCall:
 			dst = b.emit(c, dst, ReasonFull)
 		case c.body+minCost > b.cfg.MaxBodyBytes:
@@ -599,63 +609,64 @@ func (b *Batcher[T]) emit(c *Call[T], dst []*Call[T], reason Reason) []*Call[T] 
 	}
 	b.unlink(c)
 	c.prev, c.next, c.g = nil, nil, nil
-	if c.set != nil {
-		clear(c.set)
-		if len(b.sets) < maxFreeSets {
-			b.sets = append(b.sets, c.set)
-		}
-		c.set = nil
+	if c.accounts != nil {
+		b.freeAccounts = release(b.freeAccounts, c.accounts)
+		c.accounts = nil
+	}
+	if c.topics != nil {
+		b.freeTopics = release(b.freeTopics, c.topics)
+		c.topics = nil
 	}
 	b.open--
 	b.openEvents -= c.events
 	return append(dst, c)
 }
 
-// linearMax is the size up to which a call looks for a recipient by
-// scanning; larger calls get a hash set.
-const linearMax = 8
+// smallCall is the capacity a call's lists grow to first, from the one
+// recipient they hold inline.
+const smallCall = 8
 
-// maxFreeSets bounds the sets kept for reuse.
-const maxFreeSets = 256
+// maxFreeIndexes bounds the indexes kept for reuse, of each kind.
+const maxFreeIndexes = 256
 
-// holds reports whether list, the recipients of call c, has r of hash h.
-func holds[R recipient, T any](c *Call[T], list []R, h uint64, r R) bool {
-	if c.set == nil {
-		for _, o := range list {
-			if o == r {
-				return true
-			}
-		}
-		return false
+// freeOf returns the free indexes of type R.
+func freeOf[R recipient, T any](b *Batcher[T]) *[]*message.Index[R] {
+	if p, ok := any(&b.freeAccounts).(*[]*message.Index[R]); ok {
+		return p
 	}
-	mask := uint64(len(c.set) - 1)
-	for p := h & mask; c.set[p] != 0; p = (p + 1) & mask {
-		if list[c.set[p]-1] == r {
-			return true
-		}
-	}
-	return false
+	return any(&b.freeTopics).(*[]*message.Index[R])
 }
 
-func (c *Call[T]) insert(h uint64, i int) {
-	mask := uint64(len(c.set) - 1)
-	p := h & mask
-	for c.set[p] != 0 {
-		p = (p + 1) & mask
+// take returns an index from free, or a new one.
+func take[R recipient](free *[]*message.Index[R]) *message.Index[R] {
+	if n := len(*free); n > 0 {
+		x := (*free)[n-1]
+		(*free)[n-1] = nil
+		*free = (*free)[:n-1]
+		return x
 	}
-	c.set[p] = uint16(i + 1)
+	return new(message.Index[R])
 }
 
-// addTo appends to call c recipient r, of hash h, the idx-th unique
-// recipient of ev, and returns the call's number of recipients.
-func addTo[R recipient, T any](c *Call[T], ev *Event[T], idx int32, r R, h uint64, cost int) int {
+// release empties x and keeps it in free for another call.
+func release[R recipient](free []*message.Index[R], x *message.Index[R]) []*message.Index[R] {
+	if len(free) >= maxFreeIndexes {
+		return free
+	}
+	x.Reset()
+	return append(free, x)
+}
+
+// addTo appends to call c recipient r, the idx-th unique recipient of ev,
+// and returns the call's number of recipients.
+func addTo[R recipient, T any](c *Call[T], ev *Event[T], idx int32, r R, cost int) int {
 	b := c.b
 	list := listOf[R](&c.Recipients)
 	if n := len(*list); n == cap(*list) {
 		// 1 (inline), then 8, then the most a call can hold.
 		size := b.cfg.MaxRecipients
-		if n < linearMax && size > linearMax {
-			size = linearMax
+		if n < smallCall && size > smallCall {
+			size = smallCall
 		}
 		*list = grow(*list, size)
 		c.evs = grow(c.evs, size)
@@ -670,31 +681,14 @@ func addTo[R recipient, T any](c *Call[T], ev *Event[T], idx int32, r R, h uint6
 	c.idx = append(c.idx, idx)
 	c.body += cost
 	n := len(*list)
-	switch {
-	case c.set != nil:
-		c.insert(h, n-1)
-	case n > linearMax && n < b.cfg.MaxRecipients:
-		c.set = b.newSet()
-		for i := range n - 1 {
-			c.insert(hashOf(b.seed, &(*list)[i]), i)
+	if n > message.ScanMax && n < b.cfg.MaxRecipients { // a full call is emitted: no more lookups
+		ix := indexOf[R](c)
+		if *ix == nil {
+			*ix = take(freeOf[R](b))
 		}
-		c.insert(h, n-1)
+		(*ix).Grew(*list)
 	}
 	return n
-}
-
-func (b *Batcher[T]) newSet() []uint16 {
-	if n := len(b.sets); n > 0 {
-		s := b.sets[n-1]
-		b.sets[n-1] = nil
-		b.sets = b.sets[:n-1]
-		return s
-	}
-	size := 16
-	for size < 2*b.cfg.MaxRecipients {
-		size <<= 1
-	}
-	return make([]uint16, size)
 }
 
 // grow returns s with a capacity of size.
@@ -717,97 +711,6 @@ func (b *Batcher[T]) takeResults(n int) []Result {
 	r := b.resBuf[:n:n]
 	b.resBuf = b.resBuf[n:]
 	return r
-}
-
-// dedupe returns the recipients without repeats, in order of first
-// appearance, and their hashes (valid until the next call). When rs has no
-// repeat, unique is rs itself.
-func dedupe[R recipient, T any](b *Batcher[T], rs []R) (unique []R, hashes []uint64) {
-	n := len(rs)
-	if cap(b.hashes) < n {
-		b.hashes = make([]uint64, n)
-	}
-	hs := b.hashes[:n]
-	for i := range rs {
-		hs[i] = hashOf(b.seed, &rs[i])
-	}
-	if n == 1 {
-		return rs, hs
-	}
-	dup := -1
-	if n <= 16 {
-		for i := 1; i < n && dup < 0; i++ {
-			for j := 0; j < i; j++ {
-				if hs[j] == hs[i] && rs[j] == rs[i] {
-					dup = i
-					break
-				}
-			}
-		}
-		if dup < 0 {
-			return rs, hs
-		}
-		unique = make([]R, 0, n-1)
-		unique = append(unique, rs[:dup]...)
-		k := dup
-		for i := dup + 1; i < n; i++ {
-			seen := false
-			for j := 0; j < k; j++ {
-				if hs[j] == hs[i] && unique[j] == rs[i] {
-					seen = true
-					break
-				}
-			}
-			if !seen {
-				unique = append(unique, rs[i])
-				hs[k] = hs[i]
-				k++
-			}
-		}
-		return unique, hs[:k]
-	}
-	// Larger events: an open-addressing set of indexes into the output.
-	size := 32
-	for size < 2*n {
-		size <<= 1
-	}
-	if cap(b.table) < size {
-		b.table = make([]int32, size)
-	}
-	table := b.table[:size]
-	clear(table)
-	mask := uint64(size - 1)
-	k := 0
-	for i := 0; i < n; i++ {
-		h, r := hs[i], rs[i]
-		p := h & mask
-		seen := false
-		for table[p] != 0 {
-			j := table[p] - 1
-			if hs[j] == h && (unique == nil && rs[j] == r || unique != nil && unique[j] == r) {
-				seen = true
-				break
-			}
-			p = (p + 1) & mask
-		}
-		if seen {
-			if unique == nil {
-				unique = make([]R, k, n-1)
-				copy(unique, rs[:k])
-			}
-			continue
-		}
-		if unique != nil {
-			unique = append(unique, r)
-		}
-		hs[k] = h
-		table[p] = int32(k + 1)
-		k++
-	}
-	if unique == nil {
-		return rs, hs
-	}
-	return unique, hs[:k]
 }
 
 // unlink takes c out of the linger list, leaving its own links as they are.

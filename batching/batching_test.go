@@ -119,6 +119,7 @@ func TestBatcher(t *testing.T) {
 		{"contents whose hashes collide still never merge", testHashCollision},
 		{"a recipient repeated inside one event counts once", testRepeatInEvent},
 		{"a recipient already in the open call goes into the next call", testRepeatAcrossEvents},
+		{"with DistinctRecipients an event's recipients are taken as they are, and calls still never repeat one", testDistinctRecipients},
 		{"a recipient goes into the first open call that neither holds it nor is full", testFirstFit},
 		{"a call goes out from Add as soon as it holds MaxRecipients", testMaxRecipients},
 		{"an event with more recipients than MaxRecipients spans several calls", testLargeEvent},
@@ -302,6 +303,24 @@ func testRepeatAcrossEvents(t *testing.T) {
 	mustAdd(t, b, p2p("hi", "alice"), nil)
 	calls := b.Flush(nil)
 	wantCalls(t, calls, []string{"alice", "bob", "carol"}, []string{"alice"}, []string{"alice"})
+}
+
+func testDistinctRecipients(t *testing.T) {
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 40, DistinctRecipients: true})
+	var many []string
+	for i := range 30 {
+		many = append(many, fmt.Sprint("u", i))
+	}
+	ev := p2p("hi", many...)
+	mustAdd(t, b, ev, nil)
+	if u := ev.Unique().ToAccounts; &u[0] != &many[0] || len(u) != len(many) {
+		t.Fatalf("Unique() = %q, want the event's own list", u)
+	}
+	// Past the scan threshold too, a recipient of the open call goes
+	// into the next one.
+	mustAdd(t, b, p2p("hi", "u29", "x", "u0"), nil)
+	calls := b.Flush(nil)
+	wantCalls(t, calls, append(many, "x"), []string{"u29", "u0"})
 }
 
 func testFirstFit(t *testing.T) {

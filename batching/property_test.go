@@ -237,7 +237,7 @@ func (s *stream) emitted(calls []*testCall, by string) {
 		if n == 0 || n > s.cfg.MaxRecipients {
 			s.t.Fatalf("%s: call of %d recipients, max %d", by, n, s.cfg.MaxRecipients)
 		}
-		if len(c.evs) != n || len(c.idx) != n || c.set != nil {
+		if len(c.evs) != n || len(c.idx) != n || c.accounts != nil || c.topics != nil {
 			s.t.Fatalf("%s: call fan-back has %d/%d entries for %d recipients", by, len(c.evs), len(c.idx), n)
 		}
 		ct := c.Content

@@ -232,6 +232,9 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 			MaxRecipients:    cfg.BatchMaxRecipients,
 			Linger:           linger(cfg.BatchLinger),
 			MaxPendingEvents: cfg.MaxPendingEvents,
+			// Every event is event.Decode's (fetch.go), whose recipients
+			// are distinct: the batcher need not look for repeats again.
+			DistinctRecipients: true,
 		},
 		lanes: withBytes(lanes(cfg.MaxPendingEvents, cfg.MaxConcurrentCalls, len(urgentTopics) > 0), cfg.MaxPendingBytes, len(urgentTopics) > 0),
 		write: writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},

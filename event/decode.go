@@ -458,7 +458,7 @@ func (d *decoder) accounts(ev *Event, sp span) string {
 	if b[i] == ']' {
 		return "toAccounts: must not be empty"
 	}
-	var u uniq[string]
+	var u message.Set[string]
 	for n := 0; ; n++ {
 		if b[i] != '"' {
 			return notList
@@ -475,7 +475,9 @@ func (d *decoder) accounts(ev *Event, sp span) string {
 		if r != "" {
 			return "toAccounts[" + strconv.Itoa(n) + "]: " + r
 		}
-		if !u.add(s, d.maxRecipients) {
+		// Stopping one past the limit, a huge list costs memory in
+		// proportion to the limit, not to the record.
+		if u.Add(s) && u.Len() > d.maxRecipients {
 			return tooMany(d.maxRecipients)
 		}
 		i = skipWS(b, end)
@@ -484,7 +486,7 @@ func (d *decoder) accounts(ev *Event, sp span) string {
 		}
 		i = skipWS(b, i+1)
 	}
-	ev.ToAccounts = u.list
+	ev.ToAccounts = u.List()
 	return ""
 }
 
@@ -497,14 +499,14 @@ func (d *decoder) topicIDs(ev *Event, sp span) string {
 	if b[i] == ']' {
 		return "topicIds: must not be empty"
 	}
-	var u uniq[int64]
+	var u message.Set[int64]
 	for n := 0; ; n++ {
 		end := skipValue(b, i)
 		id, r := d.topicID(span{i, end})
 		if r != "" {
 			return "topicIds[" + strconv.Itoa(n) + "]: " + r
 		}
-		if !u.add(id, d.maxRecipients) {
+		if u.Add(id) && u.Len() > d.maxRecipients {
 			return tooMany(d.maxRecipients)
 		}
 		i = skipWS(b, end)
@@ -513,7 +515,7 @@ func (d *decoder) topicIDs(ev *Event, sp span) string {
 		}
 		i = skipWS(b, i+1)
 	}
-	ev.TopicIDs = u.list
+	ev.TopicIDs = u.List()
 	return ""
 }
 
@@ -567,47 +569,6 @@ func (d *decoder) topicID(sp span) (int64, string) {
 		return 0, "must be greater than 0, got " + quote(string(digits))
 	}
 	return int64(n), ""
-}
-
-// uniq collects the distinct values of a recipient list in order of first
-// appearance. It stops at the limit, so a huge list costs memory in
-// proportion to the limit, not to the record.
-type uniq[T comparable] struct {
-	list []T
-	seen map[T]struct{} // used past a few values; a scan is cheaper below
-}
-
-// add adds v unless it is already there; it reports false when v would be
-// distinct value number max+1.
-func (u *uniq[T]) add(v T, max int) bool {
-	const scan = 32
-	if u.seen == nil {
-		for _, w := range u.list {
-			if v == w {
-				return true
-			}
-		}
-		if len(u.list) == scan {
-			u.seen = make(map[T]struct{}, 2*scan)
-			for _, w := range u.list {
-				u.seen[w] = struct{}{}
-			}
-		}
-	}
-	if u.seen != nil {
-		if _, dup := u.seen[v]; dup {
-			return true
-		}
-		u.seen[v] = struct{}{}
-	}
-	if len(u.list) >= max {
-		return false
-	}
-	if u.list == nil {
-		u.list = make([]T, 0, 4)
-	}
-	u.list = append(u.list, v)
-	return true
 }
 
 func tooMany(max int) string {

@@ -1,7 +1,8 @@
 // Package message defines what a push says, once: the Content that makes
 // events mergeable and the Recipients of one kind. The event decoder fills
 // them, the batcher keys calls by Content, and the MIMC client encodes them,
-// so a new field of a push is added here and in those two ends only.
+// so a new field of a push is added here and in those two ends only. It
+// also tells recipients apart, for both (Index, Set, Unique).
 package message
 
 import (
