@@ -30,9 +30,9 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/inflight"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -44,7 +44,7 @@ import (
 type Bridge struct {
 	cfg   config.Config
 	log   *zap.Logger
-	conn  consumer.Conn
+	conn  kafka.Conn
 	pipe  *pipeline
 	close func() // releases the MIMC client, the publisher and the offset client
 }
@@ -98,7 +98,7 @@ type pipelineConfig struct {
 // dials nothing: Probe checks the brokers. traces (nil: off) starts the
 // spans of events and MIMC calls.
 func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics, traces *tracing.Provider) (*Bridge, error) {
-	conn, err := consumer.NewConnFromSettings(cfg)
+	conn, err := kafka.NewConnFromSettings(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -151,12 +151,12 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics, traces *traci
 	// Outcomes are signed with a key derived from the app secret, and only
 	// signed ones mark a record as done after a crash: a writer of the
 	// results topic cannot make the bridge skip records.
-	signer, err := consumer.NewSigner(cfg.MIMCAppSecret)
+	signer, err := kafka.NewSigner(cfg.MIMCAppSecret)
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	pub, err := consumer.NewPublisher(consumer.PublisherConfig{
+	pub, err := kafka.NewPublisher(kafka.PublisherConfig{
 		Conn:    conn,
 		Topic:   cfg.ResultsTopic,
 		Group:   cfg.KafkaGroupID,
@@ -167,14 +167,14 @@ func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics, traces *traci
 		client.Close()
 		return nil, err
 	}
-	scanner, err := consumer.NewScanner(consumer.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID, Signer: signer},
+	scanner, err := kafka.NewScanner(kafka.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID, Signer: signer},
 		log.With(zap.String("component", "scanner")))
 	if err != nil {
 		client.Close()
 		_ = pub.Close()
 		return nil, err
 	}
-	offsets := consumer.NewOffsetClient(conn)
+	offsets := kafka.NewOffsetClient(conn)
 	settings := pipelineSettings(cfg)
 	// The batcher cuts calls by what this client's request bodies weigh.
 	settings.batch.Size = client.BodySize()
@@ -280,17 +280,17 @@ func (b *Bridge) Probe(ctx context.Context) error {
 // Nothing is refused: operators may have reasons, and an outcome that is
 // gone only means its record is pushed again.
 func (b *Bridge) checkResultsCleanup(ctx context.Context) {
-	tc, err := consumer.TopicCleanupOf(ctx, b.conn, b.cfg.ResultsTopic)
+	tc, err := kafka.TopicCleanupOf(ctx, b.conn, b.cfg.ResultsTopic)
 	if err != nil {
 		// An ACL may deny DescribeConfigs; the bridge does not need it.
 		b.log.Debug("cannot read the results topic's cleanup settings", zap.String("topic", b.cfg.ResultsTopic), zap.Error(err))
 		return
 	}
-	if tc.Retention >= 0 && tc.Retention < consumer.OffsetsRetention {
+	if tc.Retention >= 0 && tc.Retention < kafka.OffsetsRetention {
 		b.log.Warn("the results topic keeps outcomes for less time than the group keeps its commits: "+
 			"after a crash, records whose outcomes were already deleted are pushed again; set its retention.ms to at least 7 days",
 			zap.String("topic", b.cfg.ResultsTopic), zap.Duration("retention", tc.Retention),
-			zap.Duration("commits_kept", consumer.OffsetsRetention))
+			zap.Duration("commits_kept", kafka.OffsetsRetention))
 	}
 	if tc.Compacts() {
 		b.log.Warn("the results topic is compacted (cleanup.policy "+tc.Policy+"): only each id's latest outcome survives, "+
@@ -308,7 +308,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		zap.String("group", b.cfg.KafkaGroupID), zap.Strings("topics", b.cfg.KafkaTopics),
 		zap.String("results_topic", b.cfg.ResultsTopic))
 	session := b.cfg.KafkaSessionTimeout
-	err := consumer.RunGroup(ctx, consumer.GroupConfig{
+	err := kafka.RunGroup(ctx, kafka.GroupConfig{
 		Conn:              b.conn,
 		GroupID:           b.cfg.KafkaGroupID,
 		Topics:            b.cfg.KafkaTopics,
@@ -317,7 +317,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		HeartbeatInterval: session / 10,
 		LeaveTimeout:      b.pipe.cfg.drain + 10*time.Second,
 	}, b.log.With(zap.String("component", "group")),
-		func(gctx context.Context, gen *consumer.Generation) { b.pipe.run(gctx, gen.ID, gen.Assignments, gen) },
+		func(gctx context.Context, gen *kafka.Generation) { b.pipe.run(gctx, gen.ID, gen.Assignments, gen) },
 		func(error) { b.pipe.met.GroupErrors.Inc() })
 	b.pipe.health.setJoined(false)
 	return err
@@ -325,12 +325,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 // kafkaSource opens partition readers on the brokers.
 type kafkaSource struct {
-	conn consumer.Conn
+	conn kafka.Conn
 	log  *zap.Logger
 }
 
-func (s kafkaSource) Open(a consumer.Assignment) (PartitionReader, error) {
-	r, err := consumer.NewPartitionReader(s.conn, a, s.log)
+func (s kafkaSource) Open(a kafka.Assignment) (PartitionReader, error) {
+	r, err := kafka.NewPartitionReader(s.conn, a, s.log)
 	if err != nil {
 		return nil, err
 	}

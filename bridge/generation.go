@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
@@ -16,22 +16,22 @@ import (
 type generation struct {
 	*pipeline
 	log         *zap.Logger
-	assignments []consumer.Assignment
+	assignments []kafka.Assignment
 	committer   Committer
-	tracker     *consumer.Tracker
+	tracker     *kafka.Tracker
 	lanes       [priorities]*lane
 	budget      *sendBudget // nil: no quota
 	// behind is, per assigned partition, the records past the last one
 	// fetched (backlog.go).
-	behind map[consumer.TopicPartition]*atomic.Int64
+	behind map[kafka.TopicPartition]*atomic.Int64
 	adm    *waits // order per key and copies in flight (order.go)
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
-	done   consumer.Done
-	floors map[consumer.TopicPartition]floor
+	done   kafka.Done
+	floors map[kafka.TopicPartition]floor
 	// lastBound is the bound of each partition's last commit (the
 	// progress stage's alone once the stages run).
-	lastBound map[consumer.TopicPartition]time.Time
+	lastBound map[kafka.TopicPartition]time.Time
 
 	// abandonCtx ends MIMC calls and outcome writes when a drain runs out
 	// of time; what was abandoned stays uncommitted for the next owner.
@@ -44,7 +44,7 @@ type generation struct {
 // run is one generation's pipeline: it runs until ctx ends (the generation
 // is revoked or the bridge stops), then drains and commits before it
 // returns.
-func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Assignment, committer Committer) {
+func (p *pipeline) run(ctx context.Context, id int32, assignments []kafka.Assignment, committer Committer) {
 	g, err := p.begin(ctx, id, assignments, committer)
 	if err != nil {
 		p.log.Error("starting the generation", zap.Int32("generation", id), zap.Error(err))
@@ -67,15 +67,15 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Ass
 }
 
 // begin sets up the state of a generation.
-func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.Assignment, committer Committer) (*generation, error) {
+func (p *pipeline) begin(ctx context.Context, id int32, assignments []kafka.Assignment, committer Committer) (*generation, error) {
 	abandonCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	g := &generation{
 		pipeline: p, log: p.log.With(zap.Int32("generation", id)),
 		assignments: assignments, committer: committer,
-		tracker:    consumer.NewTracker(),
+		tracker:    kafka.NewTracker(),
 		abandonCtx: abandonCtx, abandon: abandon,
-		floors:    make(map[consumer.TopicPartition]floor),
-		lastBound: make(map[consumer.TopicPartition]time.Time),
+		floors:    make(map[kafka.TopicPartition]floor),
+		lastBound: make(map[kafka.TopicPartition]time.Time),
 	}
 	p.setShare(ctx, g.log, len(assignments))
 	g.budget = newSendBudget(p.quota, p.cfg.drain)
@@ -95,7 +95,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending, lc.maxBytes), batcher: batcher}
 	}
 	g.lastProgress.Store(time.Now().UnixNano())
-	g.behind = make(map[consumer.TopicPartition]*atomic.Int64, len(assignments))
+	g.behind = make(map[kafka.TopicPartition]*atomic.Int64, len(assignments))
 	for _, a := range assignments {
 		g.behind[a.TopicPartition] = new(atomic.Int64)
 	}
@@ -104,7 +104,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		parts = append(parts, a.TopicPartition.String())
 		if a.Offset >= 0 {
 			// Known committed offsets let lag be reported from the start.
-			g.tracker.Committed(map[consumer.TopicPartition]int64{a.TopicPartition: a.Offset})
+			g.tracker.Committed(map[kafka.TopicPartition]int64{a.TopicPartition: a.Offset})
 		}
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))

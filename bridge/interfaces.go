@@ -4,12 +4,12 @@ import (
 	"context"
 	"time"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 // The pipeline talks to Kafka and MIMC only through these interfaces; the
-// consumer and mimc packages implement them, and tests use fakes.
+// kafka and mimc packages implement them, and tests use fakes.
 
 // Source opens the partitions assigned to this member.
 type Source interface {
@@ -18,7 +18,7 @@ type Source interface {
 	// that partition's fetcher; it should not wait on the network (errors
 	// reaching the broker come from Next). An error leaves the partition
 	// unread for the rest of the generation.
-	Open(a consumer.Assignment) (PartitionReader, error)
+	Open(a kafka.Assignment) (PartitionReader, error)
 }
 
 // PartitionReader yields the records of one partition. One goroutine (the
@@ -28,7 +28,7 @@ type PartitionReader interface {
 	// ends; then it returns an error (ctx's) at once. Any other error is
 	// transient: the reader has paused before returning it, and Next is
 	// called again.
-	Next(ctx context.Context) (consumer.Record, error)
+	Next(ctx context.Context) (kafka.Record, error)
 	// Close releases the reader once its fetcher is done with it.
 	Close() error
 }
@@ -51,7 +51,7 @@ type Publisher interface {
 	// and no message of msgs counts as written. shrink gives a smaller
 	// value for msgs[i] the broker refused as too large. One goroutine
 	// (the writer) calls it.
-	Publish(ctx context.Context, msgs []consumer.Message, shrink consumer.ShrinkFunc) error
+	Publish(ctx context.Context, msgs []kafka.Message, shrink kafka.ShrinkFunc) error
 }
 
 // Committer commits the input offsets of one generation.
@@ -61,9 +61,9 @@ type Committer interface {
 	// written before it (the next owner's Assignment.OutcomesSince). It
 	// blocks for one request; an error leaves the offsets for the next
 	// try. Once the generation's handler has returned it must refuse
-	// without sending anything (consumer.ErrGenerationEnded). One
+	// without sending anything (kafka.ErrGenerationEnded). One
 	// goroutine calls it at a time. It gives up when ctx ends.
-	Commit(ctx context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error
+	Commit(ctx context.Context, offsets map[kafka.TopicPartition]int64, since map[kafka.TopicPartition]time.Time) error
 }
 
 // Scanner finds the outcomes the results topic already holds for records
@@ -75,18 +75,18 @@ type Scanner interface {
 	// not look for the others. It blocks for the scan and returns when
 	// ctx ends. On an error nothing is found: a record done again repeats
 	// a push, a record skipped wrongly would be lost.
-	Scan(ctx context.Context, assignments []consumer.Assignment) (consumer.Done, consumer.ScanStats, error)
+	Scan(ctx context.Context, assignments []kafka.Assignment) (kafka.Done, kafka.ScanStats, error)
 	// FirstOffsets returns the first offset of every partition asked:
 	// where a partition with no commit starts. It blocks for one request
 	// and returns when ctx ends.
-	FirstOffsets(ctx context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error)
+	FirstOffsets(ctx context.Context, tps []kafka.TopicPartition) (map[kafka.TopicPartition]int64, error)
 }
 
 // EndOffsets looks up where partitions end, for the lag gauges.
 type EndOffsets interface {
 	// EndOffsets returns the next offset to be written of every partition
 	// asked. It blocks for one request and returns when ctx ends.
-	EndOffsets(ctx context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error)
+	EndOffsets(ctx context.Context, tps []kafka.TopicPartition) (map[kafka.TopicPartition]int64, error)
 }
 
 // PartitionCounter counts partitions, for this member's share of the quota.

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // pendingValue is an input record value like the load tool's: recipients
@@ -53,7 +53,7 @@ func BenchmarkPendingEventBytes(b *testing.B) {
 			}
 			var perEvent, overhead float64
 			for b.Loop() {
-				at := consumer.TopicPartition{Topic: "mimc.push", Partition: 0}
+				at := kafka.TopicPartition{Topic: "mimc.push", Partition: 0}
 				before := liveHeap()
 				bt, err := batching.New(batching.Config{MaxRecipients: 100, MaxPendingEvents: n, Linger: time.Hour})
 				if err != nil {
@@ -65,7 +65,7 @@ func BenchmarkPendingEventBytes(b *testing.B) {
 				for i := range recs {
 					// kafka-go hands each record its own value: a copy,
 					// which the decoded event no longer needs.
-					m := consumer.Record{Topic: at.Topic, Offset: int64(i), Value: append([]byte(nil), values[i]...), Time: time.Now()}
+					m := kafka.Record{Topic: at.Topic, Offset: int64(i), Value: append([]byte(nil), values[i]...), Time: time.Now()}
 					recs[i] = newRecord(at, &m, &cfg, normal, nil)
 					if calls, err = bt.Add(&recs[i].Event, calls); err != nil {
 						b.Fatal(err)

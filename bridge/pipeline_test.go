@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
@@ -40,7 +40,7 @@ func TestCommitOrderHoldsWithDeliveredFailedAndRejectedMixedAcrossPartitions(t *
 		})
 		h := newHarness(t, 3, push, nil)
 		h.start()
-		want := map[consumer.TopicPartition]map[int64]string{}
+		want := map[kafka.TopicPartition]map[int64]string{}
 		for p := range 3 {
 			want[tp(p)] = map[int64]string{}
 			for i := range 40 {
@@ -346,7 +346,7 @@ func TestTheDrainedLogSaysHowLongTheDrainTook(t *testing.T) {
 // failingOnce is a source whose readers fail their first fetch.
 type failingOnce struct{ *fakeSource }
 
-func (s failingOnce) Open(a consumer.Assignment) (PartitionReader, error) {
+func (s failingOnce) Open(a kafka.Assignment) (PartitionReader, error) {
 	r, err := s.fakeSource.Open(a)
 	return &failFirst{PartitionReader: r}, err
 }
@@ -356,10 +356,10 @@ type failFirst struct {
 	failed bool
 }
 
-func (r *failFirst) Next(ctx context.Context) (consumer.Record, error) {
+func (r *failFirst) Next(ctx context.Context) (kafka.Record, error) {
 	if !r.failed {
 		r.failed = true
-		return consumer.Record{}, errors.New("not the leader for this partition")
+		return kafka.Record{}, errors.New("not the leader for this partition")
 	}
 	return r.PartitionReader.Next(ctx)
 }
@@ -384,8 +384,8 @@ func TestAFetchErrorIsLoggedAndThePartitionKeepsFlowing(t *testing.T) {
 // endAt is a fixed end offset for every partition.
 type endAt int64
 
-func (e endAt) EndOffsets(_ context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error) {
-	out := make(map[consumer.TopicPartition]int64, len(tps))
+func (e endAt) EndOffsets(_ context.Context, tps []kafka.TopicPartition) (map[kafka.TopicPartition]int64, error) {
+	out := make(map[kafka.TopicPartition]int64, len(tps))
 	for _, at := range tps {
 		out[at] = int64(e)
 	}

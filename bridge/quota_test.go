@@ -16,8 +16,8 @@ import (
 	zapobserver "go.uber.org/zap/zaptest/observer"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -59,7 +59,7 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 		counter := &fakeCounter{n: 8}
 		q := withQuota(t, h, 400, counter)
 
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: tp(5), Offset: -2}}
+		h.assign = []kafka.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: tp(5), Offset: -2}}
 		h.start()
 		synctest.Wait()
 		if r := q.Rate(message.P2P); r != 100 {
@@ -69,7 +69,7 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 
 		// The count fails: the last one stands.
 		counter.set(0, errors.New("broker down"))
-		h.assign = []consumer.Assignment{{TopicPartition: tp(1), Offset: -2}}
+		h.assign = []kafka.Assignment{{TopicPartition: tp(1), Offset: -2}}
 		h.start()
 		synctest.Wait()
 		if r := q.Rate(message.P2P); r != 50 {
@@ -298,7 +298,7 @@ func TestAKindOverItsQuotaHoldsBackNeitherTheOtherKindNorRecordsThatNeedNoCall(t
 		h := newHarness(t, 2, quotaPush(&q), nil)
 		q = withQuotas(t, h, 1e-9, 1000)
 		h.start()
-		kinds := map[consumer.TopicPartition]map[int64]string{}
+		kinds := map[kafka.TopicPartition]map[int64]string{}
 		for p := range 2 {
 			kinds[tp(p)] = map[int64]string{}
 			for i, k := range []string{"p2p", "p2p", "p2p", "p2t", "rejected", "p2t", "p2p", "rejected", "p2t"} {

@@ -1,24 +1,24 @@
-package consumer
+package kafka
 
 import (
 	"context"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // OffsetClient looks up the end offsets of partitions (for lag), over
 // connections kept between lookups.
 type OffsetClient struct {
-	cl *kafka.Client
-	tr *kafka.Transport
+	cl *kafkago.Client
+	tr *kafkago.Transport
 }
 
 // NewOffsetClient returns a client of the brokers of conn; Close releases
 // its connections.
 func NewOffsetClient(conn Conn) *OffsetClient {
 	tr := conn.Transport()
-	return &OffsetClient{cl: &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: tr, Timeout: 5 * time.Second}, tr: tr}
+	return &OffsetClient{cl: &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: tr, Timeout: 5 * time.Second}, tr: tr}
 }
 
 // EndOffsets returns the end offset (the next offset to be written) of each
@@ -28,7 +28,7 @@ func (c *OffsetClient) EndOffsets(ctx context.Context, tps []TopicPartition) (ma
 	for _, tp := range tps {
 		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
 	}
-	return listOffsets(ctx, c.cl, want, kafka.LastOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.LastOffset })
+	return listOffsets(ctx, c.cl, want, kafkago.LastOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.LastOffset })
 }
 
 // Close releases the client's idle connections.

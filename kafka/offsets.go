@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 )
 
 // Partitions returns the partition numbers of topic.
-func Partitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, error) {
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+func Partitions(ctx context.Context, cl *kafkago.Client, topic string) ([]int, error) {
+	md, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
@@ -36,18 +36,18 @@ func Partitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, err
 }
 
 // FirstOffsets returns the first offset of each given partition of topic.
-func FirstOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
-	return topicOffsets(ctx, cl, topic, partitions, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
+func FirstOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int) (map[int]int64, error) {
+	return topicOffsets(ctx, cl, topic, partitions, kafkago.FirstOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.FirstOffset })
 }
 
 // EndOffsets returns the end offset (the next offset to be written) of each
 // given partition of topic.
-func EndOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
-	return topicOffsets(ctx, cl, topic, partitions, kafka.LastOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.LastOffset })
+func EndOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int) (map[int]int64, error) {
+	return topicOffsets(ctx, cl, topic, partitions, kafkago.LastOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.LastOffset })
 }
 
-func topicOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int,
-	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[int]int64, error) {
+func topicOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int,
+	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[int]int64, error) {
 	offs, err := listOffsets(ctx, cl, map[string][]int{topic: partitions}, at, pick)
 	if err != nil {
 		return nil, err
@@ -62,14 +62,14 @@ func topicOffsets(ctx context.Context, cl *kafka.Client, topic string, partition
 // listOffsets asks for one offset (at) of every partition in want, in one
 // request, and fails unless every partition answers; a partition whose
 // leader is moving or not known yet is asked again.
-func listOffsets(ctx context.Context, cl *kafka.Client, want map[string][]int,
-	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
+func listOffsets(ctx context.Context, cl *kafkago.Client, want map[string][]int,
+	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
 	return retryTransient(ctx, func() (map[TopicPartition]int64, error) { return listOffsetsOnce(ctx, cl, want, at, pick) })
 }
 
-func listOffsetsOnce(ctx context.Context, cl *kafka.Client, want map[string][]int,
-	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
-	req := &kafka.ListOffsetsRequest{Topics: make(map[string][]kafka.OffsetRequest, len(want))}
+func listOffsetsOnce(ctx context.Context, cl *kafkago.Client, want map[string][]int,
+	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
+	req := &kafkago.ListOffsetsRequest{Topics: make(map[string][]kafkago.OffsetRequest, len(want))}
 	n := 0
 	topics := make([]string, 0, len(want))
 	for topic, ps := range want {
@@ -114,7 +114,7 @@ func retryTransient[T any](ctx context.Context, f func() (T, error)) (T, error) 
 		backoff.WithMaxElapsedTime(transientWait)), ctx)
 	return backoff.RetryWithData(func() (T, error) {
 		v, err := f()
-		var ke kafka.Error
+		var ke kafkago.Error
 		if err != nil && !(errors.As(err, &ke) && ke.Temporary()) {
 			return v, backoff.Permanent(err)
 		}
@@ -125,17 +125,17 @@ func retryTransient[T any](ctx context.Context, f func() (T, error)) (T, error) 
 // CommittedOffsets returns group's committed offset of each given partition
 // of topic (-1 where it has none), asking again while the coordinator moves
 // or loads.
-func CommittedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
+func CommittedOffsets(ctx context.Context, cl *kafkago.Client, group, topic string, partitions []int) (map[int]int64, error) {
 	return retryTransient(ctx, func() (map[int]int64, error) { return committedOffsets(ctx, cl, group, topic, partitions) })
 }
 
-func committedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
-	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
+func committedOffsets(ctx context.Context, cl *kafkago.Client, group, topic string, partitions []int) (map[int]int64, error) {
+	resp, err := cl.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
 	if err != nil {
 		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
 	}
 	out := make(map[int]int64, len(partitions))
-	if errors.Is(resp.Error, kafka.GroupIdNotFound) {
+	if errors.Is(resp.Error, kafkago.GroupIdNotFound) {
 		// A group that never committed does not exist yet.
 		for _, p := range partitions {
 			out[p] = -1

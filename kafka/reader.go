@@ -1,11 +1,11 @@
-package consumer
+package kafka
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 )
 
@@ -30,14 +30,14 @@ type Record struct {
 // PartitionReader reads one assigned partition from the generation's start
 // offset. It keeps no group state: the generation commits offsets.
 type PartitionReader struct {
-	r *kafka.Reader
+	r *kafkago.Reader
 }
 
 // NewPartitionReader returns a reader of a.TopicPartition starting at
 // a.Offset (FirstOffset when the group has none). It dials lazily: errors
 // reaching the broker come from Next.
 func NewPartitionReader(conn Conn, a Assignment, log *zap.Logger) (*PartitionReader, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{
+	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:        conn.Brokers,
 		Dialer:         conn.Dialer(),
 		Topic:          a.Topic,
@@ -48,7 +48,7 @@ func NewPartitionReader(conn Conn, a Assignment, log *zap.Logger) (*PartitionRea
 		QueueCapacity:  256,
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
-		ErrorLogger:    kafka.LoggerFunc(func(f string, args ...any) { log.Sugar().Warnf(f, args...) }),
+		ErrorLogger:    kafkago.LoggerFunc(func(f string, args ...any) { log.Sugar().Warnf(f, args...) }),
 	})
 	if err := r.SetOffset(a.Offset); err != nil {
 		_ = r.Close()

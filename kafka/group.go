@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/offsetcommit"
 	"go.uber.org/zap"
 )
@@ -31,7 +31,7 @@ type GroupConfig struct {
 }
 
 // Assignment is one partition given to this member, with the offset to start
-// from (kafka.FirstOffset when the group has none committed).
+// from (kafkago.FirstOffset when the group has none committed).
 type Assignment struct {
 	TopicPartition
 	Offset int64
@@ -54,7 +54,7 @@ type Generation struct {
 	Assignments []Assignment
 
 	groupID string
-	client  *kafka.Client
+	client  *kafkago.Client
 	mu      sync.Mutex
 	ended   bool
 }
@@ -110,7 +110,7 @@ func (g *Generation) Commit(ctx context.Context, offsets map[TopicPartition]int6
 	defer cancel()
 	tr := g.client.Transport
 	if tr == nil {
-		tr = kafka.DefaultTransport
+		tr = kafkago.DefaultTransport
 	}
 	m, err := tr.RoundTrip(ctx, g.client.Addr, req)
 	if err != nil {
@@ -123,7 +123,7 @@ func (g *Generation) Commit(ctx context.Context, offsets map[TopicPartition]int6
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
 			if p.ErrorCode != 0 {
-				return fmt.Errorf("committing offsets in generation %d: %s/%d: %w", g.ID, t.Name, p.PartitionIndex, kafka.Error(p.ErrorCode))
+				return fmt.Errorf("committing offsets in generation %d: %s/%d: %w", g.ID, t.Name, p.PartitionIndex, kafkago.Error(p.ErrorCode))
 			}
 		}
 	}
@@ -147,12 +147,12 @@ type Handler func(ctx context.Context, gen *Generation)
 // and returns nil. Errors joining the group are logged and retried: a broker
 // outage must not stop the bridge.
 func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Handler, onError func(error)) error {
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:                cfg.GroupID,
 		Brokers:           cfg.Conn.Brokers,
 		Dialer:            cfg.Conn.Dialer(),
 		Topics:            cfg.Topics,
-		StartOffset:       kafka.FirstOffset,
+		StartOffset:       kafkago.FirstOffset,
 		SessionTimeout:    cfg.SessionTimeout,
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
@@ -166,9 +166,9 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 	if cfg.LeaveTimeout <= 0 {
 		cfg.LeaveTimeout = 45 * time.Second
 	}
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: commitTimeout}
+	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: commitTimeout}
 	defer func() {
-		if tr, ok := client.Transport.(*kafka.Transport); ok {
+		if tr, ok := client.Transport.(*kafkago.Transport); ok {
 			tr.CloseIdleConnections()
 		}
 	}()
@@ -203,7 +203,7 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 	for {
 		kgen, err := cg.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
 				return nil
 			}
 			if onError != nil {

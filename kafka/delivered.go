@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -89,7 +89,7 @@ func (s *Scanner) readDeliveredPartition(ctx context.Context, p int, begin, end 
 	group := s.cfg.Group
 	var key []byte
 	read, ignored := 0, 0
-	_, err := s.readResults(ctx, p, begin, end, func(rec *kafka.Record, src outcomeSource) {
+	_, err := s.readResults(ctx, p, begin, end, func(rec *kafkago.Record, src outcomeSource) {
 		read++
 		if !src.ok || string(src.group) != group || string(src.status) != "delivered" {
 			closeBytes(rec.Key)

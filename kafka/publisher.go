@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
@@ -70,7 +70,7 @@ const publisherBatchSize = 128
 // is never dropped, because its offset must not be committed without it.
 type Publisher struct {
 	cfg   PublisherConfig
-	w     *kafka.Writer
+	w     *kafkago.Writer
 	log   *zap.Logger
 	group []byte // cfg.Group, shared by the headers of every outcome
 }
@@ -89,11 +89,11 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 	if cfg.RetryMaxInterval <= 0 {
 		cfg.RetryMaxInterval = 5 * time.Second
 	}
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Conn.Brokers...),
+	w := &kafkago.Writer{
+		Addr:         kafkago.TCP(cfg.Conn.Brokers...),
 		Topic:        cfg.Topic,
-		Balancer:     kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
+		Balancer:     kafkago.Murmur2Balancer{},
+		RequiredAcks: kafkago.RequireAll,
 		BatchTimeout: cfg.BatchTimeout,
 		// kafka-go allocates a batch's whole capacity (BatchSize messages
 		// of ~150 bytes) for every partition batch it starts: 10000 cost
@@ -122,7 +122,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 		hs := len(buf.headers)
 		buf.headers, buf.vals = appendSourceHeaders(buf.headers, buf.vals, p.cfg.Signer, p.group, &msgs[i])
 		buf.headers, buf.vals = appendTraceHeaders(buf.headers, buf.vals, &msgs[i].Trace)
-		pending[i] = kafka.Message{Key: m.Key, Value: m.Value}
+		pending[i] = kafkago.Message{Key: m.Key, Value: m.Value}
 		if len(buf.headers) > hs {
 			pending[i].Headers = buf.headers[hs:len(buf.headers):len(buf.headers)]
 		}
@@ -153,7 +153,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 		if p.cfg.OnError != nil {
 			p.cfg.OnError(err)
 		}
-		var werrs kafka.WriteErrors
+		var werrs kafkago.WriteErrors
 		if !single && len(pending) > 1 && (isTooLarge(err) || errors.As(err, &werrs) && slices.ContainsFunc(werrs, isTooLarge)) {
 			// The batch may be too large while each outcome fits: retry
 			// them alone, at once, before shrinking any.
@@ -211,17 +211,17 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFu
 // publishBuf holds the kafka-go copies of one Publish (~150 bytes per
 // outcome) and their headers, reused from one Publish to the next.
 type publishBuf struct {
-	msgs    []kafka.Message
+	msgs    []kafkago.Message
 	idx     []int
-	headers []kafka.Header
+	headers []kafkago.Header
 	vals    []byte // the headers' values
 }
 
 var publishBufs = sync.Pool{New: func() any { return new(publishBuf) }}
 
-func (b *publishBuf) get(n int) ([]kafka.Message, []int) {
+func (b *publishBuf) get(n int) ([]kafkago.Message, []int) {
 	if cap(b.msgs) < n {
-		b.msgs, b.idx = make([]kafka.Message, n), make([]int, n)
+		b.msgs, b.idx = make([]kafkago.Message, n), make([]int, n)
 	}
 	b.msgs, b.idx = b.msgs[:n], b.idx[:n]
 	return b.msgs, b.idx
@@ -238,7 +238,7 @@ func (b *publishBuf) reserve(msgs []Message) {
 		b.vals = make([]byte, 0, n)
 	}
 	if perMsg := sourceHeaderCount + traceHeaderCount; cap(b.headers) < perMsg*len(msgs) {
-		b.headers = make([]kafka.Header, 0, perMsg*len(msgs))
+		b.headers = make([]kafkago.Header, 0, perMsg*len(msgs))
 	}
 	b.vals, b.headers = b.vals[:0], b.headers[:0]
 }
@@ -252,16 +252,16 @@ func (b *publishBuf) release() {
 }
 
 // writeEach writes msgs one per request, so that a size limit applies to
-// each alone; it returns nil or kafka.WriteErrors with one entry per message.
-func (p *Publisher) writeEach(ctx context.Context, msgs []kafka.Message) error {
-	errs := make(kafka.WriteErrors, len(msgs))
+// each alone; it returns nil or kafkago.WriteErrors with one entry per message.
+func (p *Publisher) writeEach(ctx context.Context, msgs []kafkago.Message) error {
+	errs := make(kafkago.WriteErrors, len(msgs))
 	failed := false
 	for i := range msgs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := p.w.WriteMessages(ctx, msgs[i]); err != nil {
-			var werrs kafka.WriteErrors
+			var werrs kafkago.WriteErrors
 			if errors.As(err, &werrs) && len(werrs) == 1 {
 				err = werrs[0]
 			}
@@ -282,8 +282,8 @@ func (p *Publisher) shrink(f ShrinkFunc, i, n int) []byte {
 }
 
 func isTooLarge(err error) bool {
-	var tooLarge kafka.MessageTooLargeError
-	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, &tooLarge) || errors.Is(err, kafka.RecordListTooLarge)
+	var tooLarge kafkago.MessageTooLargeError
+	return errors.Is(err, kafkago.MessageSizeTooLarge) || errors.As(err, &tooLarge) || errors.Is(err, kafkago.RecordListTooLarge)
 }
 
 // Close flushes and closes the writer.

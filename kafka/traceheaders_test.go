@@ -1,11 +1,11 @@
-package consumer
+package kafka
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -75,7 +75,7 @@ func TestTheTraceContextTravelsInW3CHeaders(t *testing.T) {
 
 func TestTheTraceparentIsWrittenWithoutAllocating(t *testing.T) {
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}})
-	hs := make([]kafka.Header, 0, traceHeaderCount)
+	hs := make([]kafkago.Header, 0, traceHeaderCount)
 	buf := make([]byte, 0, traceHeaderBytes(&sc))
 	allocs := testing.AllocsPerRun(100, func() {
 		hs, buf = appendTraceHeaders(hs[:0], buf[:0], &sc)

@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
@@ -35,8 +35,8 @@ func newBroker(tb testing.TB) *broker {
 	return &broker{tb: tb, kfake: c, conn: Conn{Brokers: c.ListenAddrs()}, brokers: c.ListenAddrs()}
 }
 
-func (b *broker) client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(b.brokers...), Timeout: 10 * time.Second}
+func (b *broker) client() *kafkago.Client {
+	return &kafkago.Client{Addr: kafkago.TCP(b.brokers...), Timeout: 10 * time.Second}
 }
 
 // topic creates a topic with a random name.
@@ -45,7 +45,7 @@ func (b *broker) topic(prefix string, partitions int) string {
 	name := fmt.Sprintf("%s-%d", prefix, rand.Int63())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := b.client().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+	resp, err := b.client().CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
 		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
 	}}})
 	if err == nil {
@@ -204,12 +204,12 @@ func TestScanStartsAtTheBound(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	// Outcomes of the same offsets written an hour ago (by a writer whose
 	// records carry that time), then today's.
-	w := &kafka.Writer{Addr: kafka.TCP(b.brokers...), Topic: results, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(b.brokers...), Topic: results, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
-	var olds []kafka.Message
+	var olds []kafkago.Message
 	for _, m := range outcomesOf(tp, 0, 50) {
 		hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(&m)), testSigner, []byte(group), &m)
-		olds = append(olds, kafka.Message{Key: m.Key, Value: m.Value, Headers: hs, Time: old})
+		olds = append(olds, kafkago.Message{Key: m.Key, Value: m.Value, Headers: hs, Time: old})
 	}
 	if err := w.WriteMessages(context.Background(), olds...); err != nil {
 		t.Fatal(err)
@@ -308,7 +308,7 @@ func TestSourceHeadersRoundTrip(t *testing.T) {
 	if hs, _ := appendSourceHeaders(nil, nil, testSigner, []byte("g1"), &Message{SourceOffset: 5}); len(hs) != 0 {
 		t.Errorf("an outcome without a source got headers %v", hs)
 	}
-	bad := []kafka.Header{{Key: HeaderSourceTopic, Value: []byte("t")}, {Key: HeaderSourcePartition, Value: []byte("x")}, {Key: HeaderSourceOffset, Value: []byte("1")}}
+	bad := []kafkago.Header{{Key: HeaderSourceTopic, Value: []byte("t")}, {Key: HeaderSourcePartition, Value: []byte("x")}, {Key: HeaderSourceOffset, Value: []byte("1")}}
 	if parseSourceHeaders(bad).ok {
 		t.Errorf("a partition that is not a number parsed as a source")
 	}
@@ -318,7 +318,7 @@ func TestSourceHeadersRoundTrip(t *testing.T) {
 // outcomes written since the last commit: the scan reads them all (over
 // TCP from kfake) and keeps their source offsets. Target: under 0.5 s.
 //
-//	go test ./consumer/ -run '^$' -bench Scan100k -benchtime 5x
+//	go test ./kafka/ -run '^$' -bench Scan100k -benchtime 5x
 func BenchmarkScan100kOutcomes(b *testing.B) {
 	const outcomes, inParts, resultParts = 100_000, 8, 4
 	br := newBroker(b)

@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"cmp"
@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 )
@@ -52,7 +52,7 @@ func (c ScannerConfig) Validate() error {
 // them again: a push repeated after a crash reaches a user's phone twice.
 type Scanner struct {
 	cfg    ScannerConfig
-	client *kafka.Client
+	client *kafkago.Client
 	log    *zap.Logger
 }
 
@@ -69,14 +69,14 @@ func NewScanner(cfg ScannerConfig, log *zap.Logger) (*Scanner, error) {
 	}
 	return &Scanner{
 		cfg:    cfg,
-		client: &kafka.Client{Addr: kafka.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: 10 * time.Second},
+		client: &kafkago.Client{Addr: kafkago.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: 10 * time.Second},
 		log:    log,
 	}, nil
 }
 
 // Close releases the scanner's idle connections.
 func (s *Scanner) Close() {
-	if tr, ok := s.client.Transport.(*kafka.Transport); ok {
+	if tr, ok := s.client.Transport.(*kafkago.Transport); ok {
 		tr.CloseIdleConnections()
 	}
 }
@@ -88,7 +88,7 @@ func (s *Scanner) FirstOffsets(ctx context.Context, tps []TopicPartition) (map[T
 	for _, tp := range tps {
 		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
 	}
-	return listOffsets(ctx, s.client, want, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
+	return listOffsets(ctx, s.client, want, kafkago.FirstOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.FirstOffset })
 }
 
 // Done lists, per partition, the offsets whose outcome is on the results
@@ -231,9 +231,9 @@ func (s *Scanner) offsetsAt(ctx context.Context, parts []int, t time.Time) (map[
 }
 
 func (s *Scanner) offsetsAtOnce(ctx context.Context, parts []int, t time.Time) (map[int]int64, error) {
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
 	for _, p := range parts {
-		req.Topics[s.cfg.Topic] = append(req.Topics[s.cfg.Topic], kafka.TimeOffsetOf(p, t))
+		req.Topics[s.cfg.Topic] = append(req.Topics[s.cfg.Topic], kafkago.TimeOffsetOf(p, t))
 	}
 	resp, err := s.client.ListOffsets(ctx, req)
 	if err != nil {
@@ -331,7 +331,7 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 		key     []byte // the record's key, read only to check a signature
 		ignored ignoredOutcomes
 	)
-	ended, err := s.readResults(ctx, p, begin, end, func(rec *kafka.Record, src outcomeSource) {
+	ended, err := s.readResults(ctx, p, begin, end, func(rec *kafkago.Record, src outcomeSource) {
 		read++
 		if !src.ok || string(src.group) != group {
 			closeBytes(rec.Key)
@@ -369,17 +369,17 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 // endedEarly reports a partition with nothing readable left before end
 // (control records, compaction). The crash skip and the dedup window read
 // the results topic through it.
-func (s *Scanner) readResults(ctx context.Context, p int, begin, end int64, fn func(rec *kafka.Record, src outcomeSource)) (endedEarly bool, err error) {
+func (s *Scanner) readResults(ctx context.Context, p int, begin, end int64, fn func(rec *kafkago.Record, src outcomeSource)) (endedEarly bool, err error) {
 	next := begin
 	for next < end {
-		resp, err := s.client.Fetch(ctx, &kafka.FetchRequest{
+		resp, err := s.client.Fetch(ctx, &kafkago.FetchRequest{
 			Topic: s.cfg.Topic, Partition: p, Offset: next,
 			MinBytes: 1, MaxBytes: int64(s.cfg.FetchMaxBytes), MaxWait: 100 * time.Millisecond,
 		})
 		if err != nil {
 			return false, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
 		}
-		if errors.Is(resp.Error, kafka.OffsetOutOfRange) {
+		if errors.Is(resp.Error, kafkago.OffsetOutOfRange) {
 			// Retention deleted the oldest segments since the offset was
 			// listed: what they held is gone, start at what is left.
 			first, err := FirstOffsets(ctx, s.client, s.cfg.Topic, []int{p})
@@ -425,7 +425,7 @@ func (s *Scanner) readResults(ctx context.Context, p int, begin, end int64, fn f
 
 // readBytes appends what b holds to dst and closes b; a nil b appends
 // nothing.
-func readBytes(dst []byte, b kafka.Bytes) []byte {
+func readBytes(dst []byte, b kafkago.Bytes) []byte {
 	if b == nil {
 		return dst
 	}
@@ -436,7 +436,7 @@ func readBytes(dst []byte, b kafka.Bytes) []byte {
 	return dst[:len(dst)+m]
 }
 
-func closeBytes(b kafka.Bytes) {
+func closeBytes(b kafkago.Bytes) {
 	if b != nil {
 		_ = b.Close()
 	}
