@@ -10,7 +10,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/mimc-bridge/mimc-bridge/kafka"
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // nextGeneration joins the group, again while the coordinator is not ready:
@@ -57,12 +57,12 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 	defer w.Close()
 
 	type item struct {
-		tp     kafka.TopicPartition
+		tp     bridge.TopicPartition
 		offset int64
 		key    []byte
 	}
 	items := make(chan item, 4096)
-	tracker := kafka.NewTracker()
+	tracker := bridge.NewTracker()
 	var fetchers sync.WaitGroup
 	for topic, parts := range gen.Assignments {
 		for _, a := range parts {
@@ -77,7 +77,7 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 				if err := r.SetOffset(a.Offset); err != nil {
 					return
 				}
-				tp := kafka.TopicPartition{Topic: topic, Partition: a.ID}
+				tp := bridge.TopicPartition{Topic: topic, Partition: a.ID}
 				for {
 					m, err := r.FetchMessage(gctx)
 					if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/tracing"
@@ -35,7 +34,7 @@ func delivered(b *testing.B, n int) []*record {
 				Msg: "Campaign 17: spring sale", BizType: "PROMO"},
 			Recipients: message.Recipients{ToAccounts: []string{"u" + strconv.Itoa(i) + "x0", "u" + strconv.Itoa(i) + "x1", "u" + strconv.Itoa(i) + "x2"}},
 		}
-		rec := &record{tp: kafka.TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
+		rec := &record{tp: TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
 			receivedAt: time.Now(), ev: ev}
 		toBatching(&rec.Event, &rec.ev)
 		rec.Event.Data = rec
@@ -107,9 +106,9 @@ func BenchmarkEventTracing(b *testing.B) {
 
 func benchEvents(b *testing.B, tracer trace.Tracer) {
 	const perCall = 64
-	at := kafka.TopicPartition{Topic: "mimc.push", Partition: 3}
+	at := TopicPartition{Topic: "mimc.push", Partition: 3}
 	g := &generation{pipeline: &pipeline{tracer: tracer, group: "mimc-bridge"}}
-	spans := g.partitionSpans(kafka.Assignment{TopicPartition: at})
+	spans := g.partitionSpans(Assignment{TopicPartition: at})
 	cfg := fetchConfig{limits: event.Limits{MaxMsgBytes: 10240, MaxIDBytes: 256, MaxRecipients: 1000, DefaultFromResource: "campaigns"}}
 	bt, err := batching.New(batching.Config{MaxRecipients: perCall, MaxPendingEvents: 1 << 20, Linger: time.Hour})
 	if err != nil {
@@ -127,14 +126,14 @@ func benchEvents(b *testing.B, tracer trace.Tracer) {
 	var (
 		calls   []*batching.Call
 		scratch []event.Recipient
-		msgs    = make([]kafka.Message, 0, perCall)
+		msgs    = make([]Message, 0, perCall)
 		n       int64
 		ctx     = context.Background()
 	)
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		m := kafka.Record{Topic: at.Topic, Partition: at.Partition, Offset: n, Value: values[n%perCall], Time: start}
+		m := Record{Topic: at.Topic, Partition: at.Partition, Offset: n, Value: values[n%perCall], Time: start}
 		n++
 		rec := newRecord(at, &m, &cfg, normal, spans)
 		if calls, err = bt.Add(&rec.Event, calls[:0]); err != nil {
@@ -157,7 +156,7 @@ func benchEvents(b *testing.B, tracer trace.Tracer) {
 				out := outcomeOf(rec, now, scratch)
 				scratch = out.Recipients[:0]
 				it := completed(rec, now, &out)
-				msgs = append(msgs, kafka.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset,
+				msgs = append(msgs, Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset,
 					Status: it.status, Trace: spanContext(it.span)})
 				if it.span != nil {
 					it.span.End()

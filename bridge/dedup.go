@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // A crash, a drain that runs out of time or a member that loses its
@@ -87,7 +85,7 @@ func (g *generation) findDone(ctx context.Context) {
 
 // skip reports whether the outcome of offset of tp is already written; the
 // record then counts as done at once.
-func (g *generation) skip(tp kafka.TopicPartition, offset int64) bool {
+func (g *generation) skip(tp TopicPartition, offset int64) bool {
 	if !g.done.Has(tp, offset) {
 		return false
 	}
@@ -103,8 +101,8 @@ func (g *generation) skip(tp kafka.TopicPartition, offset int64) bool {
 // look from, and every outcome written would be written again. Where reading
 // the commit failed, its bound, if any, is kept.
 func (g *generation) seedBounds(ctx context.Context) {
-	offsets := make(map[kafka.TopicPartition]int64)
-	var unknown []kafka.TopicPartition
+	offsets := make(map[TopicPartition]int64)
+	var unknown []TopicPartition
 	for _, a := range g.assignments {
 		switch {
 		case !a.OutcomesSince.IsZero() || !a.BoundKnown:
@@ -127,7 +125,7 @@ func (g *generation) seedBounds(ctx context.Context) {
 	if len(offsets) == 0 {
 		return
 	}
-	since := make(map[kafka.TopicPartition]time.Time, len(offsets))
+	since := make(map[TopicPartition]time.Time, len(offsets))
 	for tp := range offsets {
 		since[tp] = now
 	}
@@ -135,7 +133,7 @@ func (g *generation) seedBounds(ctx context.Context) {
 }
 
 // committedBounds records the bounds of a successful commit.
-func (g *generation) committedBounds(offsets map[kafka.TopicPartition]int64, since map[kafka.TopicPartition]time.Time) {
+func (g *generation) committedBounds(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) {
 	for tp := range offsets {
 		g.lastBound[tp] = since[tp]
 	}
@@ -146,7 +144,7 @@ func (g *generation) committedBounds(offsets map[kafka.TopicPartition]int64, sin
 // offset again, with the fresh bound. An idle partition's bound would
 // otherwise age, and the next owner would read everything written to the
 // results topic since. Call it after lowerToFloors; offsets may be nil.
-func (g *generation) refreshBounds(offsets map[kafka.TopicPartition]int64, since map[kafka.TopicPartition]time.Time) map[kafka.TopicPartition]int64 {
+func (g *generation) refreshBounds(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) map[TopicPartition]int64 {
 	committed := g.tracker.CommittedOffsets()
 	for _, a := range g.assignments {
 		tp := a.TopicPartition
@@ -159,7 +157,7 @@ func (g *generation) refreshBounds(offsets map[kafka.TopicPartition]int64, since
 		}
 		if b := g.floored(tp, c, since[tp]); b.Sub(g.lastBound[tp]) > g.cfg.progress.boundRefresh {
 			if offsets == nil {
-				offsets = make(map[kafka.TopicPartition]int64)
+				offsets = make(map[TopicPartition]int64)
 			}
 			offsets[tp], since[tp] = c, b
 		}
@@ -171,8 +169,8 @@ func (g *generation) refreshBounds(offsets map[kafka.TopicPartition]int64, since
 // after now carries: the fetch time of its oldest record in flight, or now
 // when none is, less the clock skew allowed between members and brokers.
 // Call it before the tracker's Committable (see Tracker.OldestFetch).
-func (g *generation) bounds(now time.Time) map[kafka.TopicPartition]time.Time {
-	since := make(map[kafka.TopicPartition]time.Time, len(g.assignments))
+func (g *generation) bounds(now time.Time) map[TopicPartition]time.Time {
+	since := make(map[TopicPartition]time.Time, len(g.assignments))
 	for _, a := range g.assignments {
 		t, ok := g.tracker.OldestFetch(a.TopicPartition)
 		if !ok || t.After(now) {
@@ -185,7 +183,7 @@ func (g *generation) bounds(now time.Time) map[kafka.TopicPartition]time.Time {
 
 // lowerToFloors lowers the bound of each partition of offsets to its floor
 // while skipped records lie at or after its offset.
-func (g *generation) lowerToFloors(offsets map[kafka.TopicPartition]int64, since map[kafka.TopicPartition]time.Time) {
+func (g *generation) lowerToFloors(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) {
 	for tp, off := range offsets {
 		since[tp] = g.floored(tp, off, since[tp])
 	}
@@ -193,7 +191,7 @@ func (g *generation) lowerToFloors(offsets map[kafka.TopicPartition]int64, since
 
 // floored returns the bound of a commit of tp at off: t, or tp's floor
 // while skipped records lie at or after off.
-func (g *generation) floored(tp kafka.TopicPartition, off int64, t time.Time) time.Time {
+func (g *generation) floored(tp TopicPartition, off int64, t time.Time) time.Time {
 	if f, ok := g.floors[tp]; ok && off <= f.until && f.since.Before(t) {
 		return f.since
 	}

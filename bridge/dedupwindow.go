@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // dedupWindow remembers the ids this group delivered within DEDUP_WINDOW,
@@ -41,8 +40,8 @@ type dedupWindow struct {
 	index     []uint32     // ring position + 1; 0 is an empty slot
 	mask      uint64
 	// sources interns the input partitions the entries name.
-	sources   []kafka.TopicPartition
-	sourceIdx map[kafka.TopicPartition]uint32
+	sources   []TopicPartition
+	sourceIdx map[TopicPartition]uint32
 }
 
 // dedupEntry is one remembered id.
@@ -72,7 +71,7 @@ func newDedupWindow(window time.Duration, maxIDs int) *dedupWindow {
 		ring:      unsafe.Slice((*dedupEntry)(unsafe.Pointer(unsafe.SliceData(ringMem))), maxIDs),
 		index:     unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(indexMem))), slots),
 		mask:      uint64(slots - 1),
-		sourceIdx: make(map[kafka.TopicPartition]uint32),
+		sourceIdx: make(map[TopicPartition]uint32),
 	}
 	runtime.AddCleanup(w, func(mems [2][]byte) {
 		freeOffHeap(mems[0])
@@ -113,7 +112,7 @@ func (w *dedupWindow) add(id string, src event.Source, at, now time.Time) (evict
 	for w.n > 0 && w.expired(&w.ring[w.head], nowSec) {
 		w.dropOldest()
 	}
-	tp := kafka.TopicPartition{Topic: src.Topic, Partition: src.Partition}
+	tp := TopicPartition{Topic: src.Topic, Partition: src.Partition}
 	si, ok := w.sourceIdx[tp]
 	if !ok {
 		si = uint32(len(w.sources))
@@ -205,7 +204,7 @@ type DeliveredReader interface {
 	// written since since (or after from[p] on results partition p, when
 	// later) and returns where each results partition ended. It blocks for
 	// the read and returns when ctx ends.
-	ReadDelivered(ctx context.Context, since time.Time, from map[int]int64, fn func(kafka.Delivered)) (map[int]int64, kafka.DeliveredStats, error)
+	ReadDelivered(ctx context.Context, since time.Time, from map[int]int64, fn func(Delivered)) (map[int]int64, DeliveredStats, error)
 }
 
 // loadWindow reads into the dedup window the ids the group delivered
@@ -219,7 +218,7 @@ func (g *generation) loadWindow(ctx context.Context) {
 	now := time.Now()
 	since := now.Add(-g.cfg.dedupWindow - g.cfg.progress.clockSkew)
 	evicted := 0
-	ends, stats, err := g.delivered.ReadDelivered(ctx, since, g.windowFrom, func(d kafka.Delivered) {
+	ends, stats, err := g.delivered.ReadDelivered(ctx, since, g.windowFrom, func(d Delivered) {
 		evicted += g.window.add(d.ID, event.Source{Topic: d.Source.Topic, Partition: d.Source.Partition, Offset: d.Offset}, d.At, now)
 	})
 	g.met.DedupLoadSeconds.Set(stats.Took.Seconds())

@@ -12,7 +12,6 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // fetchConfig configures the fetch stage.
@@ -27,7 +26,7 @@ type fetchConfig struct {
 // batching event is embedded so that one allocation carries both.
 type record struct {
 	batching.Event
-	tp         kafka.TopicPartition
+	tp         TopicPartition
 	offset     int64
 	receivedAt time.Time
 	expiresAt  time.Time // zero: never
@@ -76,7 +75,7 @@ func (g *generation) fetch(ctx context.Context) [priorities]<-chan *record {
 }
 
 // fetchPartition reads one partition of lane l until ctx ends.
-func (g *generation) fetchPartition(ctx context.Context, a kafka.Assignment, l *lane, events chan<- *record) {
+func (g *generation) fetchPartition(ctx context.Context, a Assignment, l *lane, events chan<- *record) {
 	fields := []zap.Field{zap.String("topic", a.Topic), zap.Int("partition", a.Partition)}
 	r, err := g.source.Open(a)
 	if err != nil {
@@ -134,7 +133,7 @@ func (g *generation) fetchPartition(ctx context.Context, a kafka.Assignment, l *
 // newRecord decodes m. A record the decoder rejects, or whose event has
 // expired, carries its settled outcome instead of an event. spans (nil:
 // traces off) starts the record's span.
-func newRecord(tp kafka.TopicPartition, m *kafka.Record, cfg *fetchConfig, prio priority, spans *partitionSpans) *record {
+func newRecord(tp TopicPartition, m *Record, cfg *fetchConfig, prio priority, spans *partitionSpans) *record {
 	now := time.Now()
 	rec := &record{tp: tp, offset: m.Offset, receivedAt: now, prio: prio, size: int32(min(len(m.Value), math.MaxInt32))}
 	if spans != nil {

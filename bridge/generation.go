@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
@@ -16,22 +15,22 @@ import (
 type generation struct {
 	*pipeline
 	log         *zap.Logger
-	assignments []kafka.Assignment
+	assignments []Assignment
 	committer   Committer
-	tracker     *kafka.Tracker
+	tracker     *Tracker
 	lanes       [priorities]*lane
 	budget      *sendBudget // nil: no quota
 	// behind is, per assigned partition, the records past the last one
 	// fetched (backlog.go).
-	behind map[kafka.TopicPartition]*atomic.Int64
+	behind map[TopicPartition]*atomic.Int64
 	adm    *waits // order per key and copies in flight (order.go)
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
-	done   kafka.Done
-	floors map[kafka.TopicPartition]floor
+	done   Done
+	floors map[TopicPartition]floor
 	// lastBound is the bound of each partition's last commit (the
 	// progress stage's alone once the stages run).
-	lastBound map[kafka.TopicPartition]time.Time
+	lastBound map[TopicPartition]time.Time
 
 	// abandonCtx ends MIMC calls and outcome writes when a drain runs out
 	// of time; what was abandoned stays uncommitted for the next owner.
@@ -44,7 +43,7 @@ type generation struct {
 // run is one generation's pipeline: it runs until ctx ends (the generation
 // is revoked or the bridge stops), then drains and commits before it
 // returns.
-func (p *pipeline) run(ctx context.Context, id int32, assignments []kafka.Assignment, committer Committer) {
+func (p *pipeline) run(ctx context.Context, id int32, assignments []Assignment, committer Committer) {
 	g, err := p.begin(ctx, id, assignments, committer)
 	if err != nil {
 		p.log.Error("starting the generation", zap.Int32("generation", id), zap.Error(err))
@@ -67,15 +66,15 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []kafka.Assign
 }
 
 // begin sets up the state of a generation.
-func (p *pipeline) begin(ctx context.Context, id int32, assignments []kafka.Assignment, committer Committer) (*generation, error) {
+func (p *pipeline) begin(ctx context.Context, id int32, assignments []Assignment, committer Committer) (*generation, error) {
 	abandonCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	g := &generation{
 		pipeline: p, log: p.log.With(zap.Int32("generation", id)),
 		assignments: assignments, committer: committer,
-		tracker:    kafka.NewTracker(),
+		tracker:    NewTracker(),
 		abandonCtx: abandonCtx, abandon: abandon,
-		floors:    make(map[kafka.TopicPartition]floor),
-		lastBound: make(map[kafka.TopicPartition]time.Time),
+		floors:    make(map[TopicPartition]floor),
+		lastBound: make(map[TopicPartition]time.Time),
 	}
 	p.setShare(ctx, g.log, len(assignments))
 	g.budget = newSendBudget(p.quota, p.cfg.drain)
@@ -95,7 +94,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []kafka.Assi
 		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending, lc.maxBytes), batcher: batcher}
 	}
 	g.lastProgress.Store(time.Now().UnixNano())
-	g.behind = make(map[kafka.TopicPartition]*atomic.Int64, len(assignments))
+	g.behind = make(map[TopicPartition]*atomic.Int64, len(assignments))
 	for _, a := range assignments {
 		g.behind[a.TopicPartition] = new(atomic.Int64)
 	}
@@ -104,7 +103,7 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []kafka.Assi
 		parts = append(parts, a.TopicPartition.String())
 		if a.Offset >= 0 {
 			// Known committed offsets let lag be reported from the start.
-			g.tracker.Committed(map[kafka.TopicPartition]int64{a.TopicPartition: a.Offset})
+			g.tracker.Committed(map[TopicPartition]int64{a.TopicPartition: a.Offset})
 		}
 	}
 	g.log.Info("partitions assigned", zap.Strings("partitions", parts))

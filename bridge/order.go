@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
@@ -41,7 +40,7 @@ type admitState struct {
 
 // orderKey is what ORDERED_TOPICS orders by: a partition's record key.
 type orderKey struct {
-	tp  kafka.TopicPartition
+	tp  TopicPartition
 	key string
 }
 
@@ -73,7 +72,7 @@ func newWaits(window *dedupWindow, met *metrics.Metrics) *waits {
 
 // ownID reports whether the producer gave ev its id: an event without one
 // has its record's place as id, and is never a duplicate.
-func ownID(ev *event.Event, src kafka.TopicPartition, offset int64) bool {
+func ownID(ev *event.Event, src TopicPartition, offset int64) bool {
 	if !strings.HasPrefix(ev.ID, src.Topic) {
 		return true
 	}

@@ -8,13 +8,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 // outItem is one outcome ready to be written.
 type outItem struct {
-	tp     kafka.TopicPartition
+	tp     TopicPartition
 	offset int64
 	key    []byte
 	value  []byte

@@ -13,7 +13,6 @@ import (
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/inflight"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
@@ -58,8 +57,8 @@ func TestABacklogOnOtherTopicsNeverHoldsAnUrgentEventBack(t *testing.T) {
 			c.MaxConcurrentCalls = 2
 			c.UrgentTopics = []string{"urgent"}
 		})
-		urgentTP := kafka.TopicPartition{Topic: "urgent", Partition: 0}
-		h.assign = []kafka.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		urgentTP := TopicPartition{Topic: "urgent", Partition: 0}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
 		h.start()
 		for i := range 50 {
 			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"m%d"}`, i, i, i%3))
@@ -112,8 +111,8 @@ func TestUrgentEventsOvertakeAQuotaBoundBacklog(t *testing.T) {
 			c.UrgentTopics = []string{"urgent"}
 		})
 		h.p.quota, h.p.partitions = q, &fakeCounter{n: 2}
-		urgentTP := kafka.TopicPartition{Topic: "urgent", Partition: 0}
-		h.assign = []kafka.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		urgentTP := TopicPartition{Topic: "urgent", Partition: 0}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
 		h.start()
 		for i := range 80 {
 			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccounts":["a%d","b%d","c%d","d%d","e%d"],"msg":"sale"}`, i, i, i, i, i, i))

@@ -6,7 +6,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
@@ -57,7 +56,7 @@ func (g *generation) progress() (stop func()) {
 
 // commitWith commits offsets with their bounds and records both; failed
 // says what to log when the commit fails.
-func (g *generation) commitWith(ctx context.Context, offsets map[kafka.TopicPartition]int64, since map[kafka.TopicPartition]time.Time, failed string) bool {
+func (g *generation) commitWith(ctx context.Context, offsets map[TopicPartition]int64, since map[TopicPartition]time.Time, failed string) bool {
 	if err := g.committer.Commit(ctx, offsets, since); err != nil {
 		g.met.CommitErrors.Inc()
 		g.log.Warn(failed, zap.Error(err))
@@ -121,7 +120,7 @@ func (g *generation) lag(ctx context.Context) {
 	if g.offsets == nil || len(g.assignments) == 0 {
 		return
 	}
-	tps := make([]kafka.TopicPartition, len(g.assignments))
+	tps := make([]TopicPartition, len(g.assignments))
 	for i, a := range g.assignments {
 		tps[i] = a.TopicPartition
 	}

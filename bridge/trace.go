@@ -12,7 +12,6 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
@@ -70,7 +69,7 @@ type partitionSpans struct {
 
 // partitionSpans returns the span starter of partition a, or nil when
 // traces are off.
-func (g *generation) partitionSpans(a kafka.Assignment) *partitionSpans {
+func (g *generation) partitionSpans(a Assignment) *partitionSpans {
 	if g.tracer == nil {
 		return nil
 	}
@@ -92,7 +91,7 @@ func (g *generation) partitionSpans(a kafka.Assignment) *partitionSpans {
 
 // start starts the span of record m, a child of its traceparent header.
 // One goroutine (the partition's fetcher) calls it.
-func (ps *partitionSpans) start(m *kafka.Record) trace.Span {
+func (ps *partitionSpans) start(m *Record) trace.Span {
 	ctx := context.Background()
 	if len(m.TraceParent) > 0 {
 		ctx = propagation.TraceContext{}.Extract(ctx, recordCarrier{parent: m.TraceParent, state: m.TraceState})
@@ -112,9 +111,9 @@ type recordCarrier struct{ parent, state []byte }
 
 func (c recordCarrier) Get(key string) string {
 	switch key {
-	case kafka.HeaderTraceParent:
+	case HeaderTraceParent:
 		return string(c.parent)
-	case kafka.HeaderTraceState:
+	case HeaderTraceState:
 		return string(c.state)
 	}
 	return ""
@@ -123,7 +122,7 @@ func (c recordCarrier) Get(key string) string {
 func (recordCarrier) Set(string, string) {}
 
 func (recordCarrier) Keys() []string {
-	return []string{kafka.HeaderTraceParent, kafka.HeaderTraceState}
+	return []string{HeaderTraceParent, HeaderTraceState}
 }
 
 // traceOutcome puts what out says on the record's span.

@@ -5,7 +5,6 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
-	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // writeConfig configures the write stage.
@@ -42,7 +41,7 @@ type writer struct {
 func (w *writer) run() {
 	cfg := w.g.cfg.write
 	batch := make([]outItem, 0, cfg.maxBatch)
-	msgs := make([]kafka.Message, 0, cfg.maxBatch)
+	msgs := make([]Message, 0, cfg.maxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	for {
@@ -62,7 +61,7 @@ func (w *writer) run() {
 		linger.Stop()
 		msgs = msgs[:0]
 		for _, it := range batch {
-			msgs = append(msgs, kafka.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status,
+			msgs = append(msgs, Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status,
 				Trace: spanContext(it.span)})
 		}
 		err := w.g.pub.Publish(w.g.abandonCtx, msgs, func(i, n int) []byte {

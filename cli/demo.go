@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/demo"
 	"github.com/mimc-bridge/mimc-bridge/event"
@@ -562,9 +563,9 @@ func (d *demoRun) produceSamples(ctx context.Context, samples []demo.Sample) err
 		}
 		for k, idx := range byDest {
 			now := time.Now()
-			msgs := make([]kafka.Message, len(idx))
+			msgs := make([]bridge.Message, len(idx))
 			for j, i := range idx {
-				msgs[j] = kafka.Message{Key: []byte(samples[i].RecordKey()), Value: samples[i].Value}
+				msgs[j] = bridge.Message{Key: []byte(samples[i].RecordKey()), Value: samples[i].Value}
 				if age := samples[i].Age; age > 0 {
 					msgs[j].Time = now.Add(-age)
 				}

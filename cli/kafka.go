@@ -43,7 +43,7 @@ func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topi
 	if len(cfg.KafkaBrokers) == 0 {
 		return nil, settingsErr(s.Err, cmd, &config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"})
 	}
-	conn, err := kafka.NewConnFromSettings(cfg)
+	conn, err := kafkaConn(cfg)
 	if err != nil {
 		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
 		return nil, ExitUsage

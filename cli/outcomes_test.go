@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/internal/poll"
@@ -53,7 +54,7 @@ func topic(t *testing.T, addr, prefix string, partitions int) string {
 
 // write produces keyed records to topic, each to the partition its key
 // hashes to, and waits for acks=all.
-func write(t *testing.T, addr, topic string, msgs ...kafka.Message) {
+func write(t *testing.T, addr, topic string, msgs ...bridge.Message) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -101,13 +102,13 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	poll.Until(t, d, what, cond)
 }
 
-func outcomeMsg(t *testing.T, o event.Outcome) kafka.Message {
+func outcomeMsg(t *testing.T, o event.Outcome) bridge.Message {
 	t.Helper()
 	b, err := json.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kafka.Message{Key: []byte(o.ID), Value: b}
+	return bridge.Message{Key: []byte(o.ID), Value: b}
 }
 
 func sampleOutcomes() []event.Outcome {
@@ -127,7 +128,7 @@ func sampleOutcomes() []event.Outcome {
 func TestOutcomes(t *testing.T) {
 	addr := broker(t)
 	results := topic(t, addr, "results", 3)
-	var msgs []kafka.Message
+	var msgs []bridge.Message
 	for _, o := range sampleOutcomes() {
 		msgs = append(msgs, outcomeMsg(t, o))
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/kafka"
@@ -329,7 +330,7 @@ func produceEvents(ctx context.Context, ad *kafka.Admin, outs []*event.Outcome, 
 		partition int
 	}
 	parts := map[string][]int{}
-	batches := map[tp][]kafka.Message{}
+	batches := map[tp][]bridge.Message{}
 	var order []tp
 	for _, o := range outs {
 		topic := o.Source.Topic
@@ -349,7 +350,7 @@ func produceEvents(ctx context.Context, ad *kafka.Admin, outs []*event.Outcome, 
 		if _, ok := batches[k]; !ok {
 			order = append(order, k)
 		}
-		batches[k] = append(batches[k], kafka.Message{Key: key, Value: o.Event.AppendJSON(nil)})
+		batches[k] = append(batches[k], bridge.Message{Key: key, Value: o.Event.AppendJSON(nil)})
 	}
 	produced := 0
 	for _, k := range order {

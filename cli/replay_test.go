@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/kafka"
@@ -71,7 +72,7 @@ func TestReplay(t *testing.T) {
 		t.Helper()
 		input, urgent = topic(t, addr, "push", 3), topic(t, addr, "urgent", 2)
 		outs = replayOutcomes(input, urgent, at)
-		var msgs []kafka.Message
+		var msgs []bridge.Message
 		for _, o := range outs {
 			msgs = append(msgs, outcomeMsg(t, o))
 		}

@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // Admin is what the operator tools (send, outcomes, the demo) need of the
@@ -100,7 +101,7 @@ func KeyPartition(key []byte, partitions []int) int {
 
 // Produce writes msgs (a nil Key: no key) to one partition of topic with
 // acks=all, timestamped now, and returns the offset of the first.
-func (a *Admin) Produce(ctx context.Context, topic string, partition int, msgs []Message) (int64, error) {
+func (a *Admin) Produce(ctx context.Context, topic string, partition int, msgs []bridge.Message) (int64, error) {
 	recs := make([]kafkago.Record, len(msgs))
 	now := time.Now()
 	for i, m := range msgs {
@@ -141,7 +142,7 @@ func (a *Admin) ProduceKeyed(ctx context.Context, topic string, key, value []byt
 	} else {
 		partition = ps[rand.IntN(len(ps))]
 	}
-	offset, err = a.Produce(ctx, topic, partition, []Message{{Key: key, Value: value}})
+	offset, err = a.Produce(ctx, topic, partition, []bridge.Message{{Key: key, Value: value}})
 	return partition, offset, err
 }
 
@@ -210,31 +211,19 @@ func (a *Admin) ReadRange(ctx context.Context, topic string, start, end map[int]
 	return err
 }
 
-// TopicCleanup is what the broker will delete of a topic by itself.
-type TopicCleanup struct {
-	Policy    string        // cleanup.policy: "delete", "compact" or "compact,delete"
-	Retention time.Duration // retention.ms; negative when unlimited
-}
-
-// Compacts reports whether the policy includes compaction.
-func (c TopicCleanup) Compacts() bool { return strings.Contains(c.Policy, "compact") }
-
-// TopicCleanupOf asks the brokers of conn for topic's cleanup.policy and
+// TopicCleanup asks the brokers for topic's cleanup.policy and
 // retention.ms (DescribeConfigs).
-func TopicCleanupOf(ctx context.Context, conn Conn, topic string) (TopicCleanup, error) {
-	tr := conn.Transport()
-	defer tr.CloseIdleConnections()
-	cl := &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}
-	resp, err := cl.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{{
+func (a *Admin) TopicCleanup(ctx context.Context, topic string) (bridge.TopicCleanup, error) {
+	resp, err := a.cl.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{{
 		ResourceType: kafkago.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy", "retention.ms"},
 	}}})
 	if err != nil {
-		return TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, err)
+		return bridge.TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, err)
 	}
-	out := TopicCleanup{Policy: "delete", Retention: 7 * 24 * time.Hour}
+	out := bridge.TopicCleanup{Policy: "delete", Retention: 7 * 24 * time.Hour}
 	for _, r := range resp.Resources {
 		if r.Error != nil {
-			return TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, r.Error)
+			return bridge.TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, r.Error)
 		}
 		for _, e := range r.ConfigEntries {
 			switch e.ConfigName {
@@ -243,7 +232,7 @@ func TopicCleanupOf(ctx context.Context, conn Conn, topic string) (TopicCleanup,
 			case "retention.ms":
 				ms, err := strconv.ParseInt(e.ConfigValue, 10, 64)
 				if err != nil {
-					return TopicCleanup{}, fmt.Errorf("retention.ms of %s is %q: %w", topic, e.ConfigValue, err)
+					return bridge.TopicCleanup{}, fmt.Errorf("retention.ms of %s is %q: %w", topic, e.ConfigValue, err)
 				}
 				out.Retention = time.Duration(ms) * time.Millisecond
 				if ms < 0 {

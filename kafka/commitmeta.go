@@ -9,6 +9,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // commitMetadataPrefix starts the metadata of a commit that carries a bound
@@ -47,7 +49,7 @@ func decodeCommitMetadata(md string) time.Time {
 // metadata of the group's commit of its partition. The bound is taken only
 // where the committed offset is the one the assignment starts from: a bound
 // belongs to its offset.
-func fetchOutcomeBounds(ctx context.Context, cl *kafkago.Client, group string, as []Assignment) error {
+func fetchOutcomeBounds(ctx context.Context, cl *kafkago.Client, group string, as []bridge.Assignment) error {
 	if len(as) == 0 {
 		return nil
 	}
@@ -74,11 +76,11 @@ func fetchOutcomeBounds(ctx context.Context, cl *kafkago.Client, group string, a
 		offset int64
 		md     string
 	}
-	got := make(map[TopicPartition]committed)
+	got := make(map[bridge.TopicPartition]committed)
 	for topic, ps := range resp.Topics {
 		for _, p := range ps {
 			if p.Error == nil {
-				got[TopicPartition{Topic: topic, Partition: p.Partition}] = committed{p.CommittedOffset, p.Metadata}
+				got[bridge.TopicPartition{Topic: topic, Partition: p.Partition}] = committed{p.CommittedOffset, p.Metadata}
 			}
 		}
 	}

@@ -10,12 +10,9 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/offsetcommit"
 	"go.uber.org/zap"
-)
 
-// ErrGenerationEnded is returned by Generation.Commit once the handler of its
-// generation has returned: from then on the generation may have been
-// replaced, and a commit for its records must never be sent.
-var ErrGenerationEnded = errors.New("consumer group generation ended")
+	"github.com/mimc-bridge/mimc-bridge/bridge"
+)
 
 // GroupConfig configures RunGroup.
 type GroupConfig struct {
@@ -30,39 +27,18 @@ type GroupConfig struct {
 	LeaveTimeout time.Duration
 }
 
-// Assignment is one partition given to this member, with the offset to start
-// from (kafkago.FirstOffset when the group has none committed).
-type Assignment struct {
-	TopicPartition
-	Offset int64
-	// OutcomesSince is the bound the commit of Offset carried: no outcome
-	// of a record at or after Offset can have been written before it. Zero
-	// when the commit carried none (no commit yet, an older version, a
-	// tool): then nothing tells where to look for outcomes already written.
-	OutcomesSince time.Time
-	// BoundKnown tells that the commit's metadata was read: a zero
-	// OutcomesSince then means the commit carries no bound, rather than
-	// that reading it failed.
-	BoundKnown bool
-}
-
 // Generation is one membership period of the group. Its Commit sends offsets
 // under this generation's id only while its handler runs.
 type Generation struct {
 	ID          int32
 	MemberID    string
-	Assignments []Assignment
+	Assignments []bridge.Assignment
 
 	groupID string
 	client  *kafkago.Client
 	mu      sync.Mutex
 	ended   bool
 }
-
-// OffsetsRetention is how long the group's commits are kept, like Kafka's
-// default offsets.retention.minutes: the crash skip reads outcomes back as
-// far as a commit that old.
-const OffsetsRetention = 7 * 24 * time.Hour
 
 // commitTimeout bounds one offset commit request.
 const commitTimeout = 10 * time.Second
@@ -79,14 +55,14 @@ const commitTimeout = 10 * time.Second
 // an OffsetCommit request of its own, with this generation's id and member
 // id: the coordinator refuses it (ILLEGAL_GENERATION) once the generation
 // is over, as it refuses CommitOffsets.
-func (g *Generation) Commit(ctx context.Context, offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
+func (g *Generation) Commit(ctx context.Context, offsets map[bridge.TopicPartition]int64, since map[bridge.TopicPartition]time.Time) error {
 	if len(offsets) == 0 {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ended {
-		return ErrGenerationEnded
+		return bridge.ErrGenerationEnded
 	}
 	req := &offsetcommit.Request{GroupID: g.groupID, GenerationID: g.ID, MemberID: g.MemberID}
 	byTopic := map[string]int{}
@@ -157,7 +133,7 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 		RebalanceTimeout:  cfg.RebalanceTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		JoinGroupBackoff:  time.Second,
-		RetentionTime:     OffsetsRetention,
+		RetentionTime:     bridge.OffsetsRetention,
 		ErrorLogger:       kafkaLogger{log: log.With(zap.String("component", "group"))},
 	})
 	if err != nil {
@@ -216,8 +192,8 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 		gen := &Generation{ID: kgen.ID, MemberID: kgen.MemberID, groupID: cfg.GroupID, client: client}
 		for topic, as := range kgen.Assignments {
 			for _, a := range as {
-				gen.Assignments = append(gen.Assignments, Assignment{
-					TopicPartition: TopicPartition{Topic: topic, Partition: a.ID},
+				gen.Assignments = append(gen.Assignments, bridge.Assignment{
+					TopicPartition: bridge.TopicPartition{Topic: topic, Partition: a.ID},
 					Offset:         a.Offset,
 				})
 			}
@@ -235,6 +211,27 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 			handler(gctx, gen)
 		})
 	}
+}
+
+// Group is this member of the consumer group, for the bridge: RunGroup with
+// its settings.
+type Group struct {
+	cfg     GroupConfig
+	log     *zap.Logger
+	onError func(error)
+}
+
+// NewGroup returns a Group that joins with cfg; onError (nil: none) hears
+// every failed join, which is retried.
+func NewGroup(cfg GroupConfig, log *zap.Logger, onError func(error)) *Group {
+	return &Group{cfg: cfg, log: log, onError: onError}
+}
+
+// Run is RunGroup, handing each generation to handle.
+func (g *Group) Run(ctx context.Context, handle bridge.GenerationHandler) error {
+	return RunGroup(ctx, g.cfg, g.log, func(gctx context.Context, gen *Generation) {
+		handle(gctx, gen.ID, gen.Assignments, gen)
+	}, g.onError)
 }
 
 type kafkaLogger struct{ log *zap.Logger }

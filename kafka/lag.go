@@ -5,6 +5,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // OffsetClient looks up the end offsets of partitions (for lag), over
@@ -23,7 +25,7 @@ func NewOffsetClient(conn Conn) *OffsetClient {
 
 // EndOffsets returns the end offset (the next offset to be written) of each
 // partition, in one request.
-func (c *OffsetClient) EndOffsets(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+func (c *OffsetClient) EndOffsets(ctx context.Context, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
 	want := make(map[string][]int)
 	for _, tp := range tps {
 		want[tp.Topic] = append(want[tp.Topic], tp.Partition)

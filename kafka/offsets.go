@@ -10,6 +10,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // Partitions returns the partition numbers of topic.
@@ -63,12 +65,12 @@ func topicOffsets(ctx context.Context, cl *kafkago.Client, topic string, partiti
 // request, and fails unless every partition answers; a partition whose
 // leader is moving or not known yet is asked again.
 func listOffsets(ctx context.Context, cl *kafkago.Client, want map[string][]int,
-	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
-	return retryTransient(ctx, func() (map[TopicPartition]int64, error) { return listOffsetsOnce(ctx, cl, want, at, pick) })
+	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[bridge.TopicPartition]int64, error) {
+	return retryTransient(ctx, func() (map[bridge.TopicPartition]int64, error) { return listOffsetsOnce(ctx, cl, want, at, pick) })
 }
 
 func listOffsetsOnce(ctx context.Context, cl *kafkago.Client, want map[string][]int,
-	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
+	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[bridge.TopicPartition]int64, error) {
 	req := &kafkago.ListOffsetsRequest{Topics: make(map[string][]kafkago.OffsetRequest, len(want))}
 	n := 0
 	topics := make([]string, 0, len(want))
@@ -83,13 +85,13 @@ func listOffsetsOnce(ctx context.Context, cl *kafkago.Client, want map[string][]
 	if err != nil {
 		return nil, fmt.Errorf("listing offsets of %s: %w", strings.Join(topics, ","), err)
 	}
-	out := make(map[TopicPartition]int64, n)
+	out := make(map[bridge.TopicPartition]int64, n)
 	for topic, ps := range resp.Topics {
 		for _, po := range ps {
 			if po.Error != nil {
 				return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
 			}
-			out[TopicPartition{Topic: topic, Partition: po.Partition}] = pick(po)
+			out[bridge.TopicPartition{Topic: topic, Partition: po.Partition}] = pick(po)
 		}
 	}
 	if len(out) != n {

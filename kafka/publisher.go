@@ -10,35 +10,10 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	kafkago "github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
-
-// Message is one outcome record to publish.
-type Message struct {
-	Key   []byte
-	Value []byte
-	// Time is the record's timestamp for Admin.Produce (zero: now); the
-	// publisher's records are stamped when written.
-	Time time.Time
-	// Source and SourceOffset name the input record the outcome is of.
-	// They are written as headers, with the publisher's group, so that the
-	// next owner of the partition finds what is done without reading JSON.
-	// An empty Source.Topic writes no headers.
-	Source       TopicPartition
-	SourceOffset int64
-	// Status is the outcome's status, written as a header and signed with
-	// the source, the group and the key when the publisher has a Signer.
-	Status string
-	// Trace, when valid, is written as the W3C traceparent (and
-	// tracestate) headers: the context of the event's span.
-	Trace trace.SpanContext
-}
-
-// ShrinkFunc returns a smaller value for msgs[i] after the broker refused it
-// as too large for the n-th time; it should reach a form that always fits by
-// the second call. Without one a too-large record is replaced by a stub.
-type ShrinkFunc func(i, n int) []byte
 
 // PublisherConfig configures a Publisher.
 type PublisherConfig struct {
@@ -113,7 +88,7 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 
 // Publish writes every message, retrying failures with backoff until all are
 // acknowledged or ctx ends. A nil error means every message is written.
-func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFunc) error {
+func (p *Publisher) Publish(ctx context.Context, msgs []bridge.Message, shrink bridge.ShrinkFunc) error {
 	buf := publishBufs.Get().(*publishBuf)
 	defer buf.release()
 	pending, idx := buf.get(len(msgs)) // pending[i] is msgs[idx[i]]
@@ -229,7 +204,7 @@ func (b *publishBuf) get(n int) ([]kafkago.Message, []int) {
 
 // reserve makes room for the headers of msgs, so that appending them never
 // moves the values already referenced.
-func (b *publishBuf) reserve(msgs []Message) {
+func (b *publishBuf) reserve(msgs []bridge.Message) {
 	n := 0
 	for i := range msgs {
 		n += sourceHeaderBytes(&msgs[i]) + traceHeaderBytes(&msgs[i].Trace)
@@ -274,7 +249,7 @@ func (p *Publisher) writeEach(ctx context.Context, msgs []kafkago.Message) error
 	return errs
 }
 
-func (p *Publisher) shrink(f ShrinkFunc, i, n int) []byte {
+func (p *Publisher) shrink(f bridge.ShrinkFunc, i, n int) []byte {
 	if f != nil {
 		return f(i, n)
 	}

@@ -13,6 +13,8 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // ScannerConfig configures a Scanner.
@@ -83,66 +85,12 @@ func (s *Scanner) Close() {
 
 // FirstOffsets returns the first offset of each partition: where a group
 // with no commit starts reading.
-func (s *Scanner) FirstOffsets(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+func (s *Scanner) FirstOffsets(ctx context.Context, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
 	want := make(map[string][]int)
 	for _, tp := range tps {
 		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
 	}
 	return listOffsets(ctx, s.client, want, kafkago.FirstOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.FirstOffset })
-}
-
-// Done lists, per partition, the offsets whose outcome is on the results
-// topic. The zero Done holds nothing.
-type Done struct {
-	parts map[TopicPartition][]int64 // sorted, unique
-}
-
-// DoneOf returns a Done holding offsets, in any order (tests, tools).
-func DoneOf(offsets map[TopicPartition][]int64) Done {
-	parts := make(map[TopicPartition][]int64, len(offsets))
-	for tp, offs := range offsets {
-		offs = slices.Clone(offs)
-		slices.Sort(offs)
-		parts[tp] = slices.Compact(offs)
-	}
-	return Done{parts: parts}
-}
-
-// Has tells whether the outcome of offset of tp is on the results topic.
-func (d Done) Has(tp TopicPartition, offset int64) bool {
-	_, ok := slices.BinarySearch(d.parts[tp], offset)
-	return ok
-}
-
-// Len returns how many offsets d holds.
-func (d Done) Len() int {
-	n := 0
-	for _, offs := range d.parts {
-		n += len(offs)
-	}
-	return n
-}
-
-// Partition returns the offsets of tp that d holds, in order. The slice is
-// d's own.
-func (d Done) Partition(tp TopicPartition) []int64 { return d.parts[tp] }
-
-// ScanStats describes one scan.
-type ScanStats struct {
-	// Since is the earliest bound of the assignments scanned for (zero:
-	// none had one, nothing was read).
-	Since time.Time
-	// Partitions is how many results partitions were read.
-	Partitions int
-	// Read is how many outcome records were read.
-	Read int
-	// Ignored is how many records naming the group and a record to look
-	// for were ignored because their signature is missing or does not
-	// check (forged, written by a version that did not sign, or signed
-	// with another app secret): their records are done again.
-	Ignored int
-	// Took is how long the scan took.
-	Took time.Duration
 }
 
 // Scan reads the outcomes written to the results topic since the earliest
@@ -155,10 +103,10 @@ type ScanStats struct {
 // later are not seen. Only headers are read. An error leaves nothing found
 // for the caller to skip: doing work again repeats it, skipping wrongly
 // would lose it.
-func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, ScanStats, error) {
+func (s *Scanner) Scan(ctx context.Context, assignments []bridge.Assignment) (bridge.Done, bridge.ScanStats, error) {
 	start := s.cfg.Now()
-	var stats ScanStats
-	from := make(map[TopicPartition]int64)
+	var stats bridge.ScanStats
+	from := make(map[bridge.TopicPartition]int64)
 	for _, a := range assignments {
 		if a.OutcomesSince.IsZero() || a.Offset < 0 {
 			continue
@@ -169,24 +117,24 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 		}
 	}
 	if len(from) == 0 {
-		return Done{}, stats, nil
+		return bridge.Done{}, stats, nil
 	}
 	parts, err := Partitions(ctx, s.client, s.cfg.Topic)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
 	ends, err := EndOffsets(ctx, s.client, s.cfg.Topic, parts)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
 	starts, err := s.offsetsAt(ctx, parts, stats.Since)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
 
 	var (
 		mu      sync.Mutex
-		found   = make(map[TopicPartition][]int64)
+		found   = make(map[bridge.TopicPartition][]int64)
 		read    int
 		ignored ignoredOutcomes
 	)
@@ -215,13 +163,9 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 	stats.Took = s.cfg.Now().Sub(start)
 	s.logIgnored(ignored)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
-	for tp, offs := range found {
-		slices.Sort(offs)
-		found[tp] = slices.Compact(offs)
-	}
-	return Done{parts: found}, stats, nil
+	return bridge.DoneOf(found), stats, nil
 }
 
 // offsetsAt returns, per partition, the first offset whose record's
@@ -259,7 +203,7 @@ func (s *Scanner) offsetsAtOnce(ctx context.Context, parts []int, t time.Time) (
 type ignoredOutcome struct {
 	results   int64 // its offset on the results partition
 	partition int   // the results partition
-	source    TopicPartition
+	source    bridge.TopicPartition
 	offset    int64 // the source offset it claims is done
 	unsigned  bool  // no signature at all (else a wrong one)
 }
@@ -320,12 +264,12 @@ func (s *Scanner) logIgnored(ignored ignoredOutcomes) {
 // the source offsets, per partition of from, at or after from[tp] that the
 // signed outcomes of the group name, how many records it read, and the
 // records that named such an offset without a valid signature.
-func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, from map[TopicPartition]int64) (map[TopicPartition][]int64, int, ignoredOutcomes, error) {
-	found := make(map[TopicPartition][]int64)
+func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, from map[bridge.TopicPartition]int64) (map[bridge.TopicPartition][]int64, int, ignoredOutcomes, error) {
+	found := make(map[bridge.TopicPartition][]int64)
 	group := s.cfg.Group
 	var (
 		read    int
-		last    TopicPartition // the partition of the previous outcome, to spare a map lookup per record
+		last    bridge.TopicPartition // the partition of the previous outcome, to spare a map lookup per record
 		min     int64
 		want    bool
 		key     []byte // the record's key, read only to check a signature
@@ -338,7 +282,7 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 			return
 		}
 		if string(src.topic) != last.Topic || src.part != last.Partition {
-			last = TopicPartition{Topic: string(src.topic), Partition: src.part}
+			last = bridge.TopicPartition{Topic: string(src.topic), Partition: src.part}
 			min, want = from[last]
 		}
 		if !want || src.offset < min {

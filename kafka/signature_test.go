@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mimc-bridge/mimc-bridge/secret"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // A writer of the results topic who does not hold the app secret cannot
@@ -31,7 +33,7 @@ func TestScanTrustsOnlyOutcomesWhoseSignatureChecks(t *testing.T) {
 	b.publishSigned(results, group, mustSigner("not-the-app-secret-0123456789"), outcomesOf(tp, 10, 13))
 	// Forged: a genuine signature moved to other records: another offset,
 	// another status, another id, another group.
-	genuine := func(m Message) []kafkago.Header {
+	genuine := func(m bridge.Message) []kafkago.Header {
 		hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(&m)), testSigner, []byte(group), &m)
 		return hs
 	}
@@ -62,7 +64,7 @@ func TestScanTrustsOnlyOutcomesWhoseSignatureChecks(t *testing.T) {
 	b.publishSigned(results, "another-group", nil, outcomesOf(tp, 20, 22))
 
 	core, logs := observer.New(zapcore.InfoLevel)
-	done, stats, err := b.scannerWith(results, group, zap.New(core)).Scan(context.Background(), []Assignment{
+	done, stats, err := b.scannerWith(results, group, zap.New(core)).Scan(context.Background(), []bridge.Assignment{
 		{TopicPartition: tp, Offset: 0, OutcomesSince: time.Now().Add(-time.Minute)},
 	})
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // The headers of an outcome record name the input record it is the outcome
@@ -24,7 +26,7 @@ const sourceHeaderCount = 6
 // its source, the group and, with a signer, its status and signature (see
 // Signer). Their values go into buf, which must not grow while the headers
 // are in use: the caller sizes it (sourceHeaderBytes per outcome).
-func appendSourceHeaders(hs []kafkago.Header, buf []byte, sig *Signer, group []byte, m *Message) ([]kafkago.Header, []byte) {
+func appendSourceHeaders(hs []kafkago.Header, buf []byte, sig *Signer, group []byte, m *bridge.Message) ([]kafkago.Header, []byte) {
 	tp, offset := m.Source, m.SourceOffset
 	if tp.Topic == "" {
 		return hs, buf
@@ -63,7 +65,7 @@ func appendSourceHeaders(hs []kafkago.Header, buf []byte, sig *Signer, group []b
 // sourceHeaderBytes is the room appendSourceHeaders needs in buf for
 // outcome m: its source topic, two decimal numbers, its status and a
 // signature.
-func sourceHeaderBytes(m *Message) int {
+func sourceHeaderBytes(m *bridge.Message) int {
 	return len(m.Source.Topic) + 2*20 + len(m.Status) + signatureLen
 }
 

@@ -5,13 +5,8 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
-)
 
-// The W3C trace context headers: read on input records, written on outcome
-// records (the context of the event's span).
-const (
-	HeaderTraceParent = "traceparent"
-	HeaderTraceState  = "tracestate"
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // traceHeaderCount is how many headers appendTraceHeaders adds at most.
@@ -30,11 +25,11 @@ func appendTraceHeaders(hs []kafkago.Header, buf []byte, sc *trace.SpanContext) 
 	}
 	start := len(buf)
 	buf = appendTraceParent(buf, sc)
-	hs = append(hs, kafkago.Header{Key: HeaderTraceParent, Value: buf[start:len(buf):len(buf)]})
+	hs = append(hs, kafkago.Header{Key: bridge.HeaderTraceParent, Value: buf[start:len(buf):len(buf)]})
 	if ts := sc.TraceState(); ts.Len() > 0 {
 		start = len(buf)
 		buf = append(buf, ts.String()...)
-		hs = append(hs, kafkago.Header{Key: HeaderTraceState, Value: buf[start:len(buf):len(buf)]})
+		hs = append(hs, kafkago.Header{Key: bridge.HeaderTraceState, Value: buf[start:len(buf):len(buf)]})
 	}
 	return hs, buf
 }

@@ -1,4 +1,4 @@
-package kafka
+package bridge
 
 import (
 	"math/rand"
