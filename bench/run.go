@@ -160,7 +160,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		o: o, brokers: brokers, sandbox: sandbox, mimcURL: url, exe: exe,
 		tag: strconv.FormatInt(time.Now().UnixNano()%1e6, 36),
 	}
-	e.client = &kafkago.Client{Addr: kafkago.TCP(e.brokers...), Timeout: 30 * time.Second}
+	e.client = kafka.Conn{Brokers: e.brokers}.Client(30 * time.Second)
 	mach := describeMachine()
 	logf("broker %s, MIMC sandbox %s, %d CPUs (%s), %s", strings.Join(e.brokers, ","), url, mach.CPUs, mach.CPUModel, mach.GoVersion)
 

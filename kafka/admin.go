@@ -21,19 +21,17 @@ import (
 // It keeps its connections between calls; Close releases them.
 type Admin struct {
 	conn Conn
-	tr   *kafkago.Transport
 	cl   *kafkago.Client
 }
 
 // NewAdmin returns an Admin of the brokers of conn, with its TLS and SASL
 // set-up.
 func NewAdmin(conn Conn) *Admin {
-	tr := conn.Transport()
-	return &Admin{conn: conn, tr: tr, cl: &kafkago.Client{Addr: kafkago.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}}
+	return &Admin{conn: conn, cl: conn.Client(10 * time.Second)}
 }
 
 // Close releases the Admin's idle connections.
-func (a *Admin) Close() { a.tr.CloseIdleConnections() }
+func (a *Admin) Close() { closeIdle(a.cl) }
 
 // RangeRecord is a record read by ReadRange.
 type RangeRecord struct {

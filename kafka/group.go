@@ -142,12 +142,8 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 	if cfg.LeaveTimeout <= 0 {
 		cfg.LeaveTimeout = 45 * time.Second
 	}
-	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: commitTimeout}
-	defer func() {
-		if tr, ok := client.Transport.(*kafkago.Transport); ok {
-			tr.CloseIdleConnections()
-		}
-	}()
+	client := cfg.Conn.Client(commitTimeout)
+	defer closeIdle(client)
 	closed := make(chan struct{})
 	go func() {
 		// Closing the group ends the running generation, which cancels the

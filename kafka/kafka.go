@@ -125,6 +125,21 @@ func (c Conn) Transport() *kafkago.Transport {
 	}
 }
 
+// Client returns a kafka-go client of the brokers of c over a Transport
+// of its own (Transport), each request bounded by timeout: the one way the
+// group, the scanner, the offset client and the tools build theirs.
+// closeIdle releases its connections.
+func (c Conn) Client(timeout time.Duration) *kafkago.Client {
+	return &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Transport: c.Transport(), Timeout: timeout}
+}
+
+// closeIdle releases the idle connections of a client from Conn.Client.
+func closeIdle(cl *kafkago.Client) {
+	if tr, ok := cl.Transport.(*kafkago.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+}
+
 // Probe checks at start-up that the brokers can be reached with this TLS and
 // SASL set-up and that the topics exist, so that a wrong setting fails at
 // once with one message naming the cause: kafka-go alone reports most of these

@@ -37,20 +37,49 @@ func Partitions(ctx context.Context, cl *kafkago.Client, topic string) ([]int, e
 	return nil, fmt.Errorf("topic %s does not exist", topic)
 }
 
+// firstOffsets returns the first offset of each partition of tps, in one
+// request: where a group with no commit starts reading. It is the one
+// lookup of first offsets; FirstOffsets and Scanner.FirstOffsets are it
+// for one topic and for the bridge.
+func firstOffsets(ctx context.Context, cl *kafkago.Client, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
+	return listOffsets(ctx, cl, byTopic(tps), kafkago.FirstOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.FirstOffset })
+}
+
+// endOffsets returns the end offset (the next offset to be written) of each
+// partition of tps, in one request: the one lookup of end offsets.
+func endOffsets(ctx context.Context, cl *kafkago.Client, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
+	return listOffsets(ctx, cl, byTopic(tps), kafkago.LastOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.LastOffset })
+}
+
 // FirstOffsets returns the first offset of each given partition of topic.
 func FirstOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int) (map[int]int64, error) {
-	return topicOffsets(ctx, cl, topic, partitions, kafkago.FirstOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.FirstOffset })
+	return byPartition(firstOffsets(ctx, cl, topicPartitions(topic, partitions)))
 }
 
 // EndOffsets returns the end offset (the next offset to be written) of each
 // given partition of topic.
 func EndOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int) (map[int]int64, error) {
-	return topicOffsets(ctx, cl, topic, partitions, kafkago.LastOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.LastOffset })
+	return byPartition(endOffsets(ctx, cl, topicPartitions(topic, partitions)))
 }
 
-func topicOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int,
-	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[int]int64, error) {
-	offs, err := listOffsets(ctx, cl, map[string][]int{topic: partitions}, at, pick)
+func topicPartitions(topic string, partitions []int) []bridge.TopicPartition {
+	tps := make([]bridge.TopicPartition, len(partitions))
+	for i, p := range partitions {
+		tps[i] = bridge.TopicPartition{Topic: topic, Partition: p}
+	}
+	return tps
+}
+
+func byTopic(tps []bridge.TopicPartition) map[string][]int {
+	want := make(map[string][]int)
+	for _, tp := range tps {
+		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
+	}
+	return want
+}
+
+// byPartition keys the offsets of one topic by partition.
+func byPartition(offs map[bridge.TopicPartition]int64, err error) (map[int]int64, error) {
 	if err != nil {
 		return nil, err
 	}

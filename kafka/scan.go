@@ -71,26 +71,18 @@ func NewScanner(cfg ScannerConfig, log *zap.Logger) (*Scanner, error) {
 	}
 	return &Scanner{
 		cfg:    cfg,
-		client: &kafkago.Client{Addr: kafkago.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: 10 * time.Second},
+		client: cfg.Conn.Client(10 * time.Second),
 		log:    log,
 	}, nil
 }
 
 // Close releases the scanner's idle connections.
-func (s *Scanner) Close() {
-	if tr, ok := s.client.Transport.(*kafkago.Transport); ok {
-		tr.CloseIdleConnections()
-	}
-}
+func (s *Scanner) Close() { closeIdle(s.client) }
 
 // FirstOffsets returns the first offset of each partition: where a group
 // with no commit starts reading.
 func (s *Scanner) FirstOffsets(ctx context.Context, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
-	want := make(map[string][]int)
-	for _, tp := range tps {
-		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
-	}
-	return listOffsets(ctx, s.client, want, kafkago.FirstOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.FirstOffset })
+	return firstOffsets(ctx, s.client, tps)
 }
 
 // Scan reads the outcomes written to the results topic since the earliest
