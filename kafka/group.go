@@ -123,6 +123,44 @@ type Handler func(ctx context.Context, gen *Generation)
 // and returns nil. Errors joining the group are logged and retried: a broker
 // outage must not stop the bridge.
 func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Handler, onError func(error)) error {
+	cg, err := newConsumerGroup(cfg, log)
+	if err != nil {
+		return err
+	}
+	if cfg.LeaveTimeout <= 0 {
+		cfg.LeaveTimeout = 45 * time.Second
+	}
+	client := cfg.Conn.Client(commitTimeout)
+	defer closeIdle(client)
+	var running sync.WaitGroup
+	defer leave(ctx, cg, &running, cfg, log)
+	for {
+		kgen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
+				return nil
+			}
+			if onError != nil {
+				onError(err)
+			}
+			log.Warn("joining the consumer group failed, retrying",
+				zap.String("group", cfg.GroupID), zap.Error(err))
+			continue
+		}
+		gen := newGeneration(ctx, kgen, cfg.GroupID, client, log)
+		running.Add(1)
+		kgen.Start(func(gctx context.Context) {
+			defer running.Done()
+			defer gen.end()
+			handler(gctx, gen)
+		})
+	}
+}
+
+// newConsumerGroup returns kafka-go's group of cfg, which starts a group
+// with no commit at the partitions' first offsets and keeps commits for
+// bridge.OffsetsRetention.
+func newConsumerGroup(cfg GroupConfig, log *zap.Logger) (*kafkago.ConsumerGroup, error) {
 	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID:                cfg.GroupID,
 		Brokers:           cfg.Conn.Brokers,
@@ -137,76 +175,54 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 		ErrorLogger:       kafkaLogger{log: log.With(zap.String("component", "group"))},
 	})
 	if err != nil {
-		return fmt.Errorf("creating consumer group %q: %w", cfg.GroupID, err)
+		return nil, fmt.Errorf("creating consumer group %q: %w", cfg.GroupID, err)
 	}
-	if cfg.LeaveTimeout <= 0 {
-		cfg.LeaveTimeout = 45 * time.Second
-	}
-	client := cfg.Conn.Client(commitTimeout)
-	defer closeIdle(client)
-	closed := make(chan struct{})
+	return cg, nil
+}
+
+// leave closes the group once ctx ends, which ends the running generation
+// (cancelling its handler's context) and leaves the group after the
+// handler, and waits for both within cfg.LeaveTimeout. The handler drains
+// within its own deadline; leaving the group is a few requests. Past that it
+// returns anyway so that shutdown stays bounded: whatever was not committed
+// is consumed again.
+func leave(ctx context.Context, cg *kafkago.ConsumerGroup, running *sync.WaitGroup, cfg GroupConfig, log *zap.Logger) {
+	<-ctx.Done()
+	done := make(chan struct{})
 	go func() {
-		// Closing the group ends the running generation, which cancels the
-		// handler's context, and waits for the handler before leaving.
-		<-ctx.Done()
 		_ = cg.Close()
-		close(closed)
+		running.Wait()
+		close(done)
 	}()
-	var running sync.WaitGroup
-	defer func() {
-		// The handler drains within its own deadline; leaving the group is
-		// a few requests. Past that, return anyway so that shutdown stays
-		// bounded: whatever was not committed is consumed again.
-		done := make(chan struct{})
-		go func() {
-			<-closed
-			running.Wait()
-			close(done)
-		}()
-		t := time.NewTimer(cfg.LeaveTimeout)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			log.Warn("leaving the consumer group is taking too long; giving up on it",
-				zap.String("group", cfg.GroupID), zap.Duration("waited", cfg.LeaveTimeout))
-		}
-	}()
-	for {
-		kgen, err := cg.Next(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
-				return nil
-			}
-			if onError != nil {
-				onError(err)
-			}
-			log.Warn("joining the consumer group failed, retrying",
-				zap.String("group", cfg.GroupID), zap.Error(err))
-			continue
-		}
-		gen := &Generation{ID: kgen.ID, MemberID: kgen.MemberID, groupID: cfg.GroupID, client: client}
-		for topic, as := range kgen.Assignments {
-			for _, a := range as {
-				gen.Assignments = append(gen.Assignments, bridge.Assignment{
-					TopicPartition: bridge.TopicPartition{Topic: topic, Partition: a.ID},
-					Offset:         a.Offset,
-				})
-			}
-		}
-		if err := fetchOutcomeBounds(ctx, client, cfg.GroupID, gen.Assignments); err != nil {
-			// Without the bounds the next pipeline only finds no
-			// outcome already written: it may repeat work, never lose it.
-			log.Warn("reading the commit metadata failed: outcomes already written will not be looked for",
-				zap.String("group", cfg.GroupID), zap.Int32("generation", kgen.ID), zap.Error(err))
-		}
-		running.Add(1)
-		kgen.Start(func(gctx context.Context) {
-			defer running.Done()
-			defer gen.end()
-			handler(gctx, gen)
-		})
+	t := time.NewTimer(cfg.LeaveTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn("leaving the consumer group is taking too long; giving up on it",
+			zap.String("group", cfg.GroupID), zap.Duration("waited", cfg.LeaveTimeout))
 	}
+}
+
+// newGeneration returns the Generation of kgen, with the bound each
+// assignment's commit carries.
+func newGeneration(ctx context.Context, kgen *kafkago.Generation, groupID string, client *kafkago.Client, log *zap.Logger) *Generation {
+	gen := &Generation{ID: kgen.ID, MemberID: kgen.MemberID, groupID: groupID, client: client}
+	for topic, as := range kgen.Assignments {
+		for _, a := range as {
+			gen.Assignments = append(gen.Assignments, bridge.Assignment{
+				TopicPartition: bridge.TopicPartition{Topic: topic, Partition: a.ID},
+				Offset:         a.Offset,
+			})
+		}
+	}
+	if err := fetchOutcomeBounds(ctx, client, groupID, gen.Assignments); err != nil {
+		// Without the bounds the next pipeline only finds no outcome
+		// already written: it may repeat work, never lose it.
+		log.Warn("reading the commit metadata failed: outcomes already written will not be looked for",
+			zap.String("group", groupID), zap.Int32("generation", kgen.ID), zap.Error(err))
+	}
+	return gen
 }
 
 // Group is this member of the consumer group, for the bridge: RunGroup with
