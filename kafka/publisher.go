@@ -91,7 +91,48 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 func (p *Publisher) Publish(ctx context.Context, msgs []bridge.Message, shrink bridge.ShrinkFunc) error {
 	buf := publishBufs.Get().(*publishBuf)
 	defer buf.release()
-	pending, idx := buf.get(len(msgs)) // pending[i] is msgs[idx[i]]
+	w := publishWrite{p: p, shrink: shrink, shrinks: make(map[int]int)}
+	w.pending, w.idx = p.prepare(buf, msgs)
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 50 * time.Millisecond
+	b.MaxInterval = p.cfg.RetryMaxInterval
+	b.MaxElapsedTime = 0 // never give up: the commit waits for these records
+	for attempt := 1; ; attempt++ {
+		err := w.send(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("publishing %d outcomes: %w", len(w.pending), ctx.Err())
+		}
+		if p.cfg.OnError != nil {
+			p.cfg.OnError(err)
+		}
+		again, written := w.recover(err, attempt)
+		if written {
+			return nil
+		}
+		if again {
+			continue
+		}
+		wait := b.NextBackOff()
+		p.log.Warn("writing outcomes failed, retrying",
+			zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(w.pending)),
+			zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("publishing %d outcomes: %w", len(w.pending), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// prepare returns the kafka-go copies of msgs, with their headers, in buf:
+// pending[i] is msgs[idx[i]].
+func (p *Publisher) prepare(buf *publishBuf, msgs []bridge.Message) (pending []kafkago.Message, idx []int) {
+	pending, idx = buf.get(len(msgs))
 	buf.reserve(msgs)
 	for i, m := range msgs {
 		hs := len(buf.headers)
@@ -103,84 +144,87 @@ func (p *Publisher) Publish(ctx context.Context, msgs []bridge.Message, shrink b
 		}
 		idx[i] = i
 	}
-	shrinks := make(map[int]int)
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 50 * time.Millisecond
-	b.MaxInterval = p.cfg.RetryMaxInterval
-	b.MaxElapsedTime = 0 // never give up: the commit waits for these records
-	// single is set once the broker refused a batch as too large: the limit
-	// (max.message.bytes) applies to a whole record batch, so outcomes are
-	// then written one at a time and only one refused alone is shrunk.
-	single := false
-	for attempt := 1; ; attempt++ {
-		var err error
-		if single {
-			err = p.writeEach(ctx, pending)
-		} else {
-			err = p.w.WriteMessages(ctx, pending...)
+	return pending, idx
+}
+
+// publishWrite is one Publish: the messages not written yet and how often
+// each was shrunk.
+type publishWrite struct {
+	p       *Publisher
+	pending []kafkago.Message
+	idx     []int // pending[i] is the Publish's msgs[idx[i]]
+	shrink  bridge.ShrinkFunc
+	shrinks map[int]int // by index in msgs
+	// single is set once the broker refused a batch as too large: the
+	// limit (max.message.bytes) applies to a whole record batch, so
+	// outcomes are then written one at a time and only one refused alone
+	// is shrunk.
+	single bool
+}
+
+// send makes one attempt at writing what is pending.
+func (w *publishWrite) send(ctx context.Context) error {
+	if w.single {
+		return w.p.writeEach(ctx, w.pending)
+	}
+	return w.p.w.WriteMessages(ctx, w.pending...)
+}
+
+// recover reads the error of a failed attempt and changes what is pending:
+// again tells to retry at once (nothing to wait for), written that nothing
+// is left to write.
+func (w *publishWrite) recover(err error, attempt int) (again, written bool) {
+	var werrs kafkago.WriteErrors
+	if !w.single && len(w.pending) > 1 && (isTooLarge(err) || errors.As(err, &werrs) && slices.ContainsFunc(werrs, isTooLarge)) {
+		// The batch may be too large while each outcome fits: retry them
+		// alone, at once, before shrinking any.
+		w.single = true
+		w.p.log.Warn("outcome batch too large for the results topic, writing outcomes one at a time",
+			zap.String("topic", w.p.cfg.Topic), zap.Int("batch_size", len(w.pending)), zap.Error(err))
+		return true, false
+	}
+	if errors.As(err, &werrs) && len(werrs) == len(w.pending) {
+		transient := w.keepFailed(werrs)
+		if len(w.pending) == 0 {
+			return false, true
 		}
-		if err == nil {
-			return nil
+		return !transient && attempt <= 3, false // only shrunk outcomes left: nothing to wait for
+	}
+	if isTooLarge(err) {
+		for i := range w.pending {
+			w.pending[i].Value = w.shrunk(i)
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("publishing %d outcomes: %w", len(pending), ctx.Err())
-		}
-		if p.cfg.OnError != nil {
-			p.cfg.OnError(err)
-		}
-		var werrs kafkago.WriteErrors
-		if !single && len(pending) > 1 && (isTooLarge(err) || errors.As(err, &werrs) && slices.ContainsFunc(werrs, isTooLarge)) {
-			// The batch may be too large while each outcome fits: retry
-			// them alone, at once, before shrinking any.
-			single = true
-			p.log.Warn("outcome batch too large for the results topic, writing outcomes one at a time",
-				zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(pending)), zap.Error(err))
+		return attempt <= 3, false
+	}
+	return false, false
+}
+
+// keepFailed keeps pending only the messages whose write failed, those
+// refused as too large shrunk, and tells whether any other failed.
+func (w *publishWrite) keepFailed(werrs kafkago.WriteErrors) (transient bool) {
+	n := 0
+	for i, e := range werrs {
+		if e == nil {
 			continue
 		}
-		if errors.As(err, &werrs) && len(werrs) == len(pending) {
-			n, transient := 0, false
-			for i, e := range werrs {
-				if e == nil {
-					continue
-				}
-				m := pending[i]
-				if isTooLarge(e) {
-					shrinks[idx[i]]++
-					m.Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
-				} else {
-					transient = true
-				}
-				pending[n], idx[n] = m, idx[i]
-				n++
-			}
-			pending, idx = pending[:n], idx[:n]
-			if n == 0 {
-				return nil
-			}
-			if !transient && attempt <= 3 {
-				continue // only shrunk outcomes left: nothing to wait for
-			}
-		} else if isTooLarge(err) {
-			for i := range pending {
-				shrinks[idx[i]]++
-				pending[i].Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
-			}
-			if attempt <= 3 {
-				continue
-			}
+		m := w.pending[i]
+		if isTooLarge(e) {
+			m.Value = w.shrunk(i)
+		} else {
+			transient = true
 		}
-		wait := b.NextBackOff()
-		p.log.Warn("writing outcomes failed, retrying",
-			zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(pending)),
-			zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("publishing %d outcomes: %w", len(pending), ctx.Err())
-		case <-t.C:
-		}
+		w.pending[n], w.idx[n] = m, w.idx[i]
+		n++
 	}
+	w.pending, w.idx = w.pending[:n], w.idx[:n]
+	return transient
+}
+
+// shrunk returns a smaller value for pending[i], refused once more.
+func (w *publishWrite) shrunk(i int) []byte {
+	j := w.idx[i]
+	w.shrinks[j]++
+	return w.p.shrink(w.shrink, j, w.shrinks[j])
 }
 
 // publishBuf holds the kafka-go copies of one Publish (~150 bytes per
