@@ -17,7 +17,10 @@
 // generation.
 //
 // The stages reach Kafka and MIMC only through the interfaces in
-// interfaces.go.
+// interfaces.go, which speak in the types of records.go; the bridge builds
+// none of the parts behind them: New takes them as Deps, and the
+// composition root (cli.Build) builds them. The kafka package depends on
+// this one, not the other way round.
 package bridge
 
 import (
