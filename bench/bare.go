@@ -8,18 +8,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // nextGeneration joins the group, again while the coordinator is not ready:
 // on a fresh Apache Kafka the first group waits for __consumer_offsets
 // (GROUP_COORDINATOR_NOT_AVAILABLE), as the bridge's own RunGroup does.
-func nextGeneration(ctx context.Context, cg *kafka.ConsumerGroup) (*kafka.Generation, error) {
+func nextGeneration(ctx context.Context, cg *kafkago.ConsumerGroup) (*kafkago.Generation, error) {
 	for {
 		gen, err := cg.Next(ctx)
-		var ke kafka.Error
+		var ke kafkago.Error
 		if err == nil || !errors.As(err, &ke) || !ke.Temporary() {
 			return gen, err
 		}
@@ -37,9 +37,9 @@ func nextGeneration(ctx context.Context, cg *kafka.ConsumerGroup) (*kafka.Genera
 // outcome per record (a batched Writer, acks=all), then commits; no
 // decoding, no HTTP.
 func runBare(ctx context.Context, spec childSpec, p *progress) error {
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
 		ID: spec.Group, Brokers: spec.Brokers, Topics: []string{spec.Topic},
-		StartOffset: kafka.FirstOffset, JoinGroupBackoff: time.Second,
+		StartOffset: kafkago.FirstOffset, JoinGroupBackoff: time.Second,
 	})
 	if err != nil {
 		return err
@@ -49,27 +49,27 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 	if err != nil {
 		return fmt.Errorf("joining the group: %w", err)
 	}
-	w := &kafka.Writer{
-		Addr: kafka.TCP(spec.Brokers...), Topic: spec.Results, Balancer: kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 256, BatchBytes: 16 << 20,
+	w := &kafkago.Writer{
+		Addr: kafkago.TCP(spec.Brokers...), Topic: spec.Results, Balancer: kafkago.Murmur2Balancer{},
+		RequiredAcks: kafkago.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 256, BatchBytes: 16 << 20,
 		MaxAttempts: 10, WriteTimeout: 10 * time.Second,
 	}
 	defer w.Close()
 
 	type item struct {
-		tp     consumer.TopicPartition
+		tp     bridge.TopicPartition
 		offset int64
 		key    []byte
 	}
 	items := make(chan item, 4096)
-	tracker := consumer.NewTracker()
+	tracker := bridge.NewTracker()
 	var fetchers sync.WaitGroup
 	for topic, parts := range gen.Assignments {
 		for _, a := range parts {
 			fetchers.Add(1)
 			gen.Start(func(gctx context.Context) {
 				defer fetchers.Done()
-				r := kafka.NewReader(kafka.ReaderConfig{
+				r := kafkago.NewReader(kafkago.ReaderConfig{
 					Brokers: spec.Brokers, Topic: topic, Partition: a.ID,
 					MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 256,
 				})
@@ -77,7 +77,7 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 				if err := r.SetOffset(a.Offset); err != nil {
 					return
 				}
-				tp := consumer.TopicPartition{Topic: topic, Partition: a.ID}
+				tp := bridge.TopicPartition{Topic: topic, Partition: a.ID}
 				for {
 					m, err := r.FetchMessage(gctx)
 					if err != nil {
@@ -99,7 +99,7 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 	go func() {
 		const maxBatch = 2000
 		batch := make([]item, 0, maxBatch)
-		msgs := make([]kafka.Message, 0, maxBatch)
+		msgs := make([]kafkago.Message, 0, maxBatch)
 		for {
 			var it item
 			select {
@@ -129,7 +129,7 @@ func runBare(ctx context.Context, spec childSpec, p *progress) error {
 				v = append(v, `,"offset":`...)
 				v = strconv.AppendInt(v, it.offset, 10)
 				v = append(v, `}}`...)
-				msgs = append(msgs, kafka.Message{Key: it.key, Value: v})
+				msgs = append(msgs, kafkago.Message{Key: it.key, Value: v})
 			}
 			if err := w.WriteMessages(ctx, msgs...); err != nil {
 				return

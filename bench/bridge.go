@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/mimc-bridge/mimc-bridge/bridge"
+	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
@@ -35,7 +35,7 @@ const (
 // drainsAbandoned counts the drains that ran out of time in this process.
 var drainsAbandoned atomic.Int64
 
-// runBridge runs the bridge in this process (bridge.New and Run, as
+// runBridge runs the bridge in this process (cli.Build and Run, as
 // cli.RunBridge does, without the operations server) with default settings
 // but for the batching flags, and follows its outcome counter.
 func runBridge(ctx context.Context, spec childSpec, p *progress) error {
@@ -102,7 +102,7 @@ func runBridge(ctx context.Context, spec childSpec, p *progress) error {
 		return err
 	}
 	defer func() { _ = traces.Shutdown(context.WithoutCancel(ctx)) }()
-	b, err := bridge.New(cfg, log, met, traces)
+	b, err := cli.Build(cfg, log, met, traces)
 	if err != nil {
 		return err
 	}

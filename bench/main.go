@@ -6,7 +6,7 @@
 //     no decoding, no HTTP (the ceiling for this client and broker);
 //   - naive:  one synchronous MIMC call per recipient, one synchronous
 //     outcome write and one commit per record (an afternoon's bridge);
-//   - bridge: the bridge (bridge.New + Run) at 0ms and at 20ms MIMC latency.
+//   - bridge: the bridge (cli.Build + Run) at 0ms and at 20ms MIMC latency.
 //
 // Each mode runs in a child process (this binary re-executed with --child)
 // that connects to the parent's broker and sandbox over loopback TCP, so its

@@ -18,10 +18,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
 
@@ -30,7 +30,7 @@ import (
 type env struct {
 	o       options
 	brokers []string
-	client  *kafka.Client
+	client  *kafkago.Client
 	sandbox *mimctest.Server
 	mimcURL string
 	exe     string
@@ -160,7 +160,7 @@ func run(ctx context.Context, o options) (*report, error) {
 		o: o, brokers: brokers, sandbox: sandbox, mimcURL: url, exe: exe,
 		tag: strconv.FormatInt(time.Now().UnixNano()%1e6, 36),
 	}
-	e.client = &kafka.Client{Addr: kafka.TCP(e.brokers...), Timeout: 30 * time.Second}
+	e.client = kafka.Conn{Brokers: e.brokers}.Client(30 * time.Second)
 	mach := describeMachine()
 	logf("broker %s, MIMC sandbox %s, %d CPUs (%s), %s", strings.Join(e.brokers, ","), url, mach.CPUs, mach.CPUModel, mach.GoVersion)
 
@@ -337,7 +337,7 @@ func (e *env) createTopic(ctx context.Context, name string) error {
 }
 
 func (e *env) createTopicN(ctx context.Context, name string, partitions int) error {
-	resp, err := e.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+	resp, err := e.client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
 		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
 	}}})
 	if err != nil {
@@ -349,11 +349,11 @@ func (e *env) createTopicN(ctx context.Context, name string, partitions int) err
 	return nil
 }
 
-func (e *env) producer(topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr: kafka.TCP(e.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 10_000, BatchBytes: 1 << 20,
-		Transport: &kafka.Transport{},
+func (e *env) producer(topic string) *kafkago.Writer {
+	return &kafkago.Writer{
+		Addr: kafkago.TCP(e.brokers...), Topic: topic, Balancer: &kafkago.RoundRobin{},
+		RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond, BatchSize: 10_000, BatchBytes: 1 << 20,
+		Transport: &kafkago.Transport{},
 	}
 }
 
@@ -369,10 +369,10 @@ func (e *env) prepare(ctx context.Context, w workload) (string, error) {
 	defer pw.Close()
 	if w.Keys > 0 {
 		// A key's records in one partition, as a keyed producer does.
-		pw.Balancer = &kafka.Hash{}
+		pw.Balancer = &kafkago.Hash{}
 	}
 	const chunk = 20_000
-	msgs := make([]kafka.Message, 0, chunk)
+	msgs := make([]kafkago.Message, 0, chunk)
 	buf := make([]byte, 0, chunk*300)
 	last := time.Now()
 	for i := 0; i < w.Events; {
@@ -382,7 +382,7 @@ func (e *env) prepare(ctx context.Context, w workload) (string, error) {
 			start := len(buf)
 			var id []byte
 			buf, id = w.event(buf, i, now)
-			msgs = append(msgs, kafka.Message{Key: w.key(i, id), Value: buf[start:len(buf):len(buf)]})
+			msgs = append(msgs, kafkago.Message{Key: w.key(i, id), Value: buf[start:len(buf):len(buf)]})
 		}
 		if err := pw.WriteMessages(ctx, msgs...); err != nil {
 			return "", fmt.Errorf("producing to %s: %w", topic, err)
@@ -580,7 +580,7 @@ func (w workload) idealOf(idx []int, maxRecipients int) (recipients, calls int64
 }
 
 func (e *env) endOffsets(ctx context.Context, topic string) (map[int]int64, error) {
-	return consumer.EndOffsets(ctx, e.client, topic, consumer.Range(e.o.partitions))
+	return kafka.EndOffsets(ctx, e.client, topic, kafka.Range(e.o.partitions))
 }
 
 func (e *env) sumEnd(ctx context.Context, topic string) (int64, error) {
@@ -593,7 +593,7 @@ func (e *env) sumEnd(ctx context.Context, topic string) (int64, error) {
 }
 
 func (e *env) committed(ctx context.Context, group, topic string) (map[int]int64, error) {
-	return consumer.CommittedOffsets(ctx, e.client, group, topic, consumer.Range(e.o.partitions))
+	return kafka.CommittedOffsets(ctx, e.client, group, topic, kafka.Range(e.o.partitions))
 }
 
 func (e *env) sumCommitted(ctx context.Context, group, topic string) (int64, error) {
@@ -626,7 +626,7 @@ func (e *env) allCommitted(ctx context.Context, group, topic string) bool {
 
 // readOutcomes reads topic from the start until want records arrived or
 // ctx ends, calling f for each with the time it was read.
-func (e *env) readOutcomes(ctx context.Context, topic string, want int64, f func(m kafka.Message, at time.Time)) error {
+func (e *env) readOutcomes(ctx context.Context, topic string, want int64, f func(m kafkago.Message, at time.Time)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var n atomic.Int64
@@ -636,7 +636,7 @@ func (e *env) readOutcomes(ctx context.Context, topic string, want int64, f func
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := kafka.NewReader(kafka.ReaderConfig{
+			r := kafkago.NewReader(kafkago.ReaderConfig{
 				Brokers: e.brokers, Topic: topic, Partition: p,
 				MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 100 * time.Millisecond,
 			})
@@ -672,7 +672,7 @@ func (e *env) outcomeIndexes(ctx context.Context, topic string) ([]int, error) {
 	seen := map[int]bool{}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err = e.readOutcomes(rctx, topic, want, func(m kafka.Message, _ time.Time) {
+	err = e.readOutcomes(rctx, topic, want, func(m kafkago.Message, _ time.Time) {
 		s := string(m.Key)
 		if len(s) > 1 && s[0] == 'e' {
 			if k := strings.IndexByte(s, '-'); k > 0 {
@@ -722,12 +722,12 @@ func (e *env) latency(ctx context.Context, m modeSpec, rate float64) latencyResu
 	// The priming event: the child reports ready once its outcome is
 	// written, so group joining is not measured.
 	buf, id := w.event(nil, 0, time.Now())
-	if err := pw.WriteMessages(ctx, kafka.Message{Key: id, Value: buf}); err != nil {
+	if err := pw.WriteMessages(ctx, kafkago.Message{Key: id, Value: buf}); err != nil {
 		lr.Error = err.Error()
 		return lr
 	}
 	var lat []time.Duration
-	collect := func(msg kafka.Message, at time.Time) {
+	collect := func(msg kafkago.Message, at time.Time) {
 		if strings.HasPrefix(string(msg.Key), "e0-") {
 			return // the priming event
 		}
@@ -764,7 +764,7 @@ func (e *env) latency(ctx context.Context, m modeSpec, rate float64) latencyResu
 	// on the same cores, a request per partition each time).
 	start := time.Now()
 	sent := 1
-	var msgs []kafka.Message
+	var msgs []kafkago.Message
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for sent < total && ctx.Err() == nil {
@@ -784,7 +784,7 @@ func (e *env) latency(ctx context.Context, m modeSpec, rate float64) latencyResu
 			s := len(vb)
 			var id []byte
 			vb, id = w.event(vb, sent, now)
-			msgs = append(msgs, kafka.Message{Key: id, Value: vb[s:len(vb):len(vb)]})
+			msgs = append(msgs, kafkago.Message{Key: id, Value: vb[s:len(vb):len(vb)]})
 		}
 		if err := pw.WriteMessages(ctx, msgs...); err != nil {
 			lr.Error = shorten(err.Error())

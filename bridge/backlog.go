@@ -3,8 +3,6 @@ package bridge
 import (
 	"sync/atomic"
 	"time"
-
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 )
 
 // Full calls under a backlog, linger for a live stream.
@@ -39,9 +37,9 @@ func holdFor(linger, drain time.Duration) time.Duration {
 
 // backlog is, per assigned partition, the records past the last one
 // fetched: the fetch stage writes it, the hold reads it.
-type backlog map[consumer.TopicPartition]*atomic.Int64
+type backlog map[TopicPartition]*atomic.Int64
 
-func newBacklog(assignments []consumer.Assignment) backlog {
+func newBacklog(assignments []Assignment) backlog {
 	b := make(backlog, len(assignments))
 	for _, a := range assignments {
 		b[a.TopicPartition] = new(atomic.Int64)
@@ -50,7 +48,7 @@ func newBacklog(assignments []consumer.Assignment) backlog {
 }
 
 // lagging reports whether records of tp are still to be read.
-func (b backlog) lagging(tp consumer.TopicPartition) bool {
+func (b backlog) lagging(tp TopicPartition) bool {
 	l := b[tp]
 	return l != nil && l.Load() > 0
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
@@ -146,8 +145,8 @@ func TestUrgentCallsGoAtTheirLingerWhileNormalOnesWaitForTheBacklog(t *testing.T
 			c.UrgentTopics = []string{"urgent"}
 		})
 		h.src.delay = time.Millisecond // 40 records take 40ms to read
-		urgentTP := consumer.TopicPartition{Topic: "urgent", Partition: 0}
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		urgentTP := TopicPartition{Topic: "urgent", Partition: 0}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
 		for i := range 40 {
 			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"sale"}`, i, i))
 			h.src.produceTo("urgent", 0, time.Now(), fmt.Sprintf(`{"id":"o%d","fromAccount":"auth","toAccount":"u%d","msg":"code"}`, i, i))

@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -35,7 +34,7 @@ func delivered(b *testing.B, n int) []*record {
 				Msg: "Campaign 17: spring sale", BizType: "PROMO"},
 			Recipients: message.Recipients{ToAccounts: []string{"u" + strconv.Itoa(i) + "x0", "u" + strconv.Itoa(i) + "x1", "u" + strconv.Itoa(i) + "x2"}},
 		}
-		rec := &record{tp: consumer.TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
+		rec := &record{tp: TopicPartition{Topic: "mimc.push", Partition: i % 8}, offset: int64(1000 + i),
 			receivedAt: time.Now(), ev: ev}
 		rec.batch.Data = rec
 		recs[i] = rec
@@ -106,8 +105,8 @@ func BenchmarkEventTracing(b *testing.B) {
 
 func benchEvents(b *testing.B, tracer trace.Tracer) {
 	const perCall = 64
-	at := consumer.TopicPartition{Topic: "mimc.push", Partition: 3}
-	spans := newPartitionSpans(tracer, "mimc-bridge", consumer.Assignment{TopicPartition: at})
+	at := TopicPartition{Topic: "mimc.push", Partition: 3}
+	spans := newPartitionSpans(tracer, "mimc-bridge", Assignment{TopicPartition: at})
 	cfg := fetchConfig{limits: event.Limits{MaxMsgBytes: 10240, MaxIDBytes: 256, MaxRecipients: 1000, DefaultFromResource: "campaigns"}}
 	bt, err := batching.New(batching.Config[*record]{MaxRecipients: perCall, MaxPendingEvents: 1 << 20, Linger: time.Hour})
 	if err != nil {
@@ -125,14 +124,14 @@ func benchEvents(b *testing.B, tracer trace.Tracer) {
 	var (
 		calls   []*call
 		scratch []event.Recipient
-		msgs    = make([]consumer.Message, 0, perCall)
+		msgs    = make([]Message, 0, perCall)
 		n       int64
 		ctx     = context.Background()
 	)
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		m := consumer.Record{Topic: at.Topic, Partition: at.Partition, Offset: n, Value: values[n%perCall], Time: start}
+		m := Record{Topic: at.Topic, Partition: at.Partition, Offset: n, Value: values[n%perCall], Time: start}
 		n++
 		rec := newRecord(at, &m, &cfg, normal, spans)
 		if calls, err = bt.Add(&rec.batch, &rec.ev.Content, rec.ev.Recipients, calls[:0]); err != nil {
@@ -155,7 +154,7 @@ func benchEvents(b *testing.B, tracer trace.Tracer) {
 				out := outcomeOf(rec, now, scratch)
 				scratch = out.Recipients[:0]
 				it := completed(rec, now, &out)
-				msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset,
+				msgs = append(msgs, Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset,
 					Status: it.status, Trace: spanContext(it.span)})
 				if it.span != nil {
 					it.span.End()

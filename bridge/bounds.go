@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 )
 
 // A crash, a drain that runs out of time or a member that loses its
@@ -32,22 +30,22 @@ type floor struct {
 // partition's last commit carried, and the floors of the partitions with
 // records skipped as done. The progress stage owns it once the stages run.
 type commitBounds struct {
-	assignments []consumer.Assignment
+	assignments []Assignment
 	// skew is taken off every bound: the outcomes' timestamps may come
 	// from another clock (a broker's, another member's) than ours.
 	skew time.Duration
 	// refreshAge is the age past which the bound of a partition with
 	// nothing new to commit is committed again, fresh.
 	refreshAge time.Duration
-	floors     map[consumer.TopicPartition]floor
-	last       map[consumer.TopicPartition]time.Time // the bound of each partition's last commit
+	floors     map[TopicPartition]floor
+	last       map[TopicPartition]time.Time // the bound of each partition's last commit
 }
 
-func newCommitBounds(assignments []consumer.Assignment, cfg progressConfig) *commitBounds {
+func newCommitBounds(assignments []Assignment, cfg progressConfig) *commitBounds {
 	b := &commitBounds{
 		assignments: assignments, skew: cfg.clockSkew, refreshAge: cfg.boundRefresh,
-		floors: make(map[consumer.TopicPartition]floor),
-		last:   make(map[consumer.TopicPartition]time.Time, len(assignments)),
+		floors: make(map[TopicPartition]floor),
+		last:   make(map[TopicPartition]time.Time, len(assignments)),
 	}
 	for _, a := range assignments {
 		b.last[a.TopicPartition] = a.OutcomesSince
@@ -64,7 +62,7 @@ func newCommitBounds(assignments []consumer.Assignment, cfg progressConfig) *com
 // partitions (scanner nil: not looked for), sets the floors their skipped
 // records keep, and logs one line that says what will be skipped. It returns
 // the records to skip.
-func findDone(ctx context.Context, scanner Scanner, b *commitBounds, log *zap.Logger, met *metricsObserver) consumer.Done {
+func findDone(ctx context.Context, scanner Scanner, b *commitBounds, log *zap.Logger, met *metricsObserver) Done {
 	unbounded := 0
 	for _, a := range b.assignments {
 		if a.OutcomesSince.IsZero() {
@@ -76,7 +74,7 @@ func findDone(ctx context.Context, scanner Scanner, b *commitBounds, log *zap.Lo
 			log.Info("outcomes already written: not looked for, the commits of these partitions carry no bound (none yet, or made by another tool)",
 				zap.Int("partitions_without_bound", unbounded))
 		}
-		return consumer.Done{}
+		return Done{}
 	}
 	done, stats, err := scanner.Scan(ctx, b.assignments)
 	met.scanned(stats)
@@ -91,7 +89,7 @@ func findDone(ctx context.Context, scanner Scanner, b *commitBounds, log *zap.Lo
 				b.floors[a.TopicPartition] = floor{since: a.OutcomesSince, until: math.MaxInt64}
 			}
 		}
-		return consumer.Done{}
+		return Done{}
 	}
 	var skipped []string
 	for _, a := range b.assignments {
@@ -119,8 +117,8 @@ func findDone(ctx context.Context, scanner Scanner, b *commitBounds, log *zap.Lo
 // outcome written would be written again. Where reading the commit failed,
 // its bound, if any, is kept.
 func (s *progressStage) seed(ctx context.Context, first Scanner) {
-	offsets := make(map[consumer.TopicPartition]int64)
-	var unknown []consumer.TopicPartition
+	offsets := make(map[TopicPartition]int64)
+	var unknown []TopicPartition
 	for _, a := range s.assignments {
 		switch {
 		case !a.OutcomesSince.IsZero() || !a.BoundKnown:
@@ -143,7 +141,7 @@ func (s *progressStage) seed(ctx context.Context, first Scanner) {
 	if len(offsets) == 0 {
 		return
 	}
-	since := make(map[consumer.TopicPartition]time.Time, len(offsets))
+	since := make(map[TopicPartition]time.Time, len(offsets))
 	for tp := range offsets {
 		since[tp] = now
 	}
@@ -151,7 +149,7 @@ func (s *progressStage) seed(ctx context.Context, first Scanner) {
 }
 
 // committed records the bounds of a successful commit.
-func (b *commitBounds) committed(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) {
+func (b *commitBounds) committed(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) {
 	for tp := range offsets {
 		b.last[tp] = since[tp]
 	}
@@ -162,7 +160,7 @@ func (b *commitBounds) committed(offsets map[consumer.TopicPartition]int64, sinc
 // offset again, with the fresh bound. An idle partition's bound would
 // otherwise age, and the next owner would read everything written to the
 // results topic since. Call it after lowerToFloors; offsets may be nil.
-func (b *commitBounds) refresh(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time, committed map[consumer.TopicPartition]int64) map[consumer.TopicPartition]int64 {
+func (b *commitBounds) refresh(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time, committed map[TopicPartition]int64) map[TopicPartition]int64 {
 	for _, a := range b.assignments {
 		tp := a.TopicPartition
 		if _, ok := offsets[tp]; ok {
@@ -174,7 +172,7 @@ func (b *commitBounds) refresh(offsets map[consumer.TopicPartition]int64, since 
 		}
 		if t := b.floored(tp, c, since[tp]); t.Sub(b.last[tp]) > b.refreshAge {
 			if offsets == nil {
-				offsets = make(map[consumer.TopicPartition]int64)
+				offsets = make(map[TopicPartition]int64)
 			}
 			offsets[tp], since[tp] = c, t
 		}
@@ -186,8 +184,8 @@ func (b *commitBounds) refresh(offsets map[consumer.TopicPartition]int64, since 
 // after now carries: the fetch time of its oldest record in flight, or now
 // when none is, less the clock skew allowed between members and brokers.
 // Call it before the tracker's Committable (see Tracker.OldestFetch).
-func (b *commitBounds) at(tracker *consumer.Tracker, now time.Time) map[consumer.TopicPartition]time.Time {
-	since := make(map[consumer.TopicPartition]time.Time, len(b.assignments))
+func (b *commitBounds) at(tracker *Tracker, now time.Time) map[TopicPartition]time.Time {
+	since := make(map[TopicPartition]time.Time, len(b.assignments))
 	for _, a := range b.assignments {
 		t, ok := tracker.OldestFetch(a.TopicPartition)
 		if !ok || t.After(now) {
@@ -200,7 +198,7 @@ func (b *commitBounds) at(tracker *consumer.Tracker, now time.Time) map[consumer
 
 // lowerToFloors lowers the bound of each partition of offsets to its floor
 // while skipped records lie at or after its offset.
-func (b *commitBounds) lowerToFloors(offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) {
+func (b *commitBounds) lowerToFloors(offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) {
 	for tp, off := range offsets {
 		since[tp] = b.floored(tp, off, since[tp])
 	}
@@ -208,7 +206,7 @@ func (b *commitBounds) lowerToFloors(offsets map[consumer.TopicPartition]int64, 
 
 // floored returns the bound of a commit of tp at off: t, or tp's floor
 // while skipped records lie at or after off.
-func (b *commitBounds) floored(tp consumer.TopicPartition, off int64, t time.Time) time.Time {
+func (b *commitBounds) floored(tp TopicPartition, off int64, t time.Time) time.Time {
 	if f, ok := b.floors[tp]; ok && off <= f.until && f.since.Before(t) {
 		return f.since
 	}

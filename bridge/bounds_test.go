@@ -11,38 +11,37 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 // fakeScanner answers a scan with what it was given.
 type fakeScanner struct {
 	mu      sync.Mutex
-	done    consumer.Done
+	done    Done
 	ignored int // records whose signature did not check
 	err     error
 	calls   int
 }
 
-func (s *fakeScanner) Scan(_ context.Context, as []consumer.Assignment) (consumer.Done, consumer.ScanStats, error) {
+func (s *fakeScanner) Scan(_ context.Context, as []Assignment) (Done, ScanStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
-	stats := consumer.ScanStats{Partitions: 1, Read: 42, Ignored: s.ignored, Took: 3 * time.Millisecond}
+	stats := ScanStats{Partitions: 1, Read: 42, Ignored: s.ignored, Took: 3 * time.Millisecond}
 	for _, a := range as {
 		if !a.OutcomesSince.IsZero() && (stats.Since.IsZero() || a.OutcomesSince.Before(stats.Since)) {
 			stats.Since = a.OutcomesSince
 		}
 	}
 	if s.err != nil {
-		return consumer.Done{}, stats, s.err
+		return Done{}, stats, s.err
 	}
 	return s.done, stats, nil
 }
 
 // FirstOffsets answers that every partition starts at 0.
-func (s *fakeScanner) FirstOffsets(_ context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error) {
-	out := map[consumer.TopicPartition]int64{}
+func (s *fakeScanner) FirstOffsets(_ context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	out := map[TopicPartition]int64{}
 	for _, tp := range tps {
 		out[tp] = 0
 	}
@@ -93,11 +92,11 @@ func (l *pushLog) count(account string) int {
 
 // written marks outcomes as already on the results topic (written by an
 // earlier owner), as the fake committer's checks need.
-func (p *fakePublisher) markWritten(at consumer.TopicPartition, offs ...int64) {
+func (p *fakePublisher) markWritten(at TopicPartition, offs ...int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.written == nil {
-		p.written = map[consumer.TopicPartition]map[int64]bool{}
+		p.written = map[TopicPartition]map[int64]bool{}
 	}
 	if p.written[at] == nil {
 		p.written[at] = map[int64]bool{}
@@ -111,7 +110,7 @@ func TestResultsRecordsTheScanIgnoredAreCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, 1, &pushLog{}, nil)
 		h.p.scanner = &fakeScanner{ignored: 3}
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: time.Now().Add(-time.Minute)}}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: time.Now().Add(-time.Minute)}}
 		h.start()
 		h.src.produce(0, ev("e0", "alice"))
 		for h.com.committed(0) < 1 {
@@ -128,10 +127,10 @@ func TestRecordsWhoseOutcomeIsAlreadyWrittenAreSkippedAndCountAsDone(t *testing.
 	synctest.Test(t, func(t *testing.T) {
 		push := &pushLog{}
 		h := newHarness(t, 2, push, nil)
-		scan := &fakeScanner{done: consumer.DoneOf(map[consumer.TopicPartition][]int64{tp(0): {1, 2}})}
+		scan := &fakeScanner{done: DoneOf(map[TopicPartition][]int64{tp(0): {1, 2}})}
 		h.p.scanner = scan
 		since := time.Now().Add(-time.Minute)
-		h.assign = []consumer.Assignment{
+		h.assign = []Assignment{
 			{TopicPartition: tp(0), Offset: 0, OutcomesSince: since},
 			{TopicPartition: tp(1), Offset: 0, OutcomesSince: since},
 		}
@@ -201,9 +200,9 @@ func TestACommitCarriesTheFetchTimeOfTheOldestRecordInFlight(t *testing.T) {
 func TestACommitKeepsThePreviousBoundWhileSkippedRecordsLieAfterIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, 1, &pushLog{}, nil)
-		h.p.scanner = &fakeScanner{done: consumer.DoneOf(map[consumer.TopicPartition][]int64{tp(0): {2}})}
+		h.p.scanner = &fakeScanner{done: DoneOf(map[TopicPartition][]int64{tp(0): {2}})}
 		prev := time.Now().Add(-time.Hour)
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: prev}}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: prev}}
 		h.pub.markWritten(tp(0), 2)
 		h.start()
 		h.src.produce(0, ev("e0", "alice"), evFrom("e1", "stuck", "bob"), ev("e2", "carol"), ev("e3", "dave"))
@@ -224,7 +223,7 @@ func TestAFailedScanSkipsNothingAndCommitsKeepTheBoundTheyCameWith(t *testing.T)
 		h := newHarness(t, 1, push, nil)
 		h.p.scanner = &fakeScanner{err: errors.New("broker gone")}
 		prev := time.Now().Add(-time.Minute)
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: prev}}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: 0, OutcomesSince: prev}}
 		h.start()
 		h.src.produce(0, ev("e0", "alice"), ev("e1", "bob"))
 		for h.com.committed(0) < 2 {
@@ -253,7 +252,7 @@ func TestStartOffsetsWithoutABoundAreNotScannedAndGetOne(t *testing.T) {
 		h := newHarness(t, 3, &pushLog{}, nil)
 		scan := &fakeScanner{}
 		h.p.scanner = scan
-		h.assign = []consumer.Assignment{
+		h.assign = []Assignment{
 			{TopicPartition: tp(0), Offset: 5, BoundKnown: true},
 			{TopicPartition: tp(1), Offset: -2, BoundKnown: true},
 			{TopicPartition: tp(2), Offset: 3}, // reading its commit failed: it may carry a bound

@@ -22,12 +22,14 @@
 // generation.
 //
 // The stages reach Kafka and MIMC only through the interfaces in
-// interfaces.go.
+// interfaces.go, which speak in the types of records.go; the bridge builds
+// none of the parts behind them: New takes them as Deps, and the
+// composition root (cli.Build) builds them. The kafka package depends on
+// this one, not the other way round.
 package bridge
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -35,23 +37,21 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
-	"github.com/mimc-bridge/mimc-bridge/inflight"
 	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
-	"github.com/mimc-bridge/mimc-bridge/tracing"
 )
 
 // Bridge is one member of the consumer group.
 type Bridge struct {
-	cfg   config.Config
-	log   *zap.Logger
-	conn  consumer.Conn
-	pipe  *pipeline
-	close func() // releases the MIMC client, the publisher and the offset client
+	cfg     config.Config
+	log     *zap.Logger
+	group   Group
+	brokers Brokers
+	pipe    *pipeline
+	close   func() // releases what deps.Close releases
 }
 
 // pipeline is what every generation of one member shares: the stage
@@ -99,112 +99,59 @@ type pipelineConfig struct {
 	drain time.Duration
 }
 
-// New builds a bridge from settings that passed cfg.Validate(true). It
-// dials nothing: Probe checks the brokers. traces (nil: off) starts the
-// spans of events and MIMC calls.
-func New(cfg config.Config, log *zap.Logger, met *metrics.Metrics, traces *tracing.Provider) (*Bridge, error) {
-	conn, err := consumer.NewConnFromSettings(cfg)
-	if err != nil {
-		return nil, err
+// New builds a bridge from settings that passed cfg.Validate(true) and the
+// parts deps holds (the composition root, cli.Build, builds them). It dials
+// nothing: Probe checks the brokers.
+func New(cfg config.Config, deps Deps, log *zap.Logger, met *metrics.Metrics) *Bridge {
+	health := deps.Health
+	if health == nil {
+		health = NewHealth()
 	}
-	health := newHealth()
-	q, err := quota.New(quota.Config{
-		RateP2P: cfg.RateP2P, RateP2T: cfg.RateP2T,
-		MaxRecipients: cfg.BatchMaxRecipients,
-		Observer:      met.QuotaObserver(),
-	}, log.With(zap.String("component", "quota")))
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range slowQuotaWarnings(cfg) {
-		log.Warn(w.msg, w.fields...)
-	}
-	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
-		// No share until the first generation: tokens saved up before
-		// it would be a burst into quota the other members are spending.
-		q.SetShare(0)
-	}
-	for kind, r := range map[string]float64{message.P2P: cfg.RateP2P, message.P2T: cfg.RateP2T} {
-		if r > 0 {
-			met.QuotaGroupRate.WithLabelValues(kind).Set(r)
-		}
-	}
-	calls, err := inflight.New(inflight.Config{
-		Max:     cfg.MaxConcurrentCalls,
-		OnLimit: func(n int) { met.MIMCConcurrencyLimit.Set(float64(n)) },
-	}, log.With(zap.String("component", "inflight")))
-	if err != nil {
-		return nil, err
-	}
-	client, err := mimc.New(mimc.Config{
-		BaseURL:     cfg.MIMCURL,
-		Credentials: mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
-		HTTPTimeout: cfg.HTTPTimeout,
-		Retry: mimc.RetryPolicy{
-			HTTPStatuses: cfg.RetryHTTPStatuses,
-			Codes:        cfg.RetryCodes,
-			MaxElapsed:   cfg.RetryMaxElapsed,
-		},
-		MaxConcurrentCalls: cfg.MaxConcurrentCalls,
-		Gate:               gate{quota: q, inflight: calls},
-		BeforeAttempt:      dropExpired,
-		Observer:           observer{met: met, health: health},
-	}, log.With(zap.String("component", "mimc")))
-	if err != nil {
-		return nil, fmt.Errorf("creating the MIMC client: %w", err)
-	}
-	// Outcomes are signed with a key derived from the app secret, and only
-	// signed ones mark a record as done after a crash: a writer of the
-	// results topic cannot make the bridge skip records.
-	signer, err := consumer.NewSigner(cfg.MIMCAppSecret)
-	if err != nil {
-		client.Close()
-		return nil, err
-	}
-	pub, err := consumer.NewPublisher(consumer.PublisherConfig{
-		Conn:    conn,
-		Topic:   cfg.ResultsTopic,
-		Group:   cfg.KafkaGroupID,
-		Signer:  signer,
-		OnError: func(error) { met.OutcomeWriteErrors.Inc(); health.writerFailed() },
-	}, log.With(zap.String("component", "publisher")))
-	if err != nil {
-		client.Close()
-		return nil, err
-	}
-	scanner, err := consumer.NewScanner(consumer.ScannerConfig{Conn: conn, Topic: cfg.ResultsTopic, Group: cfg.KafkaGroupID, Signer: signer},
-		log.With(zap.String("component", "scanner")))
-	if err != nil {
-		client.Close()
-		_ = pub.Close()
-		return nil, err
-	}
-	offsets := consumer.NewOffsetClient(conn)
 	settings := pipelineSettings(cfg)
-	// The batcher cuts calls by what this client's request bodies weigh.
-	settings.batch.Size = client.BodySize()
+	if s, ok := deps.Pusher.(bodySizer); ok {
+		// The batcher cuts calls by what this client's request bodies weigh.
+		settings.batch.Size = s.BodySize()
+	}
 	pipe := &pipeline{
 		cfg:    settings,
-		source: kafkaSource{conn: conn, log: log.With(zap.String("component", "reader"))},
-		pusher: client, pub: pub, offsets: offsets, scanner: scanner,
-		log: log, met: met, health: health,
+		source: deps.Source, pusher: deps.Pusher, pub: deps.Publisher, offsets: deps.Offsets, scanner: deps.Scanner,
+		log: log, met: met, health: health, tracer: deps.Tracer,
 		group: cfg.KafkaGroupID,
 	}
-	if traces != nil && traces.On() {
-		pipe.tracer = traces.Tracer("github.com/mimc-bridge/mimc-bridge/bridge")
-	}
-	if cfg.RateP2P > 0 || cfg.RateP2T > 0 {
-		pipe.quota, pipe.partitions = q, offsets
-	}
+	pipe.setQuota(cfg, deps.Quota, deps.Partitions)
 	if pipe.window = newDedupWindow(cfg.DedupWindow, cfg.DedupMaxIDs); pipe.window != nil {
-		pipe.delivered = scanner
+		pipe.delivered = deps.Delivered
 	}
-	return &Bridge{
-		cfg: cfg, log: log, conn: conn,
-		pipe:  pipe,
-		close: func() { client.Close(); _ = pub.Close(); offsets.Close(); scanner.Close() },
-	}, nil
+	closeDeps := deps.Close
+	if closeDeps == nil {
+		closeDeps = func() {}
+	}
+	return &Bridge{cfg: cfg, log: log, group: deps.Group, brokers: deps.Brokers, pipe: pipe, close: closeDeps}
 }
+
+// setQuota holds the member to its share of the group's quota when RATE_P2P
+// or RATE_P2T is set, and warns about a rate too low to drain in time.
+func (p *pipeline) setQuota(cfg config.Config, q *quota.Limiter, partitions PartitionCounter) {
+	for _, w := range slowQuotaWarnings(cfg) {
+		p.log.Warn(w.msg, w.fields...)
+	}
+	if q == nil || cfg.RateP2P <= 0 && cfg.RateP2T <= 0 {
+		return
+	}
+	// No share until the first generation: tokens saved up before it would
+	// be a burst into quota the other members are spending.
+	q.SetShare(0)
+	for kind, r := range map[string]float64{message.P2P: cfg.RateP2P, message.P2T: cfg.RateP2T} {
+		if r > 0 {
+			p.met.QuotaGroupRate.WithLabelValues(kind).Set(r)
+		}
+	}
+	p.quota, p.partitions = q, partitions
+}
+
+// bodySizer is a Pusher that tells how its request bodies weigh (the MIMC
+// client).
+type bodySizer interface{ BodySize() mimc.BodySize }
 
 // pipelineSettings derives every stage's settings from the bridge's.
 func pipelineSettings(cfg config.Config) pipelineConfig {
@@ -240,12 +187,16 @@ func pipelineSettings(cfg config.Config) pipelineConfig {
 		write: writeConfig{linger: 5 * time.Millisecond, maxBatch: 2000},
 		progress: progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: stallAfter(cfg),
 			clockSkew: 10 * time.Second, boundRefresh: time.Minute},
-		// Heartbeats stop while a generation drains: a revocation must end
-		// well inside the session timeout.
-		drain:       min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3),
+		drain:       DrainTimeout(cfg),
 		topics:      cfg.KafkaTopics,
 		dedupWindow: cfg.DedupWindow,
 	}
+}
+
+// DrainTimeout bounds the drain of a generation: heartbeats stop while it
+// drains, so a revocation must end well inside the session timeout.
+func DrainTimeout(cfg config.Config) time.Duration {
+	return min(cfg.ShutdownTimeout, cfg.KafkaSessionTimeout*2/3)
 }
 
 // linger maps BATCH_LINGER=0 (send at once) onto the batcher, which reads a
@@ -275,7 +226,7 @@ func (b *Bridge) Probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	topics := append(append([]string(nil), b.cfg.KafkaTopics...), b.cfg.ResultsTopic)
-	if err := b.conn.Probe(ctx, topics...); err != nil {
+	if err := b.brokers.Probe(ctx, topics...); err != nil {
 		return err
 	}
 	b.checkResultsCleanup(ctx)
@@ -288,17 +239,17 @@ func (b *Bridge) Probe(ctx context.Context) error {
 // Nothing is refused: operators may have reasons, and an outcome that is
 // gone only means its record is pushed again.
 func (b *Bridge) checkResultsCleanup(ctx context.Context) {
-	tc, err := consumer.TopicCleanupOf(ctx, b.conn, b.cfg.ResultsTopic)
+	tc, err := b.brokers.TopicCleanup(ctx, b.cfg.ResultsTopic)
 	if err != nil {
 		// An ACL may deny DescribeConfigs; the bridge does not need it.
 		b.log.Debug("cannot read the results topic's cleanup settings", zap.String("topic", b.cfg.ResultsTopic), zap.Error(err))
 		return
 	}
-	if tc.Retention >= 0 && tc.Retention < consumer.OffsetsRetention {
+	if tc.Retention >= 0 && tc.Retention < OffsetsRetention {
 		b.log.Warn("the results topic keeps outcomes for less time than the group keeps its commits: "+
 			"after a crash, records whose outcomes were already deleted are pushed again; set its retention.ms to at least 7 days",
 			zap.String("topic", b.cfg.ResultsTopic), zap.Duration("retention", tc.Retention),
-			zap.Duration("commits_kept", consumer.OffsetsRetention))
+			zap.Duration("commits_kept", OffsetsRetention))
 	}
 	if tc.Compacts() {
 		b.log.Warn("the results topic is compacted (cleanup.policy "+tc.Policy+"): only each id's latest outcome survives, "+
@@ -315,32 +266,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.log.Info("joining the consumer group",
 		zap.String("group", b.cfg.KafkaGroupID), zap.Strings("topics", b.cfg.KafkaTopics),
 		zap.String("results_topic", b.cfg.ResultsTopic))
-	session := b.cfg.KafkaSessionTimeout
-	err := consumer.RunGroup(ctx, consumer.GroupConfig{
-		Conn:              b.conn,
-		GroupID:           b.cfg.KafkaGroupID,
-		Topics:            b.cfg.KafkaTopics,
-		SessionTimeout:    session,
-		RebalanceTimeout:  session,
-		HeartbeatInterval: session / 10,
-		LeaveTimeout:      b.pipe.cfg.drain + 10*time.Second,
-	}, b.log.With(zap.String("component", "group")),
-		func(gctx context.Context, gen *consumer.Generation) { b.pipe.run(gctx, gen.ID, gen.Assignments, gen) },
-		func(error) { b.pipe.met.GroupErrors.Inc() })
+	err := b.group.Run(ctx, b.pipe.run)
 	b.pipe.health.setJoined(false)
 	return err
-}
-
-// kafkaSource opens partition readers on the brokers.
-type kafkaSource struct {
-	conn consumer.Conn
-	log  *zap.Logger
-}
-
-func (s kafkaSource) Open(a consumer.Assignment) (PartitionReader, error) {
-	r, err := consumer.NewPartitionReader(s.conn, a, s.log)
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
 }

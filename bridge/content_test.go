@@ -70,11 +70,15 @@ func TestTheBatcherMeasuresBodiesAsTheClientWritesThem(t *testing.T) {
 	cfg := config.Default()
 	cfg.KafkaBrokers = []string{"127.0.0.1:9"}
 	cfg.MIMCAppID, cfg.MIMCAppKey, cfg.MIMCAppSecret = "1", "k", secret.New("s")
-	b, err := New(cfg, zap.NewNop(), metrics.New(), nil)
+	client, err := mimc.New(mimc.Config{
+		BaseURL:     cfg.MIMCURL,
+		Credentials: mimc.Credentials{AppID: cfg.MIMCAppID, AppKey: cfg.MIMCAppKey, AppSecret: cfg.MIMCAppSecret},
+	}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.close()
+	defer client.Close()
+	b := New(cfg, Deps{Pusher: client}, zap.NewNop(), metrics.New())
 	size, ok := b.pipe.cfg.batch.Size.(mimc.BodySize)
 	if !ok {
 		t.Fatalf("the batcher's Sizer is %T, want the client's mimc.BodySize", b.pipe.cfg.batch.Size)

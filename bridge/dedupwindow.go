@@ -11,7 +11,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 )
 
@@ -41,8 +40,8 @@ type dedupWindow struct {
 	index     []uint32     // ring position + 1; 0 is an empty slot
 	mask      uint64
 	// sources interns the input partitions the entries name.
-	sources   []consumer.TopicPartition
-	sourceIdx map[consumer.TopicPartition]uint32
+	sources   []TopicPartition
+	sourceIdx map[TopicPartition]uint32
 }
 
 // dedupEntry is one remembered id.
@@ -72,7 +71,7 @@ func newDedupWindow(window time.Duration, maxIDs int) *dedupWindow {
 		ring:      unsafe.Slice((*dedupEntry)(unsafe.Pointer(unsafe.SliceData(ringMem))), maxIDs),
 		index:     unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(indexMem))), slots),
 		mask:      uint64(slots - 1),
-		sourceIdx: make(map[consumer.TopicPartition]uint32),
+		sourceIdx: make(map[TopicPartition]uint32),
 	}
 	runtime.AddCleanup(w, func(mems [2][]byte) {
 		freeOffHeap(mems[0])
@@ -113,7 +112,7 @@ func (w *dedupWindow) add(id string, src event.Source, at, now time.Time) (evict
 	for w.n > 0 && w.expired(&w.ring[w.head], nowSec) {
 		w.dropOldest()
 	}
-	tp := consumer.TopicPartition{Topic: src.Topic, Partition: src.Partition}
+	tp := TopicPartition{Topic: src.Topic, Partition: src.Partition}
 	si, ok := w.sourceIdx[tp]
 	if !ok {
 		si = uint32(len(w.sources))
@@ -199,13 +198,13 @@ func (w *dedupWindow) removeSlot(i uint64) {
 }
 
 // DeliveredReader reads the group's delivered ids from the results topic
-// (consumer.Scanner implements it).
+// (kafka.Scanner implements it).
 type DeliveredReader interface {
 	// ReadDelivered calls fn for each signed delivered outcome of the group
 	// written since since (or after from[p] on results partition p, when
 	// later) and returns where each results partition ended. It blocks for
 	// the read and returns when ctx ends.
-	ReadDelivered(ctx context.Context, since time.Time, from map[int]int64, fn func(consumer.Delivered)) (map[int]int64, consumer.DeliveredStats, error)
+	ReadDelivered(ctx context.Context, since time.Time, from map[int]int64, fn func(Delivered)) (map[int]int64, DeliveredStats, error)
 }
 
 // loadWindow reads into the dedup window the ids the group delivered
@@ -219,7 +218,7 @@ func (p *pipeline) loadWindow(ctx context.Context, log *zap.Logger, obs *metrics
 	now := time.Now()
 	since := now.Add(-p.cfg.dedupWindow - p.cfg.progress.clockSkew)
 	evicted := 0
-	ends, stats, err := p.delivered.ReadDelivered(ctx, since, p.windowFrom, func(d consumer.Delivered) {
+	ends, stats, err := p.delivered.ReadDelivered(ctx, since, p.windowFrom, func(d Delivered) {
 		evicted += p.window.add(d.ID, event.Source{Topic: d.Source.Topic, Partition: d.Source.Partition, Offset: d.Offset}, d.At, now)
 	})
 	obs.windowLoaded(stats)

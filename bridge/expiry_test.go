@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
@@ -21,13 +20,13 @@ import (
 // produceTo appends value to partition p of topic with the record
 // timestamp at, and returns its offset.
 func (s *fakeSource) produceTo(topic string, p int, at time.Time, value string) int64 {
-	k := consumer.TopicPartition{Topic: topic, Partition: p}
+	k := TopicPartition{Topic: topic, Partition: p}
 	c := s.ch(k)
 	s.mu.Lock()
 	off := s.next[k]
 	s.next[k]++
 	s.mu.Unlock()
-	c <- consumer.Record{Topic: topic, Partition: p, Offset: off, Value: []byte(value), Time: at}
+	c <- Record{Topic: topic, Partition: p, Offset: off, Value: []byte(value), Time: at}
 	return off
 }
 

@@ -14,7 +14,6 @@ import (
 	zapobserver "go.uber.org/zap/zaptest/observer"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -26,7 +25,7 @@ import (
 
 const topic = "push"
 
-func tp(p int) consumer.TopicPartition { return consumer.TopicPartition{Topic: topic, Partition: p} }
+func tp(p int) TopicPartition { return TopicPartition{Topic: topic, Partition: p} }
 
 // fakeSource serves records put on a channel per partition.
 type fakeSource struct {
@@ -34,20 +33,20 @@ type fakeSource struct {
 	// backlog takes time to read as a real one does.
 	delay time.Duration
 	mu    sync.Mutex
-	parts map[consumer.TopicPartition]chan consumer.Record
-	next  map[consumer.TopicPartition]int64
+	parts map[TopicPartition]chan Record
+	next  map[TopicPartition]int64
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{parts: map[consumer.TopicPartition]chan consumer.Record{}, next: map[consumer.TopicPartition]int64{}}
+	return &fakeSource{parts: map[TopicPartition]chan Record{}, next: map[TopicPartition]int64{}}
 }
 
-func (s *fakeSource) ch(p consumer.TopicPartition) chan consumer.Record {
+func (s *fakeSource) ch(p TopicPartition) chan Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := s.parts[p]
 	if c == nil {
-		c = make(chan consumer.Record, 10000)
+		c = make(chan Record, 10000)
 		s.parts[p] = c
 	}
 	return c
@@ -57,14 +56,14 @@ func (s *fakeSource) ch(p consumer.TopicPartition) chan consumer.Record {
 func (s *fakeSource) produce(p int, values ...string) []int64 {
 	offs := make([]int64, len(values))
 	for i, v := range values {
-		offs[i] = s.produceRecord(p, consumer.Record{Value: []byte(v)})
+		offs[i] = s.produceRecord(p, Record{Value: []byte(v)})
 	}
 	return offs
 }
 
 // produceRecord appends rec (its value and headers) to partition p and
 // returns its offset.
-func (s *fakeSource) produceRecord(p int, rec consumer.Record) int64 {
+func (s *fakeSource) produceRecord(p int, rec Record) int64 {
 	s.mu.Lock()
 	off := s.next[tp(p)]
 	s.next[tp(p)]++
@@ -80,16 +79,16 @@ func (s *fakeSource) end(p int) int64 {
 	return s.next[tp(p)]
 }
 
-func (s *fakeSource) Open(a consumer.Assignment) (PartitionReader, error) {
+func (s *fakeSource) Open(a Assignment) (PartitionReader, error) {
 	return fakeReader{ch: s.ch(a.TopicPartition), delay: s.delay}, nil
 }
 
 type fakeReader struct {
-	ch    chan consumer.Record
+	ch    chan Record
 	delay time.Duration
 }
 
-func (r fakeReader) Next(ctx context.Context) (consumer.Record, error) {
+func (r fakeReader) Next(ctx context.Context) (Record, error) {
 	if r.delay > 0 {
 		time.Sleep(r.delay)
 	}
@@ -100,7 +99,7 @@ func (r fakeReader) Next(ctx context.Context) (consumer.Record, error) {
 		m.HighWaterMark = m.Offset + 1 + int64(len(r.ch))
 		return m, nil
 	case <-ctx.Done():
-		return consumer.Record{}, ctx.Err()
+		return Record{}, ctx.Err()
 	}
 }
 
@@ -143,7 +142,7 @@ var mimcOK = pushFunc(func(_ context.Context, call mimc.Call) (mimc.Result, erro
 type fakePublisher struct {
 	mu       sync.Mutex
 	outcomes []event.Outcome
-	written  map[consumer.TopicPartition]map[int64]bool
+	written  map[TopicPartition]map[int64]bool
 	traces   map[int64]trace.SpanContext // by source offset (tests of one partition)
 	failing  bool
 	attempts int
@@ -155,7 +154,7 @@ func (p *fakePublisher) setFailing(v bool) {
 	p.mu.Unlock()
 }
 
-func (p *fakePublisher) Publish(ctx context.Context, msgs []consumer.Message, _ consumer.ShrinkFunc) error {
+func (p *fakePublisher) Publish(ctx context.Context, msgs []Message, _ ShrinkFunc) error {
 	for {
 		p.mu.Lock()
 		p.attempts++
@@ -173,7 +172,7 @@ func (p *fakePublisher) Publish(ctx context.Context, msgs []consumer.Message, _ 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.written == nil {
-		p.written = map[consumer.TopicPartition]map[int64]bool{}
+		p.written = map[TopicPartition]map[int64]bool{}
 	}
 	for _, m := range msgs {
 		out, err := event.ParseOutcome(m.Value)
@@ -185,7 +184,7 @@ func (p *fakePublisher) Publish(ctx context.Context, msgs []consumer.Message, _ 
 			panic(fmt.Sprintf("an outcome written with status header %q: %s", m.Status, m.Value))
 		}
 		p.outcomes = append(p.outcomes, out)
-		at := consumer.TopicPartition{Topic: out.Source.Topic, Partition: out.Source.Partition}
+		at := TopicPartition{Topic: out.Source.Topic, Partition: out.Source.Partition}
 		if p.written[at] == nil {
 			p.written[at] = map[int64]bool{}
 		}
@@ -215,7 +214,7 @@ func (p *fakePublisher) all() []event.Outcome {
 
 // coversBelow reports whether every offset of at below off has its outcome,
 // or the first that has none.
-func (p *fakePublisher) coversBelow(at consumer.TopicPartition, off int64) (int64, bool) {
+func (p *fakePublisher) coversBelow(at TopicPartition, off int64) (int64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for o := int64(0); o < off; o++ {
@@ -232,18 +231,18 @@ type fakeCommitter struct {
 	t     *testing.T
 	pub   *fakePublisher
 	mu    sync.Mutex
-	last  map[consumer.TopicPartition]int64
-	since map[consumer.TopicPartition]time.Time // the bound of the last commit
+	last  map[TopicPartition]int64
+	since map[TopicPartition]time.Time // the bound of the last commit
 	count int
 	ended bool
 }
 
-func (c *fakeCommitter) Commit(_ context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error {
+func (c *fakeCommitter) Commit(_ context.Context, offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ended {
 		c.t.Errorf("commit %v after the generation ended", offsets)
-		return consumer.ErrGenerationEnded
+		return ErrGenerationEnded
 	}
 	for at, off := range offsets {
 		if missing, ok := c.pub.coversBelow(at, off); !ok {
@@ -254,7 +253,7 @@ func (c *fakeCommitter) Commit(_ context.Context, offsets map[consumer.TopicPart
 		}
 		c.last[at] = off
 		if c.since == nil {
-			c.since = map[consumer.TopicPartition]time.Time{}
+			c.since = map[TopicPartition]time.Time{}
 		}
 		c.since[at] = since[at]
 	}
@@ -292,7 +291,7 @@ type harness struct {
 	parts int
 	// assign, when set, replaces the default assignments (every
 	// partition from the start, nothing committed).
-	assign []consumer.Assignment
+	assign []Assignment
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -313,13 +312,13 @@ func newHarness(t *testing.T, parts int, push Pusher, set func(*config.Config)) 
 		t:     t,
 		src:   newFakeSource(),
 		pub:   pub,
-		com:   &fakeCommitter{t: t, pub: pub, last: map[consumer.TopicPartition]int64{}},
+		com:   &fakeCommitter{t: t, pub: pub, last: map[TopicPartition]int64{}},
 		logs:  logs,
 		parts: parts,
 	}
 	h.p = &pipeline{
 		cfg: pipelineSettings(cfg), source: h.src, pusher: push, pub: pub,
-		log: zap.New(core), met: metrics.New(), health: newHealth(),
+		log: zap.New(core), met: metrics.New(), health: NewHealth(),
 	}
 	return h
 }
@@ -329,7 +328,7 @@ func (h *harness) start() {
 	as := h.assign
 	if as == nil {
 		for p := range h.parts {
-			as = append(as, consumer.Assignment{TopicPartition: tp(p), Offset: -2})
+			as = append(as, Assignment{TopicPartition: tp(p), Offset: -2})
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -351,11 +350,11 @@ func (h *harness) stop() {
 
 // byOffset returns the outcomes keyed by partition and offset, failing the
 // test on a second outcome for a record.
-func (h *harness) byOffset() map[consumer.TopicPartition]map[int64]event.Outcome {
+func (h *harness) byOffset() map[TopicPartition]map[int64]event.Outcome {
 	h.t.Helper()
-	out := map[consumer.TopicPartition]map[int64]event.Outcome{}
+	out := map[TopicPartition]map[int64]event.Outcome{}
 	for _, o := range h.pub.all() {
-		at := consumer.TopicPartition{Topic: o.Source.Topic, Partition: o.Source.Partition}
+		at := TopicPartition{Topic: o.Source.Topic, Partition: o.Source.Partition}
 		if out[at] == nil {
 			out[at] = map[int64]event.Outcome{}
 		}

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 )
 
@@ -30,7 +29,7 @@ type fetchConfig struct {
 type record struct {
 	ev         event.Event
 	batch      batching.Event[*record]
-	tp         consumer.TopicPartition
+	tp         TopicPartition
 	offset     int64
 	receivedAt time.Time
 	expiresAt  time.Time // zero: never
@@ -57,16 +56,16 @@ type record struct {
 type fetchStage struct {
 	cfg     *fetchConfig
 	source  Source
-	tracker *consumer.Tracker // every record fetched is added
+	tracker *Tracker // every record fetched is added
 	// done holds the records whose outcome the results topic already had
 	// at the start: they are skipped, done at once.
-	done  consumer.Done
+	done  Done
 	rooms [priorities]*room
 	lag   backlog // records behind each partition's last fetched, written here
 	waits *waits
 	// spans starts the event spans of a partition's records; nil: traces
 	// off.
-	spans func(consumer.Assignment) *partitionSpans
+	spans func(Assignment) *partitionSpans
 	log   *zap.Logger
 	obs   fetchObserver
 }
@@ -74,7 +73,7 @@ type fetchStage struct {
 // run starts one fetcher per assignment and returns the records they fetch,
 // per lane, in offset order per partition. The channels are closed once
 // every fetcher has stopped, which they do when ctx ends.
-func (s *fetchStage) run(ctx context.Context, assignments []consumer.Assignment) [priorities]<-chan *record {
+func (s *fetchStage) run(ctx context.Context, assignments []Assignment) [priorities]<-chan *record {
 	var out [priorities]<-chan *record
 	var events [priorities]chan *record
 	for prio := range events {
@@ -99,7 +98,7 @@ func (s *fetchStage) run(ctx context.Context, assignments []consumer.Assignment)
 }
 
 // fetchPartition reads one partition of lane prio until ctx ends.
-func (s *fetchStage) fetchPartition(ctx context.Context, a consumer.Assignment, prio priority, events chan<- *record) {
+func (s *fetchStage) fetchPartition(ctx context.Context, a Assignment, prio priority, events chan<- *record) {
 	fields := []zap.Field{zap.String("topic", a.Topic), zap.Int("partition", a.Partition)}
 	r, err := s.source.Open(a)
 	if err != nil {
@@ -162,7 +161,7 @@ func (s *fetchStage) fetchPartition(ctx context.Context, a consumer.Assignment, 
 // newRecord decodes m. A record the decoder rejects, or whose event has
 // expired, carries its settled outcome instead of an event. spans (nil:
 // traces off) starts the record's span.
-func newRecord(tp consumer.TopicPartition, m *consumer.Record, cfg *fetchConfig, prio priority, spans *partitionSpans) *record {
+func newRecord(tp TopicPartition, m *Record, cfg *fetchConfig, prio priority, spans *partitionSpans) *record {
 	now := time.Now()
 	rec := &record{tp: tp, offset: m.Offset, receivedAt: now, prio: prio, size: int32(min(len(m.Value), math.MaxInt32))}
 	if spans != nil {

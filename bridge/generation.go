@@ -7,7 +7,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 )
 
 // generation is the wiring of one generation: its stages, built with what
@@ -26,7 +25,7 @@ import (
 type generation struct {
 	log         *zap.Logger
 	drain       time.Duration // the drain budget
-	assignments []consumer.Assignment
+	assignments []Assignment
 	lanes       [priorities]*lane
 	waits       *waits
 	obs         *metricsObserver
@@ -44,7 +43,7 @@ type generation struct {
 // run is one generation's pipeline: it runs until ctx ends (the generation
 // is revoked or the bridge stops), then drains and commits before it
 // returns.
-func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Assignment, committer Committer) {
+func (p *pipeline) run(ctx context.Context, id int32, assignments []Assignment, committer Committer) {
 	g, err := p.begin(ctx, id, assignments, committer)
 	if err != nil {
 		p.log.Error("starting the generation", zap.Int32("generation", id), zap.Error(err))
@@ -69,7 +68,7 @@ func (p *pipeline) run(ctx context.Context, id int32, assignments []consumer.Ass
 // begin builds the stages of a generation and does what precedes fetching:
 // the quota share, the outcomes already written, the dedup window and the
 // start offsets' bounds.
-func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.Assignment, committer Committer) (*generation, error) {
+func (p *pipeline) begin(ctx context.Context, id int32, assignments []Assignment, committer Committer) (*generation, error) {
 	abandonCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
 	log := p.log.With(zap.Int32("generation", id))
 	obs := newMetricsObserver(p.met, p.health)
@@ -97,13 +96,13 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		senders[prio] = lc.senders
 		g.lanes[prio] = &lane{prio: priority(prio), room: rooms[prio], batcher: batcher}
 	}
-	tracker := consumer.NewTracker()
+	tracker := NewTracker()
 	parts := make([]string, 0, len(assignments))
 	for _, a := range assignments {
 		parts = append(parts, a.TopicPartition.String())
 		if a.Offset >= 0 {
 			// Known committed offsets let lag be reported from the start.
-			tracker.Committed(map[consumer.TopicPartition]int64{a.TopicPartition: a.Offset})
+			tracker.Committed(map[TopicPartition]int64{a.TopicPartition: a.Offset})
 		}
 	}
 	log.Info("partitions assigned", zap.Strings("partitions", parts))
@@ -112,9 +111,9 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 	p.loadWindow(ctx, log, obs)
 	progressed := newProgressClock(time.Now())
 
-	var spans func(consumer.Assignment) *partitionSpans
+	var spans func(Assignment) *partitionSpans
 	if p.tracer != nil {
-		spans = func(a consumer.Assignment) *partitionSpans { return newPartitionSpans(p.tracer, p.group, a) }
+		spans = func(a Assignment) *partitionSpans { return newPartitionSpans(p.tracer, p.group, a) }
 	}
 	g.fetch = &fetchStage{cfg: &p.cfg.fetch, source: p.source, tracker: tracker, done: done, rooms: rooms,
 		lag: lag, waits: waits, spans: spans, log: log, obs: obs}

@@ -17,7 +17,8 @@ type Health struct {
 	stalled        atomic.Bool
 }
 
-func newHealth() *Health { return &Health{} }
+// NewHealth returns the health of a member that has not joined yet.
+func NewHealth() *Health { return &Health{} }
 
 func (h *Health) setJoined(v bool) { h.joined.Store(v) }
 

@@ -43,7 +43,7 @@ func TestReadiness(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHealth()
+			h := NewHealth()
 			tt.setup(h)
 			err := h.Ready(now)
 			if len(tt.want) == 0 {
@@ -65,7 +65,7 @@ func TestReadiness(t *testing.T) {
 }
 
 func TestTheObserverTracksWhetherMIMCAnswers(t *testing.T) {
-	h := newHealth()
+	h := NewHealth()
 	o := observer{met: metrics.New(), health: h}
 	o.Attempt("/api/push/p2p/", 0, 0, 1, errors.New("connection refused"), time.Millisecond)
 	first := h.mimcFailedAt.Load()

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 )
 
@@ -34,9 +33,9 @@ func TestAnEventsLifeStartsNoLaterThanItsFetch(t *testing.T) {
 
 	// Through the fetch stage: ttl 1 on a record stamped an hour ahead
 	// expires a second after its fetch.
-	m := &consumer.Record{Topic: "t", Offset: 1, Time: time.Now().Add(time.Hour),
+	m := &Record{Topic: "t", Offset: 1, Time: time.Now().Add(time.Hour),
 		Value: []byte(`{"id":"e1","fromAccount":"a","toAccounts":["b"],"msg":"aGk=","ttl":1}`)}
-	rec := newRecord(consumer.TopicPartition{Topic: "t"}, m, &fetchConfig{limits: event.Limits{MaxMsgBytes: 10240, MaxIDBytes: 256, MaxRecipients: 100, DefaultFromResource: "r"}}, normal, nil)
+	rec := newRecord(TopicPartition{Topic: "t"}, m, &fetchConfig{limits: event.Limits{MaxMsgBytes: 10240, MaxIDBytes: 256, MaxRecipients: 100, DefaultFromResource: "r"}}, normal, nil)
 	if rec.settled != nil {
 		t.Fatalf("the record was settled at fetch: %+v", rec.settled)
 	}

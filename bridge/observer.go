@@ -6,7 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
@@ -69,12 +68,12 @@ type writeObserver interface {
 
 // progressObserver is what the progress stage reports.
 type progressObserver interface {
-	committed(offsets map[consumer.TopicPartition]int64) // a commit of the stage's ticks succeeded
+	committed(offsets map[TopicPartition]int64) // a commit of the stage's ticks succeeded
 	commitFailed()
 	// progress says whether work has stalled, and for how long no
 	// outcome was written while events are pending (0: none pending).
 	progress(stalled bool, oldest time.Duration)
-	lag(tp consumer.TopicPartition, n int64)
+	lag(tp TopicPartition, n int64)
 }
 
 // waitsObserver is what the generation's waits (order.go) report.
@@ -153,7 +152,7 @@ func (o *metricsObserver) freed(prio priority, n int) {
 	o.met.PendingEvents.WithLabelValues(prio.String()).Sub(float64(n))
 }
 
-func (o *metricsObserver) committed(offsets map[consumer.TopicPartition]int64) {
+func (o *metricsObserver) committed(offsets map[TopicPartition]int64) {
 	o.met.Commits.Inc()
 	for tp, off := range offsets {
 		o.met.CommittedOffset.WithLabelValues(tp.Topic, metrics.PartitionLabel(tp.Partition)).Set(float64(off))
@@ -172,7 +171,7 @@ func (o *metricsObserver) progress(stalled bool, oldest time.Duration) {
 	o.met.OldestPendingSeconds.Set(oldest.Seconds())
 }
 
-func (o *metricsObserver) lag(tp consumer.TopicPartition, n int64) {
+func (o *metricsObserver) lag(tp TopicPartition, n int64) {
 	o.met.PartitionLag.WithLabelValues(tp.Topic, metrics.PartitionLabel(tp.Partition)).Set(float64(n))
 }
 
@@ -193,14 +192,14 @@ func (o *metricsObserver) dedupIDs(n int) { o.met.DedupIds.Set(float64(n)) }
 // The generation's own start and end, outside the stages.
 
 // scanned reports the look for outcomes already written (bounds.go).
-func (o *metricsObserver) scanned(stats consumer.ScanStats) {
+func (o *metricsObserver) scanned(stats ScanStats) {
 	o.met.ResultsScanSeconds.Set(stats.Took.Seconds())
 	o.met.ResultsScanRecords.Set(float64(stats.Read))
 	o.met.ResultsScanIgnored.Add(float64(stats.Ignored)) // the scanner logs them
 }
 
 // windowLoaded reports the read of the delivered ids (dedupwindow.go).
-func (o *metricsObserver) windowLoaded(stats consumer.DeliveredStats) {
+func (o *metricsObserver) windowLoaded(stats DeliveredStats) {
 	o.met.DedupLoadSeconds.Set(stats.Took.Seconds())
 	o.met.DedupLoadedIds.Set(float64(stats.Found))
 }
@@ -215,7 +214,7 @@ func (o *metricsObserver) started(n int) {
 // ended clears what a generation reported: its events still pending per
 // lane, and its partitions' gauges (the next generation may give them to
 // another member: they must not linger here).
-func (o *metricsObserver) ended(assignments []consumer.Assignment, pending [priorities]int) {
+func (o *metricsObserver) ended(assignments []Assignment, pending [priorities]int) {
 	for prio, n := range pending {
 		o.met.PendingEvents.WithLabelValues(priority(prio).String()).Sub(float64(n))
 	}

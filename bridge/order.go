@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 )
 
@@ -40,7 +39,7 @@ type admitState struct {
 
 // orderKey is what ORDERED_TOPICS orders by: a partition's record key.
 type orderKey struct {
-	tp  consumer.TopicPartition
+	tp  TopicPartition
 	key string
 }
 
@@ -72,7 +71,7 @@ func newWaits(window *dedupWindow, obs waitsObserver) *waits {
 
 // ownID reports whether the producer gave ev its id: an event without one
 // has its record's place as id, and is never a duplicate.
-func ownID(ev *event.Event, src consumer.TopicPartition, offset int64) bool {
+func ownID(ev *event.Event, src TopicPartition, offset int64) bool {
 	if !strings.HasPrefix(ev.ID, src.Topic) {
 		return true
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
@@ -28,7 +27,7 @@ func (s *fakeSource) produceKeyed(p int, key string, values ...string) []int64 {
 		s.next[tp(p)]++
 		s.mu.Unlock()
 		offs[i] = off
-		c <- consumer.Record{Topic: topic, Partition: p, Offset: off, Key: []byte(key), Value: []byte(v), Time: time.Now()}
+		c <- Record{Topic: topic, Partition: p, Offset: off, Key: []byte(key), Value: []byte(v), Time: time.Now()}
 	}
 	return offs
 }

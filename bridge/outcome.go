@@ -7,14 +7,13 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 // outItem is one outcome ready to be written.
 type outItem struct {
-	tp     consumer.TopicPartition
+	tp     TopicPartition
 	offset int64
 	key    []byte
 	value  []byte

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 )
 
@@ -53,7 +52,7 @@ func BenchmarkPendingEventBytes(b *testing.B) {
 			}
 			var perEvent, overhead float64
 			for b.Loop() {
-				at := consumer.TopicPartition{Topic: "mimc.push", Partition: 0}
+				at := TopicPartition{Topic: "mimc.push", Partition: 0}
 				before := liveHeap()
 				bt, err := batching.New(batching.Config[*record]{MaxRecipients: 100, MaxPendingEvents: n, Linger: time.Hour})
 				if err != nil {
@@ -65,7 +64,7 @@ func BenchmarkPendingEventBytes(b *testing.B) {
 				for i := range recs {
 					// kafka-go hands each record its own value: a copy,
 					// which the decoded event no longer needs.
-					m := consumer.Record{Topic: at.Topic, Offset: int64(i), Value: append([]byte(nil), values[i]...), Time: time.Now()}
+					m := Record{Topic: at.Topic, Offset: int64(i), Value: append([]byte(nil), values[i]...), Time: time.Now()}
 					recs[i] = newRecord(at, &m, &cfg, normal, nil)
 					if calls, err = bt.Add(&recs[i].batch, &recs[i].ev.Content, recs[i].ev.Recipients, calls); err != nil {
 						b.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
@@ -40,7 +39,7 @@ func TestCommitOrderHoldsWithDeliveredFailedAndRejectedMixedAcrossPartitions(t *
 		})
 		h := newHarness(t, 3, push, nil)
 		h.start()
-		want := map[consumer.TopicPartition]map[int64]string{}
+		want := map[TopicPartition]map[int64]string{}
 		for p := range 3 {
 			want[tp(p)] = map[int64]string{}
 			for i := range 40 {
@@ -352,7 +351,7 @@ func TestTheDrainedLogSaysHowLongTheDrainTook(t *testing.T) {
 // failingOnce is a source whose readers fail their first fetch.
 type failingOnce struct{ *fakeSource }
 
-func (s failingOnce) Open(a consumer.Assignment) (PartitionReader, error) {
+func (s failingOnce) Open(a Assignment) (PartitionReader, error) {
 	r, err := s.fakeSource.Open(a)
 	return &failFirst{PartitionReader: r}, err
 }
@@ -362,10 +361,10 @@ type failFirst struct {
 	failed bool
 }
 
-func (r *failFirst) Next(ctx context.Context) (consumer.Record, error) {
+func (r *failFirst) Next(ctx context.Context) (Record, error) {
 	if !r.failed {
 		r.failed = true
-		return consumer.Record{}, errors.New("not the leader for this partition")
+		return Record{}, errors.New("not the leader for this partition")
 	}
 	return r.PartitionReader.Next(ctx)
 }
@@ -390,8 +389,8 @@ func TestAFetchErrorIsLoggedAndThePartitionKeepsFlowing(t *testing.T) {
 // endAt is a fixed end offset for every partition.
 type endAt int64
 
-func (e endAt) EndOffsets(_ context.Context, tps []consumer.TopicPartition) (map[consumer.TopicPartition]int64, error) {
-	out := make(map[consumer.TopicPartition]int64, len(tps))
+func (e endAt) EndOffsets(_ context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	out := make(map[TopicPartition]int64, len(tps))
 	for _, at := range tps {
 		out[at] = int64(e)
 	}

@@ -11,7 +11,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/inflight"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
@@ -58,8 +57,8 @@ func TestABacklogOnOtherTopicsNeverHoldsAnUrgentEventBack(t *testing.T) {
 			c.MaxConcurrentCalls = 2
 			c.UrgentTopics = []string{"urgent"}
 		})
-		urgentTP := consumer.TopicPartition{Topic: "urgent", Partition: 0}
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		urgentTP := TopicPartition{Topic: "urgent", Partition: 0}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
 		h.start()
 		for i := range 50 {
 			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccount":"u%d","msg":"m%d"}`, i, i, i%3))
@@ -112,8 +111,8 @@ func TestUrgentEventsOvertakeAQuotaBoundBacklog(t *testing.T) {
 			c.UrgentTopics = []string{"urgent"}
 		})
 		h.p.quota, h.p.partitions = q, &fakeCounter{n: 2}
-		urgentTP := consumer.TopicPartition{Topic: "urgent", Partition: 0}
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
+		urgentTP := TopicPartition{Topic: "urgent", Partition: 0}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: urgentTP, Offset: -2}}
 		h.start()
 		for i := range 80 {
 			h.src.produce(0, fmt.Sprintf(`{"id":"n%d","fromAccount":"shop","toAccounts":["a%d","b%d","c%d","d%d","e%d"],"msg":"sale"}`, i, i, i, i, i, i))

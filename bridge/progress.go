@@ -7,7 +7,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
 
@@ -48,8 +47,8 @@ type progressStage struct {
 	cfg         progressConfig
 	committer   Committer
 	offsets     EndOffsets // nil: no lag gauges
-	assignments []consumer.Assignment
-	tracker     *consumer.Tracker
+	assignments []Assignment
+	tracker     *Tracker
 	bounds      *commitBounds
 	rooms       [priorities]*room // their events are the pending ones
 	progress    *progressClock
@@ -90,7 +89,7 @@ func (s *progressStage) run() (stop func()) {
 
 // commitWith commits offsets with their bounds and records both; failed
 // says what to log when the commit fails.
-func (s *progressStage) commitWith(ctx context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time, failed string) bool {
+func (s *progressStage) commitWith(ctx context.Context, offsets map[TopicPartition]int64, since map[TopicPartition]time.Time, failed string) bool {
 	if err := s.committer.Commit(ctx, offsets, since); err != nil {
 		s.obs.commitFailed()
 		s.log.Warn(failed, zap.Error(err))
@@ -153,7 +152,7 @@ func (s *progressStage) lag(ctx context.Context) {
 	if s.offsets == nil || len(s.assignments) == 0 {
 		return
 	}
-	tps := make([]consumer.TopicPartition, len(s.assignments))
+	tps := make([]TopicPartition, len(s.assignments))
 	for i, a := range s.assignments {
 		tps[i] = a.TopicPartition
 	}

@@ -16,7 +16,6 @@ import (
 	zapobserver "go.uber.org/zap/zaptest/observer"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
@@ -59,7 +58,7 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 		counter := &fakeCounter{n: 8}
 		q := withQuota(t, h, 400, counter)
 
-		h.assign = []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: tp(5), Offset: -2}}
+		h.assign = []Assignment{{TopicPartition: tp(0), Offset: -2}, {TopicPartition: tp(5), Offset: -2}}
 		h.start()
 		synctest.Wait()
 		if r := q.Rate(message.P2P); r != 100 {
@@ -69,7 +68,7 @@ func TestTheShareIsThePartitionsHeldOverAllTheInputPartitions(t *testing.T) {
 
 		// The count fails: the last one stands.
 		counter.set(0, errors.New("broker down"))
-		h.assign = []consumer.Assignment{{TopicPartition: tp(1), Offset: -2}}
+		h.assign = []Assignment{{TopicPartition: tp(1), Offset: -2}}
 		h.start()
 		synctest.Wait()
 		if r := q.Rate(message.P2P); r != 50 {
@@ -240,11 +239,7 @@ func TestAQuotaTooLowToDrainIsWarnedAboutAtStartUpNamingTheSetting(t *testing.T)
 	cfg.RateP2P = 0.01 // one full call of 100 recipients: 10000s, far past the 20s drain
 	cfg.RateP2T = 1000 // 0.1s: fine
 	core, logs := zapobserver.New(zapcore.InfoLevel)
-	b, err := New(cfg, zap.New(core), metrics.New(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.close()
+	New(cfg, Deps{}, zap.New(core), metrics.New())
 	warned := logs.FilterMessageSnippet("is so low that the pending events of its kind take longer to send than the drain budget").All()
 	if len(warned) != 1 {
 		t.Fatalf("%d warnings, want 1 (RATE_P2P only): %v", len(warned), logs.All())
@@ -298,7 +293,7 @@ func TestAKindOverItsQuotaHoldsBackNeitherTheOtherKindNorRecordsThatNeedNoCall(t
 		h := newHarness(t, 2, quotaPush(&q), nil)
 		q = withQuotas(t, h, 1e-9, 1000)
 		h.start()
-		kinds := map[consumer.TopicPartition]map[int64]string{}
+		kinds := map[TopicPartition]map[int64]string{}
 		for p := range 2 {
 			kinds[tp(p)] = map[int64]string{}
 			for i, k := range []string{"p2p", "p2p", "p2p", "p2t", "rejected", "p2t", "p2p", "rejected", "p2t"} {

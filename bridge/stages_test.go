@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
@@ -85,7 +84,7 @@ func (o *recordingObserver) outcomes(prio priority, status string, n int) {
 	o.add("outcomes/"+prio.String()+"/"+status, float64(n))
 }
 func (o *recordingObserver) freed(prio priority, n int) { o.add("pending/"+prio.String(), -float64(n)) }
-func (o *recordingObserver) committed(offsets map[consumer.TopicPartition]int64) {
+func (o *recordingObserver) committed(offsets map[TopicPartition]int64) {
 	o.add("commits", 1)
 }
 func (o *recordingObserver) commitFailed() { o.add("commit_errors", 1) }
@@ -94,7 +93,7 @@ func (o *recordingObserver) progress(stalled bool, _ time.Duration) {
 	o.stalled = stalled
 	o.mu.Unlock()
 }
-func (o *recordingObserver) lag(tp consumer.TopicPartition, n int64) {
+func (o *recordingObserver) lag(tp TopicPartition, n int64) {
 	o.add("lag/"+tp.String(), float64(n))
 }
 func (o *recordingObserver) orderWaiting(delta int)    { o.add("order_waiting", float64(delta)) }
@@ -112,7 +111,7 @@ func testFetchConfig() fetchConfig {
 func fetched(t *testing.T, off int64, value string) *record {
 	t.Helper()
 	cfg := testFetchConfig()
-	m := consumer.Record{Topic: topic, Offset: off, Value: []byte(value), Time: time.Now()}
+	m := Record{Topic: topic, Offset: off, Value: []byte(value), Time: time.Now()}
 	return newRecord(tp(0), &m, &cfg, normal, nil)
 }
 
@@ -143,13 +142,13 @@ func TestTheFetchStageDecodesEachRecordIntoItsLaneAndSettlesThoseThatNeedNoCall(
 		src.produce(0, ev("a", "alice"), "not json", ev("done-before", "bob"), ev("b", "carol"))
 		src.produce(1, ev("c", "dan"))
 		obs := newRecordingObserver()
-		tracker := consumer.NewTracker()
+		tracker := NewTracker()
 		cfg := testFetchConfig()
 		cfg.urgent = map[string]bool{topic: true}
-		as := []consumer.Assignment{{TopicPartition: tp(0)}, {TopicPartition: tp(1)}}
+		as := []Assignment{{TopicPartition: tp(0)}, {TopicPartition: tp(1)}}
 		rooms := testRooms(10)
 		s := &fetchStage{cfg: &cfg, source: src, tracker: tracker,
-			done:  consumer.DoneOf(map[consumer.TopicPartition][]int64{tp(0): {2}}),
+			done:  DoneOf(map[TopicPartition][]int64{tp(0): {2}}),
 			rooms: rooms, lag: newBacklog(as), waits: newWaits(nil, obs), log: zap.NewNop(), obs: obs}
 		ctx, cancel := context.WithCancel(context.Background())
 		out := s.run(ctx, as)
@@ -289,7 +288,7 @@ func TestTheSendStageTurnsMIMCsAnswersIntoOutcomes(t *testing.T) {
 
 // writeInput is three outcomes of partition 0, in flight: 0 and 2 sent, 1
 // settled.
-func writeInput(t *testing.T, tracker *consumer.Tracker, rooms [priorities]*room) (sent, settled chan outItem) {
+func writeInput(t *testing.T, tracker *Tracker, rooms [priorities]*room) (sent, settled chan outItem) {
 	t.Helper()
 	sent, settled = make(chan outItem, 3), make(chan outItem, 3)
 	now := time.Now()
@@ -314,7 +313,7 @@ func writeInput(t *testing.T, tracker *consumer.Tracker, rooms [priorities]*room
 func TestTheWriteStageMarksRecordsDoneOnlyOnceTheirOutcomesAreAcknowledged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		obs := newRecordingObserver()
-		tracker := consumer.NewTracker()
+		tracker := NewTracker()
 		rooms := testRooms(10)
 		pub := &fakePublisher{}
 		pub.setFailing(true)
@@ -355,7 +354,7 @@ func TestTheWriteStageMarksRecordsDoneOnlyOnceTheirOutcomesAreAcknowledged(t *te
 func TestTheWriteStageDropsWhatItHoldsWhenTheGenerationAbandonsIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		obs := newRecordingObserver()
-		tracker := consumer.NewTracker()
+		tracker := NewTracker()
 		rooms := testRooms(10)
 		pub := &fakePublisher{}
 		pub.setFailing(true)
@@ -381,11 +380,11 @@ func TestTheWriteStageDropsWhatItHoldsWhenTheGenerationAbandonsIt(t *testing.T) 
 // commitLog is a Committer that keeps its commits.
 type commitLog struct {
 	mu      sync.Mutex
-	offsets []map[consumer.TopicPartition]int64
-	since   []map[consumer.TopicPartition]time.Time
+	offsets []map[TopicPartition]int64
+	since   []map[TopicPartition]time.Time
 }
 
-func (c *commitLog) Commit(_ context.Context, offsets map[consumer.TopicPartition]int64, since map[consumer.TopicPartition]time.Time) error {
+func (c *commitLog) Commit(_ context.Context, offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offsets = append(c.offsets, offsets)
@@ -393,7 +392,7 @@ func (c *commitLog) Commit(_ context.Context, offsets map[consumer.TopicPartitio
 	return nil
 }
 
-func (c *commitLog) last() (map[consumer.TopicPartition]int64, map[consumer.TopicPartition]time.Time) {
+func (c *commitLog) last() (map[TopicPartition]int64, map[TopicPartition]time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.offsets) == 0 {
@@ -405,11 +404,11 @@ func (c *commitLog) last() (map[consumer.TopicPartition]int64, map[consumer.Topi
 func TestTheProgressStageCommitsWhatHasOutcomesWithTheBoundOfWhatIsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		obs := newRecordingObserver()
-		tracker := consumer.NewTracker()
+		tracker := NewTracker()
 		rooms := testRooms(10)
 		cfg := progressConfig{every: 250 * time.Millisecond, lagEvery: 5, stallAfter: 2 * time.Second,
 			clockSkew: 10 * time.Second, boundRefresh: time.Minute}
-		as := []consumer.Assignment{{TopicPartition: tp(0), Offset: -2}}
+		as := []Assignment{{TopicPartition: tp(0), Offset: -2}}
 		commits := &commitLog{}
 		s := &progressStage{cfg: cfg, committer: commits, assignments: as, tracker: tracker, bounds: newCommitBounds(as, cfg),
 			rooms: rooms, progress: newProgressClock(time.Now()), log: zap.NewNop(), obs: obs}

@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
@@ -70,7 +69,7 @@ type partitionSpans struct {
 
 // newPartitionSpans returns the span starter of partition a of group's
 // input, or nil when traces are off (tracer nil).
-func newPartitionSpans(tracer trace.Tracer, group string, a consumer.Assignment) *partitionSpans {
+func newPartitionSpans(tracer trace.Tracer, group string, a Assignment) *partitionSpans {
 	if tracer == nil {
 		return nil
 	}
@@ -92,7 +91,7 @@ func newPartitionSpans(tracer trace.Tracer, group string, a consumer.Assignment)
 
 // start starts the span of record m, a child of its traceparent header.
 // One goroutine (the partition's fetcher) calls it.
-func (ps *partitionSpans) start(m *consumer.Record) trace.Span {
+func (ps *partitionSpans) start(m *Record) trace.Span {
 	ctx := context.Background()
 	if len(m.TraceParent) > 0 {
 		ctx = propagation.TraceContext{}.Extract(ctx, recordCarrier{parent: m.TraceParent, state: m.TraceState})
@@ -112,9 +111,9 @@ type recordCarrier struct{ parent, state []byte }
 
 func (c recordCarrier) Get(key string) string {
 	switch key {
-	case consumer.HeaderTraceParent:
+	case HeaderTraceParent:
 		return string(c.parent)
-	case consumer.HeaderTraceState:
+	case HeaderTraceState:
 		return string(c.state)
 	}
 	return ""
@@ -123,7 +122,7 @@ func (c recordCarrier) Get(key string) string {
 func (recordCarrier) Set(string, string) {}
 
 func (recordCarrier) Keys() []string {
-	return []string{consumer.HeaderTraceParent, consumer.HeaderTraceState}
+	return []string{HeaderTraceParent, HeaderTraceState}
 }
 
 // traceOutcome puts what out says on the record's span.

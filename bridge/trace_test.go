@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
@@ -42,10 +41,10 @@ func producerSpan(n byte, sampled bool) trace.SpanContext {
 }
 
 // withTraceparent is a record of value v carrying sc as its traceparent.
-func withTraceparent(v string, sc trace.SpanContext) consumer.Record {
+func withTraceparent(v string, sc trace.SpanContext) Record {
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), carrier)
-	return consumer.Record{Value: []byte(v), TraceParent: []byte(carrier.Get("traceparent"))}
+	return Record{Value: []byte(v), TraceParent: []byte(carrier.Get("traceparent"))}
 }
 
 // runUntilDone runs h until every record produced to partition 0 is

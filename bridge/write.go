@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/internal/textcut"
 )
@@ -26,7 +25,7 @@ type writeConfig struct {
 type writeStage struct {
 	cfg      writeConfig
 	pub      Publisher
-	tracker  *consumer.Tracker // every record written is marked done
+	tracker  *Tracker          // every record written is marked done
 	rooms    [priorities]*room // freed as outcomes are written
 	progress *progressClock    // marked at every write
 	// abandon ends a write in flight when a drain runs out of time.
@@ -55,7 +54,7 @@ type writer struct {
 func (w *writer) run() {
 	cfg := w.s.cfg
 	batch := make([]outItem, 0, cfg.maxBatch)
-	msgs := make([]consumer.Message, 0, cfg.maxBatch)
+	msgs := make([]Message, 0, cfg.maxBatch)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	for {
@@ -75,7 +74,7 @@ func (w *writer) run() {
 		linger.Stop()
 		msgs = msgs[:0]
 		for _, it := range batch {
-			msgs = append(msgs, consumer.Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status,
+			msgs = append(msgs, Message{Key: it.key, Value: it.value, Source: it.tp, SourceOffset: it.offset, Status: it.status,
 				Trace: spanContext(it.span)})
 		}
 		err := w.s.pub.Publish(w.s.abandon, msgs, func(i, n int) []byte {

@@ -17,10 +17,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/demo"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 	"github.com/mimc-bridge/mimc-bridge/secret"
@@ -121,7 +122,7 @@ type demoRun struct {
 	errw  io.Writer
 
 	broker  *kfake.Cluster
-	admin   *consumer.Admin
+	admin   *kafka.Admin
 	sandbox *mimctest.Server // nil with the real MIMC
 	logPath string
 	track   *demoTracker
@@ -253,7 +254,7 @@ func (d *demoRun) startBroker() (func(), error) {
 	cfg.KafkaBrokers = broker.ListenAddrs()
 	cfg.KafkaTLS, cfg.KafkaTLSCAFile, cfg.KafkaSASLMechanism = false, "", ""
 	cfg.KafkaSASLUsername, cfg.KafkaSASLPassword = "", secret.String{}
-	d.broker, d.admin = broker, consumer.NewAdmin(consumer.Conn{Brokers: cfg.KafkaBrokers})
+	d.broker, d.admin = broker, kafka.NewAdmin(kafka.Conn{Brokers: cfg.KafkaBrokers})
 	return func() { d.admin.Close(); broker.Close() }, nil
 }
 
@@ -414,7 +415,7 @@ func (d *demoRun) followOutcomes(ctx context.Context) (stop func(), err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = readOutcomes(fctx, d.admin, d.cfg.ResultsTopic, end, nil, "demo", nil, func(o *event.Outcome, _ consumer.RangeRecord) error {
+		_ = readOutcomes(fctx, d.admin, d.cfg.ResultsTopic, end, nil, "demo", nil, func(o *event.Outcome, _ kafka.RangeRecord) error {
 			if !d.track.outcome(o) && d.opts.keep {
 				d.printLive(o)
 			}
@@ -557,14 +558,14 @@ func (d *demoRun) produceSamples(ctx context.Context, samples []demo.Sample) err
 		byDest := map[dest][]int{}
 		for i := lo; i < hi; i++ {
 			t := topicOf(samples[i])
-			k := dest{t, consumer.KeyPartition([]byte(samples[i].RecordKey()), parts[t])}
+			k := dest{t, kafka.KeyPartition([]byte(samples[i].RecordKey()), parts[t])}
 			byDest[k] = append(byDest[k], i)
 		}
 		for k, idx := range byDest {
 			now := time.Now()
-			msgs := make([]consumer.Message, len(idx))
+			msgs := make([]bridge.Message, len(idx))
 			for j, i := range idx {
-				msgs[j] = consumer.Message{Key: []byte(samples[i].RecordKey()), Value: samples[i].Value}
+				msgs[j] = bridge.Message{Key: []byte(samples[i].RecordKey()), Value: samples[i].Value}
 				if age := samples[i].Age; age > 0 {
 					msgs[j].Time = now.Add(-age)
 				}

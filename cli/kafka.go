@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // kafkaConnSettings are the settings that say how to reach the brokers.
@@ -39,16 +39,16 @@ func settingsErr(w io.Writer, cmd string, err error) int {
 // connect reaches the brokers of cfg for command cmd and checks, bounded in
 // time, that they answer and that topics exist. Missing brokers are a usage
 // error; brokers that cannot be used are a failure.
-func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topics ...string) (*consumer.Admin, int) {
+func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topics ...string) (*kafka.Admin, int) {
 	if len(cfg.KafkaBrokers) == 0 {
 		return nil, settingsErr(s.Err, cmd, &config.Error{Name: "KAFKA_BROKERS", Msg: "required: comma-separated host:port"})
 	}
-	conn, err := consumer.NewConnFromSettings(cfg)
+	conn, err := kafkaConn(cfg)
 	if err != nil {
 		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
 		return nil, ExitUsage
 	}
-	ad := consumer.NewAdmin(conn)
+	ad := kafka.NewAdmin(conn)
 	if err := probe(ctx, ad, topics...); err != nil {
 		ad.Close()
 		fmt.Fprintf(s.Err, "mimc-bridge %s: %v\n", cmd, err)
@@ -59,7 +59,7 @@ func connect(ctx context.Context, cmd string, cfg config.Config, s Streams, topi
 
 // probe checks, bounded in time, that the brokers answer and the topics
 // exist.
-func probe(ctx context.Context, ad *consumer.Admin, topics ...string) error {
+func probe(ctx context.Context, ad *kafka.Admin, topics ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	return ad.Probe(ctx, topics...)
@@ -67,7 +67,7 @@ func probe(ctx context.Context, ad *consumer.Admin, topics ...string) error {
 
 // offsets returns the first and end offsets of every partition of topic,
 // bounded in time.
-func offsets(ctx context.Context, ad *consumer.Admin, topic string) (first, end map[int]int64, err error) {
+func offsets(ctx context.Context, ad *kafka.Admin, topic string) (first, end map[int]int64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	return ad.Offsets(ctx, topic)
@@ -77,7 +77,7 @@ func offsets(ctx context.Context, ad *consumer.Admin, topic string) (first, end 
 // read it: the settings, a connection, and its offsets when it was opened.
 type results struct {
 	cfg        config.Config
-	ad         *consumer.Admin
+	ad         *kafka.Admin
 	first, end map[int]int64
 }
 

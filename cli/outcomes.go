@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/internal/termtext"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // outcomesCommand reads the results topic.
@@ -59,7 +59,7 @@ func outcomesCommand(ctx context.Context, args []string, s Streams) int {
 
 	p := newOutcomePrinter(s.Out, *asJSON)
 	counts := statusCounts{}
-	err = readOutcomes(ctx, ad, cfg.ResultsTopic, start, stop, "outcomes", s.Err, func(o *event.Outcome, r consumer.RangeRecord) error {
+	err = readOutcomes(ctx, ad, cfg.ResultsTopic, start, stop, "outcomes", s.Err, func(o *event.Outcome, r kafka.RangeRecord) error {
 		if !filter.keep(o) {
 			return nil
 		}
@@ -94,12 +94,12 @@ func (f outcomeFilter) keep(o *event.Outcome) bool {
 }
 
 // readOutcomes reads the results topic from start to end (nil end: follow
-// until ctx ends, as consumer.Admin.ReadRange does) and calls fn with every
+// until ctx ends, as kafka.Admin.ReadRange does) and calls fn with every
 // outcome, from one goroutine. A record that is not an outcome is skipped,
 // and reported on errw (nil: not reported) as command cmd's.
-func readOutcomes(ctx context.Context, ad *consumer.Admin, topic string, start, end map[int]int64, cmd string, errw io.Writer,
-	fn func(o *event.Outcome, r consumer.RangeRecord) error) error {
-	return ad.ReadRange(ctx, topic, start, end, func(r consumer.RangeRecord) error {
+func readOutcomes(ctx context.Context, ad *kafka.Admin, topic string, start, end map[int]int64, cmd string, errw io.Writer,
+	fn func(o *event.Outcome, r kafka.RangeRecord) error) error {
+	return ad.ReadRange(ctx, topic, start, end, func(r kafka.RangeRecord) error {
 		o, err := event.ParseOutcome(r.Value)
 		if err != nil {
 			if errw != nil {

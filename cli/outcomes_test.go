@@ -13,11 +13,12 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/cli"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/internal/poll"
 	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // broker starts an in-process Kafka broker on loopback for one test.
@@ -32,9 +33,9 @@ func broker(t *testing.T) string {
 }
 
 // admin is a client of the test's broker.
-func admin(t *testing.T, addr string) *consumer.Admin {
+func admin(t *testing.T, addr string) *kafka.Admin {
 	t.Helper()
-	ad := consumer.NewAdmin(consumer.Conn{Brokers: []string{addr}})
+	ad := kafka.NewAdmin(kafka.Conn{Brokers: []string{addr}})
 	t.Cleanup(ad.Close)
 	return ad
 }
@@ -53,7 +54,7 @@ func topic(t *testing.T, addr, prefix string, partitions int) string {
 
 // write produces keyed records to topic, each to the partition its key
 // hashes to, and waits for acks=all.
-func write(t *testing.T, addr, topic string, msgs ...consumer.Message) {
+func write(t *testing.T, addr, topic string, msgs ...bridge.Message) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -101,13 +102,13 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	poll.Until(t, d, what, cond)
 }
 
-func outcomeMsg(t *testing.T, o event.Outcome) consumer.Message {
+func outcomeMsg(t *testing.T, o event.Outcome) bridge.Message {
 	t.Helper()
 	b, err := json.Marshal(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return consumer.Message{Key: []byte(o.ID), Value: b}
+	return bridge.Message{Key: []byte(o.ID), Value: b}
 }
 
 func sampleOutcomes() []event.Outcome {
@@ -127,7 +128,7 @@ func sampleOutcomes() []event.Outcome {
 func TestOutcomes(t *testing.T) {
 	addr := broker(t)
 	results := topic(t, addr, "results", 3)
-	var msgs []consumer.Message
+	var msgs []bridge.Message
 	for _, o := range sampleOutcomes() {
 		msgs = append(msgs, outcomeMsg(t, o))
 	}

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 )
 
 // replayStatuses are the statuses replayed by default: those whose outcome
@@ -70,7 +71,7 @@ func replayCommand(ctx context.Context, args []string, s Streams) int {
 	prog := newProgress(s.Err)
 	sel := newReplaySelection(pick)
 	read := int64(0)
-	err = readOutcomes(ctx, ad, cfg.ResultsTopic, first, end, "replay", s.Err, func(o *event.Outcome, r consumer.RangeRecord) error {
+	err = readOutcomes(ctx, ad, cfg.ResultsTopic, first, end, "replay", s.Err, func(o *event.Outcome, r kafka.RangeRecord) error {
 		read++
 		prog.report("read %d of %d outcomes", read, total)
 		switch {
@@ -322,14 +323,14 @@ func (p *replayPlan) summary(produced int, dryRun bool) string {
 // id, with acks=all, in batches per partition (the key's partition, as the
 // Java client and the bridge's publisher choose it). It returns how many
 // were acknowledged; done is called after every batch.
-func produceEvents(ctx context.Context, ad *consumer.Admin, outs []*event.Outcome, done func(int)) (int, error) {
+func produceEvents(ctx context.Context, ad *kafka.Admin, outs []*event.Outcome, done func(int)) (int, error) {
 	const maxBatch, maxBatchBytes = 500, 1 << 20
 	type tp struct {
 		topic     string
 		partition int
 	}
 	parts := map[string][]int{}
-	batches := map[tp][]consumer.Message{}
+	batches := map[tp][]bridge.Message{}
 	var order []tp
 	for _, o := range outs {
 		topic := o.Source.Topic
@@ -345,11 +346,11 @@ func produceEvents(ctx context.Context, ad *consumer.Admin, outs []*event.Outcom
 			parts[topic] = ps
 		}
 		key := []byte(o.Event.ID)
-		k := tp{topic, consumer.KeyPartition(key, ps)}
+		k := tp{topic, kafka.KeyPartition(key, ps)}
 		if _, ok := batches[k]; !ok {
 			order = append(order, k)
 		}
-		batches[k] = append(batches[k], consumer.Message{Key: key, Value: o.Event.AppendJSON(nil)})
+		batches[k] = append(batches[k], bridge.Message{Key: key, Value: o.Event.AppendJSON(nil)})
 	}
 	produced := 0
 	for _, k := range order {

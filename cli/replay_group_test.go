@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
@@ -19,23 +19,23 @@ import (
 // bridge's publisher sets ("" sets none); raw values are written as they are.
 func writeWithGroup(t *testing.T, addr, topic, group string, values ...any) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, Balancer: kafka.Murmur2Balancer{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(addr), Topic: topic, Balancer: kafkago.Murmur2Balancer{}, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
-	var msgs []kafka.Message
+	var msgs []kafkago.Message
 	for _, v := range values {
-		var m kafka.Message
+		var m kafkago.Message
 		switch v := v.(type) {
 		case event.Outcome:
 			b, err := json.Marshal(v)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m = kafka.Message{Key: []byte(v.ID), Value: b}
+			m = kafkago.Message{Key: []byte(v.ID), Value: b}
 		case *event.Event:
-			m = kafka.Message{Key: []byte(v.ID), Value: v.AppendJSON(nil)}
+			m = kafkago.Message{Key: []byte(v.ID), Value: v.AppendJSON(nil)}
 		}
 		if group != "" {
-			m.Headers = []kafka.Header{{Key: consumer.HeaderGroup, Value: []byte(group)}}
+			m.Headers = []kafkago.Header{{Key: kafka.HeaderGroup, Value: []byte(group)}}
 		}
 		msgs = append(msgs, m)
 	}

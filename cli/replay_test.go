@@ -10,14 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/cli"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // readRecords returns every record of topic.
-func readRecords(t *testing.T, addr, topic string) []consumer.RangeRecord {
+func readRecords(t *testing.T, addr, topic string) []kafka.RangeRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -26,8 +27,8 @@ func readRecords(t *testing.T, addr, topic string) []consumer.RangeRecord {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []consumer.RangeRecord
-	if err := ad.ReadRange(ctx, topic, first, end, func(r consumer.RangeRecord) error { out = append(out, r); return nil }); err != nil {
+	var out []kafka.RangeRecord
+	if err := ad.ReadRange(ctx, topic, first, end, func(r kafka.RangeRecord) error { out = append(out, r); return nil }); err != nil {
 		t.Fatalf("reading %s: %v", topic, err)
 	}
 	return out
@@ -71,7 +72,7 @@ func TestReplay(t *testing.T) {
 		t.Helper()
 		input, urgent = topic(t, addr, "push", 3), topic(t, addr, "urgent", 2)
 		outs = replayOutcomes(input, urgent, at)
-		var msgs []consumer.Message
+		var msgs []bridge.Message
 		for _, o := range outs {
 			msgs = append(msgs, outcomeMsg(t, o))
 		}

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mimc-bridge/mimc-bridge/bridge"
 	"github.com/mimc-bridge/mimc-bridge/config"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 	"github.com/mimc-bridge/mimc-bridge/ops"
@@ -86,7 +85,7 @@ func runBridge(ctx context.Context, cfg config.Config, log *zap.Logger, met *met
 		return err
 	}
 	defer stopTracing(traces, log)
-	b, err := bridge.New(cfg, log, met, traces)
+	b, err := Build(cfg, log, met, traces)
 	if err != nil {
 		return err
 	}

@@ -12,21 +12,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 var sentLine = regexp.MustCompile(`^sent (\S+) to (\S+) partition (\d+) offset (\d+)\n$`)
 
 // readAt reads the record at topic/partition/offset.
-func readAt(t *testing.T, addr, topic string, partition int, offset int64) consumer.RangeRecord {
+func readAt(t *testing.T, addr, topic string, partition int, offset int64) kafka.RangeRecord {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var got consumer.RangeRecord
+	var got kafka.RangeRecord
 	err := admin(t, addr).ReadRange(ctx, topic, map[int]int64{partition: offset}, map[int]int64{partition: offset + 1},
-		func(r consumer.RangeRecord) error { got = r; return nil })
+		func(r kafka.RangeRecord) error { got = r; return nil })
 	if err != nil {
 		t.Fatalf("reading %s/%d/%d: %v", topic, partition, offset, err)
 	}
@@ -39,7 +39,7 @@ func TestSend(t *testing.T) {
 	base := []string{"send", "--kafka-brokers", addr, "--kafka-topics", in + ",other"}
 
 	// sent checks the printed line and returns the record it names.
-	sent := func(t *testing.T, code int, stdout, stderr string) (string, consumer.RangeRecord) {
+	sent := func(t *testing.T, code int, stdout, stderr string) (string, kafka.RangeRecord) {
 		t.Helper()
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/internal/retention"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
 
@@ -65,7 +65,7 @@ func (r *dedupRun) setCommit(t *testing.T, offset int64, md string) {
 	defer cancel()
 	for {
 		err := r.tryCommit(ctx, offset, md)
-		var ke kafka.Error
+		var ke kafkago.Error
 		if err == nil {
 			return
 		}
@@ -79,9 +79,9 @@ func (r *dedupRun) setCommit(t *testing.T, offset int64, md string) {
 }
 
 func (r *dedupRun) tryCommit(ctx context.Context, offset int64, md string) error {
-	resp, err := r.c.client().OffsetCommit(ctx, &kafka.OffsetCommitRequest{
+	resp, err := r.c.client().OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
 		GroupID: r.cfg.KafkaGroupID, GenerationID: -1,
-		Topics: map[string][]kafka.OffsetCommit{r.cfg.KafkaTopics[0]: {{Partition: 0, Offset: offset, Metadata: md}}},
+		Topics: map[string][]kafkago.OffsetCommit{r.cfg.KafkaTopics[0]: {{Partition: 0, Offset: offset, Metadata: md}}},
 	})
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func TestACommitWithABoundSkipsWhatIsDoneAndOneWithoutRedoesIt(t *testing.T) {
 			r := doneOnce(t, 200, 2)
 			md := ""
 			if tt.bound {
-				md = consumer.CommitMetadata(r.started.Add(-time.Second))
+				md = kafka.CommitMetadata(r.started.Add(-time.Second))
 			}
 			r.setCommit(t, 0, md)
 			if tt.dedupOff {
@@ -178,7 +178,7 @@ func TestOutcomesOfAnotherGroupOnTheResultsTopicAreIgnored(t *testing.T) {
 	other.cfg.KafkaGroupID = fmt.Sprintf("other-%d", rand.Int63())
 	// The other group's commit at the start, bounded before the first
 	// group wrote anything: its scan reads every outcome of the first.
-	other.setCommit(t, 0, consumer.CommitMetadata(r.started.Add(-time.Second)))
+	other.setCommit(t, 0, kafka.CommitMetadata(r.started.Add(-time.Second)))
 	b := other.run(t)
 	perID := r.outcomesPerID(t)
 	for _, id := range r.ids {
@@ -206,7 +206,7 @@ func TestAResultsTopicWhoseOldestOutcomesWereDeletedFallsBackSafely(t *testing.T
 	if err := retention.DeleteBefore(ctx, r.c.brokers, r.cfg.ResultsTopic, 0, deleted); err != nil {
 		t.Fatal(err)
 	}
-	r.setCommit(t, 0, consumer.CommitMetadata(r.started.Add(-time.Second)))
+	r.setCommit(t, 0, kafka.CommitMetadata(r.started.Add(-time.Second)))
 	b := r.run(t)
 	perID := r.outcomesPerID(t)
 	for id, n := range perID {
@@ -304,29 +304,29 @@ func TestForgedOutcomesOnTheResultsTopicSkipNothing(t *testing.T) {
 
 	// The forger copies the headers the bridge writes, with no signature
 	// and with made-up ones.
-	var forged []kafka.Message
+	var forged []kafkago.Message
 	for off := range int64(len(ids)) {
-		hs := []kafka.Header{
-			{Key: consumer.HeaderGroup, Value: []byte(r.cfg.KafkaGroupID)},
-			{Key: consumer.HeaderSourceTopic, Value: []byte(in)},
-			{Key: consumer.HeaderSourcePartition, Value: []byte("0")},
-			{Key: consumer.HeaderSourceOffset, Value: fmt.Appendf(nil, "%d", off)},
-			{Key: consumer.HeaderStatus, Value: []byte("delivered")},
+		hs := []kafkago.Header{
+			{Key: kafka.HeaderGroup, Value: []byte(r.cfg.KafkaGroupID)},
+			{Key: kafka.HeaderSourceTopic, Value: []byte(in)},
+			{Key: kafka.HeaderSourcePartition, Value: []byte("0")},
+			{Key: kafka.HeaderSourceOffset, Value: fmt.Appendf(nil, "%d", off)},
+			{Key: kafka.HeaderStatus, Value: []byte("delivered")},
 		}
 		if off%2 == 1 {
-			hs = append(hs, kafka.Header{Key: consumer.HeaderSignature, Value: []byte(strings.Repeat("ab", 32))})
+			hs = append(hs, kafkago.Header{Key: kafka.HeaderSignature, Value: []byte(strings.Repeat("ab", 32))})
 		}
-		forged = append(forged, kafka.Message{Key: []byte(ids[off]), Value: fmt.Appendf(nil, `{"id":%q,"status":"delivered"}`, ids[off]), Headers: hs})
+		forged = append(forged, kafkago.Message{Key: []byte(ids[off]), Value: fmt.Appendf(nil, `{"id":%q,"status":"delivered"}`, ids[off]), Headers: hs})
 	}
 	before := time.Now().Add(-time.Second)
-	w := &kafka.Writer{Addr: kafka.TCP(c.brokers...), Topic: results, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(c.brokers...), Topic: results, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	if err := w.WriteMessages(context.Background(), forged...); err != nil {
 		t.Fatal(err)
 	}
 	_ = w.Close()
 	// A commit at the start whose bound is before the forgery, as a crash
 	// of the group's previous member would leave.
-	r.setCommit(t, 0, consumer.CommitMetadata(before))
+	r.setCommit(t, 0, kafka.CommitMetadata(before))
 
 	b := r.run(t)
 	written := map[string]int{} // the bridge's outcomes (the forged ones name no source)

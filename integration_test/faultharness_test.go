@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
 
@@ -31,14 +31,14 @@ import (
 // SASL set-up of a secured broker.
 type access struct {
 	brokers   []string
-	transport *kafka.Transport // nil: kafka-go's default
-	dialer    *kafka.Dialer    // nil: kafka-go's default
+	transport *kafkago.Transport // nil: kafka-go's default
+	dialer    *kafkago.Dialer    // nil: kafka-go's default
 }
 
 func plainAccess(c *cluster) access { return access{brokers: c.brokers} }
 
-func (a access) client(timeout time.Duration) *kafka.Client {
-	cl := &kafka.Client{Addr: kafka.TCP(a.brokers...), Timeout: timeout}
+func (a access) client(timeout time.Duration) *kafkago.Client {
+	cl := &kafkago.Client{Addr: kafkago.TCP(a.brokers...), Timeout: timeout}
 	if a.transport != nil {
 		cl.Transport = a.transport
 	}
@@ -50,14 +50,14 @@ func (a access) client(timeout time.Duration) *kafka.Client {
 func (a access) tryCommitted(group, topic string, partitions int) (map[int]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return consumer.CommittedOffsets(ctx, a.client(2*time.Second), group, topic, consumer.Range(partitions))
+	return kafka.CommittedOffsets(ctx, a.client(2*time.Second), group, topic, kafka.Range(partitions))
 }
 
 // tryEndOffsets is cluster.endOffsets without t.Fatal.
 func (a access) tryEndOffsets(topic string, partitions int) (map[int]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return consumer.EndOffsets(ctx, a.client(2*time.Second), topic, consumer.Range(partitions))
+	return kafka.EndOffsets(ctx, a.client(2*time.Second), topic, kafka.Range(partitions))
 }
 
 // streamProducer writes events to a topic in small batches until stopped,
@@ -77,9 +77,9 @@ type streamProducer struct {
 // pushes are countable at the fake.
 func startProducer(t *testing.T, a access, topic, prefix string, batch int, interval time.Duration) *streamProducer {
 	t.Helper()
-	w := &kafka.Writer{
-		Addr: kafka.TCP(a.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchSize: batch,
+	w := &kafkago.Writer{
+		Addr: kafkago.TCP(a.brokers...), Topic: topic, Balancer: &kafkago.RoundRobin{},
+		RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond, BatchSize: batch,
 		MaxAttempts: 1, WriteTimeout: 2 * time.Second,
 	}
 	if a.transport != nil {
@@ -96,12 +96,12 @@ func startProducer(t *testing.T, a access, topic, prefix string, batch int, inte
 				return
 			case <-time.After(interval):
 			}
-			msgs := make([]kafka.Message, batch)
+			msgs := make([]kafkago.Message, batch)
 			ids := make([]string, batch)
 			for i := range msgs {
 				var v []byte
 				ids[i], v = uniqueEvent(t, prefix, n)
-				msgs[i] = kafka.Message{Value: v}
+				msgs[i] = kafkago.Message{Value: v}
 				n++
 			}
 			for {
@@ -188,12 +188,12 @@ func startWatch(t *testing.T, a access, cfg config.Config, inParts, resultParts 
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			rc := kafka.ReaderConfig{Brokers: a.brokers, Topic: w.results, Partition: rp, MaxWait: 50 * time.Millisecond,
+			rc := kafkago.ReaderConfig{Brokers: a.brokers, Topic: w.results, Partition: rp, MaxWait: 50 * time.Millisecond,
 				MaxBytes: 8 << 20, ReadBackoffMin: 50 * time.Millisecond, ReadBackoffMax: 500 * time.Millisecond}
 			if a.dialer != nil {
 				rc.Dialer = a.dialer
 			}
-			r := kafka.NewReader(rc)
+			r := kafkago.NewReader(rc)
 			defer r.Close()
 			for {
 				m, err := r.ReadMessage(ctx)

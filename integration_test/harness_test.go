@@ -11,18 +11,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/mimc-bridge/mimc-bridge/cli"
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/event"
 	"github.com/mimc-bridge/mimc-bridge/integration_test/apachekafka"
 	"github.com/mimc-bridge/mimc-bridge/internal/poll"
 	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 )
 
@@ -82,8 +82,8 @@ func newKfake(t *testing.T, opts ...kfake.Opt) *cluster {
 	return &cluster{brokers: c.ListenAddrs(), kfake: c}
 }
 
-func (c *cluster) client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(c.brokers...), Timeout: 10 * time.Second}
+func (c *cluster) client() *kafkago.Client {
+	return &kafkago.Client{Addr: kafkago.TCP(c.brokers...), Timeout: 10 * time.Second}
 }
 
 // topic creates a topic with a random name.
@@ -92,7 +92,7 @@ func (c *cluster) topic(t *testing.T, prefix string, partitions int) string {
 	name := fmt.Sprintf("%s-%d", prefix, rand.Int63())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := c.client().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+	resp, err := c.client().CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
 		Topic: name, NumPartitions: partitions, ReplicationFactor: max(1, c.replicas),
 	}}})
 	if err != nil {
@@ -108,14 +108,14 @@ func (c *cluster) topic(t *testing.T, prefix string, partitions int) string {
 // where each landed.
 func (c *cluster) produce(t *testing.T, topic string, values ...[]byte) {
 	t.Helper()
-	w := &kafka.Writer{
-		Addr: kafka.TCP(c.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 1000,
+	w := &kafkago.Writer{
+		Addr: kafkago.TCP(c.brokers...), Topic: topic, Balancer: &kafkago.RoundRobin{},
+		RequiredAcks: kafkago.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 1000,
 	}
 	defer w.Close()
-	msgs := make([]kafka.Message, len(values))
+	msgs := make([]kafkago.Message, len(values))
 	for i, v := range values {
-		msgs[i] = kafka.Message{Value: v}
+		msgs[i] = kafkago.Message{Value: v}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -129,10 +129,10 @@ func (c *cluster) endOffsets(t *testing.T, topic string) map[int]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ps, err := consumer.Partitions(ctx, c.client(), topic)
+	ps, err := kafka.Partitions(ctx, c.client(), topic)
 	if err == nil {
 		var end map[int]int64
-		if end, err = consumer.EndOffsets(ctx, c.client(), topic, ps); err == nil {
+		if end, err = kafka.EndOffsets(ctx, c.client(), topic, ps); err == nil {
 			return end
 		}
 	}
@@ -145,7 +145,7 @@ func (c *cluster) committed(t *testing.T, group, topic string, partitions int) m
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := consumer.CommittedOffsets(ctx, c.client(), group, topic, consumer.Range(partitions))
+	out, err := kafka.CommittedOffsets(ctx, c.client(), group, topic, kafka.Range(partitions))
 	if err != nil {
 		t.Fatalf("committed offsets: %v", err)
 	}
@@ -161,7 +161,7 @@ func (c *cluster) outcomes(t *testing.T, topic string) []outcomeRecord {
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: c.brokers, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
+		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: c.brokers, Topic: topic, Partition: p, MaxWait: 50 * time.Millisecond})
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		for {
 			m, err := r.ReadMessage(ctx)

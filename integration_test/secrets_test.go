@@ -12,8 +12,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/mimc-bridge/mimc-bridge/consumer"
 	"github.com/mimc-bridge/mimc-bridge/internal/syncbuf"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -86,7 +86,7 @@ func TestTheCanarySecretNeverShows(t *testing.T) {
 	})
 
 	t.Run("every printed form of the settings and the connection", func(t *testing.T) {
-		conn, err := consumer.NewConn(consumer.ConnConfig{Brokers: c.brokers, TLS: true, TLSCAFile: ca.caFile,
+		conn, err := kafka.NewConn(kafka.ConnConfig{Brokers: c.brokers, TLS: true, TLSCAFile: ca.caFile,
 			SASLMechanism: "plain", SASLUsername: saslUser, SASLPassword: secret.New(appSecret)})
 		if err != nil {
 			t.Fatal(err)

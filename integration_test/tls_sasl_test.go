@@ -21,10 +21,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/consumer"
+	"github.com/mimc-bridge/mimc-bridge/kafka"
 	"github.com/mimc-bridge/mimc-bridge/secret"
 )
 
@@ -113,7 +113,7 @@ func newTestCAIn(t *testing.T, dir string) testCA {
 // secureAccess is a test client with the bridge's own TLS and SASL set-up.
 func secureAccess(t *testing.T, brokers []string, caFile, mechanism, user, pass string) access {
 	t.Helper()
-	conn, err := consumer.NewConn(consumer.ConnConfig{
+	conn, err := kafka.NewConn(kafka.ConnConfig{
 		Brokers: brokers, TLS: caFile != "", TLSCAFile: caFile,
 		SASLMechanism: mechanism, SASLUsername: user, SASLPassword: secret.New(pass),
 	})
@@ -128,7 +128,7 @@ func (a access) createTopic(t *testing.T, prefix string, partitions int) string 
 	name := fmt.Sprintf("%s-%d", prefix, mrand.Int63())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := a.client(10*time.Second).CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+	resp, err := a.client(10*time.Second).CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
 		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
 	}}})
 	if err != nil || resp.Errors[name] != nil {
@@ -139,12 +139,12 @@ func (a access) createTopic(t *testing.T, prefix string, partitions int) string 
 
 func (a access) produce(t *testing.T, topic string, values ...[]byte) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(a.brokers...), Topic: topic, Balancer: &kafka.RoundRobin{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, Transport: a.transport}
+	w := &kafkago.Writer{Addr: kafkago.TCP(a.brokers...), Topic: topic, Balancer: &kafkago.RoundRobin{},
+		RequiredAcks: kafkago.RequireAll, BatchTimeout: 2 * time.Millisecond, Transport: a.transport}
 	defer w.Close()
-	msgs := make([]kafka.Message, len(values))
+	msgs := make([]kafkago.Message, len(values))
 	for i, v := range values {
-		msgs[i] = kafka.Message{Value: v}
+		msgs[i] = kafkago.Message{Value: v}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

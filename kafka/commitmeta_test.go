@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // runOneGeneration joins group, runs fn in its first generation and leaves.
@@ -41,8 +43,8 @@ func TestCommitBoundComesBackToTheNextGeneration(t *testing.T) {
 	b := newBroker(t)
 	in := b.topic("push", 2)
 	group := fmt.Sprintf("group-%d", rand.Int63())
-	p0 := TopicPartition{Topic: in, Partition: 0}
-	p1 := TopicPartition{Topic: in, Partition: 1}
+	p0 := bridge.TopicPartition{Topic: in, Partition: 0}
+	p1 := bridge.TopicPartition{Topic: in, Partition: 1}
 	since := time.UnixMilli(time.Now().Add(-time.Minute).UnixMilli())
 
 	first := runOneGeneration(t, b, group, in, func(gen *Generation) {
@@ -51,16 +53,16 @@ func TestCommitBoundComesBackToTheNextGeneration(t *testing.T) {
 				t.Errorf("%s: a bound %v before anything was committed", a.TopicPartition, a.OutcomesSince)
 			}
 		}
-		if err := gen.Commit(t.Context(), map[TopicPartition]int64{p0: 5, p1: 3}, map[TopicPartition]time.Time{p0: since}); err != nil {
+		if err := gen.Commit(t.Context(), map[bridge.TopicPartition]int64{p0: 5, p1: 3}, map[bridge.TopicPartition]time.Time{p0: since}); err != nil {
 			t.Errorf("committing: %v", err)
 		}
 	})
-	if err := first.Commit(t.Context(), map[TopicPartition]int64{p0: 6}, map[TopicPartition]time.Time{p0: since}); !errors.Is(err, ErrGenerationEnded) {
+	if err := first.Commit(t.Context(), map[bridge.TopicPartition]int64{p0: 6}, map[bridge.TopicPartition]time.Time{p0: since}); !errors.Is(err, bridge.ErrGenerationEnded) {
 		t.Errorf("a commit after the handler returned: %v, want ErrGenerationEnded", err)
 	}
 
 	runOneGeneration(t, b, group, in, func(gen *Generation) {
-		got := map[TopicPartition]Assignment{}
+		got := map[bridge.TopicPartition]bridge.Assignment{}
 		for _, a := range gen.Assignments {
 			got[a.TopicPartition] = a
 		}

@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // Partitions returns the partition numbers of topic.
-func Partitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, error) {
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+func Partitions(ctx context.Context, cl *kafkago.Client, topic string) ([]int, error) {
+	md, err := cl.Metadata(ctx, &kafkago.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
@@ -35,20 +37,49 @@ func Partitions(ctx context.Context, cl *kafka.Client, topic string) ([]int, err
 	return nil, fmt.Errorf("topic %s does not exist", topic)
 }
 
+// firstOffsets returns the first offset of each partition of tps, in one
+// request: where a group with no commit starts reading. It is the one
+// lookup of first offsets; FirstOffsets and Scanner.FirstOffsets are it
+// for one topic and for the bridge.
+func firstOffsets(ctx context.Context, cl *kafkago.Client, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
+	return listOffsets(ctx, cl, byTopic(tps), kafkago.FirstOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.FirstOffset })
+}
+
+// endOffsets returns the end offset (the next offset to be written) of each
+// partition of tps, in one request: the one lookup of end offsets.
+func endOffsets(ctx context.Context, cl *kafkago.Client, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
+	return listOffsets(ctx, cl, byTopic(tps), kafkago.LastOffsetOf, func(p kafkago.PartitionOffsets) int64 { return p.LastOffset })
+}
+
 // FirstOffsets returns the first offset of each given partition of topic.
-func FirstOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
-	return topicOffsets(ctx, cl, topic, partitions, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
+func FirstOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int) (map[int]int64, error) {
+	return byPartition(firstOffsets(ctx, cl, topicPartitions(topic, partitions)))
 }
 
 // EndOffsets returns the end offset (the next offset to be written) of each
 // given partition of topic.
-func EndOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int) (map[int]int64, error) {
-	return topicOffsets(ctx, cl, topic, partitions, kafka.LastOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.LastOffset })
+func EndOffsets(ctx context.Context, cl *kafkago.Client, topic string, partitions []int) (map[int]int64, error) {
+	return byPartition(endOffsets(ctx, cl, topicPartitions(topic, partitions)))
 }
 
-func topicOffsets(ctx context.Context, cl *kafka.Client, topic string, partitions []int,
-	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[int]int64, error) {
-	offs, err := listOffsets(ctx, cl, map[string][]int{topic: partitions}, at, pick)
+func topicPartitions(topic string, partitions []int) []bridge.TopicPartition {
+	tps := make([]bridge.TopicPartition, len(partitions))
+	for i, p := range partitions {
+		tps[i] = bridge.TopicPartition{Topic: topic, Partition: p}
+	}
+	return tps
+}
+
+func byTopic(tps []bridge.TopicPartition) map[string][]int {
+	want := make(map[string][]int)
+	for _, tp := range tps {
+		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
+	}
+	return want
+}
+
+// byPartition keys the offsets of one topic by partition.
+func byPartition(offs map[bridge.TopicPartition]int64, err error) (map[int]int64, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -62,14 +93,14 @@ func topicOffsets(ctx context.Context, cl *kafka.Client, topic string, partition
 // listOffsets asks for one offset (at) of every partition in want, in one
 // request, and fails unless every partition answers; a partition whose
 // leader is moving or not known yet is asked again.
-func listOffsets(ctx context.Context, cl *kafka.Client, want map[string][]int,
-	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
-	return retryTransient(ctx, func() (map[TopicPartition]int64, error) { return listOffsetsOnce(ctx, cl, want, at, pick) })
+func listOffsets(ctx context.Context, cl *kafkago.Client, want map[string][]int,
+	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[bridge.TopicPartition]int64, error) {
+	return retryTransient(ctx, func() (map[bridge.TopicPartition]int64, error) { return listOffsetsOnce(ctx, cl, want, at, pick) })
 }
 
-func listOffsetsOnce(ctx context.Context, cl *kafka.Client, want map[string][]int,
-	at func(int) kafka.OffsetRequest, pick func(kafka.PartitionOffsets) int64) (map[TopicPartition]int64, error) {
-	req := &kafka.ListOffsetsRequest{Topics: make(map[string][]kafka.OffsetRequest, len(want))}
+func listOffsetsOnce(ctx context.Context, cl *kafkago.Client, want map[string][]int,
+	at func(int) kafkago.OffsetRequest, pick func(kafkago.PartitionOffsets) int64) (map[bridge.TopicPartition]int64, error) {
+	req := &kafkago.ListOffsetsRequest{Topics: make(map[string][]kafkago.OffsetRequest, len(want))}
 	n := 0
 	topics := make([]string, 0, len(want))
 	for topic, ps := range want {
@@ -83,13 +114,13 @@ func listOffsetsOnce(ctx context.Context, cl *kafka.Client, want map[string][]in
 	if err != nil {
 		return nil, fmt.Errorf("listing offsets of %s: %w", strings.Join(topics, ","), err)
 	}
-	out := make(map[TopicPartition]int64, n)
+	out := make(map[bridge.TopicPartition]int64, n)
 	for topic, ps := range resp.Topics {
 		for _, po := range ps {
 			if po.Error != nil {
 				return nil, fmt.Errorf("listing offsets of %s/%d: %w", topic, po.Partition, po.Error)
 			}
-			out[TopicPartition{Topic: topic, Partition: po.Partition}] = pick(po)
+			out[bridge.TopicPartition{Topic: topic, Partition: po.Partition}] = pick(po)
 		}
 	}
 	if len(out) != n {
@@ -114,7 +145,7 @@ func retryTransient[T any](ctx context.Context, f func() (T, error)) (T, error) 
 		backoff.WithMaxElapsedTime(transientWait)), ctx)
 	return backoff.RetryWithData(func() (T, error) {
 		v, err := f()
-		var ke kafka.Error
+		var ke kafkago.Error
 		if err != nil && !(errors.As(err, &ke) && ke.Temporary()) {
 			return v, backoff.Permanent(err)
 		}
@@ -125,17 +156,17 @@ func retryTransient[T any](ctx context.Context, f func() (T, error)) (T, error) 
 // CommittedOffsets returns group's committed offset of each given partition
 // of topic (-1 where it has none), asking again while the coordinator moves
 // or loads.
-func CommittedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
+func CommittedOffsets(ctx context.Context, cl *kafkago.Client, group, topic string, partitions []int) (map[int]int64, error) {
 	return retryTransient(ctx, func() (map[int]int64, error) { return committedOffsets(ctx, cl, group, topic, partitions) })
 }
 
-func committedOffsets(ctx context.Context, cl *kafka.Client, group, topic string, partitions []int) (map[int]int64, error) {
-	resp, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
+func committedOffsets(ctx context.Context, cl *kafkago.Client, group, topic string, partitions []int) (map[int]int64, error) {
+	resp, err := cl.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
 	if err != nil {
 		return nil, fmt.Errorf("committed offsets of group %s: %w", group, err)
 	}
 	out := make(map[int]int64, len(partitions))
-	if errors.Is(resp.Error, kafka.GroupIdNotFound) {
+	if errors.Is(resp.Error, kafkago.GroupIdNotFound) {
 		// A group that never committed does not exist yet.
 		for _, p := range partitions {
 			out[p] = -1

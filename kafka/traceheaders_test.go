@@ -1,30 +1,34 @@
-package consumer
+package kafka
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // recordCarrier reads a record's trace headers for the W3C propagator.
-type recordCarrier Record
+type recordCarrier bridge.Record
 
 func (c *recordCarrier) Get(k string) string {
 	switch k {
-	case HeaderTraceParent:
+	case bridge.HeaderTraceParent:
 		return string(c.TraceParent)
-	case HeaderTraceState:
+	case bridge.HeaderTraceState:
 		return string(c.TraceState)
 	}
 	return ""
 }
 func (*recordCarrier) Set(string, string) {}
-func (*recordCarrier) Keys() []string     { return []string{HeaderTraceParent, HeaderTraceState} }
+func (*recordCarrier) Keys() []string {
+	return []string{bridge.HeaderTraceParent, bridge.HeaderTraceState}
+}
 
 // An outcome's trace context is written as W3C headers that the
 // propagator reads back, and the partition reader hands an input record's
@@ -41,12 +45,12 @@ func TestTheTraceContextTravelsInW3CHeaders(t *testing.T) {
 		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
 		TraceFlags: trace.FlagsSampled, TraceState: state,
 	})
-	tp := TopicPartition{Topic: "in", Partition: 0}
-	b.publish(topic, "g", []Message{
+	tp := bridge.TopicPartition{Topic: "in", Partition: 0}
+	b.publish(topic, "g", []bridge.Message{
 		{Key: []byte("a"), Value: []byte(`{}`), Source: tp, SourceOffset: 0, Status: "delivered", Trace: sc},
 		{Key: []byte("b"), Value: []byte(`{}`), Source: tp, SourceOffset: 1, Status: "delivered"},
 	})
-	r, err := NewPartitionReader(b.conn, Assignment{TopicPartition: TopicPartition{Topic: topic}, Offset: 0}, zap.NewNop())
+	r, err := NewPartitionReader(b.conn, bridge.Assignment{TopicPartition: bridge.TopicPartition{Topic: topic}, Offset: 0}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +79,7 @@ func TestTheTraceContextTravelsInW3CHeaders(t *testing.T) {
 
 func TestTheTraceparentIsWrittenWithoutAllocating(t *testing.T) {
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}})
-	hs := make([]kafka.Header, 0, traceHeaderCount)
+	hs := make([]kafkago.Header, 0, traceHeaderCount)
 	buf := make([]byte, 0, traceHeaderBytes(&sc))
 	allocs := testing.AllocsPerRun(100, func() {
 		hs, buf = appendTraceHeaders(hs[:0], buf[:0], &sc)

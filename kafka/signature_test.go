@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/mimc-bridge/mimc-bridge/secret"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // A writer of the results topic who does not hold the app secret cannot
@@ -31,11 +33,11 @@ func TestScanTrustsOnlyOutcomesWhoseSignatureChecks(t *testing.T) {
 	b.publishSigned(results, group, mustSigner("not-the-app-secret-0123456789"), outcomesOf(tp, 10, 13))
 	// Forged: a genuine signature moved to other records: another offset,
 	// another status, another id, another group.
-	genuine := func(m Message) []kafka.Header {
+	genuine := func(m bridge.Message) []kafkago.Header {
 		hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(&m)), testSigner, []byte(group), &m)
 		return hs
 	}
-	set := func(hs []kafka.Header, key, value string) []kafka.Header {
+	set := func(hs []kafkago.Header, key, value string) []kafkago.Header {
 		hs = slices.Clone(hs)
 		for i := range hs {
 			if hs[i].Key == key {
@@ -47,13 +49,13 @@ func TestScanTrustsOnlyOutcomesWhoseSignatureChecks(t *testing.T) {
 	real0 := outcomesOf(tp, 0, 1)[0]
 	failed := real0
 	failed.Status = "failed"
-	forged := []kafka.Message{
+	forged := []kafkago.Message{
 		{Key: real0.Key, Headers: set(genuine(real0), HeaderSourceOffset, "13")},
 		{Key: real0.Key, Headers: set(genuine(failed), HeaderStatus, "delivered")},
 		{Key: []byte("another-id"), Headers: set(genuine(real0), HeaderSourceOffset, "14")},
 		{Key: real0.Key, Headers: set(set(genuine(real0), HeaderSourceOffset, "15"), HeaderSourceOffset, "015")},
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(b.brokers...), Topic: results, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(b.brokers...), Topic: results, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
 	if err := w.WriteMessages(context.Background(), forged...); err != nil {
 		t.Fatal(err)
@@ -62,7 +64,7 @@ func TestScanTrustsOnlyOutcomesWhoseSignatureChecks(t *testing.T) {
 	b.publishSigned(results, "another-group", nil, outcomesOf(tp, 20, 22))
 
 	core, logs := observer.New(zapcore.InfoLevel)
-	done, stats, err := b.scannerWith(results, group, zap.New(core)).Scan(context.Background(), []Assignment{
+	done, stats, err := b.scannerWith(results, group, zap.New(core)).Scan(context.Background(), []bridge.Assignment{
 		{TopicPartition: tp, Offset: 0, OutcomesSince: time.Now().Add(-time.Minute)},
 	})
 	if err != nil {

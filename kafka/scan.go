@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"cmp"
@@ -10,9 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // ScannerConfig configures a Scanner.
@@ -52,7 +54,7 @@ func (c ScannerConfig) Validate() error {
 // them again: a push repeated after a crash reaches a user's phone twice.
 type Scanner struct {
 	cfg    ScannerConfig
-	client *kafka.Client
+	client *kafkago.Client
 	log    *zap.Logger
 }
 
@@ -69,80 +71,18 @@ func NewScanner(cfg ScannerConfig, log *zap.Logger) (*Scanner, error) {
 	}
 	return &Scanner{
 		cfg:    cfg,
-		client: &kafka.Client{Addr: kafka.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: 10 * time.Second},
+		client: cfg.Conn.Client(10 * time.Second),
 		log:    log,
 	}, nil
 }
 
 // Close releases the scanner's idle connections.
-func (s *Scanner) Close() {
-	if tr, ok := s.client.Transport.(*kafka.Transport); ok {
-		tr.CloseIdleConnections()
-	}
-}
+func (s *Scanner) Close() { closeIdle(s.client) }
 
 // FirstOffsets returns the first offset of each partition: where a group
 // with no commit starts reading.
-func (s *Scanner) FirstOffsets(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
-	want := make(map[string][]int)
-	for _, tp := range tps {
-		want[tp.Topic] = append(want[tp.Topic], tp.Partition)
-	}
-	return listOffsets(ctx, s.client, want, kafka.FirstOffsetOf, func(p kafka.PartitionOffsets) int64 { return p.FirstOffset })
-}
-
-// Done lists, per partition, the offsets whose outcome is on the results
-// topic. The zero Done holds nothing.
-type Done struct {
-	parts map[TopicPartition][]int64 // sorted, unique
-}
-
-// DoneOf returns a Done holding offsets, in any order (tests, tools).
-func DoneOf(offsets map[TopicPartition][]int64) Done {
-	parts := make(map[TopicPartition][]int64, len(offsets))
-	for tp, offs := range offsets {
-		offs = slices.Clone(offs)
-		slices.Sort(offs)
-		parts[tp] = slices.Compact(offs)
-	}
-	return Done{parts: parts}
-}
-
-// Has tells whether the outcome of offset of tp is on the results topic.
-func (d Done) Has(tp TopicPartition, offset int64) bool {
-	_, ok := slices.BinarySearch(d.parts[tp], offset)
-	return ok
-}
-
-// Len returns how many offsets d holds.
-func (d Done) Len() int {
-	n := 0
-	for _, offs := range d.parts {
-		n += len(offs)
-	}
-	return n
-}
-
-// Partition returns the offsets of tp that d holds, in order. The slice is
-// d's own.
-func (d Done) Partition(tp TopicPartition) []int64 { return d.parts[tp] }
-
-// ScanStats describes one scan.
-type ScanStats struct {
-	// Since is the earliest bound of the assignments scanned for (zero:
-	// none had one, nothing was read).
-	Since time.Time
-	// Partitions is how many results partitions were read.
-	Partitions int
-	// Read is how many outcome records were read.
-	Read int
-	// Ignored is how many records naming the group and a record to look
-	// for were ignored because their signature is missing or does not
-	// check (forged, written by a version that did not sign, or signed
-	// with another app secret): their records are done again.
-	Ignored int
-	// Took is how long the scan took.
-	Took time.Duration
+func (s *Scanner) FirstOffsets(ctx context.Context, tps []bridge.TopicPartition) (map[bridge.TopicPartition]int64, error) {
+	return firstOffsets(ctx, s.client, tps)
 }
 
 // Scan reads the outcomes written to the results topic since the earliest
@@ -155,10 +95,10 @@ type ScanStats struct {
 // later are not seen. Only headers are read. An error leaves nothing found
 // for the caller to skip: doing work again repeats it, skipping wrongly
 // would lose it.
-func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, ScanStats, error) {
+func (s *Scanner) Scan(ctx context.Context, assignments []bridge.Assignment) (bridge.Done, bridge.ScanStats, error) {
 	start := s.cfg.Now()
-	var stats ScanStats
-	from := make(map[TopicPartition]int64)
+	var stats bridge.ScanStats
+	from := make(map[bridge.TopicPartition]int64)
 	for _, a := range assignments {
 		if a.OutcomesSince.IsZero() || a.Offset < 0 {
 			continue
@@ -169,24 +109,24 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 		}
 	}
 	if len(from) == 0 {
-		return Done{}, stats, nil
+		return bridge.Done{}, stats, nil
 	}
 	parts, err := Partitions(ctx, s.client, s.cfg.Topic)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
 	ends, err := EndOffsets(ctx, s.client, s.cfg.Topic, parts)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
 	starts, err := s.offsetsAt(ctx, parts, stats.Since)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
 
 	var (
 		mu      sync.Mutex
-		found   = make(map[TopicPartition][]int64)
+		found   = make(map[bridge.TopicPartition][]int64)
 		read    int
 		ignored ignoredOutcomes
 	)
@@ -215,13 +155,9 @@ func (s *Scanner) Scan(ctx context.Context, assignments []Assignment) (Done, Sca
 	stats.Took = s.cfg.Now().Sub(start)
 	s.logIgnored(ignored)
 	if err != nil {
-		return Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
+		return bridge.Done{}, stats, fmt.Errorf("scanning the results topic: %w", err)
 	}
-	for tp, offs := range found {
-		slices.Sort(offs)
-		found[tp] = slices.Compact(offs)
-	}
-	return Done{parts: found}, stats, nil
+	return bridge.DoneOf(found), stats, nil
 }
 
 // offsetsAt returns, per partition, the first offset whose record's
@@ -231,9 +167,9 @@ func (s *Scanner) offsetsAt(ctx context.Context, parts []int, t time.Time) (map[
 }
 
 func (s *Scanner) offsetsAtOnce(ctx context.Context, parts []int, t time.Time) (map[int]int64, error) {
-	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
 	for _, p := range parts {
-		req.Topics[s.cfg.Topic] = append(req.Topics[s.cfg.Topic], kafka.TimeOffsetOf(p, t))
+		req.Topics[s.cfg.Topic] = append(req.Topics[s.cfg.Topic], kafkago.TimeOffsetOf(p, t))
 	}
 	resp, err := s.client.ListOffsets(ctx, req)
 	if err != nil {
@@ -259,7 +195,7 @@ func (s *Scanner) offsetsAtOnce(ctx context.Context, parts []int, t time.Time) (
 type ignoredOutcome struct {
 	results   int64 // its offset on the results partition
 	partition int   // the results partition
-	source    TopicPartition
+	source    bridge.TopicPartition
 	offset    int64 // the source offset it claims is done
 	unsigned  bool  // no signature at all (else a wrong one)
 }
@@ -320,25 +256,25 @@ func (s *Scanner) logIgnored(ignored ignoredOutcomes) {
 // the source offsets, per partition of from, at or after from[tp] that the
 // signed outcomes of the group name, how many records it read, and the
 // records that named such an offset without a valid signature.
-func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, from map[TopicPartition]int64) (map[TopicPartition][]int64, int, ignoredOutcomes, error) {
-	found := make(map[TopicPartition][]int64)
+func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, from map[bridge.TopicPartition]int64) (map[bridge.TopicPartition][]int64, int, ignoredOutcomes, error) {
+	found := make(map[bridge.TopicPartition][]int64)
 	group := s.cfg.Group
 	var (
 		read    int
-		last    TopicPartition // the partition of the previous outcome, to spare a map lookup per record
+		last    bridge.TopicPartition // the partition of the previous outcome, to spare a map lookup per record
 		min     int64
 		want    bool
 		key     []byte // the record's key, read only to check a signature
 		ignored ignoredOutcomes
 	)
-	ended, err := s.readResults(ctx, p, begin, end, func(rec *kafka.Record, src outcomeSource) {
+	ended, err := s.readResults(ctx, p, begin, end, func(rec *kafkago.Record, src outcomeSource) {
 		read++
 		if !src.ok || string(src.group) != group {
 			closeBytes(rec.Key)
 			return
 		}
 		if string(src.topic) != last.Topic || src.part != last.Partition {
-			last = TopicPartition{Topic: string(src.topic), Partition: src.part}
+			last = bridge.TopicPartition{Topic: string(src.topic), Partition: src.part}
 			min, want = from[last]
 		}
 		if !want || src.offset < min {
@@ -369,17 +305,17 @@ func (s *Scanner) scanPartition(ctx context.Context, p int, begin, end int64, fr
 // endedEarly reports a partition with nothing readable left before end
 // (control records, compaction). The crash skip and the dedup window read
 // the results topic through it.
-func (s *Scanner) readResults(ctx context.Context, p int, begin, end int64, fn func(rec *kafka.Record, src outcomeSource)) (endedEarly bool, err error) {
+func (s *Scanner) readResults(ctx context.Context, p int, begin, end int64, fn func(rec *kafkago.Record, src outcomeSource)) (endedEarly bool, err error) {
 	next := begin
 	for next < end {
-		resp, err := s.client.Fetch(ctx, &kafka.FetchRequest{
+		resp, err := s.client.Fetch(ctx, &kafkago.FetchRequest{
 			Topic: s.cfg.Topic, Partition: p, Offset: next,
 			MinBytes: 1, MaxBytes: int64(s.cfg.FetchMaxBytes), MaxWait: 100 * time.Millisecond,
 		})
 		if err != nil {
 			return false, fmt.Errorf("reading %s/%d at %d: %w", s.cfg.Topic, p, next, err)
 		}
-		if errors.Is(resp.Error, kafka.OffsetOutOfRange) {
+		if errors.Is(resp.Error, kafkago.OffsetOutOfRange) {
 			// Retention deleted the oldest segments since the offset was
 			// listed: what they held is gone, start at what is left.
 			first, err := FirstOffsets(ctx, s.client, s.cfg.Topic, []int{p})
@@ -425,7 +361,7 @@ func (s *Scanner) readResults(ctx context.Context, p int, begin, end int64, fn f
 
 // readBytes appends what b holds to dst and closes b; a nil b appends
 // nothing.
-func readBytes(dst []byte, b kafka.Bytes) []byte {
+func readBytes(dst []byte, b kafkago.Bytes) []byte {
 	if b == nil {
 		return dst
 	}
@@ -436,7 +372,7 @@ func readBytes(dst []byte, b kafka.Bytes) []byte {
 	return dst[:len(dst)+m]
 }
 
-func closeBytes(b kafka.Bytes) {
+func closeBytes(b kafkago.Bytes) {
 	if b != nil {
 		_ = b.Close()
 	}

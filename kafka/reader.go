@@ -1,43 +1,27 @@
-package consumer
+package kafka
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
-)
 
-// Record is one input record as the pipeline sees it.
-type Record struct {
-	Topic     string
-	Partition int
-	Offset    int64
-	Key       []byte // nil: the record has no key
-	Value     []byte
-	Time      time.Time // the record's timestamp (set by the producer or the broker)
-	// HighWaterMark is the partition's end offset the fetch that brought
-	// the record saw: the records past this one still to be read are
-	// HighWaterMark - Offset - 1 (0 when the fetch did not say).
-	HighWaterMark int64
-	// TraceParent and TraceState are the W3C trace context headers of the
-	// record (traceparent, tracestate), nil when absent. They alias the
-	// record's memory, as Value does.
-	TraceParent, TraceState []byte
-}
+	"github.com/mimc-bridge/mimc-bridge/bridge"
+)
 
 // PartitionReader reads one assigned partition from the generation's start
 // offset. It keeps no group state: the generation commits offsets.
 type PartitionReader struct {
-	r *kafka.Reader
+	r *kafkago.Reader
 }
 
 // NewPartitionReader returns a reader of a.TopicPartition starting at
 // a.Offset (FirstOffset when the group has none). It dials lazily: errors
 // reaching the broker come from Next.
-func NewPartitionReader(conn Conn, a Assignment, log *zap.Logger) (*PartitionReader, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{
+func NewPartitionReader(conn Conn, a bridge.Assignment, log *zap.Logger) (*PartitionReader, error) {
+	r := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:        conn.Brokers,
 		Dialer:         conn.Dialer(),
 		Topic:          a.Topic,
@@ -48,7 +32,7 @@ func NewPartitionReader(conn Conn, a Assignment, log *zap.Logger) (*PartitionRea
 		QueueCapacity:  256,
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
-		ErrorLogger:    kafka.LoggerFunc(func(f string, args ...any) { log.Sugar().Warnf(f, args...) }),
+		ErrorLogger:    kafkago.LoggerFunc(func(f string, args ...any) { log.Sugar().Warnf(f, args...) }),
 	})
 	if err := r.SetOffset(a.Offset); err != nil {
 		_ = r.Close()
@@ -67,11 +51,11 @@ const fetchErrorWait = 50 * time.Millisecond
 // until ctx ends (then it returns ctx's error). Any other error is
 // transient: it is returned after a short pause, and Next may be called
 // again. One goroutine calls Next.
-func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
+func (r *PartitionReader) Next(ctx context.Context) (bridge.Record, error) {
 	m, err := r.r.FetchMessage(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return Record{}, ctx.Err()
+			return bridge.Record{}, ctx.Err()
 		}
 		t := time.NewTimer(fetchErrorWait)
 		defer t.Stop()
@@ -79,15 +63,15 @@ func (r *PartitionReader) Next(ctx context.Context) (Record, error) {
 		case <-t.C:
 		case <-ctx.Done():
 		}
-		return Record{}, fmt.Errorf("fetching from %s/%d: %w", r.r.Config().Topic, r.r.Config().Partition, err)
+		return bridge.Record{}, fmt.Errorf("fetching from %s/%d: %w", r.r.Config().Topic, r.r.Config().Partition, err)
 	}
-	rec := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time,
+	rec := bridge.Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time,
 		HighWaterMark: m.HighWaterMark}
 	for _, h := range m.Headers {
 		switch h.Key {
-		case HeaderTraceParent:
+		case bridge.HeaderTraceParent:
 			rec.TraceParent = h.Value
-		case HeaderTraceState:
+		case bridge.HeaderTraceState:
 			rec.TraceState = h.Value
 		}
 	}

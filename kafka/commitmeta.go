@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // commitMetadataPrefix starts the metadata of a commit that carries a bound
@@ -47,11 +49,11 @@ func decodeCommitMetadata(md string) time.Time {
 // metadata of the group's commit of its partition. The bound is taken only
 // where the committed offset is the one the assignment starts from: a bound
 // belongs to its offset.
-func fetchOutcomeBounds(ctx context.Context, cl *kafka.Client, group string, as []Assignment) error {
+func fetchOutcomeBounds(ctx context.Context, cl *kafkago.Client, group string, as []bridge.Assignment) error {
 	if len(as) == 0 {
 		return nil
 	}
-	req := &kafka.OffsetFetchRequest{GroupID: group, Topics: make(map[string][]int)}
+	req := &kafkago.OffsetFetchRequest{GroupID: group, Topics: make(map[string][]int)}
 	for _, a := range as {
 		req.Topics[a.Topic] = append(req.Topics[a.Topic], a.Partition)
 	}
@@ -61,7 +63,7 @@ func fetchOutcomeBounds(ctx context.Context, cl *kafka.Client, group string, as 
 	if err != nil {
 		return fmt.Errorf("fetching the commits of group %s: %w", group, err)
 	}
-	if errors.Is(resp.Error, kafka.GroupIdNotFound) {
+	if errors.Is(resp.Error, kafkago.GroupIdNotFound) {
 		for i := range as {
 			as[i].BoundKnown = true // nothing committed yet
 		}
@@ -74,11 +76,11 @@ func fetchOutcomeBounds(ctx context.Context, cl *kafka.Client, group string, as 
 		offset int64
 		md     string
 	}
-	got := make(map[TopicPartition]committed)
+	got := make(map[bridge.TopicPartition]committed)
 	for topic, ps := range resp.Topics {
 		for _, p := range ps {
 			if p.Error == nil {
-				got[TopicPartition{Topic: topic, Partition: p.Partition}] = committed{p.CommittedOffset, p.Metadata}
+				got[bridge.TopicPartition{Topic: topic, Partition: p.Partition}] = committed{p.CommittedOffset, p.Metadata}
 			}
 		}
 	}

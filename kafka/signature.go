@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"crypto/hkdf"
@@ -62,7 +62,7 @@ func NewSigner(appSecret secret.String) (*Signer, error) {
 }
 
 // String implements fmt.Stringer without the key.
-func (s *Signer) String() string { return "consumer.Signer(" + secret.Redacted + ")" }
+func (s *Signer) String() string { return "kafka.Signer(" + secret.Redacted + ")" }
 
 // GoString implements fmt.GoStringer without the key.
 func (s *Signer) GoString() string { return s.String() }

@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"cmp"
@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // Admin is what the operator tools (send, outcomes, the demo) need of the
@@ -20,19 +21,17 @@ import (
 // It keeps its connections between calls; Close releases them.
 type Admin struct {
 	conn Conn
-	tr   *kafka.Transport
-	cl   *kafka.Client
+	cl   *kafkago.Client
 }
 
 // NewAdmin returns an Admin of the brokers of conn, with its TLS and SASL
 // set-up.
 func NewAdmin(conn Conn) *Admin {
-	tr := conn.Transport()
-	return &Admin{conn: conn, tr: tr, cl: &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}}
+	return &Admin{conn: conn, cl: conn.Client(10 * time.Second)}
 }
 
 // Close releases the Admin's idle connections.
-func (a *Admin) Close() { a.tr.CloseIdleConnections() }
+func (a *Admin) Close() { closeIdle(a.cl) }
 
 // RangeRecord is a record read by ReadRange.
 type RangeRecord struct {
@@ -75,16 +74,16 @@ func (a *Admin) Offsets(ctx context.Context, topic string) (first, end map[int]i
 // it serves the demo's single broker); a topic that exists already is left
 // as it is.
 func (a *Admin) CreateTopics(ctx context.Context, partitions int, topics ...string) error {
-	req := &kafka.CreateTopicsRequest{}
+	req := &kafkago.CreateTopicsRequest{}
 	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: 1})
+		req.Topics = append(req.Topics, kafkago.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: 1})
 	}
 	resp, err := a.cl.CreateTopics(ctx, req)
 	if err != nil {
 		return fmt.Errorf("creating the topics: %w", err)
 	}
 	for t, err := range resp.Errors {
-		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		if err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
 			return fmt.Errorf("creating topic %s: %w", t, err)
 		}
 	}
@@ -95,23 +94,23 @@ func (a *Admin) CreateTopics(ctx context.Context, partitions int, topics ...stri
 // the Java client does, so that a key's records land where other producers'
 // would.
 func KeyPartition(key []byte, partitions []int) int {
-	return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, partitions...)
+	return kafkago.Murmur2Balancer{}.Balance(kafkago.Message{Key: key}, partitions...)
 }
 
 // Produce writes msgs (a nil Key: no key) to one partition of topic with
 // acks=all, timestamped now, and returns the offset of the first.
-func (a *Admin) Produce(ctx context.Context, topic string, partition int, msgs []Message) (int64, error) {
-	recs := make([]kafka.Record, len(msgs))
+func (a *Admin) Produce(ctx context.Context, topic string, partition int, msgs []bridge.Message) (int64, error) {
+	recs := make([]kafkago.Record, len(msgs))
 	now := time.Now()
 	for i, m := range msgs {
-		recs[i] = kafka.Record{Value: kafka.NewBytes(m.Value), Time: cmp.Or(m.Time, now)}
+		recs[i] = kafkago.Record{Value: kafkago.NewBytes(m.Value), Time: cmp.Or(m.Time, now)}
 		if m.Key != nil {
-			recs[i].Key = kafka.NewBytes(m.Key)
+			recs[i].Key = kafkago.NewBytes(m.Key)
 		}
 	}
-	resp, err := a.cl.Produce(ctx, &kafka.ProduceRequest{
-		Topic: topic, Partition: partition, RequiredAcks: kafka.RequireAll,
-		Records: kafka.NewRecordReader(recs...),
+	resp, err := a.cl.Produce(ctx, &kafkago.ProduceRequest{
+		Topic: topic, Partition: partition, RequiredAcks: kafkago.RequireAll,
+		Records: kafkago.NewRecordReader(recs...),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("producing to %s/%d: %w", topic, partition, err)
@@ -141,7 +140,7 @@ func (a *Admin) ProduceKeyed(ctx context.Context, topic string, key, value []byt
 	} else {
 		partition = ps[rand.IntN(len(ps))]
 	}
-	offset, err = a.Produce(ctx, topic, partition, []Message{{Key: key, Value: value}})
+	offset, err = a.Produce(ctx, topic, partition, []bridge.Message{{Key: key, Value: value}})
 	return partition, offset, err
 }
 
@@ -161,7 +160,7 @@ func (a *Admin) ReadRange(ctx context.Context, topic string, start, end map[int]
 			continue
 		}
 		g.Go(func() error {
-			r := kafka.NewReader(kafka.ReaderConfig{
+			r := kafkago.NewReader(kafkago.ReaderConfig{
 				Brokers: a.conn.Brokers, Topic: topic, Partition: p, Dialer: a.conn.Dialer(),
 				MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 250 * time.Millisecond,
 			})
@@ -210,31 +209,19 @@ func (a *Admin) ReadRange(ctx context.Context, topic string, start, end map[int]
 	return err
 }
 
-// TopicCleanup is what the broker will delete of a topic by itself.
-type TopicCleanup struct {
-	Policy    string        // cleanup.policy: "delete", "compact" or "compact,delete"
-	Retention time.Duration // retention.ms; negative when unlimited
-}
-
-// Compacts reports whether the policy includes compaction.
-func (c TopicCleanup) Compacts() bool { return strings.Contains(c.Policy, "compact") }
-
-// TopicCleanupOf asks the brokers of conn for topic's cleanup.policy and
+// TopicCleanup asks the brokers for topic's cleanup.policy and
 // retention.ms (DescribeConfigs).
-func TopicCleanupOf(ctx context.Context, conn Conn, topic string) (TopicCleanup, error) {
-	tr := conn.Transport()
-	defer tr.CloseIdleConnections()
-	cl := &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: tr, Timeout: 10 * time.Second}
-	resp, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy", "retention.ms"},
+func (a *Admin) TopicCleanup(ctx context.Context, topic string) (bridge.TopicCleanup, error) {
+	resp, err := a.cl.DescribeConfigs(ctx, &kafkago.DescribeConfigsRequest{Resources: []kafkago.DescribeConfigRequestResource{{
+		ResourceType: kafkago.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"cleanup.policy", "retention.ms"},
 	}}})
 	if err != nil {
-		return TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, err)
+		return bridge.TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, err)
 	}
-	out := TopicCleanup{Policy: "delete", Retention: 7 * 24 * time.Hour}
+	out := bridge.TopicCleanup{Policy: "delete", Retention: 7 * 24 * time.Hour}
 	for _, r := range resp.Resources {
 		if r.Error != nil {
-			return TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, r.Error)
+			return bridge.TopicCleanup{}, fmt.Errorf("describing the configs of %s: %w", topic, r.Error)
 		}
 		for _, e := range r.ConfigEntries {
 			switch e.ConfigName {
@@ -243,7 +230,7 @@ func TopicCleanupOf(ctx context.Context, conn Conn, topic string) (TopicCleanup,
 			case "retention.ms":
 				ms, err := strconv.ParseInt(e.ConfigValue, 10, 64)
 				if err != nil {
-					return TopicCleanup{}, fmt.Errorf("retention.ms of %s is %q: %w", topic, e.ConfigValue, err)
+					return bridge.TopicCleanup{}, fmt.Errorf("retention.ms of %s is %q: %w", topic, e.ConfigValue, err)
 				}
 				out.Retention = time.Duration(ms) * time.Millisecond
 				if ms < 0 {
@@ -256,7 +243,7 @@ func TopicCleanupOf(ctx context.Context, conn Conn, topic string) (TopicCleanup,
 }
 
 // headerValue returns the value of the first header named key, or "".
-func headerValue(hs []kafka.Header, key string) string {
+func headerValue(hs []kafkago.Header, key string) string {
 	for _, h := range hs {
 		if h.Key == key {
 			return string(h.Value)

@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/zap"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/retention"
 	"github.com/mimc-bridge/mimc-bridge/secret"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // broker is a kfake broker on loopback TCP with helpers for the scanner's
@@ -35,8 +37,8 @@ func newBroker(tb testing.TB) *broker {
 	return &broker{tb: tb, kfake: c, conn: Conn{Brokers: c.ListenAddrs()}, brokers: c.ListenAddrs()}
 }
 
-func (b *broker) client() *kafka.Client {
-	return &kafka.Client{Addr: kafka.TCP(b.brokers...), Timeout: 10 * time.Second}
+func (b *broker) client() *kafkago.Client {
+	return &kafkago.Client{Addr: kafkago.TCP(b.brokers...), Timeout: 10 * time.Second}
 }
 
 // topic creates a topic with a random name.
@@ -45,7 +47,7 @@ func (b *broker) topic(prefix string, partitions int) string {
 	name := fmt.Sprintf("%s-%d", prefix, rand.Int63())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := b.client().CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+	resp, err := b.client().CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
 		Topic: name, NumPartitions: partitions, ReplicationFactor: 1,
 	}}})
 	if err == nil {
@@ -70,14 +72,14 @@ func mustSigner(appSecret string) *Signer {
 
 // publish writes msgs to topic through a Publisher of group that signs
 // with testSigner.
-func (b *broker) publish(topic, group string, msgs []Message) {
+func (b *broker) publish(topic, group string, msgs []bridge.Message) {
 	b.tb.Helper()
 	b.publishSigned(topic, group, testSigner, msgs)
 }
 
 // publishSigned writes msgs to topic through a Publisher of group that
 // signs with sig (nil: no signature).
-func (b *broker) publishSigned(topic, group string, sig *Signer, msgs []Message) {
+func (b *broker) publishSigned(topic, group string, sig *Signer, msgs []bridge.Message) {
 	b.tb.Helper()
 	pub, err := NewPublisher(PublisherConfig{Conn: b.conn, Topic: topic, Group: group, Signer: sig}, zap.NewNop())
 	if err != nil {
@@ -96,11 +98,11 @@ func (b *broker) publishSigned(topic, group string, sig *Signer, msgs []Message)
 }
 
 // outcomesOf returns one outcome message per offset of tp in [from, to).
-func outcomesOf(tp TopicPartition, from, to int64) []Message {
-	var msgs []Message
+func outcomesOf(tp bridge.TopicPartition, from, to int64) []bridge.Message {
+	var msgs []bridge.Message
 	for off := from; off < to; off++ {
 		id := fmt.Sprintf("%s/%d/%d", tp.Topic, tp.Partition, off)
-		msgs = append(msgs, Message{Key: []byte(id), Value: []byte(`{"id":"` + id + `","status":"delivered"}`), Source: tp, SourceOffset: off, Status: "delivered"})
+		msgs = append(msgs, bridge.Message{Key: []byte(id), Value: []byte(`{"id":"` + id + `","status":"delivered"}`), Source: tp, SourceOffset: off, Status: "delivered"})
 	}
 	return msgs
 }
@@ -122,10 +124,10 @@ func (b *broker) scannerWith(results, group string, log *zap.Logger) *Scanner {
 
 // newScanCase starts a broker with an input topic of one partition (tp) and
 // a results topic of resultParts partitions, and names a group.
-func newScanCase(t *testing.T, resultParts int) (b *broker, tp TopicPartition, results, group string) {
+func newScanCase(t *testing.T, resultParts int) (b *broker, tp bridge.TopicPartition, results, group string) {
 	t.Helper()
 	b = newBroker(t)
-	tp = TopicPartition{Topic: b.topic("push", 1), Partition: 0}
+	tp = bridge.TopicPartition{Topic: b.topic("push", 1), Partition: 0}
 	return b, tp, b.topic("results", resultParts), fmt.Sprintf("group-%d", rand.Int63())
 }
 
@@ -143,21 +145,21 @@ func TestScanFindsTheGroupsOutcomesAtOrAfterTheCommittedOffsetOfAssignedPartitio
 	results := b.topic("results", 4) // more partitions than outcomes' keys fill: some stay empty
 	group := fmt.Sprintf("group-%d", rand.Int63())
 	since := time.Now().Add(-time.Minute)
-	p0 := TopicPartition{Topic: in, Partition: 0}
-	p1 := TopicPartition{Topic: in, Partition: 1}
-	p2 := TopicPartition{Topic: in, Partition: 2}
+	p0 := bridge.TopicPartition{Topic: in, Partition: 0}
+	p1 := bridge.TopicPartition{Topic: in, Partition: 1}
+	p2 := bridge.TopicPartition{Topic: in, Partition: 2}
 
-	var mine []Message
+	var mine []bridge.Message
 	mine = append(mine, outcomesOf(p0, 0, 10)...)
 	mine = append(mine, outcomesOf(p1, 0, 5)...)
 	mine = append(mine, outcomesOf(p1, 3, 4)...) // a second outcome of p1/3 (an earlier crash)
 	mine = append(mine, outcomesOf(p2, 0, 5)...) // a partition not assigned here
-	mine = append(mine, Message{Key: []byte("no-source"), Value: []byte(`{}`)})
+	mine = append(mine, bridge.Message{Key: []byte("no-source"), Value: []byte(`{}`)})
 	b.publish(results, group, mine)
 	b.publish(results, "another-group", outcomesOf(p0, 10, 15))
 
 	s := b.scanner(results, group)
-	done, stats, err := s.Scan(context.Background(), []Assignment{
+	done, stats, err := s.Scan(context.Background(), []bridge.Assignment{
 		{TopicPartition: p0, Offset: 5, OutcomesSince: since},
 		{TopicPartition: p1, Offset: 0, OutcomesSince: since},
 	})
@@ -188,7 +190,7 @@ func TestScanReadsNothingForACommitWithoutABound(t *testing.T) {
 	b, tp, results, group := newScanCase(t, 2)
 	b.publish(results, group, outcomesOf(tp, 0, 20))
 
-	done, stats, err := b.scanner(results, group).Scan(context.Background(), []Assignment{{TopicPartition: tp, Offset: 0}})
+	done, stats, err := b.scanner(results, group).Scan(context.Background(), []bridge.Assignment{{TopicPartition: tp, Offset: 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,19 +206,19 @@ func TestScanStartsAtTheBound(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	// Outcomes of the same offsets written an hour ago (by a writer whose
 	// records carry that time), then today's.
-	w := &kafka.Writer{Addr: kafka.TCP(b.brokers...), Topic: results, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	w := &kafkago.Writer{Addr: kafkago.TCP(b.brokers...), Topic: results, RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
 	defer w.Close()
-	var olds []kafka.Message
+	var olds []kafkago.Message
 	for _, m := range outcomesOf(tp, 0, 50) {
 		hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(&m)), testSigner, []byte(group), &m)
-		olds = append(olds, kafka.Message{Key: m.Key, Value: m.Value, Headers: hs, Time: old})
+		olds = append(olds, kafkago.Message{Key: m.Key, Value: m.Value, Headers: hs, Time: old})
 	}
 	if err := w.WriteMessages(context.Background(), olds...); err != nil {
 		t.Fatal(err)
 	}
 	b.publish(results, group, outcomesOf(tp, 40, 50))
 
-	done, stats, err := b.scanner(results, group).Scan(context.Background(), []Assignment{
+	done, stats, err := b.scanner(results, group).Scan(context.Background(), []bridge.Assignment{
 		{TopicPartition: tp, Offset: 0, OutcomesSince: old.Add(30 * time.Minute)},
 	})
 	if err != nil {
@@ -240,7 +242,7 @@ func TestScanStartingBelowTheLogStartStartsAtTheLogStart(t *testing.T) {
 
 	s := b.scanner(results, group)
 	// The offset listed for the bound was 0 before retention ran.
-	found, read, _, err := s.scanPartition(context.Background(), 0, 0, 30, map[TopicPartition]int64{tp: 5})
+	found, read, _, err := s.scanPartition(context.Background(), 0, 0, 30, map[bridge.TopicPartition]int64{tp: 5})
 	if err != nil {
 		t.Fatalf("scanning from below the log start: %v", err)
 	}
@@ -251,7 +253,7 @@ func TestScanStartingBelowTheLogStartStartsAtTheLogStart(t *testing.T) {
 		t.Errorf("read %d records, want 18", read)
 	}
 	// And through Scan, with a bound older than anything left.
-	done, _, err := s.Scan(context.Background(), []Assignment{{TopicPartition: tp, Offset: 5, OutcomesSince: time.Now().Add(-time.Hour)}})
+	done, _, err := s.Scan(context.Background(), []bridge.Assignment{{TopicPartition: tp, Offset: 5, OutcomesSince: time.Now().Add(-time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,8 +297,8 @@ func TestCommitMetadataRoundTrips(t *testing.T) {
 }
 
 func TestSourceHeadersRoundTrip(t *testing.T) {
-	tp := TopicPartition{Topic: "mimc.push", Partition: 3}
-	m := Message{Key: []byte("order-1"), Source: tp, SourceOffset: 1042, Status: "delivered"}
+	tp := bridge.TopicPartition{Topic: "mimc.push", Partition: 3}
+	m := bridge.Message{Key: []byte("order-1"), Source: tp, SourceOffset: 1042, Status: "delivered"}
 	hs, _ := appendSourceHeaders(nil, make([]byte, 0, sourceHeaderBytes(&m)), testSigner, []byte("g1"), &m)
 	got := parseSourceHeaders(hs)
 	if !got.ok || string(got.topic) != tp.Topic || got.part != 3 || got.offset != 1042 || string(got.group) != "g1" || string(got.status) != "delivered" {
@@ -305,10 +307,10 @@ func TestSourceHeadersRoundTrip(t *testing.T) {
 	if !got.signed(testSigner, m.Key) {
 		t.Errorf("the signature of %v does not check", hs)
 	}
-	if hs, _ := appendSourceHeaders(nil, nil, testSigner, []byte("g1"), &Message{SourceOffset: 5}); len(hs) != 0 {
+	if hs, _ := appendSourceHeaders(nil, nil, testSigner, []byte("g1"), &bridge.Message{SourceOffset: 5}); len(hs) != 0 {
 		t.Errorf("an outcome without a source got headers %v", hs)
 	}
-	bad := []kafka.Header{{Key: HeaderSourceTopic, Value: []byte("t")}, {Key: HeaderSourcePartition, Value: []byte("x")}, {Key: HeaderSourceOffset, Value: []byte("1")}}
+	bad := []kafkago.Header{{Key: HeaderSourceTopic, Value: []byte("t")}, {Key: HeaderSourcePartition, Value: []byte("x")}, {Key: HeaderSourceOffset, Value: []byte("1")}}
 	if parseSourceHeaders(bad).ok {
 		t.Errorf("a partition that is not a number parsed as a source")
 	}
@@ -318,7 +320,7 @@ func TestSourceHeadersRoundTrip(t *testing.T) {
 // outcomes written since the last commit: the scan reads them all (over
 // TCP from kfake) and keeps their source offsets. Target: under 0.5 s.
 //
-//	go test ./consumer/ -run '^$' -bench Scan100k -benchtime 5x
+//	go test ./kafka/ -run '^$' -bench Scan100k -benchtime 5x
 func BenchmarkScan100kOutcomes(b *testing.B) {
 	const outcomes, inParts, resultParts = 100_000, 8, 4
 	br := newBroker(b)
@@ -326,11 +328,11 @@ func BenchmarkScan100kOutcomes(b *testing.B) {
 	results := br.topic("results", resultParts)
 	group := fmt.Sprintf("group-%d", rand.Int63())
 	since := time.Now().Add(-time.Second)
-	var msgs []Message
-	var as []Assignment
+	var msgs []bridge.Message
+	var as []bridge.Assignment
 	for p := range inParts {
-		tp := TopicPartition{Topic: in, Partition: p}
-		as = append(as, Assignment{TopicPartition: tp, Offset: 0, OutcomesSince: since})
+		tp := bridge.TopicPartition{Topic: in, Partition: p}
+		as = append(as, bridge.Assignment{TopicPartition: tp, Offset: 0, OutcomesSince: since})
 		for _, m := range outcomesOf(tp, 0, outcomes/inParts) {
 			// The size of a delivered outcome with one recipient.
 			m.Value = fmt.Appendf(nil, `{"id":%q,"status":"delivered","kind":"p2p","recipients":[{"toAccount":"user-%d","packetId":"ab12-%d"}],"attempts":1,"source":{"topic":%q,"partition":%d,"offset":%d},"receivedAt":"2026-11-25T10:00:00.120Z","completedAt":"2026-11-25T10:00:00.190Z"}`,

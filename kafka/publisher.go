@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -9,36 +9,11 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/segmentio/kafka-go"
-	"go.opentelemetry.io/otel/trace"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
-
-// Message is one outcome record to publish.
-type Message struct {
-	Key   []byte
-	Value []byte
-	// Time is the record's timestamp for Admin.Produce (zero: now); the
-	// publisher's records are stamped when written.
-	Time time.Time
-	// Source and SourceOffset name the input record the outcome is of.
-	// They are written as headers, with the publisher's group, so that the
-	// next owner of the partition finds what is done without reading JSON.
-	// An empty Source.Topic writes no headers.
-	Source       TopicPartition
-	SourceOffset int64
-	// Status is the outcome's status, written as a header and signed with
-	// the source, the group and the key when the publisher has a Signer.
-	Status string
-	// Trace, when valid, is written as the W3C traceparent (and
-	// tracestate) headers: the context of the event's span.
-	Trace trace.SpanContext
-}
-
-// ShrinkFunc returns a smaller value for msgs[i] after the broker refused it
-// as too large for the n-th time; it should reach a form that always fits by
-// the second call. Without one a too-large record is replaced by a stub.
-type ShrinkFunc func(i, n int) []byte
 
 // PublisherConfig configures a Publisher.
 type PublisherConfig struct {
@@ -70,7 +45,7 @@ const publisherBatchSize = 128
 // is never dropped, because its offset must not be committed without it.
 type Publisher struct {
 	cfg   PublisherConfig
-	w     *kafka.Writer
+	w     *kafkago.Writer
 	log   *zap.Logger
 	group []byte // cfg.Group, shared by the headers of every outcome
 }
@@ -89,11 +64,11 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 	if cfg.RetryMaxInterval <= 0 {
 		cfg.RetryMaxInterval = 5 * time.Second
 	}
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(cfg.Conn.Brokers...),
+	w := &kafkago.Writer{
+		Addr:         kafkago.TCP(cfg.Conn.Brokers...),
 		Topic:        cfg.Topic,
-		Balancer:     kafka.Murmur2Balancer{},
-		RequiredAcks: kafka.RequireAll,
+		Balancer:     kafkago.Murmur2Balancer{},
+		RequiredAcks: kafkago.RequireAll,
 		BatchTimeout: cfg.BatchTimeout,
 		// kafka-go allocates a batch's whole capacity (BatchSize messages
 		// of ~150 bytes) for every partition batch it starts: 10000 cost
@@ -113,115 +88,159 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 
 // Publish writes every message, retrying failures with backoff until all are
 // acknowledged or ctx ends. A nil error means every message is written.
-func (p *Publisher) Publish(ctx context.Context, msgs []Message, shrink ShrinkFunc) error {
+func (p *Publisher) Publish(ctx context.Context, msgs []bridge.Message, shrink bridge.ShrinkFunc) error {
 	buf := publishBufs.Get().(*publishBuf)
 	defer buf.release()
-	pending, idx := buf.get(len(msgs)) // pending[i] is msgs[idx[i]]
-	buf.reserve(msgs)
-	for i, m := range msgs {
-		hs := len(buf.headers)
-		buf.headers, buf.vals = appendSourceHeaders(buf.headers, buf.vals, p.cfg.Signer, p.group, &msgs[i])
-		buf.headers, buf.vals = appendTraceHeaders(buf.headers, buf.vals, &msgs[i].Trace)
-		pending[i] = kafka.Message{Key: m.Key, Value: m.Value}
-		if len(buf.headers) > hs {
-			pending[i].Headers = buf.headers[hs:len(buf.headers):len(buf.headers)]
-		}
-		idx[i] = i
-	}
-	shrinks := make(map[int]int)
+	w := publishWrite{p: p, shrink: shrink, shrinks: make(map[int]int)}
+	w.pending, w.idx = p.prepare(buf, msgs)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = p.cfg.RetryMaxInterval
 	b.MaxElapsedTime = 0 // never give up: the commit waits for these records
-	// single is set once the broker refused a batch as too large: the limit
-	// (max.message.bytes) applies to a whole record batch, so outcomes are
-	// then written one at a time and only one refused alone is shrunk.
-	single := false
 	for attempt := 1; ; attempt++ {
-		var err error
-		if single {
-			err = p.writeEach(ctx, pending)
-		} else {
-			err = p.w.WriteMessages(ctx, pending...)
-		}
+		err := w.send(ctx)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("publishing %d outcomes: %w", len(pending), ctx.Err())
+			return fmt.Errorf("publishing %d outcomes: %w", len(w.pending), ctx.Err())
 		}
 		if p.cfg.OnError != nil {
 			p.cfg.OnError(err)
 		}
-		var werrs kafka.WriteErrors
-		if !single && len(pending) > 1 && (isTooLarge(err) || errors.As(err, &werrs) && slices.ContainsFunc(werrs, isTooLarge)) {
-			// The batch may be too large while each outcome fits: retry
-			// them alone, at once, before shrinking any.
-			single = true
-			p.log.Warn("outcome batch too large for the results topic, writing outcomes one at a time",
-				zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(pending)), zap.Error(err))
-			continue
+		again, written := w.recover(err, attempt)
+		if written {
+			return nil
 		}
-		if errors.As(err, &werrs) && len(werrs) == len(pending) {
-			n, transient := 0, false
-			for i, e := range werrs {
-				if e == nil {
-					continue
-				}
-				m := pending[i]
-				if isTooLarge(e) {
-					shrinks[idx[i]]++
-					m.Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
-				} else {
-					transient = true
-				}
-				pending[n], idx[n] = m, idx[i]
-				n++
-			}
-			pending, idx = pending[:n], idx[:n]
-			if n == 0 {
-				return nil
-			}
-			if !transient && attempt <= 3 {
-				continue // only shrunk outcomes left: nothing to wait for
-			}
-		} else if isTooLarge(err) {
-			for i := range pending {
-				shrinks[idx[i]]++
-				pending[i].Value = p.shrink(shrink, idx[i], shrinks[idx[i]])
-			}
-			if attempt <= 3 {
-				continue
-			}
+		if again {
+			continue
 		}
 		wait := b.NextBackOff()
 		p.log.Warn("writing outcomes failed, retrying",
-			zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(pending)),
+			zap.String("topic", p.cfg.Topic), zap.Int("batch_size", len(w.pending)),
 			zap.Int("attempt", attempt), zap.Duration("wait", wait), zap.Error(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("publishing %d outcomes: %w", len(pending), ctx.Err())
+			return fmt.Errorf("publishing %d outcomes: %w", len(w.pending), ctx.Err())
 		case <-t.C:
 		}
 	}
 }
 
+// prepare returns the kafka-go copies of msgs, with their headers, in buf:
+// pending[i] is msgs[idx[i]].
+func (p *Publisher) prepare(buf *publishBuf, msgs []bridge.Message) (pending []kafkago.Message, idx []int) {
+	pending, idx = buf.get(len(msgs))
+	buf.reserve(msgs)
+	for i, m := range msgs {
+		hs := len(buf.headers)
+		buf.headers, buf.vals = appendSourceHeaders(buf.headers, buf.vals, p.cfg.Signer, p.group, &msgs[i])
+		buf.headers, buf.vals = appendTraceHeaders(buf.headers, buf.vals, &msgs[i].Trace)
+		pending[i] = kafkago.Message{Key: m.Key, Value: m.Value}
+		if len(buf.headers) > hs {
+			pending[i].Headers = buf.headers[hs:len(buf.headers):len(buf.headers)]
+		}
+		idx[i] = i
+	}
+	return pending, idx
+}
+
+// publishWrite is one Publish: the messages not written yet and how often
+// each was shrunk.
+type publishWrite struct {
+	p       *Publisher
+	pending []kafkago.Message
+	idx     []int // pending[i] is the Publish's msgs[idx[i]]
+	shrink  bridge.ShrinkFunc
+	shrinks map[int]int // by index in msgs
+	// single is set once the broker refused a batch as too large: the
+	// limit (max.message.bytes) applies to a whole record batch, so
+	// outcomes are then written one at a time and only one refused alone
+	// is shrunk.
+	single bool
+}
+
+// send makes one attempt at writing what is pending.
+func (w *publishWrite) send(ctx context.Context) error {
+	if w.single {
+		return w.p.writeEach(ctx, w.pending)
+	}
+	return w.p.w.WriteMessages(ctx, w.pending...)
+}
+
+// recover reads the error of a failed attempt and changes what is pending:
+// again tells to retry at once (nothing to wait for), written that nothing
+// is left to write.
+func (w *publishWrite) recover(err error, attempt int) (again, written bool) {
+	var werrs kafkago.WriteErrors
+	if !w.single && len(w.pending) > 1 && (isTooLarge(err) || errors.As(err, &werrs) && slices.ContainsFunc(werrs, isTooLarge)) {
+		// The batch may be too large while each outcome fits: retry them
+		// alone, at once, before shrinking any.
+		w.single = true
+		w.p.log.Warn("outcome batch too large for the results topic, writing outcomes one at a time",
+			zap.String("topic", w.p.cfg.Topic), zap.Int("batch_size", len(w.pending)), zap.Error(err))
+		return true, false
+	}
+	if errors.As(err, &werrs) && len(werrs) == len(w.pending) {
+		transient := w.keepFailed(werrs)
+		if len(w.pending) == 0 {
+			return false, true
+		}
+		return !transient && attempt <= 3, false // only shrunk outcomes left: nothing to wait for
+	}
+	if isTooLarge(err) {
+		for i := range w.pending {
+			w.pending[i].Value = w.shrunk(i)
+		}
+		return attempt <= 3, false
+	}
+	return false, false
+}
+
+// keepFailed keeps pending only the messages whose write failed, those
+// refused as too large shrunk, and tells whether any other failed.
+func (w *publishWrite) keepFailed(werrs kafkago.WriteErrors) (transient bool) {
+	n := 0
+	for i, e := range werrs {
+		if e == nil {
+			continue
+		}
+		m := w.pending[i]
+		if isTooLarge(e) {
+			m.Value = w.shrunk(i)
+		} else {
+			transient = true
+		}
+		w.pending[n], w.idx[n] = m, w.idx[i]
+		n++
+	}
+	w.pending, w.idx = w.pending[:n], w.idx[:n]
+	return transient
+}
+
+// shrunk returns a smaller value for pending[i], refused once more.
+func (w *publishWrite) shrunk(i int) []byte {
+	j := w.idx[i]
+	w.shrinks[j]++
+	return w.p.shrink(w.shrink, j, w.shrinks[j])
+}
+
 // publishBuf holds the kafka-go copies of one Publish (~150 bytes per
 // outcome) and their headers, reused from one Publish to the next.
 type publishBuf struct {
-	msgs    []kafka.Message
+	msgs    []kafkago.Message
 	idx     []int
-	headers []kafka.Header
+	headers []kafkago.Header
 	vals    []byte // the headers' values
 }
 
 var publishBufs = sync.Pool{New: func() any { return new(publishBuf) }}
 
-func (b *publishBuf) get(n int) ([]kafka.Message, []int) {
+func (b *publishBuf) get(n int) ([]kafkago.Message, []int) {
 	if cap(b.msgs) < n {
-		b.msgs, b.idx = make([]kafka.Message, n), make([]int, n)
+		b.msgs, b.idx = make([]kafkago.Message, n), make([]int, n)
 	}
 	b.msgs, b.idx = b.msgs[:n], b.idx[:n]
 	return b.msgs, b.idx
@@ -229,7 +248,7 @@ func (b *publishBuf) get(n int) ([]kafka.Message, []int) {
 
 // reserve makes room for the headers of msgs, so that appending them never
 // moves the values already referenced.
-func (b *publishBuf) reserve(msgs []Message) {
+func (b *publishBuf) reserve(msgs []bridge.Message) {
 	n := 0
 	for i := range msgs {
 		n += sourceHeaderBytes(&msgs[i]) + traceHeaderBytes(&msgs[i].Trace)
@@ -238,7 +257,7 @@ func (b *publishBuf) reserve(msgs []Message) {
 		b.vals = make([]byte, 0, n)
 	}
 	if perMsg := sourceHeaderCount + traceHeaderCount; cap(b.headers) < perMsg*len(msgs) {
-		b.headers = make([]kafka.Header, 0, perMsg*len(msgs))
+		b.headers = make([]kafkago.Header, 0, perMsg*len(msgs))
 	}
 	b.vals, b.headers = b.vals[:0], b.headers[:0]
 }
@@ -252,16 +271,16 @@ func (b *publishBuf) release() {
 }
 
 // writeEach writes msgs one per request, so that a size limit applies to
-// each alone; it returns nil or kafka.WriteErrors with one entry per message.
-func (p *Publisher) writeEach(ctx context.Context, msgs []kafka.Message) error {
-	errs := make(kafka.WriteErrors, len(msgs))
+// each alone; it returns nil or kafkago.WriteErrors with one entry per message.
+func (p *Publisher) writeEach(ctx context.Context, msgs []kafkago.Message) error {
+	errs := make(kafkago.WriteErrors, len(msgs))
 	failed := false
 	for i := range msgs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := p.w.WriteMessages(ctx, msgs[i]); err != nil {
-			var werrs kafka.WriteErrors
+			var werrs kafkago.WriteErrors
 			if errors.As(err, &werrs) && len(werrs) == 1 {
 				err = werrs[0]
 			}
@@ -274,7 +293,7 @@ func (p *Publisher) writeEach(ctx context.Context, msgs []kafka.Message) error {
 	return errs
 }
 
-func (p *Publisher) shrink(f ShrinkFunc, i, n int) []byte {
+func (p *Publisher) shrink(f bridge.ShrinkFunc, i, n int) []byte {
 	if f != nil {
 		return f(i, n)
 	}
@@ -282,8 +301,8 @@ func (p *Publisher) shrink(f ShrinkFunc, i, n int) []byte {
 }
 
 func isTooLarge(err error) bool {
-	var tooLarge kafka.MessageTooLargeError
-	return errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, &tooLarge) || errors.Is(err, kafka.RecordListTooLarge)
+	var tooLarge kafkago.MessageTooLargeError
+	return errors.Is(err, kafkago.MessageSizeTooLarge) || errors.As(err, &tooLarge) || errors.Is(err, kafkago.RecordListTooLarge)
 }
 
 // Close flushes and closes the writer.

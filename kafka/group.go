@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -7,15 +7,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol/offsetcommit"
 	"go.uber.org/zap"
-)
 
-// ErrGenerationEnded is returned by Generation.Commit once the handler of its
-// generation has returned: from then on the generation may have been
-// replaced, and a commit for its records must never be sent.
-var ErrGenerationEnded = errors.New("consumer group generation ended")
+	"github.com/mimc-bridge/mimc-bridge/bridge"
+)
 
 // GroupConfig configures RunGroup.
 type GroupConfig struct {
@@ -30,39 +27,18 @@ type GroupConfig struct {
 	LeaveTimeout time.Duration
 }
 
-// Assignment is one partition given to this member, with the offset to start
-// from (kafka.FirstOffset when the group has none committed).
-type Assignment struct {
-	TopicPartition
-	Offset int64
-	// OutcomesSince is the bound the commit of Offset carried: no outcome
-	// of a record at or after Offset can have been written before it. Zero
-	// when the commit carried none (no commit yet, an older version, a
-	// tool): then nothing tells where to look for outcomes already written.
-	OutcomesSince time.Time
-	// BoundKnown tells that the commit's metadata was read: a zero
-	// OutcomesSince then means the commit carries no bound, rather than
-	// that reading it failed.
-	BoundKnown bool
-}
-
 // Generation is one membership period of the group. Its Commit sends offsets
 // under this generation's id only while its handler runs.
 type Generation struct {
 	ID          int32
 	MemberID    string
-	Assignments []Assignment
+	Assignments []bridge.Assignment
 
 	groupID string
-	client  *kafka.Client
+	client  *kafkago.Client
 	mu      sync.Mutex
 	ended   bool
 }
-
-// OffsetsRetention is how long the group's commits are kept, like Kafka's
-// default offsets.retention.minutes: the crash skip reads outcomes back as
-// far as a commit that old.
-const OffsetsRetention = 7 * 24 * time.Hour
 
 // commitTimeout bounds one offset commit request.
 const commitTimeout = 10 * time.Second
@@ -79,14 +55,14 @@ const commitTimeout = 10 * time.Second
 // an OffsetCommit request of its own, with this generation's id and member
 // id: the coordinator refuses it (ILLEGAL_GENERATION) once the generation
 // is over, as it refuses CommitOffsets.
-func (g *Generation) Commit(ctx context.Context, offsets map[TopicPartition]int64, since map[TopicPartition]time.Time) error {
+func (g *Generation) Commit(ctx context.Context, offsets map[bridge.TopicPartition]int64, since map[bridge.TopicPartition]time.Time) error {
 	if len(offsets) == 0 {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ended {
-		return ErrGenerationEnded
+		return bridge.ErrGenerationEnded
 	}
 	req := &offsetcommit.Request{GroupID: g.groupID, GenerationID: g.ID, MemberID: g.MemberID}
 	byTopic := map[string]int{}
@@ -110,7 +86,7 @@ func (g *Generation) Commit(ctx context.Context, offsets map[TopicPartition]int6
 	defer cancel()
 	tr := g.client.Transport
 	if tr == nil {
-		tr = kafka.DefaultTransport
+		tr = kafkago.DefaultTransport
 	}
 	m, err := tr.RoundTrip(ctx, g.client.Addr, req)
 	if err != nil {
@@ -123,7 +99,7 @@ func (g *Generation) Commit(ctx context.Context, offsets map[TopicPartition]int6
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
 			if p.ErrorCode != 0 {
-				return fmt.Errorf("committing offsets in generation %d: %s/%d: %w", g.ID, t.Name, p.PartitionIndex, kafka.Error(p.ErrorCode))
+				return fmt.Errorf("committing offsets in generation %d: %s/%d: %w", g.ID, t.Name, p.PartitionIndex, kafkago.Error(p.ErrorCode))
 			}
 		}
 	}
@@ -147,63 +123,21 @@ type Handler func(ctx context.Context, gen *Generation)
 // and returns nil. Errors joining the group are logged and retried: a broker
 // outage must not stop the bridge.
 func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Handler, onError func(error)) error {
-	cg, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                cfg.GroupID,
-		Brokers:           cfg.Conn.Brokers,
-		Dialer:            cfg.Conn.Dialer(),
-		Topics:            cfg.Topics,
-		StartOffset:       kafka.FirstOffset,
-		SessionTimeout:    cfg.SessionTimeout,
-		RebalanceTimeout:  cfg.RebalanceTimeout,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		JoinGroupBackoff:  time.Second,
-		RetentionTime:     OffsetsRetention,
-		ErrorLogger:       kafkaLogger{log: log.With(zap.String("component", "group"))},
-	})
+	cg, err := newConsumerGroup(cfg, log)
 	if err != nil {
-		return fmt.Errorf("creating consumer group %q: %w", cfg.GroupID, err)
+		return err
 	}
 	if cfg.LeaveTimeout <= 0 {
 		cfg.LeaveTimeout = 45 * time.Second
 	}
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Conn.Brokers...), Transport: cfg.Conn.Transport(), Timeout: commitTimeout}
-	defer func() {
-		if tr, ok := client.Transport.(*kafka.Transport); ok {
-			tr.CloseIdleConnections()
-		}
-	}()
-	closed := make(chan struct{})
-	go func() {
-		// Closing the group ends the running generation, which cancels the
-		// handler's context, and waits for the handler before leaving.
-		<-ctx.Done()
-		_ = cg.Close()
-		close(closed)
-	}()
+	client := cfg.Conn.Client(commitTimeout)
+	defer closeIdle(client)
 	var running sync.WaitGroup
-	defer func() {
-		// The handler drains within its own deadline; leaving the group is
-		// a few requests. Past that, return anyway so that shutdown stays
-		// bounded: whatever was not committed is consumed again.
-		done := make(chan struct{})
-		go func() {
-			<-closed
-			running.Wait()
-			close(done)
-		}()
-		t := time.NewTimer(cfg.LeaveTimeout)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			log.Warn("leaving the consumer group is taking too long; giving up on it",
-				zap.String("group", cfg.GroupID), zap.Duration("waited", cfg.LeaveTimeout))
-		}
-	}()
+	defer leave(ctx, cg, &running, cfg, log)
 	for {
 		kgen, err := cg.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			if ctx.Err() != nil || errors.Is(err, kafkago.ErrGroupClosed) {
 				return nil
 			}
 			if onError != nil {
@@ -213,21 +147,7 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 				zap.String("group", cfg.GroupID), zap.Error(err))
 			continue
 		}
-		gen := &Generation{ID: kgen.ID, MemberID: kgen.MemberID, groupID: cfg.GroupID, client: client}
-		for topic, as := range kgen.Assignments {
-			for _, a := range as {
-				gen.Assignments = append(gen.Assignments, Assignment{
-					TopicPartition: TopicPartition{Topic: topic, Partition: a.ID},
-					Offset:         a.Offset,
-				})
-			}
-		}
-		if err := fetchOutcomeBounds(ctx, client, cfg.GroupID, gen.Assignments); err != nil {
-			// Without the bounds the next pipeline only finds no
-			// outcome already written: it may repeat work, never lose it.
-			log.Warn("reading the commit metadata failed: outcomes already written will not be looked for",
-				zap.String("group", cfg.GroupID), zap.Int32("generation", kgen.ID), zap.Error(err))
-		}
+		gen := newGeneration(ctx, kgen, cfg.GroupID, client, log)
 		running.Add(1)
 		kgen.Start(func(gctx context.Context) {
 			defer running.Done()
@@ -235,6 +155,95 @@ func RunGroup(ctx context.Context, cfg GroupConfig, log *zap.Logger, handler Han
 			handler(gctx, gen)
 		})
 	}
+}
+
+// newConsumerGroup returns kafka-go's group of cfg, which starts a group
+// with no commit at the partitions' first offsets and keeps commits for
+// bridge.OffsetsRetention.
+func newConsumerGroup(cfg GroupConfig, log *zap.Logger) (*kafkago.ConsumerGroup, error) {
+	cg, err := kafkago.NewConsumerGroup(kafkago.ConsumerGroupConfig{
+		ID:                cfg.GroupID,
+		Brokers:           cfg.Conn.Brokers,
+		Dialer:            cfg.Conn.Dialer(),
+		Topics:            cfg.Topics,
+		StartOffset:       kafkago.FirstOffset,
+		SessionTimeout:    cfg.SessionTimeout,
+		RebalanceTimeout:  cfg.RebalanceTimeout,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		JoinGroupBackoff:  time.Second,
+		RetentionTime:     bridge.OffsetsRetention,
+		ErrorLogger:       kafkaLogger{log: log.With(zap.String("component", "group"))},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer group %q: %w", cfg.GroupID, err)
+	}
+	return cg, nil
+}
+
+// leave closes the group once ctx ends, which ends the running generation
+// (cancelling its handler's context) and leaves the group after the
+// handler, and waits for both within cfg.LeaveTimeout. The handler drains
+// within its own deadline; leaving the group is a few requests. Past that it
+// returns anyway so that shutdown stays bounded: whatever was not committed
+// is consumed again.
+func leave(ctx context.Context, cg *kafkago.ConsumerGroup, running *sync.WaitGroup, cfg GroupConfig, log *zap.Logger) {
+	<-ctx.Done()
+	done := make(chan struct{})
+	go func() {
+		_ = cg.Close()
+		running.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(cfg.LeaveTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		log.Warn("leaving the consumer group is taking too long; giving up on it",
+			zap.String("group", cfg.GroupID), zap.Duration("waited", cfg.LeaveTimeout))
+	}
+}
+
+// newGeneration returns the Generation of kgen, with the bound each
+// assignment's commit carries.
+func newGeneration(ctx context.Context, kgen *kafkago.Generation, groupID string, client *kafkago.Client, log *zap.Logger) *Generation {
+	gen := &Generation{ID: kgen.ID, MemberID: kgen.MemberID, groupID: groupID, client: client}
+	for topic, as := range kgen.Assignments {
+		for _, a := range as {
+			gen.Assignments = append(gen.Assignments, bridge.Assignment{
+				TopicPartition: bridge.TopicPartition{Topic: topic, Partition: a.ID},
+				Offset:         a.Offset,
+			})
+		}
+	}
+	if err := fetchOutcomeBounds(ctx, client, groupID, gen.Assignments); err != nil {
+		// Without the bounds the next pipeline only finds no outcome
+		// already written: it may repeat work, never lose it.
+		log.Warn("reading the commit metadata failed: outcomes already written will not be looked for",
+			zap.String("group", groupID), zap.Int32("generation", kgen.ID), zap.Error(err))
+	}
+	return gen
+}
+
+// Group is this member of the consumer group, for the bridge: RunGroup with
+// its settings.
+type Group struct {
+	cfg     GroupConfig
+	log     *zap.Logger
+	onError func(error)
+}
+
+// NewGroup returns a Group that joins with cfg; onError (nil: none) hears
+// every failed join, which is retried.
+func NewGroup(cfg GroupConfig, log *zap.Logger, onError func(error)) *Group {
+	return &Group{cfg: cfg, log: log, onError: onError}
+}
+
+// Run is RunGroup, handing each generation to handle.
+func (g *Group) Run(ctx context.Context, handle bridge.GenerationHandler) error {
+	return RunGroup(ctx, g.cfg, g.log, func(gctx context.Context, gen *Generation) {
+		handle(gctx, gen.ID, gen.Assignments, gen)
+	}, g.onError)
 }
 
 type kafkaLogger struct{ log *zap.Logger }

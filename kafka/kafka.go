@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
@@ -48,7 +48,7 @@ func (c Conn) String() string {
 	if c.SASL != nil {
 		sasl = c.Mechanism + " user " + strconv.Quote(c.Username) + " password [REDACTED]"
 	}
-	return fmt.Sprintf("consumer.Conn{Brokers: %s, TLS: %s, SASL: %s}", strings.Join(c.Brokers, ","), tlsState, sasl)
+	return fmt.Sprintf("kafka.Conn{Brokers: %s, TLS: %s, SASL: %s}", strings.Join(c.Brokers, ","), tlsState, sasl)
 }
 
 // GoString is String, for %#v.
@@ -104,8 +104,8 @@ func NewConn(cfg ConnConfig) (Conn, error) {
 }
 
 // Dialer returns a kafka-go dialer for the group and the readers.
-func (c Conn) Dialer() *kafka.Dialer {
-	return &kafka.Dialer{
+func (c Conn) Dialer() *kafkago.Dialer {
+	return &kafkago.Dialer{
 		Timeout:       10 * time.Second,
 		DualStack:     true,
 		TLS:           c.TLS,
@@ -115,13 +115,28 @@ func (c Conn) Dialer() *kafka.Dialer {
 }
 
 // Transport returns a kafka-go transport for the writer and admin calls.
-func (c Conn) Transport() *kafka.Transport {
-	return &kafka.Transport{
+func (c Conn) Transport() *kafkago.Transport {
+	return &kafkago.Transport{
 		DialTimeout: 10 * time.Second,
 		TLS:         c.TLS,
 		SASL:        c.SASL,
 		ClientID:    "mimc-bridge",
 		IdleTimeout: 60 * time.Second,
+	}
+}
+
+// Client returns a kafka-go client of the brokers of c over a Transport
+// of its own (Transport), each request bounded by timeout: the one way the
+// group, the scanner, the offset client and the tools build theirs.
+// closeIdle releases its connections.
+func (c Conn) Client(timeout time.Duration) *kafkago.Client {
+	return &kafkago.Client{Addr: kafkago.TCP(c.Brokers...), Transport: c.Transport(), Timeout: timeout}
+}
+
+// closeIdle releases the idle connections of a client from Conn.Client.
+func closeIdle(cl *kafkago.Client) {
+	if tr, ok := cl.Transport.(*kafkago.Transport); ok {
+		tr.CloseIdleConnections()
 	}
 }
 
@@ -134,10 +149,10 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 		return errors.New("no Kafka broker given (KAFKA_BROKERS)")
 	}
 	d := c.Dialer()
-	var conn *kafka.Conn
+	var conn *kafkago.Conn
 	var errs []string
 	for _, b := range c.Brokers {
-		cc, err := guard(func() (*kafka.Conn, error) { return d.DialContext(ctx, "tcp", b) })
+		cc, err := guard(func() (*kafkago.Conn, error) { return d.DialContext(ctx, "tcp", b) })
 		if err == nil {
 			conn = cc
 			break
@@ -153,7 +168,7 @@ func (c Conn) Probe(ctx context.Context, topics ...string) error {
 	}
 	// The SASL handshake happens on dial; a first real request proves the
 	// session works (a TLS listener spoken to in plain text answers nothing).
-	parts, err := guard(func() ([]kafka.Partition, error) { return conn.ReadPartitions() })
+	parts, err := guard(func() ([]kafkago.Partition, error) { return conn.ReadPartitions() })
 	if err != nil {
 		return fmt.Errorf("cannot use the Kafka brokers: %s", c.explain(ctx, conn.RemoteAddr().String(), err))
 	}
@@ -209,7 +224,7 @@ func (c Conn) explain(ctx context.Context, broker string, err error) string {
 		certErr *tls.CertificateVerificationError
 		unkAuth x509.UnknownAuthorityError
 		hostErr x509.HostnameError
-		kerr    kafka.Error
+		kerr    kafkago.Error
 		opErr   *net.OpError
 	)
 	switch {
@@ -217,9 +232,9 @@ func (c Conn) explain(ctx context.Context, broker string, err error) string {
 		// kafka-go's words for an answer whose correlation id is not the
 		// request's: the bytes are not a Kafka response.
 		return notKafka(broker, "")
-	case errors.As(err, &kerr) && (kerr == kafka.SASLAuthenticationFailed || kerr == kafka.IllegalSASLState):
+	case errors.As(err, &kerr) && (kerr == kafkago.SASLAuthenticationFailed || kerr == kafkago.IllegalSASLState):
 		return fmt.Sprintf("broker %s: SASL authentication failed for user %q with mechanism %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD", broker, c.Username, c.Mechanism)
-	case errors.As(err, &kerr) && kerr == kafka.UnsupportedSASLMechanism:
+	case errors.As(err, &kerr) && kerr == kafkago.UnsupportedSASLMechanism:
 		return fmt.Sprintf("broker %s does not accept SASL mechanism %s (KAFKA_SASL_MECHANISM)", broker, c.Mechanism)
 	case errors.As(err, &recErr):
 		return fmt.Sprintf("broker %s does not speak TLS (KAFKA_TLS is on): %v", broker, err)
@@ -280,7 +295,7 @@ func fromTheConnection(err error) bool {
 	var (
 		netErr net.Error
 		alert  tls.AlertError
-		kerr   kafka.Error
+		kerr   kafkago.Error
 		errno  syscall.Errno
 	)
 	return errors.As(err, &netErr) || errors.As(err, &alert) || errors.As(err, &kerr) || errors.As(err, &errno) ||

@@ -1,4 +1,4 @@
-package consumer
+package bridge
 
 import (
 	"math/rand"

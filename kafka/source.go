@@ -1,9 +1,11 @@
-package consumer
+package kafka
 
 import (
 	"strconv"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // The headers of an outcome record name the input record it is the outcome
@@ -24,7 +26,7 @@ const sourceHeaderCount = 6
 // its source, the group and, with a signer, its status and signature (see
 // Signer). Their values go into buf, which must not grow while the headers
 // are in use: the caller sizes it (sourceHeaderBytes per outcome).
-func appendSourceHeaders(hs []kafka.Header, buf []byte, sig *Signer, group []byte, m *Message) ([]kafka.Header, []byte) {
+func appendSourceHeaders(hs []kafkago.Header, buf []byte, sig *Signer, group []byte, m *bridge.Message) ([]kafkago.Header, []byte) {
 	tp, offset := m.Source, m.SourceOffset
 	if tp.Topic == "" {
 		return hs, buf
@@ -39,12 +41,12 @@ func appendSourceHeaders(hs []kafka.Header, buf []byte, sig *Signer, group []byt
 	buf = strconv.AppendInt(buf, offset, 10)
 	off := buf[start:len(buf):len(buf)]
 	hs = append(hs,
-		kafka.Header{Key: HeaderSourceTopic, Value: topic},
-		kafka.Header{Key: HeaderSourcePartition, Value: part},
-		kafka.Header{Key: HeaderSourceOffset, Value: off},
+		kafkago.Header{Key: HeaderSourceTopic, Value: topic},
+		kafkago.Header{Key: HeaderSourcePartition, Value: part},
+		kafkago.Header{Key: HeaderSourceOffset, Value: off},
 	)
 	if len(group) > 0 {
-		hs = append(hs, kafka.Header{Key: HeaderGroup, Value: group})
+		hs = append(hs, kafkago.Header{Key: HeaderGroup, Value: group})
 	}
 	if sig != nil {
 		start = len(buf)
@@ -53,8 +55,8 @@ func appendSourceHeaders(hs []kafka.Header, buf []byte, sig *Signer, group []byt
 		start = len(buf)
 		buf = sig.appendSignature(buf, &signedFields{group: group, topic: topic, partition: part, offset: off, id: m.Key, status: status})
 		hs = append(hs,
-			kafka.Header{Key: HeaderStatus, Value: status},
-			kafka.Header{Key: HeaderSignature, Value: buf[start:len(buf):len(buf)]},
+			kafkago.Header{Key: HeaderStatus, Value: status},
+			kafkago.Header{Key: HeaderSignature, Value: buf[start:len(buf):len(buf)]},
 		)
 	}
 	return hs, buf
@@ -63,7 +65,7 @@ func appendSourceHeaders(hs []kafka.Header, buf []byte, sig *Signer, group []byt
 // sourceHeaderBytes is the room appendSourceHeaders needs in buf for
 // outcome m: its source topic, two decimal numbers, its status and a
 // signature.
-func sourceHeaderBytes(m *Message) int {
+func sourceHeaderBytes(m *bridge.Message) int {
 	return len(m.Source.Topic) + 2*20 + len(m.Status) + signatureLen
 }
 
@@ -87,7 +89,7 @@ func (s *outcomeSource) signed(sig *Signer, key []byte) bool {
 
 // parseSourceHeaders reads the headers of one outcome record. Values alias
 // the headers' memory.
-func parseSourceHeaders(hs []kafka.Header) outcomeSource {
+func parseSourceHeaders(hs []kafkago.Header) outcomeSource {
 	var s outcomeSource
 	var havePart, haveOff bool
 	for _, h := range hs {

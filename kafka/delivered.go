@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -6,25 +6,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
-
-// Delivered is one delivered outcome of the group on the results topic.
-type Delivered struct {
-	ID     string // the event id (the record key)
-	Source TopicPartition
-	Offset int64
-	At     time.Time // the outcome record's timestamp
-}
-
-// DeliveredStats describes one ReadDelivered.
-type DeliveredStats struct {
-	Read    int // results records read
-	Found   int // delivered outcomes of the group whose signature checks
-	Ignored int // delivered outcomes of the group whose signature does not check
-	Took    time.Duration
-}
 
 // ReadDelivered reads every results partition, in parallel, from the first
 // record at or after since (or from[p], when later) to its end at the start
@@ -33,9 +19,9 @@ type DeliveredStats struct {
 // ids the dedup window must remember. Records other groups wrote, unsigned or
 // forged ones, and other statuses are passed over. It returns, per results
 // partition, the offset where the read ended: from for the next read.
-func (s *Scanner) ReadDelivered(ctx context.Context, since time.Time, from map[int]int64, fn func(Delivered)) (map[int]int64, DeliveredStats, error) {
+func (s *Scanner) ReadDelivered(ctx context.Context, since time.Time, from map[int]int64, fn func(bridge.Delivered)) (map[int]int64, bridge.DeliveredStats, error) {
 	start := s.cfg.Now()
-	var stats DeliveredStats
+	var stats bridge.DeliveredStats
 	parts, err := Partitions(ctx, s.client, s.cfg.Topic)
 	if err != nil {
 		return nil, stats, fmt.Errorf("reading delivered ids: %w", err)
@@ -62,7 +48,7 @@ func (s *Scanner) ReadDelivered(ctx context.Context, since time.Time, from map[i
 			continue
 		}
 		g.Go(func() error {
-			return s.readDeliveredPartition(gctx, p, begin, ends[p], func(d Delivered, read, ignored int) {
+			return s.readDeliveredPartition(gctx, p, begin, ends[p], func(d bridge.Delivered, read, ignored int) {
 				mu.Lock()
 				defer mu.Unlock()
 				stats.Read += read
@@ -85,11 +71,11 @@ func (s *Scanner) ReadDelivered(ctx context.Context, since time.Time, from map[i
 // readDeliveredPartition reads results partition p from begin to end and
 // hands each signed delivered outcome of the group to found, with the
 // records read and ignored since the last call.
-func (s *Scanner) readDeliveredPartition(ctx context.Context, p int, begin, end int64, found func(d Delivered, read, ignored int)) error {
+func (s *Scanner) readDeliveredPartition(ctx context.Context, p int, begin, end int64, found func(d bridge.Delivered, read, ignored int)) error {
 	group := s.cfg.Group
 	var key []byte
 	read, ignored := 0, 0
-	_, err := s.readResults(ctx, p, begin, end, func(rec *kafka.Record, src outcomeSource) {
+	_, err := s.readResults(ctx, p, begin, end, func(rec *kafkago.Record, src outcomeSource) {
 		read++
 		if !src.ok || string(src.group) != group || string(src.status) != "delivered" {
 			closeBytes(rec.Key)
@@ -100,12 +86,12 @@ func (s *Scanner) readDeliveredPartition(ctx context.Context, p int, begin, end 
 			ignored++
 			return
 		}
-		found(Delivered{ID: string(key), Source: TopicPartition{Topic: string(src.topic), Partition: src.part}, Offset: src.offset, At: rec.Time}, read, ignored)
+		found(bridge.Delivered{ID: string(key), Source: bridge.TopicPartition{Topic: string(src.topic), Partition: src.part}, Offset: src.offset, At: rec.Time}, read, ignored)
 		read, ignored = 0, 0
 	})
 	if err != nil {
 		return err
 	}
-	found(Delivered{}, read, ignored)
+	found(bridge.Delivered{}, read, ignored)
 	return nil
 }

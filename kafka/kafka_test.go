@@ -1,4 +1,4 @@
-package consumer
+package kafka
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/mimc-bridge/mimc-bridge/internal/capool"
 	"github.com/mimc-bridge/mimc-bridge/internal/smallfile"
@@ -166,7 +166,7 @@ func TestExplainKeepsConnectionErrorsApartFromAnswersThatAreNotKafka(t *testing.
 		{"a cancelled start-up", fmt.Errorf("dialing: %w", context.Canceled), false},
 		{"a reset connection", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false},
 		{"a TLS alert", &net.OpError{Op: "remote error", Err: tls.AlertError(40)}, false},
-		{"a Kafka error code", kafka.TopicAuthorizationFailed, false},
+		{"a Kafka error code", kafkago.TopicAuthorizationFailed, false},
 		{"an answer with another correlation id", io.ErrNoProgress, true},
 		{"an answer kafka-go cannot decode", errors.New("not enough bytes available to load the response"), true},
 	}

@@ -1,17 +1,12 @@
-package consumer
+package kafka
 
 import (
 	"encoding/hex"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/trace"
-)
 
-// The W3C trace context headers: read on input records, written on outcome
-// records (the context of the event's span).
-const (
-	HeaderTraceParent = "traceparent"
-	HeaderTraceState  = "tracestate"
+	"github.com/mimc-bridge/mimc-bridge/bridge"
 )
 
 // traceHeaderCount is how many headers appendTraceHeaders adds at most.
@@ -24,17 +19,17 @@ const traceParentLen = 2 + 1 + 32 + 1 + 16 + 1 + 2
 // appendTraceHeaders appends the trace context headers of sc, when it is
 // valid. Their values go into buf, which must not grow while the headers
 // are in use: the caller sizes it (traceHeaderBytes).
-func appendTraceHeaders(hs []kafka.Header, buf []byte, sc *trace.SpanContext) ([]kafka.Header, []byte) {
+func appendTraceHeaders(hs []kafkago.Header, buf []byte, sc *trace.SpanContext) ([]kafkago.Header, []byte) {
 	if !sc.IsValid() {
 		return hs, buf
 	}
 	start := len(buf)
 	buf = appendTraceParent(buf, sc)
-	hs = append(hs, kafka.Header{Key: HeaderTraceParent, Value: buf[start:len(buf):len(buf)]})
+	hs = append(hs, kafkago.Header{Key: bridge.HeaderTraceParent, Value: buf[start:len(buf):len(buf)]})
 	if ts := sc.TraceState(); ts.Len() > 0 {
 		start = len(buf)
 		buf = append(buf, ts.String()...)
-		hs = append(hs, kafka.Header{Key: HeaderTraceState, Value: buf[start:len(buf):len(buf)]})
+		hs = append(hs, kafkago.Header{Key: bridge.HeaderTraceState, Value: buf[start:len(buf):len(buf)]})
 	}
 	return hs, buf
 }

@@ -1,11 +1,11 @@
-package consumer
+package kafka
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,7 +22,7 @@ func TestOffsetsAndCommitsAreAskedAgainWhileALeaderOrCoordinatorMoves(t *testing
 	if err := ad.CreateTopics(ctx, 2, topic); err != nil {
 		t.Fatal(err)
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...), Timeout: 5 * time.Second}
+	cl := &kafkago.Client{Addr: kafkago.TCP(c.ListenAddrs()...), Timeout: 5 * time.Second}
 
 	cases := []struct {
 		scenario string
