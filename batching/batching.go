@@ -169,7 +169,7 @@ type Config[T any] struct {
 	// message.P2T): a member whose share of the quota is below one full call a
 	// second sends smaller calls. Absent, 0 or above MaxRecipients:
 	// MaxRecipients.
-	KindMaxRecipients map[string]int
+	KindMaxRecipients map[message.Kind]int
 	// DistinctRecipients says that every event's Recipients are distinct
 	// already (event.Decode makes them so, with message.Set): Add takes
 	// them as they are instead of looking for repeats. A repeat would then
@@ -335,7 +335,7 @@ func costOf[R recipient](size Sizer, r *R) int {
 }
 
 // maxRecipients is MaxRecipients, or the kind's own when lower.
-func (c Config[T]) maxRecipients(kind string) int {
+func (c Config[T]) maxRecipients(kind message.Kind) int {
 	if m := c.KindMaxRecipients[kind]; m > 0 && m < c.MaxRecipients {
 		return m
 	}

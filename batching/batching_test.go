@@ -797,7 +797,7 @@ func TestNewValidates(t *testing.T) {
 }
 
 func testKindMaxRecipients(t *testing.T) {
-	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 4, KindMaxRecipients: map[string]int{message.P2T: 2}})
+	b, _ := newTestBatcher(t, testConfig{MaxRecipients: 4, KindMaxRecipients: map[message.Kind]int{message.P2T: 2}})
 	calls := mustAdd(t, b, p2t("m", 1, 2, 3), nil)
 	wantCalls(t, calls, []string{"1", "2"})
 	calls = mustAdd(t, b, p2p("m", "a", "b", "c"), nil)

@@ -187,7 +187,7 @@ func (s *batchStage) drainReleased(l *lane, dispatch func([]*call), settled chan
 // generation ends, and with them the events that wait behind them for
 // their key or id (order.go): those cannot go first. It returns how many
 // events of each kind waited for the quota, and how many waited behind them.
-func (s *batchStage) abandonWaiting(w *waitingEvents) (map[string]int, int) {
+func (s *batchStage) abandonWaiting(w *waitingEvents) (map[message.Kind]int, int) {
 	left, recs := w.abandon()
 	if len(recs) == 0 {
 		return left, 0

@@ -141,9 +141,9 @@ func (p *pipeline) setQuota(cfg config.Config, q *quota.Limiter, partitions Part
 	// No share until the first generation: tokens saved up before it would
 	// be a burst into quota the other members are spending.
 	q.SetShare(0)
-	for kind, r := range map[string]float64{message.P2P: cfg.RateP2P, message.P2T: cfg.RateP2T} {
+	for kind, r := range map[message.Kind]float64{message.P2P: cfg.RateP2P, message.P2T: cfg.RateP2T} {
 		if r > 0 {
-			p.met.QuotaGroupRate.WithLabelValues(kind).Set(r)
+			p.met.QuotaGroupRate.WithLabelValues(string(kind)).Set(r)
 		}
 	}
 	p.quota, p.partitions = q, partitions

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/inflight"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
@@ -25,7 +26,7 @@ type gate struct {
 
 var _ mimc.Gate = gate{}
 
-func (g gate) Admit(ctx context.Context, kind string, n int) (mimc.Admission, error) {
+func (g gate) Admit(ctx context.Context, kind message.Kind, n int) (mimc.Admission, error) {
 	at, err := g.quota.Wait(ctx, kind, policyOf(ctx).prio, n)
 	if err != nil {
 		return nil, err
@@ -40,7 +41,7 @@ func (g gate) Admit(ctx context.Context, kind string, n int) (mimc.Admission, er
 // admission is one attempt let through the gate.
 type admission struct {
 	g      gate
-	kind   string
+	kind   message.Kind
 	at     time.Time // when the quota granted it
 	permit *inflight.Permit
 }

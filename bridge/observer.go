@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/metrics"
 )
 
@@ -47,7 +48,7 @@ type batchObserver interface {
 	cut(batching.Reason) // the batcher emitted a call
 	// quotaWaiting is the count of the events of kind that wait for room
 	// in their kind's send budget (quota.go).
-	quotaWaiting(kind string) level
+	quotaWaiting(kind message.Kind) level
 }
 
 // sendObserver is what the send stage reports.
@@ -126,8 +127,8 @@ func (o *metricsObserver) cut(r batching.Reason) {
 	}
 }
 
-func (o *metricsObserver) quotaWaiting(kind string) level {
-	return o.met.QuotaWaitingEvents.WithLabelValues(kind)
+func (o *metricsObserver) quotaWaiting(kind message.Kind) level {
+	return o.met.QuotaWaitingEvents.WithLabelValues(string(kind))
 }
 
 func (o *metricsObserver) calling(recipients int) {

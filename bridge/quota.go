@@ -89,7 +89,7 @@ func observeQuota(q *quota.Limiter) {
 	if q == nil {
 		return
 	}
-	for _, k := range []string{message.P2P, message.P2T} {
+	for _, k := range []message.Kind{message.P2P, message.P2T} {
 		if q.Limited(k) {
 			q.Rate(k)
 		}
@@ -98,11 +98,11 @@ func observeQuota(q *quota.Limiter) {
 
 // kindMaxRecipients is the largest call of each kind this member may send
 // under its share of the quota, for the batcher (nil: no quota).
-func (p *pipeline) kindMaxRecipients() map[string]int {
+func (p *pipeline) kindMaxRecipients() map[message.Kind]int {
 	if p.quota == nil {
 		return nil
 	}
-	return map[string]int{message.P2P: p.quota.MaxRecipients(message.P2P), message.P2T: p.quota.MaxRecipients(message.P2T)}
+	return map[message.Kind]int{message.P2P: p.quota.MaxRecipients(message.P2P), message.P2T: p.quota.MaxRecipients(message.P2T)}
 }
 
 // sendBudget sizes the work handed to the senders to what can be sent:
@@ -127,7 +127,7 @@ type sendBudget struct {
 	freed chan struct{}
 
 	mu   sync.Mutex
-	held map[string]int
+	held map[message.Kind]int
 }
 
 // budgeted reports whether rec counts in the send budget: a normal event
@@ -146,12 +146,12 @@ func newSendBudget(q *quota.Limiter, drain time.Duration) *sendBudget {
 		return nil
 	}
 	window := min(drain/3, maxSendWindow)
-	return &sendBudget{quota: q, window: window.Seconds(), held: map[string]int{}, freed: make(chan struct{}, 1)}
+	return &sendBudget{quota: q, window: window.Seconds(), held: map[message.Kind]int{}, freed: make(chan struct{}, 1)}
 }
 
 // take counts n recipients of the kind if they fit in the budget, and
 // reports whether they did. It never waits.
-func (b *sendBudget) take(kind string, n int) bool {
+func (b *sendBudget) take(kind message.Kind, n int) bool {
 	if b == nil || !b.quota.Limited(kind) {
 		return true
 	}
@@ -166,7 +166,7 @@ func (b *sendBudget) take(kind string, n int) bool {
 }
 
 // free gives back the recipients of a completed event.
-func (b *sendBudget) free(kind string, n int) {
+func (b *sendBudget) free(kind message.Kind, n int) {
 	if b == nil || !b.quota.Limited(kind) {
 		return
 	}
@@ -183,12 +183,12 @@ func (b *sendBudget) free(kind string, n int) {
 // their kind's send budget, in fetch order. The lane's batch loop owns it.
 type waitingEvents struct {
 	budget *sendBudget
-	gauge  func(kind string) level
-	queues map[string][]*record
+	gauge  func(kind message.Kind) level
+	queues map[message.Kind][]*record
 }
 
-func newWaitingEvents(b *sendBudget, gauge func(kind string) level) *waitingEvents {
-	return &waitingEvents{budget: b, gauge: gauge, queues: map[string][]*record{}}
+func newWaitingEvents(b *sendBudget, gauge func(kind message.Kind) level) *waitingEvents {
+	return &waitingEvents{budget: b, gauge: gauge, queues: map[message.Kind][]*record{}}
 }
 
 // admit reports whether rec may go to the batcher now; when not, rec waits
@@ -233,8 +233,8 @@ func (w *waitingEvents) release(add func(*record)) {
 // abandon drops what waits when the generation ends: no outcome, so no
 // commit; the next owner of the partitions fetches them again. It returns
 // how many events of each kind it dropped, and the events.
-func (w *waitingEvents) abandon() (map[string]int, []*record) {
-	left := map[string]int{}
+func (w *waitingEvents) abandon() (map[message.Kind]int, []*record) {
+	left := map[message.Kind]int{}
 	var recs []*record
 	for kind, q := range w.queues {
 		if len(q) == 0 {

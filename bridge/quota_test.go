@@ -106,7 +106,7 @@ func TestTheRateGaugeFollowsTheRecoveryWithoutTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 		q.TooMany(message.P2P, at, 0)
-		rate := h.p.met.QuotaRate.WithLabelValues(message.P2P)
+		rate := h.p.met.QuotaRate.WithLabelValues(string(message.P2P))
 		if r := gauge(rate); r != 50 {
 			t.Fatalf("rate gauge %v after a 429, want 50", r)
 		}
@@ -157,7 +157,7 @@ func TestUnderAQuotaWhatIsHandedToTheSendersTakesAThirdOfTheDrainBudget(t *testi
 		if held := pendingEvents(h.p.met); held != 200 {
 			t.Errorf("%v events pending, want all 200 (MAX_PENDING_EVENTS allows them)", held)
 		}
-		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(message.P2P)); w != 185 {
+		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(string(message.P2P))); w != 185 {
 			t.Errorf("%v events waiting for the p2p quota, want 185", w)
 		}
 		close(push.release)
@@ -168,7 +168,7 @@ func TestUnderAQuotaWhatIsHandedToTheSendersTakesAThirdOfTheDrainBudget(t *testi
 		if n := len(h.pub.all()); n != 200 {
 			t.Errorf("%d outcomes, want 200", n)
 		}
-		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(message.P2P)); w != 0 {
+		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(string(message.P2P))); w != 0 {
 			t.Errorf("%v events waiting once all are done", w)
 		}
 	})
@@ -327,7 +327,7 @@ func TestAKindOverItsQuotaHoldsBackNeitherTheOtherKindNorRecordsThatNeedNoCall(t
 		if p2p != 1 {
 			t.Errorf("%d p2p events delivered, want 1: the member's one recipient of burst", p2p)
 		}
-		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(message.P2P)); w != 6 {
+		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(string(message.P2P))); w != 6 {
 			t.Errorf("%v events waiting for the p2p quota, want 6 (8, less the one delivered and the one sending)", w)
 		}
 		h.stop()
@@ -335,7 +335,7 @@ func TestAKindOverItsQuotaHoldsBackNeitherTheOtherKindNorRecordsThatNeedNoCall(t
 		// commits (the fake committer checks every commit); the next
 		// owner does them again.
 		h.byOffset()
-		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(message.P2P)); w != 0 {
+		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(string(message.P2P))); w != 0 {
 			t.Errorf("%v events waiting for the p2p quota after the generation ended, want 0", w)
 		}
 		if n := h.logged("generation ending: events waiting for their kind's quota are left uncommitted for the next owner"); n != 1 {
@@ -368,7 +368,7 @@ func TestEachKindSendsAtItsOwnQuotaThroughAMixedBacklog(t *testing.T) {
 		var p2pDone, p2tDone time.Duration
 		for p2pDone == 0 || p2tDone == 0 {
 			time.Sleep(100 * time.Millisecond)
-			n := map[string]int{}
+			n := map[message.Kind]int{}
 			for _, o := range h.pub.all() {
 				n[o.Kind]++
 			}
@@ -409,7 +409,7 @@ func TestAnEventWaitingForItsQuotaIsLeftAtTheEndWithWhatWaitsBehindItForItsKey(t
 		h.src.produceKeyed(0, "c", ev("c0", "u1"), ev("c1", "u2"))
 		h.src.produceKeyed(0, "b", p2tEv("b0", 1))
 		time.Sleep(500 * time.Millisecond)
-		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(message.P2P)); w != 1 {
+		if w := gauge(h.p.met.QuotaWaitingEvents.WithLabelValues(string(message.P2P))); w != 1 {
 			t.Errorf("%v events waiting for the p2p quota, want c0", w)
 		}
 		if w := gauge(h.p.met.OrderWaitingEvents); w != 1 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
@@ -71,8 +72,8 @@ func (o *recordingObserver) partition(topic string, prio priority) fetchCounts {
 }
 
 func (o *recordingObserver) cut(r batching.Reason) { o.add("cut/"+r.String(), 1) }
-func (o *recordingObserver) quotaWaiting(kind string) level {
-	return recordedCount{o, "quota_waiting/" + kind}
+func (o *recordingObserver) quotaWaiting(kind message.Kind) level {
+	return recordedCount{o, "quota_waiting/" + string(kind)}
 }
 func (o *recordingObserver) calling(int) { o.add("calling", 1) }
 func (o *recordingObserver) called()     { o.add("called", 1) }

@@ -139,7 +139,7 @@ func (rec *record) traceOutcome(out *event.Outcome) {
 	rec.span.SetAttributes(
 		attrID.String(out.ID),
 		attrStatus.String(out.Status),
-		attrKind.String(out.Kind),
+		attrKind.String(string(out.Kind)),
 		attrAttempts.Int(out.Attempts),
 		attrRecipients.Int(len(out.Recipients)),
 		attrPackets.Int(packets),
@@ -195,7 +195,7 @@ func startCallSpan(ctx context.Context, tracer trace.Tracer, c *call, mc *mimc.C
 		trace.WithLinks(links...),
 		trace.WithAttributes(
 			attrEndpoint.String(mc.Endpoint()),
-			attrKind.String(mc.Kind),
+			attrKind.String(string(mc.Kind)),
 			attrRecipients.Int(mc.Recipients.Len()),
 			attrEvents.Int(events),
 			attrUrgent.Bool(policyOf(ctx).prio == urgent),

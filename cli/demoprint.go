@@ -298,7 +298,7 @@ func callCounters(g prometheus.Gatherer) (calls, recipients float64, err error) 
 func (d *demoRun) printLive(o *event.Outcome) {
 	line := fmt.Sprintf("outcome: %s %s", termtext.Escape(o.ID), termtext.Escape(o.Status))
 	if o.Kind != "" {
-		line += " " + termtext.Escape(o.Kind)
+		line += " " + termtext.Escape(string(o.Kind))
 	}
 	if r := recipientsCell(o); r != "-" {
 		line += " recipients " + r

@@ -129,10 +129,10 @@ func (t *demoTracker) examples() []*event.Outcome {
 	seen := map[string]bool{}
 	var out []*event.Outcome
 	for _, o := range t.got {
-		if o == nil || seen[o.Status+o.Kind] {
+		if o == nil || seen[o.Status+string(o.Kind)] {
 			continue
 		}
-		seen[o.Status+o.Kind] = true
+		seen[o.Status+string(o.Kind)] = true
 		out = append(out, o)
 	}
 	return out

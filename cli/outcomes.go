@@ -166,7 +166,7 @@ func (p *outcomePrinter) print(o *event.Outcome, raw []byte) {
 	}
 	// Every cell read from the record is escaped: whoever produces an event
 	// chooses its id and much of its error text.
-	p.row(termtext.Escape(o.ID), termtext.Escape(o.Status), dash(termtext.Escape(o.Kind)), recipientsCell(o),
+	p.row(termtext.Escape(o.ID), termtext.Escape(o.Status), dash(termtext.Escape(string(o.Kind))), recipientsCell(o),
 		fmt.Sprint(o.Attempts), latencyCell(o), dash(termtext.Escape(o.Error)))
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/event"
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 func TestEverySampleDecodesAsItsExpectedStatusSays(t *testing.T) {
@@ -13,7 +14,7 @@ func TestEverySampleDecodesAsItsExpectedStatusSays(t *testing.T) {
 	if len(samples) != 200 {
 		t.Fatalf("got %d samples, want 200", len(samples))
 	}
-	kinds := map[string]int{}
+	kinds := map[message.Kind]int{}
 	whats := map[string]bool{}
 	ids := map[string]bool{}
 	for _, s := range samples {

@@ -408,10 +408,10 @@ func (d *decoder) recipients(ev *Event, lim Limits) string {
 	if r != "" {
 		return r
 	}
-	switch kind {
+	switch message.Kind(kind) {
 	case "", ev.Kind:
 	case P2P, P2T:
-		return "kind: " + strconv.Quote(kind) + " disagrees with " + fieldNames[field] + " (" + ev.Kind + ")"
+		return "kind: " + strconv.Quote(kind) + " disagrees with " + fieldNames[field] + " (" + string(ev.Kind) + ")"
 	default:
 		return `kind: must be "p2p" or "p2t", got ` + quote(kind)
 	}

@@ -14,7 +14,7 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = jsonw.AppendString(dst, e.ID)
 	dst = append(dst, `,"kind":`...)
-	dst = jsonw.AppendString(dst, e.Kind)
+	dst = jsonw.AppendString(dst, string(e.Kind))
 	dst = append(dst, `,"fromAccount":`...)
 	dst = jsonw.AppendString(dst, e.FromAccount)
 	dst = append(dst, `,"fromResource":`...)

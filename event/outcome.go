@@ -1,6 +1,8 @@
 package event
 
 import (
+	"github.com/mimc-bridge/mimc-bridge/message"
+
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -58,18 +60,18 @@ type Recipient struct {
 
 // Outcome is the results record of one input record (key: ID).
 type Outcome struct {
-	ID          string      `json:"id"`
-	Status      string      `json:"status"`
-	Kind        string      `json:"kind,omitempty"`
-	Recipients  []Recipient `json:"recipients,omitempty"`
-	Attempts    int         `json:"attempts"`
-	Source      Source      `json:"source"`
-	DuplicateOf *Source     `json:"duplicateOf,omitempty"` // duplicate only: the source of the id's delivered outcome
-	ReceivedAt  time.Time   `json:"receivedAt"`            // written as TimeLayout
-	CompletedAt time.Time   `json:"completedAt"`           // written as TimeLayout
-	Error       string      `json:"error,omitempty"`
-	Event       *Event      `json:"event,omitempty"` // failed, partial, expired: the normalized event with the undelivered recipients
-	Input       string      `json:"input,omitempty"` // rejected only: the start of the raw value
+	ID          string       `json:"id"`
+	Status      string       `json:"status"`
+	Kind        message.Kind `json:"kind,omitempty"`
+	Recipients  []Recipient  `json:"recipients,omitempty"`
+	Attempts    int          `json:"attempts"`
+	Source      Source       `json:"source"`
+	DuplicateOf *Source      `json:"duplicateOf,omitempty"` // duplicate only: the source of the id's delivered outcome
+	ReceivedAt  time.Time    `json:"receivedAt"`            // written as TimeLayout
+	CompletedAt time.Time    `json:"completedAt"`           // written as TimeLayout
+	Error       string       `json:"error,omitempty"`
+	Event       *Event       `json:"event,omitempty"` // failed, partial, expired: the normalized event with the undelivered recipients
+	Input       string       `json:"input,omitempty"` // rejected only: the start of the raw value
 }
 
 // NewRejected returns the outcome of a rejected record: its id, the reason,
@@ -131,7 +133,7 @@ func (o *Outcome) AppendJSON(dst []byte) []byte {
 	dst = jsonw.AppendString(dst, o.Status)
 	if o.Kind != "" {
 		dst = append(dst, `,"kind":`...)
-		dst = jsonw.AppendString(dst, o.Kind)
+		dst = jsonw.AppendString(dst, string(o.Kind))
 	}
 	if len(o.Recipients) > 0 {
 		dst = append(dst, `,"recipients":[`...)
@@ -243,18 +245,18 @@ func (o Outcome) MarshalJSON() ([]byte, error) { return o.AppendJSON(nil), nil }
 
 // outcomeJSON is Outcome as it is read: times as text.
 type outcomeJSON struct {
-	ID          string      `json:"id"`
-	Status      string      `json:"status"`
-	Kind        string      `json:"kind"`
-	Recipients  []Recipient `json:"recipients"`
-	Attempts    int         `json:"attempts"`
-	Source      Source      `json:"source"`
-	DuplicateOf *Source     `json:"duplicateOf"`
-	ReceivedAt  string      `json:"receivedAt"`
-	CompletedAt string      `json:"completedAt"`
-	Error       string      `json:"error"`
-	Event       *Event      `json:"event"`
-	Input       string      `json:"input"`
+	ID          string       `json:"id"`
+	Status      string       `json:"status"`
+	Kind        message.Kind `json:"kind"`
+	Recipients  []Recipient  `json:"recipients"`
+	Attempts    int          `json:"attempts"`
+	Source      Source       `json:"source"`
+	DuplicateOf *Source      `json:"duplicateOf"`
+	ReceivedAt  string       `json:"receivedAt"`
+	CompletedAt string       `json:"completedAt"`
+	Error       string       `json:"error"`
+	Event       *Event       `json:"event"`
+	Input       string       `json:"input"`
 }
 
 // UnmarshalJSON implements json.Unmarshaler; times may be any RFC 3339 form.

@@ -87,7 +87,7 @@ func sampleOutcomes() map[string]Outcome {
 func TestAppendJSONIsWhatJSONMarshalGives(t *testing.T) {
 	for name, o := range sampleOutcomes() {
 		t.Run(name, func(t *testing.T) {
-			ref := refOutcome{ID: o.ID, Status: o.Status, Kind: o.Kind, Recipients: o.Recipients, Attempts: o.Attempts,
+			ref := refOutcome{ID: o.ID, Status: o.Status, Kind: string(o.Kind), Recipients: o.Recipients, Attempts: o.Attempts,
 				Source: o.Source, DuplicateOf: o.DuplicateOf, ReceivedAt: o.ReceivedAt.UTC().Format(TimeLayout), CompletedAt: o.CompletedAt.UTC().Format(TimeLayout),
 				Error: o.Error, Input: o.Input}
 			if o.Event != nil {

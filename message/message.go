@@ -10,10 +10,14 @@ import (
 	"hash/maphash"
 )
 
-// Kinds of push: to accounts (p2p) or to topics (p2t).
+// Kind is the kind of a push: to accounts (p2p) or to topics (p2t). Its
+// value is the name MIMC's endpoints, the outcomes and the metrics use.
+type Kind string
+
+// The two kinds of push.
 const (
-	P2P = "p2p"
-	P2T = "p2t"
+	P2P Kind = "p2p"
+	P2T Kind = "p2t"
 )
 
 // Store is the isStore flag of a push: absent, false and true are three
@@ -77,7 +81,7 @@ func (s *Store) UnmarshalJSON(b []byte) error {
 // Content is what makes two pushes mergeable: pushes with equal Content go
 // out in one call. It is comparable, so it can key a map as it is.
 type Content struct {
-	Kind         string // P2P or P2T
+	Kind         Kind
 	FromAccount  string
 	FromResource string
 	Msg          string
@@ -98,7 +102,7 @@ func (c *Content) Hash(seed maphash.Seed) uint64 {
 	h = (h^maphash.String(seed, c.FromResource))*k + uint64(len(c.FromResource))
 	h = (h^maphash.String(seed, c.MsgType))*k + uint64(len(c.MsgType))
 	h = (h^maphash.String(seed, c.BizType))*k + uint64(len(c.BizType))
-	h = (h^maphash.String(seed, c.Kind))*k + uint64(c.IsStore)
+	h = (h^maphash.String(seed, string(c.Kind)))*k + uint64(c.IsStore)
 	return h ^ h>>29
 }
 

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // newQuota creates the collectors of the quota and of the calls in flight.
@@ -29,20 +31,22 @@ func (m *Metrics) QuotaObserver() QuotaObserver { return QuotaObserver{m: m} }
 type QuotaObserver struct{ m *Metrics }
 
 // Share implements quota.Observer.
-func (o QuotaObserver) Share(kind string, share float64) {
-	o.m.QuotaShare.WithLabelValues(kind).Set(share)
+func (o QuotaObserver) Share(kind message.Kind, share float64) {
+	o.m.QuotaShare.WithLabelValues(string(kind)).Set(share)
 }
 
 // Rate implements quota.Observer.
-func (o QuotaObserver) Rate(kind string, perSecond float64) {
-	o.m.QuotaRate.WithLabelValues(kind).Set(perSecond)
+func (o QuotaObserver) Rate(kind message.Kind, perSecond float64) {
+	o.m.QuotaRate.WithLabelValues(string(kind)).Set(perSecond)
 }
 
 // TooMany implements quota.Observer.
-func (o QuotaObserver) TooMany(kind string) { o.m.QuotaRefusals.WithLabelValues(kind).Inc() }
+func (o QuotaObserver) TooMany(kind message.Kind) {
+	o.m.QuotaRefusals.WithLabelValues(string(kind)).Inc()
+}
 
 // Paused implements quota.Observer.
-func (o QuotaObserver) Paused(kind string, d time.Duration) {
-	o.m.QuotaPauses.WithLabelValues(kind).Inc()
-	o.m.QuotaPausedSeconds.WithLabelValues(kind).Add(d.Seconds())
+func (o QuotaObserver) Paused(kind message.Kind, d time.Duration) {
+	o.m.QuotaPauses.WithLabelValues(string(kind)).Inc()
+	o.m.QuotaPausedSeconds.WithLabelValues(string(kind)).Add(d.Seconds())
 }

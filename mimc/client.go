@@ -233,7 +233,7 @@ type pusher struct {
 	endpoint string
 	url      string
 	many     bool
-	kind     string
+	kind     message.Kind
 	n        int
 	body     *sharedBody
 

@@ -1,6 +1,10 @@
 package mimc
 
-import "context"
+import (
+	"context"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
+)
 
 // Gate admits the attempts of calls: it decides when each may go out (the
 // member's share of the app's quota, a bound of calls in flight) and hears
@@ -14,7 +18,7 @@ type Gate interface {
 	// the caller knows of the call (which calls go first is the caller's
 	// policy). It is called from the goroutine of Push, for many calls at
 	// once.
-	Admit(ctx context.Context, kind string, n int) (Admission, error)
+	Admit(ctx context.Context, kind message.Kind, n int) (Admission, error)
 }
 
 // Admission is one admitted attempt. Exactly one of its methods is called,

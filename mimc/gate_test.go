@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/mimc-bridge/mimc-bridge/message"
 	"github.com/mimc-bridge/mimc-bridge/mimc/mimctest"
 	"github.com/mimc-bridge/mimc-bridge/quota"
 )
@@ -28,7 +29,7 @@ type recordingGate struct {
 // gate reads from the context given to Push.
 type callTag struct{}
 
-func (g *recordingGate) Admit(ctx context.Context, kind string, n int) (Admission, error) {
+func (g *recordingGate) Admit(ctx context.Context, kind message.Kind, n int) (Admission, error) {
 	g.mu.Lock()
 	g.asked = append(g.asked, fmt.Sprintf("%s tag=%v %d", kind, ctx.Value(callTag{}), n))
 	hold := g.hold
@@ -142,7 +143,7 @@ func quotaGate(t *testing.T, perSecond float64) Gate {
 
 type limiterGate struct{ q *quota.Limiter }
 
-func (g limiterGate) Admit(ctx context.Context, kind string, n int) (Admission, error) {
+func (g limiterGate) Admit(ctx context.Context, kind message.Kind, n int) (Admission, error) {
 	if _, err := g.q.Wait(ctx, kind, quota.Normal, n); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/mimc-bridge/mimc-bridge/message"
 )
 
 // bucket schedules the calls of one kind.
@@ -22,7 +24,7 @@ import (
 // for. One timer wakes the scheduler when the next head can be served.
 type bucket struct {
 	cfg   *Config
-	kind  string
+	kind  message.Kind
 	quota float64 // the group's quota
 
 	mu          sync.Mutex
@@ -46,7 +48,7 @@ type waiter struct {
 	deadline time.Time     // of its context; zero: none
 }
 
-func newBucket(cfg *Config, k string, quota float64, now time.Time) *bucket {
+func newBucket(cfg *Config, k message.Kind, quota float64, now time.Time) *bucket {
 	b := &bucket{cfg: cfg, kind: k, quota: quota, factor: 1}
 	// The bucket starts empty. MIMC's bucket holds a second of the quota;
 	// the members' buckets fill at rates that add up to the quota and hold

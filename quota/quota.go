@@ -62,14 +62,14 @@ const (
 // the limiter.
 type Observer interface {
 	// Share is the member's share of the group's quota (0 to 1).
-	Share(kind string, share float64)
+	Share(kind message.Kind, share float64)
 	// Rate is the member's current rate in recipients per second: the
 	// quota times the share, less while recovering from 429s.
-	Rate(kind string, perSecond float64)
+	Rate(kind message.Kind, perSecond float64)
 	// TooMany is one 429 answer.
-	TooMany(kind string)
+	TooMany(kind message.Kind)
 	// Paused is a pause of every send of the kind, for a Retry-After.
-	Paused(kind string, d time.Duration)
+	Paused(kind message.Kind, d time.Duration)
 }
 
 // Config configures a Limiter. Zero fields take the defaults.
@@ -157,7 +157,7 @@ func New(cfg Config, log *zap.Logger) (*Limiter, error) {
 	return l, nil
 }
 
-func (l *Limiter) bucket(k string) *bucket {
+func (l *Limiter) bucket(k message.Kind) *bucket {
 	if k == message.P2P {
 		return l.p2p
 	}
@@ -179,15 +179,15 @@ func (l *Limiter) SetShare(share float64) {
 			continue
 		}
 		b.setShare(share, now)
-		fields = append(fields, zap.Float64("rate_"+b.kind, b.quota*share),
-			zap.Int("max_recipients_"+b.kind, b.MaxRecipients()))
+		fields = append(fields, zap.Float64("rate_"+string(b.kind), b.quota*share),
+			zap.Int("max_recipients_"+string(b.kind), b.MaxRecipients()))
 	}
 	l.log.Info("quota share set", fields...)
 }
 
 // MaxRecipients is the largest call of the kind the member may send: one
 // full call, or less when the member's limit is below one call per second.
-func (l *Limiter) MaxRecipients(k string) int {
+func (l *Limiter) MaxRecipients(k message.Kind) int {
 	if b := l.bucket(k); b != nil {
 		return b.MaxRecipients()
 	}
@@ -196,7 +196,7 @@ func (l *Limiter) MaxRecipients(k string) int {
 
 // Rate is the member's current rate of the kind in recipients per second,
 // or +Inf when the kind has no quota.
-func (l *Limiter) Rate(k string) float64 {
+func (l *Limiter) Rate(k message.Kind) float64 {
 	if b := l.bucket(k); b != nil {
 		return b.Rate()
 	}
@@ -204,7 +204,7 @@ func (l *Limiter) Rate(k string) float64 {
 }
 
 // Limited reports whether the kind has a quota.
-func (l *Limiter) Limited(k string) bool { return l.bucket(k) != nil }
+func (l *Limiter) Limited(k message.Kind) bool { return l.bucket(k) != nil }
 
 // ErrNoShare is returned by Wait while the member has no share of a quota.
 var ErrNoShare = errors.New("quota: this member has no share of the quota")
@@ -213,7 +213,7 @@ var ErrNoShare = errors.New("quota: this member has no share of the quota")
 // takes them from the member's quota. It returns the time of the grant, to
 // give to TooMany if the call is refused. A call larger than the burst takes
 // its recipients in burst-sized parts, holding its place meanwhile.
-func (l *Limiter) Wait(ctx context.Context, k string, p Priority, n int) (time.Time, error) {
+func (l *Limiter) Wait(ctx context.Context, k message.Kind, p Priority, n int) (time.Time, error) {
 	b := l.bucket(k)
 	if b == nil || n <= 0 {
 		return l.cfg.Now(), ctx.Err()
@@ -224,7 +224,7 @@ func (l *Limiter) Wait(ctx context.Context, k string, p Priority, n int) (time.T
 // TooMany records a 429 for a call granted at grantedAt: the rate falls
 // (once for all the calls sent at the same rate), and a positive retryAfter
 // pauses every send of the kind for that long.
-func (l *Limiter) TooMany(k string, grantedAt time.Time, retryAfter time.Duration) {
+func (l *Limiter) TooMany(k message.Kind, grantedAt time.Time, retryAfter time.Duration) {
 	if b := l.bucket(k); b != nil {
 		b.tooMany(grantedAt, retryAfter)
 	}

@@ -23,7 +23,7 @@ func newLimiter(t *testing.T, cfg Config) *Limiter {
 
 // sendFor sends calls of n recipients back to back for d and returns the
 // recipients granted.
-func sendFor(t *testing.T, l *Limiter, k string, n int, d time.Duration) int {
+func sendFor(t *testing.T, l *Limiter, k message.Kind, n int, d time.Duration) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()
@@ -343,31 +343,31 @@ func TestConfigValidation(t *testing.T) {
 
 type recorder struct {
 	mu              sync.Mutex
-	share, rate     map[string]float64
+	share, rate     map[message.Kind]float64
 	tooMany, paused int
 }
 
-func (r *recorder) Share(k string, v float64) {
+func (r *recorder) Share(k message.Kind, v float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.share == nil {
-		r.share = map[string]float64{}
+		r.share = map[message.Kind]float64{}
 	}
 	r.share[k] = v
 }
 
-func (r *recorder) Rate(k string, v float64) {
+func (r *recorder) Rate(k message.Kind, v float64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.rate == nil {
-		r.rate = map[string]float64{}
+		r.rate = map[message.Kind]float64{}
 	}
 	r.rate[k] = v
 }
 
-func (r *recorder) TooMany(string) { r.mu.Lock(); r.tooMany++; r.mu.Unlock() }
+func (r *recorder) TooMany(message.Kind) { r.mu.Lock(); r.tooMany++; r.mu.Unlock() }
 
-func (r *recorder) Paused(string, time.Duration) { r.mu.Lock(); r.paused++; r.mu.Unlock() }
+func (r *recorder) Paused(message.Kind, time.Duration) { r.mu.Lock(); r.paused++; r.mu.Unlock() }
 
 func TestAWaitingCallGainsFromTheRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
