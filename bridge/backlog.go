@@ -36,17 +36,21 @@ func holdFor(linger, drain time.Duration) time.Duration {
 	return min(20*linger, drain/10)
 }
 
-// hold is the normal lane's batching.Config.Hold.
+// hold is the normal lane's batching.Config.Hold. It runs for every open
+// call at each linger while a backlog lasts, so it looks at each event
+// once (an event's recipients sit side by side in a call), and asks the
+// waits, which take a lock, only about a call it would hold.
 func (g *generation) hold(c *batching.Call, now time.Time) time.Time {
 	until := c.FirstAt.Add(holdFor(g.cfg.batch.Linger, g.cfg.drain))
 	lagging := false
+	var prev *batching.Event
 	for i := range c.Recipients.Len() {
-		rec := c.EventOf(i).Data.(*record)
-		if g.adm != nil && g.adm.blocks(rec) {
-			// Later events of its key (or copies of its id) wait for
-			// this call: holding it would hold them too.
-			return time.Time{}
+		ev := c.EventOf(i)
+		if ev == prev {
+			continue
 		}
+		prev = ev
+		rec := ev.Data.(*record)
 		if !rec.expiresAt.IsZero() {
 			if last := rec.expiresAt.Add(-g.cfg.batch.Linger); last.Before(until) {
 				until = last
@@ -59,6 +63,11 @@ func (g *generation) hold(c *batching.Call, now time.Time) time.Time {
 		}
 	}
 	if !lagging || !until.After(now) {
+		return time.Time{}
+	}
+	if g.adm != nil && g.adm.blocksCall(c) {
+		// Later events of its key (or copies of its id) wait for
+		// this call: holding it would hold them too.
 		return time.Time{}
 	}
 	return until
