@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/batching"
+	"github.com/mimc-bridge/mimc-bridge/consumer"
 )
 
 // Full calls under a backlog, linger for a live stream.
@@ -15,10 +17,12 @@ import (
 //
 //   - hold: in the normal lane, a partly filled call whose linger has passed
 //     stays open while a partition of its events still has records to read
-//     (more of its message may be there), up to holdFor(BATCH_LINGER,
+//     (more of its message may be there) and has had since the call's first
+//     event (its fetcher has not reached the partition's end meanwhile), up to holdFor(BATCH_LINGER,
 //     drain) after its first event and never later than linger before its
-//     earliest event expires. With no lag (a live stream) the call goes at
-//     its linger, as before. Urgent calls are never held, nor a call one of
+//     earliest event expires. On a live stream the fetchers reach the end
+//     of their partitions at every fetch, so a call goes at its linger, as
+//     before, even when a fetch brings a few records at once. Urgent calls are never held, nor a call one of
 //     whose events has a later event of its key (ORDERED_TOPICS) or a copy
 //     of its id waiting for its outcome: what is still to read of its
 //     partitions could not come before it is done.
@@ -34,6 +38,32 @@ import (
 // budget. BATCH_LINGER=0 holds nothing.
 func holdFor(linger, drain time.Duration) time.Duration {
 	return min(20*linger, drain/10)
+}
+
+// partitionLag is what the fetcher of one partition last saw of its lag.
+type partitionLag struct {
+	// behind is the records past the last one fetched.
+	behind atomic.Int64
+	// caughtUp is when the fetcher last fetched a partition's last record
+	// (unix nanoseconds; 0: not yet in this generation).
+	caughtUp atomic.Int64
+}
+
+// fetched notes the lag that the fetch which brought m saw.
+func (l *partitionLag) fetched(m *consumer.Record) {
+	n := max(0, m.HighWaterMark-m.Offset-1)
+	l.behind.Store(n)
+	if n == 0 {
+		l.caughtUp.Store(time.Now().UnixNano())
+	}
+}
+
+// lagging reports whether the partition has records to read and has had
+// since since: a record of a fetch that brought several is followed by
+// others, but on a live stream the fetcher reaches the end of the
+// partition again within the linger, and more of a message is not there.
+func (l *partitionLag) lagging(since time.Time) bool {
+	return l.behind.Load() > 0 && l.caughtUp.Load() < since.UnixNano()
 }
 
 // hold is the normal lane's batching.Config.Hold. It runs for every open
@@ -57,7 +87,7 @@ func (g *generation) hold(c *batching.Call, now time.Time) time.Time {
 			}
 		}
 		if !lagging {
-			if l := g.behind[rec.tp]; l != nil && l.Load() > 0 {
+			if l := g.behind[rec.tp]; l != nil && l.lagging(c.FirstAt) {
 				lagging = true
 			}
 		}

@@ -100,7 +100,7 @@ func (g *generation) fetchPartition(ctx context.Context, a consumer.Assignment, 
 			g.log.Warn("fetching failed", append(fields, zap.Error(err))...)
 			continue
 		}
-		lag.Store(max(0, m.HighWaterMark-m.Offset-1))
+		lag.fetched(&m)
 		if g.skip(a.TopicPartition, m.Offset) {
 			consumed.Inc()
 			skipped.Inc()

@@ -21,9 +21,9 @@ type generation struct {
 	tracker     *consumer.Tracker
 	lanes       [priorities]*lane
 	budget      *sendBudget // nil: no quota
-	// behind is, per assigned partition, the records past the last one
-	// fetched (backlog.go).
-	behind map[consumer.TopicPartition]*atomic.Int64
+	// behind is, per assigned partition, what its fetcher last saw of its
+	// lag (backlog.go).
+	behind map[consumer.TopicPartition]*partitionLag
 	adm    *waits // order per key and copies in flight (order.go)
 	// done holds the records whose outcome the results topic already
 	// had at the start; floors the bounds their commits must keep.
@@ -95,9 +95,9 @@ func (p *pipeline) begin(ctx context.Context, id int32, assignments []consumer.A
 		g.lanes[prio] = &lane{prio: priority(prio), room: newRoom(lc.maxPending, lc.maxBytes), batcher: batcher}
 	}
 	g.lastProgress.Store(time.Now().UnixNano())
-	g.behind = make(map[consumer.TopicPartition]*atomic.Int64, len(assignments))
+	g.behind = make(map[consumer.TopicPartition]*partitionLag, len(assignments))
 	for _, a := range assignments {
-		g.behind[a.TopicPartition] = new(atomic.Int64)
+		g.behind[a.TopicPartition] = new(partitionLag)
 	}
 	parts := make([]string, 0, len(assignments))
 	for _, a := range assignments {
