@@ -3,6 +3,8 @@ package bridge
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/mimc-bridge/mimc-bridge/batching"
 )
 
 // Full calls under a backlog, linger for a live stream.
@@ -14,10 +16,13 @@ import (
 //
 //   - hold: in the normal lane, a partly filled call whose linger has passed
 //     stays open while a partition of its events still has records to read
-//     (more of its message may be there), up to holdFor(BATCH_LINGER,
-//     drain) after its first event and never later than linger before its
-//     earliest event expires. With no lag (a live stream) the call goes at
-//     its linger, as before. Urgent calls are never held, nor a call one of
+//     (more of its message may be there) and has had since the call's first
+//     event (its fetcher has not reached the partition's end meanwhile), up
+//     to holdFor(BATCH_LINGER, drain) after its first event and never later
+//     than linger before its earliest event expires. On a live stream the
+//     fetchers reach the end of their partitions at every fetch, so a call
+//     goes at its linger, as before, even when a fetch brings a few records
+//     at once. Urgent calls are never held, nor a call one of
 //     whose events has a later event of its key (ORDERED_TOPICS) or a copy
 //     of its id waiting for its outcome: what is still to read of its
 //     partitions could not come before it is done.
@@ -35,22 +40,49 @@ func holdFor(linger, drain time.Duration) time.Duration {
 	return min(20*linger, drain/10)
 }
 
-// backlog is, per assigned partition, the records past the last one
-// fetched: the fetch stage writes it, the hold reads it.
-type backlog map[TopicPartition]*atomic.Int64
+// backlog is, per assigned partition, what its fetcher last saw of its lag:
+// the fetch stage writes it, the hold reads it.
+type backlog map[TopicPartition]*partitionLag
 
 func newBacklog(assignments []Assignment) backlog {
 	b := make(backlog, len(assignments))
 	for _, a := range assignments {
-		b[a.TopicPartition] = new(atomic.Int64)
+		b[a.TopicPartition] = new(partitionLag)
 	}
 	return b
 }
 
-// lagging reports whether records of tp are still to be read.
-func (b backlog) lagging(tp TopicPartition) bool {
+// lagging reports whether records of tp are still to be read and have been
+// since since.
+func (b backlog) lagging(tp TopicPartition, since time.Time) bool {
 	l := b[tp]
-	return l != nil && l.Load() > 0
+	return l != nil && l.lagging(since)
+}
+
+// partitionLag is what the fetcher of one partition last saw of its lag.
+type partitionLag struct {
+	// behind is the records past the last one fetched.
+	behind atomic.Int64
+	// caughtUp is when the fetcher last fetched a partition's last record
+	// (unix nanoseconds; 0: not yet in this generation).
+	caughtUp atomic.Int64
+}
+
+// fetched notes the lag that the fetch which brought m saw.
+func (l *partitionLag) fetched(m *Record) {
+	n := max(0, m.HighWaterMark-m.Offset-1)
+	l.behind.Store(n)
+	if n == 0 {
+		l.caughtUp.Store(time.Now().UnixNano())
+	}
+}
+
+// lagging reports whether the partition has records to read and has had
+// since since: a record of a fetch that brought several is followed by
+// others, but on a live stream the fetcher reaches the end of the
+// partition again within the linger, and more of a message is not there.
+func (l *partitionLag) lagging(since time.Time) bool {
+	return l.behind.Load() > 0 && l.caughtUp.Load() < since.UnixNano()
 }
 
 // holdPolicy decides how long the normal lane's batcher holds a call past
@@ -61,27 +93,36 @@ type holdPolicy struct {
 	waits         *waits // nil: nothing waits
 }
 
-// hold is the normal lane's batching.Config.Hold.
+// hold is the normal lane's batching.Config.Hold. It runs for every open
+// call at each linger while a backlog lasts, so it looks at each event
+// once (an event's recipients sit side by side in a call), and asks the
+// waits, which take a lock, only about a call it would hold.
 func (h *holdPolicy) hold(c *call, now time.Time) time.Time {
 	until := c.FirstAt.Add(holdFor(h.linger, h.drain))
 	lagging := false
+	var prev *batching.Event[*record]
 	for i := range c.Recipients.Len() {
-		rec := c.EventOf(i).Data
-		if h.waits != nil && h.waits.blocks(rec) {
-			// Later events of its key (or copies of its id) wait for
-			// this call: holding it would hold them too.
-			return time.Time{}
+		ev := c.EventOf(i)
+		if ev == prev {
+			continue
 		}
+		prev = ev
+		rec := ev.Data
 		if !rec.expiresAt.IsZero() {
 			if last := rec.expiresAt.Add(-h.linger); last.Before(until) {
 				until = last
 			}
 		}
 		if !lagging {
-			lagging = h.lag.lagging(rec.tp)
+			lagging = h.lag.lagging(rec.tp, c.FirstAt)
 		}
 	}
 	if !lagging || !until.After(now) {
+		return time.Time{}
+	}
+	if h.waits != nil && h.waits.blocksCall(c) {
+		// Later events of its key (or copies of its id) wait for
+		// this call: holding it would hold them too.
 		return time.Time{}
 	}
 	return until

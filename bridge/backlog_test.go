@@ -137,6 +137,44 @@ func TestALiveStreamWithoutLagSendsEachCallAtItsLinger(t *testing.T) {
 	})
 }
 
+func TestALiveStreamFetchedInBurstsSendsEachCallAtItsLinger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &callLog{}
+		h := newHarness(t, 1, pushFunc(log.push), func(c *config.Config) {
+			c.BatchLinger = 50 * time.Millisecond
+		})
+		// 30 events of a message every 40ms, fetched at 1ms each: while a burst is
+		// read its partition has records behind, but the fetcher reaches
+		// its end 10ms before the next one.
+		h.src.delay = time.Millisecond
+		h.start()
+		start := time.Now()
+		for b := range 10 {
+			for i := range 30 {
+				h.src.produce(0, mixedEvent(b*30+i, b, 1))
+			}
+			time.Sleep(40 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second)
+		h.stop()
+		calls := log.all()
+		if len(calls) == 0 {
+			t.Fatal("no call")
+		}
+		// Burst b comes at 40b ms and its call goes at its linger, not
+		// held while the next burst is read.
+		for _, c := range calls {
+			var b int
+			if _, err := fmt.Sscanf(c.msg, "campaign %d", &b); err != nil {
+				t.Fatal(err)
+			}
+			if at, want := c.at.Sub(start), time.Duration(40*b+55)*time.Millisecond; at > want {
+				t.Errorf("the call of burst %d went at %s, held past its linger (by %s) though its partition was caught up", b, at, want)
+			}
+		}
+	})
+}
+
 func TestUrgentCallsGoAtTheirLingerWhileNormalOnesWaitForTheBacklog(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		log := &callLog{}

@@ -123,7 +123,7 @@ func (s *fetchStage) fetchPartition(ctx context.Context, a Assignment, prio prio
 			continue
 		}
 		if lag != nil {
-			lag.Store(max(0, m.HighWaterMark-m.Offset-1))
+			lag.fetched(&m)
 		}
 		if s.done.Has(a.TopicPartition, m.Offset) {
 			// Its outcome is written already: it counts as done at once.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
 )
 
@@ -120,13 +121,33 @@ func (a *waits) admit(rec *record) bool {
 	return !held
 }
 
-// blocks reports whether an event waits for rec's outcome: a later event of
-// its key, or a copy of its id. Such a record's call is not held past its
-// linger for more of its message (backlog.go): the records still to read
-// behind it cannot come before it is done.
-func (a *waits) blocks(rec *record) bool {
+// blocksCall reports whether an event waits for the outcome of one of c's
+// records: a later event of its key, or a copy of its id. Such a call is
+// not held past its linger for more of its message (backlog.go): the
+// records still to read behind it cannot come before it is done.
+func (a *waits) blocksCall(c *call) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.waitingKey == 0 && a.waitingID == 0 {
+		return false // nothing waits for anyone
+	}
+	var last *batching.Event[*record]
+	for i := range c.Recipients.Len() {
+		ev := c.EventOf(i)
+		if ev == last {
+			continue
+		}
+		last = ev
+		if a.blocksLocked(ev.Data) {
+			return true
+		}
+	}
+	return false
+}
+
+// blocksLocked reports whether an event waits for rec's outcome. Call with
+// a.mu held.
+func (a *waits) blocksLocked(rec *record) bool {
 	if rec.adm.holdsKey {
 		if q := a.keys[orderKey{tp: rec.tp, key: string(rec.adm.key)}]; q != nil && len(q.waiting) > 0 {
 			return true

@@ -19,8 +19,9 @@ import (
 type PublisherConfig struct {
 	Conn  Conn
 	Topic string
-	// BatchTimeout bounds how long the writer waits to fill a batch; the
-	// kafka-go default of 1s stalls synchronous writes.
+	// BatchTimeout bounds how long the writer waits to fill a batch
+	// (default publisherBatchTimeout); the kafka-go default of 1s stalls
+	// synchronous writes.
 	BatchTimeout time.Duration
 	// RetryMaxInterval caps the wait between write attempts.
 	RetryMaxInterval time.Duration
@@ -39,6 +40,13 @@ type PublisherConfig struct {
 // partition in a typical write (a few hundred outcomes over the partitions);
 // kafka-go allocates it whole (19 KB) for every partition batch.
 const publisherBatchSize = 128
+
+// publisherBatchTimeout is the writer's BatchTimeout. A Publish hands
+// kafka-go all its messages at once, and kafka-go adds a partition's share
+// to its batch under one lock that the batch's timer waits for, so the
+// batch holds all of it whatever the timeout: with one Publish at a time
+// the timeout only delays the write (it was 2ms, on every write).
+const publisherBatchTimeout = 100 * time.Microsecond
 
 // Publisher writes outcome records to the results topic with acks=all and
 // retries what failed until it is written or the context ends: an outcome
@@ -59,7 +67,7 @@ func NewPublisher(cfg PublisherConfig, log *zap.Logger) (*Publisher, error) {
 		return nil, errors.New("cannot create a publisher without brokers")
 	}
 	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = 2 * time.Millisecond
+		cfg.BatchTimeout = publisherBatchTimeout
 	}
 	if cfg.RetryMaxInterval <= 0 {
 		cfg.RetryMaxInterval = 5 * time.Second

@@ -41,9 +41,17 @@ const signatureLen = 2 * sha256.Size
 // Signer signs outcome records and checks their signatures. It is safe for
 // concurrent use. It never prints its key: %v shows a fixed text.
 type Signer struct {
-	// macs holds hash.Hash values keyed with the derived key; the key
+	// macs holds *macState values keyed with the derived key; the key
 	// lives only in the pool's New closure.
 	macs sync.Pool
+}
+
+// macState is a keyed HMAC and the scratch space of one signature: the
+// signed bytes go to the hash in one Write, and nothing escapes per call.
+type macState struct {
+	h   hash.Hash
+	msg []byte
+	sum [sha256.Size]byte
 }
 
 // NewSigner derives the signing key from the MIMC app secret. Its errors
@@ -57,7 +65,7 @@ func NewSigner(appSecret secret.String) (*Signer, error) {
 		return nil, fmt.Errorf("deriving the outcome signing key: %w", err)
 	}
 	s := &Signer{}
-	s.macs.New = func() any { return hmac.New(sha256.New, key) }
+	s.macs.New = func() any { return &macState{h: hmac.New(sha256.New, key), msg: make([]byte, 0, 256)} }
 	return s, nil
 }
 
@@ -75,19 +83,22 @@ type signedFields struct {
 
 // appendSignature appends the hex signature of f to dst.
 func (s *Signer) appendSignature(dst []byte, f *signedFields) []byte {
-	h := s.macs.Get().(hash.Hash)
-	h.Reset()
-	var n [binary.MaxVarintLen64]byte
+	m := s.macs.Get().(*macState)
+	msg := m.msg[:0]
 	for _, b := range [...][]byte{f.group, f.topic, f.partition, f.offset, f.id, f.status} {
 		// Each field prefixed with its length: no two lists of fields
 		// sign the same bytes.
-		h.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))])
-		h.Write(b)
+		msg = binary.AppendUvarint(msg, uint64(len(b)))
+		msg = append(msg, b...)
 	}
-	var sum [sha256.Size]byte
-	mac := h.Sum(sum[:0])
-	s.macs.Put(h)
-	return hex.AppendEncode(dst, mac)
+	m.h.Reset()
+	m.h.Write(msg)
+	dst = hex.AppendEncode(dst, m.h.Sum(m.sum[:0]))
+	if cap(msg) <= 4<<10 {
+		m.msg = msg // a rare huge id is not kept
+	}
+	s.macs.Put(m)
+	return dst
 }
 
 // verify reports whether sig is the signature of f.

@@ -2,6 +2,11 @@ package kafka
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -125,5 +130,50 @@ func TestTheSigningKeyDependsOnTheAppSecretAndNeverShows(t *testing.T) {
 	}
 	if _, err := NewScanner(ScannerConfig{Conn: Conn{Brokers: []string{"k:9092"}}, Topic: "r", Group: "g"}, zap.NewNop()); err == nil {
 		t.Errorf("a scanner without a signer was created")
+	}
+}
+
+// The signature is the contract the next owner checks (and older versions
+// wrote): HMAC-SHA256 with the HKDF-derived key over each field prefixed
+// with its length, in hex. Computed here from that description.
+func TestTheSignatureIsAnHMACOverTheLengthPrefixedFields(t *testing.T) {
+	sig, err := NewSigner(secret.New("a-secret-of-sixteen-or-more"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := hkdf.Key(sha256.New, []byte("a-secret-of-sixteen-or-more"), nil, signatureInfo, sha256.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []signedFields{
+		{group: []byte("g"), topic: []byte("t"), partition: []byte("0"), offset: []byte("17"), id: []byte("e-1"), status: []byte("delivered")},
+		{topic: []byte("push"), partition: []byte("11"), offset: []byte("0"), id: []byte(strings.Repeat("x", 300)), status: []byte("failed")},
+		{id: []byte(strings.Repeat("y", 5000))},
+	} {
+		mac := hmac.New(sha256.New, key)
+		for _, b := range [][]byte{f.group, f.topic, f.partition, f.offset, f.id, f.status} {
+			mac.Write(binary.AppendUvarint(nil, uint64(len(b))))
+			mac.Write(b)
+		}
+		want := hex.EncodeToString(mac.Sum(nil))
+		for range 2 { // once with a fresh state, once reused
+			if got := string(sig.appendSignature([]byte("prefix:"), &f)); got != "prefix:"+want {
+				t.Errorf("signature of %q: got %s, want prefix:%s", f.id, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkSignature(b *testing.B) {
+	sig, err := NewSigner(secret.New("a-secret-of-sixteen-or-more"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := signedFields{group: []byte("mimc-bridge"), topic: []byte("mimc.push"), partition: []byte("3"), offset: []byte("1234567"),
+		id: []byte("order-4711-shipped-000123"), status: []byte("delivered")}
+	buf := make([]byte, 0, signatureLen)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = sig.appendSignature(buf[:0], &f)
 	}
 }
