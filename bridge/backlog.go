@@ -3,8 +3,6 @@ package bridge
 import (
 	"sync/atomic"
 	"time"
-
-	"github.com/mimc-bridge/mimc-bridge/batching"
 )
 
 // Full calls under a backlog, linger for a live stream.
@@ -100,14 +98,7 @@ type holdPolicy struct {
 func (h *holdPolicy) hold(c *call, now time.Time) time.Time {
 	until := c.FirstAt.Add(holdFor(h.linger, h.drain))
 	lagging := false
-	var prev *batching.Event[*record]
-	for i := range c.Recipients.Len() {
-		ev := c.EventOf(i)
-		if ev == prev {
-			continue
-		}
-		prev = ev
-		rec := ev.Data
+	for rec := range recordsOf(c) {
 		if !rec.expiresAt.IsZero() {
 			if last := rec.expiresAt.Add(-h.linger); last.Before(until) {
 				until = last

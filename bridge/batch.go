@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"iter"
 	"sync"
 	"time"
 
@@ -14,6 +15,24 @@ import (
 
 // call is one MIMC call the batcher cut, carrying records.
 type call = batching.Call[*record]
+
+// recordsOf yields each record of call c once, in the call's order: an
+// event's recipients sit side by side in a call.
+func recordsOf(c *call) iter.Seq[*record] {
+	return func(yield func(*record) bool) {
+		var prev *batching.Event[*record]
+		for i := range c.Recipients.Len() {
+			ev := c.EventOf(i)
+			if ev == prev {
+				continue
+			}
+			prev = ev
+			if !yield(ev.Data) {
+				return
+			}
+		}
+	}
+}
 
 // batchStage runs one batch loop per lane: each owns its lane's batcher,
 // adds the lane's events, hands out calls when they fill or their linger

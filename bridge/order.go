@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mimc-bridge/mimc-bridge/batching"
 	"github.com/mimc-bridge/mimc-bridge/event"
 )
 
@@ -131,14 +130,8 @@ func (a *waits) blocksCall(c *call) bool {
 	if a.waitingKey == 0 && a.waitingID == 0 {
 		return false // nothing waits for anyone
 	}
-	var last *batching.Event[*record]
-	for i := range c.Recipients.Len() {
-		ev := c.EventOf(i)
-		if ev == last {
-			continue
-		}
-		last = ev
-		if a.blocksLocked(ev.Data) {
+	for rec := range recordsOf(c) {
+		if a.blocksLocked(rec) {
 			return true
 		}
 	}
