@@ -243,30 +243,23 @@ func appendField(dst []byte, sep bool, name string) ([]byte, bool) {
 // MarshalJSON implements json.Marshaler with AppendJSON.
 func (o Outcome) MarshalJSON() ([]byte, error) { return o.AppendJSON(nil), nil }
 
-// outcomeJSON is Outcome as it is read: times as text.
-type outcomeJSON struct {
-	ID          string       `json:"id"`
-	Status      string       `json:"status"`
-	Kind        message.Kind `json:"kind"`
-	Recipients  []Recipient  `json:"recipients"`
-	Attempts    int          `json:"attempts"`
-	Source      Source       `json:"source"`
-	DuplicateOf *Source      `json:"duplicateOf"`
-	ReceivedAt  string       `json:"receivedAt"`
-	CompletedAt string       `json:"completedAt"`
-	Error       string       `json:"error"`
-	Event       *Event       `json:"event"`
-	Input       string       `json:"input"`
-}
+// outcomeFields is Outcome without its methods, so that UnmarshalJSON can
+// decode into it without calling itself.
+type outcomeFields Outcome
 
 // UnmarshalJSON implements json.Unmarshaler; times may be any RFC 3339 form.
 func (o *Outcome) UnmarshalJSON(b []byte) error {
-	var j outcomeJSON
+	var out Outcome
+	// The times are read as text beside the other fields: the shallower
+	// field wins in encoding/json, so Outcome's are left zero here.
+	j := struct {
+		*outcomeFields
+		ReceivedAt  string `json:"receivedAt"`
+		CompletedAt string `json:"completedAt"`
+	}{outcomeFields: (*outcomeFields)(&out)}
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	out := Outcome{ID: j.ID, Status: j.Status, Kind: j.Kind, Recipients: j.Recipients, Attempts: j.Attempts,
-		Source: j.Source, DuplicateOf: j.DuplicateOf, Error: j.Error, Event: j.Event, Input: j.Input}
 	var err error
 	if out.ReceivedAt, err = parseTime("receivedAt", j.ReceivedAt); err != nil {
 		return err
