@@ -197,3 +197,17 @@ func BenchmarkOutcomeJSONMarshal(b *testing.B) {
 		}
 	}
 }
+
+func TestEveryOutcomeReadsBackAsItWasWritten(t *testing.T) {
+	for name, o := range sampleOutcomes() {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseOutcome(o.AppendJSON(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, o) {
+				t.Errorf("read back\n%+v\nwant\n%+v", got, o)
+			}
+		})
+	}
+}
