@@ -120,7 +120,8 @@ func (w *dedupWindow) add(id string, src event.Source, at, now time.Time) (evict
 		w.sourceIdx[tp] = si
 	}
 	entry := dedupEntry{h: h, offset: src.Offset, at: uint32(at.Unix()), source: si}
-	if _, pos, ok := w.find(h); ok {
+	slot, pos, ok := w.find(h)
+	if ok {
 		if w.expired(&w.ring[pos], nowSec) {
 			// Delivered again after its window: a new first.
 			w.ring[pos] = entry
@@ -130,11 +131,13 @@ func (w *dedupWindow) add(id string, src event.Source, at, now time.Time) (evict
 	if w.n == len(w.ring) {
 		w.dropOldest()
 		evicted++
+		// Dropping shifts entries of the index back: h's free slot may
+		// have moved.
+		slot, _, _ = w.find(h)
 	}
-	pos := (w.head + w.n) % len(w.ring)
+	pos = (w.head + w.n) % len(w.ring)
 	w.ring[pos] = entry
 	w.n++
-	slot, _, _ := w.find(h)
 	w.index[slot] = uint32(pos + 1)
 	return evicted
 }

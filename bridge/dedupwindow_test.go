@@ -229,3 +229,23 @@ func TestOnlyDeliveredSuppressesAndTheWindowEnds(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkDedupWindow is the window's cost per event at the default size:
+// a lookup of a new id, then its add once delivered.
+func BenchmarkDedupWindow(b *testing.B) {
+	w := newDedupWindow(10*time.Minute, 1_000_000)
+	ids := make([]string, 1<<18)
+	for i := range ids {
+		ids[i] = "campaign-42-user-" + strconv.Itoa(i)
+	}
+	now := time.Now()
+	src := event.Source{Topic: "mimc.push", Partition: 3}
+	b.ResetTimer()
+	for i := range b.N {
+		id := ids[i&(len(ids)-1)]
+		if _, ok := w.lookup(id, now); !ok {
+			src.Offset = int64(i)
+			w.add(id, src, now, now)
+		}
+	}
+}

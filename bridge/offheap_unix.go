@@ -11,6 +11,7 @@ func allocOffHeap(n int) []byte {
 	if err != nil {
 		return make([]byte, n)
 	}
+	adviseHugePages(b)
 	return b
 }
 
