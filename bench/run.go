@@ -200,6 +200,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			}
 			rep.Runs = append(rep.Runs, e.best(ctx, w, topic, m, n))
 		}
+		e.dropTopics(ctx, topic)
 	}
 	if has(o.workloads, "ordered") && ctx.Err() == nil {
 		// The same keyed records, without and with ORDERED_TOPICS,
@@ -222,6 +223,7 @@ func run(ctx context.Context, o options) (*report, error) {
 			}
 		}
 		rep.Runs = append(rep.Runs, best[0], best[1])
+		e.dropTopics(ctx, topic)
 	}
 	if has(o.workloads, "latency") && ctx.Err() == nil {
 		half := func(name string, latency time.Duration) float64 {
@@ -277,6 +279,7 @@ func run(ctx context.Context, o options) (*report, error) {
 				return nil, err
 			}
 			rep.Runs = append(rep.Runs, e.throughput(ctx, w, topic, m, false))
+			e.dropTopics(ctx, topic)
 			if ctx.Err() != nil {
 				break
 			}
@@ -347,6 +350,24 @@ func (e *env) createTopicN(ctx context.Context, name string, partitions int) err
 		return fmt.Errorf("creating topic %s: %w", name, err)
 	}
 	return nil
+}
+
+// dropTopics deletes topics the run is done with. kfake keeps every record
+// in memory: without this a full run grew past the machine's 24 GiB and was
+// killed in its latency workload.
+func (e *env) dropTopics(ctx context.Context, names ...string) {
+	ctx = context.WithoutCancel(ctx)
+	resp, err := e.client.DeleteTopics(ctx, &kafkago.DeleteTopicsRequest{Topics: names})
+	if err == nil {
+		for _, n := range names {
+			if err = resp.Errors[n]; err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		logf("deleting topics %v: %v", names, err)
+	}
 }
 
 func (e *env) producer(topic string) *kafkago.Writer {
@@ -493,6 +514,7 @@ func (e *env) throughput(ctx context.Context, w workload, topic string, m modeSp
 		r.Error = err.Error()
 		return r
 	}
+	defer e.dropTopics(ctx, results)
 	e.sandboxCalls(m.latency)
 	lbl := w.Name + "/" + label(m)
 	logf("%s: running on %d events", lbl, expect)
@@ -712,6 +734,7 @@ func (e *env) latency(ctx context.Context, m modeSpec, rate float64) latencyResu
 			return lr
 		}
 	}
+	defer e.dropTopics(ctx, topic, results)
 	e.sandboxCalls(m.latency)
 	lbl := "latency/" + label(m)
 	logf("%s: %d events at %.0f events/s", lbl, total-1, rate)
