@@ -176,18 +176,20 @@ func shutdownWatchdog(ctx context.Context, timeout time.Duration, log *zap.Logge
 // MAX_PENDING_EVENTS, so collecting half as often saves about a quarter of
 // the CPU per event for ~25 MiB more RSS (measured with go run ./bench).
 //
-// It also sets a soft memory limit of 88 MiB unless GOMEMLIMIT is set: with
+// It also sets a soft memory limit of 80 MiB unless GOMEMLIMIT is set: with
 // the pending room full (MAX_PENDING_BYTES, 24 MiB by default) GOGC=200 alone
 // lets the heap reach three times what is live, past 128 MiB of RSS; near the
-// limit the collector runs sooner instead. 88 MiB leaves room within 128 MiB
+// limit the collector runs sooner instead. 80 MiB leaves room within 128 MiB
 // for the dedup window, which lives off the Go heap (31 MiB at
-// DEDUP_MAX_IDS=1000000), and the runtime's own.
+// DEDUP_MAX_IDS=1000000), and the runtime's own: at 88 MiB the load tool's
+// 1M backlog, which fills the window, peaked at 132 MiB, at 80 MiB at
+// 122-124 MiB for the same CPU per event.
 func TuneGC() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(200)
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(88 << 20)
+		debug.SetMemoryLimit(80 << 20)
 	}
 }
 
