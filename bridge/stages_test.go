@@ -311,16 +311,21 @@ func writeInput(t *testing.T, tracker *Tracker, rooms [priorities]*room) (sent, 
 	return sent, settled
 }
 
+// newTestWriteStage returns a write stage whose publisher refuses until
+// told otherwise, with its tracker, rooms and observer.
+func newTestWriteStage(abandon context.Context) (*writeStage, *fakePublisher, *recordingObserver) {
+	obs := newRecordingObserver()
+	pub := &fakePublisher{}
+	pub.setFailing(true)
+	s := &writeStage{cfg: writeConfig{linger: 5 * time.Millisecond, maxBatch: 100}, pub: pub, tracker: NewTracker(), rooms: testRooms(10),
+		progress: newProgressClock(time.Now()), abandon: abandon, obs: obs}
+	return s, pub, obs
+}
+
 func TestTheWriteStageMarksRecordsDoneOnlyOnceTheirOutcomesAreAcknowledged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		obs := newRecordingObserver()
-		tracker := NewTracker()
-		rooms := testRooms(10)
-		pub := &fakePublisher{}
-		pub.setFailing(true)
-		start := time.Now()
-		s := &writeStage{cfg: writeConfig{linger: 5 * time.Millisecond, maxBatch: 100}, pub: pub, tracker: tracker, rooms: rooms,
-			progress: newProgressClock(start), abandon: context.Background(), obs: obs}
+		s, pub, obs := newTestWriteStage(context.Background())
+		tracker, rooms := s.tracker, s.rooms
 		written := s.run(writeInput(t, tracker, rooms))
 		time.Sleep(time.Second)
 		synctest.Wait()
@@ -354,14 +359,9 @@ func TestTheWriteStageMarksRecordsDoneOnlyOnceTheirOutcomesAreAcknowledged(t *te
 
 func TestTheWriteStageDropsWhatItHoldsWhenTheGenerationAbandonsIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		obs := newRecordingObserver()
-		tracker := NewTracker()
-		rooms := testRooms(10)
-		pub := &fakePublisher{}
-		pub.setFailing(true)
 		abandonCtx, abandon := context.WithCancel(context.Background())
-		s := &writeStage{cfg: writeConfig{linger: 5 * time.Millisecond, maxBatch: 100}, pub: pub, tracker: tracker, rooms: rooms,
-			progress: newProgressClock(time.Now()), abandon: abandonCtx, obs: obs}
+		s, pub, obs := newTestWriteStage(abandonCtx)
+		tracker, rooms := s.tracker, s.rooms
 		written := s.run(writeInput(t, tracker, rooms))
 		time.Sleep(time.Second)
 		abandon()
