@@ -273,11 +273,17 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 }
 
 // newClusterID is what kafka-storage random-uuid prints: 16 random bytes in
-// URL-safe base64 without padding.
+// URL-safe base64 without padding, never starting with '-' (as Kafka's own
+// Uuid.randomUuid): the storage tool's argument parser takes "-t -abc…" for
+// a missing value and a new option, and formatting fails once in 64 runs.
 func newClusterID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // freePorts picks n free loopback ports below the kernel's ephemeral range
