@@ -110,6 +110,22 @@ type pushFunc func(ctx context.Context, call mimc.Call) (mimc.Result, error)
 
 func (f pushFunc) Push(ctx context.Context, call mimc.Call) (mimc.Result, error) { return f(ctx, call) }
 
+// holding is MIMC holding the calls hold picks (nil: every call) until
+// release is closed or the call's context ends, and answering them then; the
+// others are answered at once.
+func holding(release <-chan struct{}, hold func(mimc.Call) bool) pushFunc {
+	return func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
+		if hold == nil || hold(call) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return mimc.Result{}, ctx.Err()
+			}
+		}
+		return answer(call)
+	}
+}
+
 // answer is MIMC accepting every recipient of call, or refusing a call from
 // "blocked" with code 403.
 func answer(call mimc.Call) (mimc.Result, error) {

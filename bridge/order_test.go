@@ -182,16 +182,10 @@ func TestASlowKeyBlocksOnlyItself(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		var log sendLog
+		held := holding(release, func(call mimc.Call) bool { return call.Msg == "slow" })
 		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
 			log.attempt(call)
-			if call.Msg == "slow" {
-				select {
-				case <-release:
-				case <-ctx.Done():
-					return mimc.Result{}, ctx.Err()
-				}
-			}
-			return answer(call)
+			return held(ctx, call)
 		})
 		h := newHarness(t, 1, push, ordered)
 		h.start()

@@ -261,16 +261,7 @@ func TestEventsStuckPastTheStallTimeoutMarkTheBridgeStalled(t *testing.T) {
 		var hang atomic.Bool
 		hang.Store(true)
 		release := make(chan struct{})
-		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
-			if hang.Load() {
-				select {
-				case <-release:
-				case <-ctx.Done():
-					return mimc.Result{}, ctx.Err()
-				}
-			}
-			return answer(call)
-		})
+		push := holding(release, func(mimc.Call) bool { return hang.Load() })
 		h := newHarness(t, 1, push, func(c *config.Config) { c.StallTimeout = 2 * time.Second })
 		h.start()
 		h.src.produce(0, ev("a", "alice"))

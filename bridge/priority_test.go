@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -42,16 +41,7 @@ func TestABacklogOnOtherTopicsNeverHoldsAnUrgentEventBack(t *testing.T) {
 		// MIMC takes no call from "shop" until released: the normal lane
 		// fills its room and its senders, and its fetching pauses.
 		release := make(chan struct{})
-		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
-			if call.FromAccount == "shop" {
-				select {
-				case <-release:
-				case <-ctx.Done():
-					return mimc.Result{}, ctx.Err()
-				}
-			}
-			return answer(call)
-		})
+		push := holding(release, func(call mimc.Call) bool { return call.FromAccount == "shop" })
 		h := newHarness(t, 1, push, func(c *config.Config) {
 			c.MaxPendingEvents = 8
 			c.MaxConcurrentCalls = 2

@@ -201,14 +201,7 @@ func TestUnderAQuotaWhatIsHandedToTheSendersTakesAtMostASecond(t *testing.T) {
 func TestWithoutAQuotaPendingIsBoundedByMaxPendingEventsOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return mimc.Result{}, ctx.Err()
-			}
-			return answer(call)
-		})
+		push := holding(release, nil)
 		h := newHarness(t, 1, push, func(c *config.Config) { c.MaxPendingEvents = 150 })
 		withQuota(t, h, 0, &fakeCounter{n: 1})
 		h.start()

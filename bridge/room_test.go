@@ -9,21 +9,13 @@ import (
 	"time"
 
 	"github.com/mimc-bridge/mimc-bridge/config"
-	"github.com/mimc-bridge/mimc-bridge/mimc"
 )
 
 func TestPendingEventsAreBoundedInBytesAsWellAsInCount(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// MIMC holds every call until released: events stay pending.
 		release := make(chan struct{})
-		push := pushFunc(func(ctx context.Context, call mimc.Call) (mimc.Result, error) {
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return mimc.Result{}, ctx.Err()
-			}
-			return answer(call)
-		})
+		push := holding(release, nil)
 		h := newHarness(t, 2, push, func(c *config.Config) {
 			c.MaxPendingEvents = 10000
 			c.MaxPendingBytes = 1 << 20
